@@ -1,0 +1,90 @@
+// vxcloud-agent's configuration file (YAML), checked field by field so that a mistake is reported
+// with its path and what to write instead.
+
+import { readFile } from 'node:fs/promises';
+import { resolve, dirname } from 'node:path';
+import { parse } from 'yaml';
+import { parseIp } from '../../lib/ipv4.js';
+
+export const ROLES = ['compute', 'route', 'management', 'storage'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface AgentConfig {
+  host: { name: string; roles: Role[] };
+  underlay: { interface: string; address: string };
+  /** gRPC listen addresses: `unix:///path` or `host:port`. */
+  listen: string[];
+  tls: { ca: string; cert: string; key: string };
+  stateDir: string;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  reconcile: { intervalSeconds: number };
+  vxlanPort: number;
+}
+
+export class ConfigError extends Error {}
+
+type Obj = Record<string, unknown>;
+
+function section(o: Obj, key: string, path: string): Obj {
+  const v = o[key];
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${path}${key}: must be a mapping`);
+  return v as Obj;
+}
+
+function str(o: Obj, key: string, path: string, fallback?: string): string {
+  const v = o[key] ?? fallback;
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${path}${key}: required, a non-empty string`);
+  return v;
+}
+
+export function parseConfig(text: string, baseDir: string): AgentConfig {
+  const raw = (parse(text) ?? {}) as Obj;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('the config must be a YAML mapping');
+  const host = section(raw, 'host', '');
+  const underlay = section(raw, 'underlay', '');
+  const tls = section(raw, 'tls', '');
+  const reconcile = section(raw, 'reconcile', '');
+  const rel = (p: string): string => resolve(baseDir, p);
+
+  const name = str(host, 'name', 'host.');
+  if (!/^[a-z0-9]([a-z0-9-]{0,62})$/.test(name)) throw new ConfigError(`host.name: "${name}" must be 1-63 lower-case letters, digits or '-'`);
+  const roles = host.roles ?? ['compute'];
+  if (!Array.isArray(roles) || roles.some((r) => !ROLES.includes(r as Role))) {
+    throw new ConfigError(`host.roles: must be a list of ${ROLES.join(', ')}`);
+  }
+  const address = str(underlay, 'address', 'underlay.');
+  if (parseIp(address) === undefined) throw new ConfigError(`underlay.address: "${address}" is not an IPv4 address`);
+  const listen = raw.listen;
+  if (!Array.isArray(listen) || listen.length === 0 || listen.some((l) => typeof l !== 'string' || l === '')) {
+    throw new ConfigError('listen: required, a list of addresses such as "unix:///run/vxcloud/agent.sock" or "192.0.2.11:7443"');
+  }
+  const logLevel = (raw.logLevel ?? 'info') as AgentConfig['logLevel'];
+  if (!['trace', 'debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError('logLevel: one of trace, debug, info, warn, error');
+  const interval = reconcile.intervalSeconds ?? 10;
+  if (typeof interval !== 'number' || !(interval > 0)) throw new ConfigError('reconcile.intervalSeconds: a positive number of seconds');
+  const vxlanPort = raw.vxlanPort ?? 4789;
+  if (typeof vxlanPort !== 'number' || !Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) throw new ConfigError('vxlanPort: a UDP port, 1..65535');
+
+  return {
+    host: { name, roles: roles as Role[] },
+    underlay: { interface: str(underlay, 'interface', 'underlay.'), address },
+    listen: listen as string[],
+    tls: { ca: rel(str(tls, 'ca', 'tls.')), cert: rel(str(tls, 'cert', 'tls.')), key: rel(str(tls, 'key', 'tls.')) },
+    stateDir: rel(str(raw, 'stateDir', '')),
+    logLevel,
+    reconcile: { intervalSeconds: interval },
+    vxlanPort,
+  };
+}
+
+export async function loadConfig(path: string): Promise<AgentConfig> {
+  const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new ConfigError(`${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  });
+  try {
+    return parseConfig(text, dirname(resolve(path)));
+  } catch (e) {
+    throw new ConfigError(`${path}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,32 @@
+// Kernel names derived from object ids. Every name vxcloud makes starts with "vx" so that its
+// objects can be told apart from the host's own, and fits IFNAMSIZ (15 bytes + NUL).
+
+import { createHash } from 'node:crypto';
+
+export const IFNAMSIZ = 15;
+
+/** Prefixes of every link kind vxcloud creates in a host's namespace. */
+export const PREFIX = { bridge: 'vxbr', vxlan: 'vxlan', veth: 'vxn', tap: 'vxt' } as const;
+
+/** 40 bits of SHA-256: a collision between two ids on one host is checked for at Put time. */
+function digest(id: string): string {
+  return createHash('sha256').update(id).digest('hex').slice(0, 10);
+}
+
+/** The bridge of a subnet (bridge-per-subnet mode). VNIs are unique on a host, so no hash. */
+export function subnetBridge(vni: number): string {
+  return `${PREFIX.bridge}${vni}`;
+}
+
+export function vxlanDevice(vni: number): string {
+  return `${PREFIX.vxlan}${vni}`;
+}
+
+/** Host-side interface of a NIC: the veth end on the bridge or the TAP device. */
+export function nicDevice(kind: 'veth' | 'tap', nicId: string): string {
+  return `${kind === 'veth' ? PREFIX.veth : PREFIX.tap}${digest(nicId)}`;
+}
+
+export function isVxcloudLink(name: string): boolean {
+  return Object.values(PREFIX).some((p) => name.startsWith(p) && /^[0-9a-f]+$/.test(name.slice(p.length)));
+}

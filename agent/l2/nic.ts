@@ -1,0 +1,98 @@
+// A NIC on one host: a veth whose far end lives in a named namespace (containers), or a TAP
+// device (VMs), plugged into its subnet's bridge.
+
+import { firstHost, formatIp, parseCidr } from '../../lib/ipv4.js';
+import type { Link, Net, NetHandle } from '../net/types.js';
+import type { NicRecord, SubnetRecord } from '../state/model.js';
+import { overlayMtu, type L2Context } from './context.js';
+import { ensureLink, linkProblems, type LinkSpec } from './links.js';
+import { nicDevice, subnetBridge } from './names.js';
+
+export function nicGateway(s: SubnetRecord): string {
+  return s.gateway !== '' ? s.gateway : formatIp(firstHost(parseCidr(s.cidr)!));
+}
+
+export function nicHostLink(n: NicRecord, s: SubnetRecord, ctx: L2Context): LinkSpec {
+  return { name: nicDevice(n.kind, n.id), kind: n.kind === 'veth' ? 'veth' : 'tun', mtu: overlayMtu(ctx), master: subnetBridge(s.vni) };
+}
+
+/** The far end of a veth NIC, inside its namespace. */
+function peerLink(n: NicRecord, ctx: L2Context): LinkSpec {
+  return { name: n.ifname, kind: 'veth', mtu: overlayMtu(ctx), mac: n.mac };
+}
+
+export class MissingNamespaceError extends Error {}
+
+export async function convergeNic(net: Net, links: Map<string, Link>, n: NicRecord, s: SubnetRecord, ctx: L2Context): Promise<void> {
+  const host = nicHostLink(n, s, ctx);
+  if (n.kind === 'tap') {
+    await ensureLink(net.host, host, links.get(host.name), () => net.host.createTap(host.name, { mtu: host.mtu }));
+    return;
+  }
+  if (!(await net.listNetns()).includes(n.namespace)) {
+    if (!n.create_namespace) {
+      throw new MissingNamespaceError(`namespace "${n.namespace}" does not exist: create it, or set create_namespace`);
+    }
+    await net.createNetns(n.namespace);
+  }
+  const ns = await net.netns(n.namespace);
+  try {
+    const peer = peerLink(n, ctx);
+    let hostLink = links.get(host.name);
+    const nsLink = await ns.link(peer.name);
+    // A veth pair lives and dies as one; if either end is gone or foreign, rebuild the pair.
+    if (!hostLink || hostLink.kind !== 'veth' || !nsLink || nsLink.kind !== 'veth') {
+      if (hostLink) await net.host.deleteLink(host.name);
+      if (nsLink) await ns.deleteLink(peer.name);
+      await net.host.createVeth(host.name, { mtu: host.mtu, peer: { name: peer.name, netns: n.namespace, mac: n.mac, mtu: peer.mtu } });
+      hostLink = await net.host.link(host.name);
+    }
+    await ensureLink(net.host, host, hostLink, async () => {
+      throw new Error(`veth ${host.name} vanished while it was being configured`);
+    });
+    await convergeNicNamespace(ns, n, s, ctx);
+  } finally {
+    ns.close();
+  }
+}
+
+async function convergeNicNamespace(ns: NetHandle, n: NicRecord, s: SubnetRecord, ctx: L2Context): Promise<void> {
+  const peer = peerLink(n, ctx);
+  await ensureLink(ns, peer, await ns.link(peer.name), async () => {
+    throw new Error(`${peer.name} in namespace ${n.namespace} vanished while it was being configured`);
+  });
+  const lo = await ns.link('lo');
+  if (lo && !lo.up) await ns.setLink('lo', { up: true });
+  const have = await ns.addresses(peer.name);
+  for (const a of have) if (a !== n.ip) await ns.deleteAddress(peer.name, a);
+  if (n.ip !== '') {
+    if (!have.includes(n.ip)) await ns.replaceAddress(peer.name, n.ip);
+    const gw = nicGateway(s);
+    if ((await ns.defaultGateway()) !== gw) await ns.replaceDefaultRoute(gw, peer.name);
+  }
+}
+
+export async function nicProblems(net: Net, links: Map<string, Link>, n: NicRecord, s: SubnetRecord, ctx: L2Context): Promise<string[]> {
+  const problems = linkProblems(nicHostLink(n, s, ctx), links.get(nicDevice(n.kind, n.id)));
+  if (n.kind === 'tap') return problems;
+  if (!(await net.listNetns()).includes(n.namespace)) return [...problems, `namespace ${n.namespace} is missing`];
+  const ns = await net.netns(n.namespace);
+  try {
+    const peer = peerLink(n, ctx);
+    problems.push(...linkProblems(peer, await ns.link(peer.name)).map((p) => `${n.namespace}: ${p}`));
+    if (n.ip !== '') {
+      const addrs = await ns.addresses(peer.name).catch((): string[] => []);
+      if (!addrs.includes(n.ip)) problems.push(`${n.namespace}: ${peer.name} lacks address ${n.ip}`);
+      const gw = nicGateway(s);
+      if ((await ns.defaultGateway()) !== gw) problems.push(`${n.namespace}: no default route via ${gw}`);
+    }
+  } finally {
+    ns.close();
+  }
+  return problems;
+}
+
+export async function removeNic(net: Net, n: NicRecord): Promise<void> {
+  // Deleting the host end of a veth takes its peer with it.
+  await net.host.deleteLink(nicDevice(n.kind, n.id));
+}

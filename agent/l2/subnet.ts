@@ -1,0 +1,109 @@
+// A subnet on one host (bridge-per-subnet mode): a bridge, and a VXLAN VTEP on it that never
+// learns from the data plane; its FDB and neighbour tables come from the control plane.
+
+import type { FdbEntry, Link, NeighborEntry, NetHandle } from '../net/types.js';
+import type { SubnetRecord, VtepTableRecord } from '../state/model.js';
+import { overlayMtu, type L2Context } from './context.js';
+import { ensureLink, linkProblems, type LinkSpec } from './links.js';
+import { subnetBridge, vxlanDevice } from './names.js';
+
+const FLOOD_MAC = '00:00:00:00:00:00';
+
+export interface SubnetLinks {
+  bridge: LinkSpec;
+  vxlan: LinkSpec;
+}
+
+export function subnetLinks(s: SubnetRecord, ctx: L2Context): SubnetLinks {
+  const mtu = overlayMtu(ctx);
+  const bridge = subnetBridge(s.vni);
+  return {
+    bridge: { name: bridge, kind: 'bridge', mtu },
+    vxlan: {
+      name: vxlanDevice(s.vni),
+      kind: 'vxlan',
+      mtu,
+      master: bridge,
+      vxlan: { vni: s.vni, local: ctx.underlayAddress, port: ctx.vxlanPort, learning: false },
+      // neigh_suppress answers ARP from the bridge's neighbour table instead of flooding it.
+      port: { learning: false, neighSuppress: true },
+    },
+  };
+}
+
+/** The FDB entries a VTEP table asks for: one all-zero entry per flood VTEP, then unicast MACs. */
+export function tableFdb(t: VtepTableRecord | undefined): FdbEntry[] {
+  if (!t) return [];
+  return [...t.flood_vteps.map((dst) => ({ mac: FLOOD_MAC, dst })), ...t.fdb.map((e) => ({ mac: e.mac, dst: e.vtep }))];
+}
+
+export function tableNeighbors(t: VtepTableRecord | undefined): NeighborEntry[] {
+  return t ? t.neighbors.map((n) => ({ ip: n.ip, mac: n.mac })) : [];
+}
+
+const fdbKey = (e: FdbEntry): string => `${e.mac}>${e.dst}`;
+const neighKey = (e: NeighborEntry): string => `${e.ip}=${e.mac}`;
+
+/** Entries to add and to remove so that `have` becomes `want`. */
+export function diffEntries<T>(want: T[], have: T[], key: (e: T) => string): { add: T[]; remove: T[] } {
+  const haveKeys = new Set(have.map(key));
+  const wantKeys = new Set(want.map(key));
+  return { add: want.filter((e) => !haveKeys.has(key(e))), remove: have.filter((e) => !wantKeys.has(key(e))) };
+}
+
+export async function convergeSubnet(h: NetHandle, links: Map<string, Link>, s: SubnetRecord, ctx: L2Context): Promise<void> {
+  const spec = subnetLinks(s, ctx);
+  await ensureLink(h, spec.bridge, links.get(spec.bridge.name), () => h.createBridge(spec.bridge.name, { mtu: spec.bridge.mtu }));
+  const v = spec.vxlan.vxlan!;
+  await ensureLink(h, spec.vxlan, links.get(spec.vxlan.name), () =>
+    h.createVxlan(spec.vxlan.name, { vni: v.vni, local: v.local, port: v.port, mtu: spec.vxlan.mtu }),
+  );
+}
+
+/** Replaces the VTEP's FDB and the bridge's neighbour table with exactly what the table holds. */
+export async function convergeVtepTable(h: NetHandle, s: SubnetRecord, t: VtepTableRecord | undefined, ctx: L2Context): Promise<void> {
+  const spec = subnetLinks(s, ctx);
+  const fdb = diffEntries(tableFdb(t), await h.fdb(spec.vxlan.name), fdbKey);
+  if (fdb.remove.length > 0) await h.deleteFdb(spec.vxlan.name, fdb.remove);
+  if (fdb.add.length > 0) await h.replaceFdb(spec.vxlan.name, fdb.add);
+  const neigh = diffEntries(tableNeighbors(t), await h.neighbors(spec.bridge.name), neighKey);
+  if (neigh.remove.length > 0) await h.deleteNeighbors(spec.bridge.name, neigh.remove);
+  if (neigh.add.length > 0) await h.replaceNeighbors(spec.bridge.name, neigh.add);
+}
+
+export function subnetProblems(s: SubnetRecord, links: Map<string, Link>, ctx: L2Context): string[] {
+  const spec = subnetLinks(s, ctx);
+  return [...linkProblems(spec.bridge, links.get(spec.bridge.name)), ...linkProblems(spec.vxlan, links.get(spec.vxlan.name))];
+}
+
+export interface TableObservation {
+  problems: string[];
+  flood: number;
+  fdb: number;
+  neighbors: number;
+}
+
+export async function observeVtepTable(h: NetHandle, s: SubnetRecord, t: VtepTableRecord | undefined, ctx: L2Context): Promise<TableObservation> {
+  const spec = subnetLinks(s, ctx);
+  const haveFdb = await h.fdb(spec.vxlan.name).catch((): FdbEntry[] => []);
+  const haveNeigh = await h.neighbors(spec.bridge.name).catch((): NeighborEntry[] => []);
+  const fdb = diffEntries(tableFdb(t), haveFdb, fdbKey);
+  const neigh = diffEntries(tableNeighbors(t), haveNeigh, neighKey);
+  const problems: string[] = [];
+  if (fdb.add.length > 0) problems.push(`${fdb.add.length} FDB entries missing on ${spec.vxlan.name}`);
+  if (fdb.remove.length > 0) problems.push(`${fdb.remove.length} FDB entries on ${spec.vxlan.name} that the table does not hold`);
+  if (neigh.add.length > 0) problems.push(`${neigh.add.length} neighbour entries missing on ${spec.bridge.name}`);
+  if (neigh.remove.length > 0) problems.push(`${neigh.remove.length} neighbour entries on ${spec.bridge.name} that the table does not hold`);
+  return {
+    problems,
+    flood: haveFdb.filter((e) => e.mac === FLOOD_MAC).length,
+    fdb: haveFdb.filter((e) => e.mac !== FLOOD_MAC).length,
+    neighbors: haveNeigh.length,
+  };
+}
+
+export async function removeSubnet(h: NetHandle, s: SubnetRecord, ctx: L2Context): Promise<void> {
+  const spec = subnetLinks(s, ctx);
+  await h.deleteLink(spec.vxlan.name);
+  await h.deleteLink(spec.bridge.name);
+}

@@ -1,0 +1,58 @@
+// vxcloud-agent: runs on every host, holds the host's desired state and converges the kernel to it.
+
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { networkService } from './api/network-service.js';
+import { hostService } from './api/host-service.js';
+import { startServer } from './api/server.js';
+import { loadConfig } from './config/config.js';
+import type { L2Context } from './l2/context.js';
+import { openNet } from './net/index.js';
+import { Reconciler } from './state/reconciler.js';
+import { StateStore } from './state/store.js';
+import { AGENT_VERSION } from './version.js';
+
+async function main(): Promise<void> {
+  const opts = new Command('vxcloud-agent')
+    .description('vxcloud host agent')
+    .version(AGENT_VERSION)
+    .requiredOption('--config <file>', 'YAML configuration file')
+    .parse()
+    .opts<{ config: string }>();
+  const cfg = await loadConfig(opts.config);
+  const log = pino({ level: cfg.logLevel, base: { host: cfg.host.name } });
+
+  const net = await openNet();
+  const caps = await net.probe();
+  const underlay = await net.host.link(cfg.underlay.interface);
+  if (!underlay) throw new Error(`underlay.interface: no interface "${cfg.underlay.interface}" on this host`);
+  const ctx: L2Context = { underlayAddress: cfg.underlay.address, underlayMtu: underlay.mtu, vxlanPort: cfg.vxlanPort };
+
+  const reconciler = await Reconciler.open(net, new StateStore(cfg.stateDir), ctx, log);
+  const first = await reconciler.reconcileAll();
+  log.info({ caps, failed: first.failed.length }, 'initial reconcile done');
+  reconciler.start(cfg.reconcile.intervalSeconds * 1000);
+
+  const server = await startServer(cfg, {
+    host: hostService(cfg, caps, underlay.mtu, reconciler, log),
+    network: networkService(reconciler, ctx, log),
+  });
+  log.info({ listen: cfg.listen }, 'serving');
+
+  const stop = (signal: string): void => {
+    log.info({ signal }, 'stopping');
+    reconciler.stop();
+    server.tryShutdown(() => {
+      net.close();
+      process.exit(0);
+    });
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`vxcloud-agent: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,22 @@
+// Errors the agent API returns, carrying the gRPC code and the field they concern.
+
+import type { Problem, ProblemCode } from '../../lib/validation.js';
+
+export type ApiCode = ProblemCode | 'NOT_FOUND' | 'INTERNAL';
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiCode,
+    readonly field: string,
+    message: string,
+  ) {
+    super(field ? `${field}: ${message}` : message);
+    this.name = 'ApiError';
+  }
+
+  /** One error for a list of problems: the first problem's code, every message joined. */
+  static of(problems: Problem[]): ApiError {
+    const first = problems[0]!;
+    return new ApiError(first.code, first.field, problems.map((p, i) => (i === 0 ? p.message : `${p.field}: ${p.message}`)).join('; '));
+  }
+}

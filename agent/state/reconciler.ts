@@ -1,0 +1,333 @@
+// The only path from desired state to the kernel. Every change is validated, persisted, then
+// converged; a failed convergence restores the previous state on disk and in the kernel, so no
+// half-made object is left. The same converge functions run at start, after each change and
+// periodically, which is what heals crashes, restarts and changes made by hand.
+
+import type { Logger } from 'pino';
+import { validateNic, validateSubnet, validateVpc, validateVtepTable } from '../../lib/validation.js';
+import { parseCidr, contains } from '../../lib/ipv4.js';
+import type { L2Context } from '../l2/context.js';
+import { isVxcloudLink, nicDevice } from '../l2/names.js';
+import { convergeNic, MissingNamespaceError, nicProblems, removeNic } from '../l2/nic.js';
+import { convergeSubnet, convergeVtepTable, observeVtepTable, removeSubnet, subnetLinks, subnetProblems, type TableObservation } from '../l2/subnet.js';
+import type { Link, Net } from '../net/types.js';
+import { ApiError } from './errors.js';
+import type { DesiredState, NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from './model.js';
+import { Mutex } from './mutex.js';
+import type { StateStore } from './store.js';
+
+export interface ObjectStatus {
+  ready: boolean;
+  devices: string[];
+  problems: string[];
+}
+
+const status = (devices: string[], problems: string[]): ObjectStatus => ({ ready: problems.length === 0, devices, problems });
+
+export class Reconciler {
+  private readonly mutex = new Mutex();
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly net: Net,
+    private readonly store: StateStore,
+    private readonly ctx: L2Context,
+    private readonly log: Logger,
+    private state: DesiredState,
+  ) {}
+
+  static async open(net: Net, store: StateStore, ctx: L2Context, log: Logger): Promise<Reconciler> {
+    return new Reconciler(net, store, ctx, log, await store.load());
+  }
+
+  /** A read-only view of desired state. */
+  get desired(): Readonly<DesiredState> {
+    return this.state;
+  }
+
+  /** Reconciles every `intervalMs` until stop(); errors are logged, the loop goes on. */
+  start(intervalMs: number): void {
+    const loop = (): void => {
+      this.timer = setTimeout(() => {
+        this.reconcileAll()
+          .catch((e: unknown) => this.log.error({ err: e }, 'periodic reconcile failed'))
+          .finally(() => {
+            if (this.timer) loop();
+          });
+      }, intervalMs);
+    };
+    loop();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  // ---- VPCs ----
+
+  putVpc(v: VpcRecord): Promise<void> {
+    return this.mutex.run(async () => {
+      const problems = validateVpc(v);
+      if (problems.length > 0) throw ApiError.of(problems);
+      const net = parseCidr(v.cidr)!;
+      const outside = this.subnetsOf(v.id).filter((s) => !contains(net, parseCidr(s.cidr)!));
+      if (outside.length > 0) {
+        throw new ApiError('FAILED_PRECONDITION', 'cidr', `subnets ${outside.map((s) => `"${s.id}" (${s.cidr})`).join(', ')} would fall outside ${v.cidr}: delete them first`);
+      }
+      await this.commit((d) => {
+        d.vpcs[v.id] = v;
+      });
+    });
+  }
+
+  deleteVpc(id: string): Promise<boolean> {
+    return this.mutex.run(async () => {
+      if (!this.state.vpcs[id]) return false;
+      const children = this.subnetsOf(id);
+      if (children.length > 0) {
+        throw new ApiError('FAILED_PRECONDITION', 'id', `VPC "${id}" still has subnets ${children.map((s) => `"${s.id}"`).join(', ')}: delete them first`);
+      }
+      await this.commit((d) => {
+        delete d.vpcs[id];
+      });
+      return true;
+    });
+  }
+
+  async vpcStatus(v: VpcRecord): Promise<ObjectStatus> {
+    const links = await this.links();
+    const subnets = this.subnetsOf(v.id);
+    const devices = subnets.flatMap((s) => Object.values(subnetLinks(s, this.ctx)).map((l) => l.name));
+    return status(devices, subnets.flatMap((s) => subnetProblems(s, links, this.ctx)));
+  }
+
+  // ---- subnets ----
+
+  putSubnet(s: SubnetRecord): Promise<void> {
+    return this.mutex.run(async () => {
+      const problems = validateSubnet(s, this.state.vpcs[s.vpc_id], Object.values(this.state.subnets));
+      if (problems.length > 0) throw ApiError.of(problems);
+      const prior = this.state.subnets[s.id];
+      if (prior) {
+        for (const f of ['vpc_id', 'cidr', 'vni'] as const) {
+          if (prior[f] !== s[f]) throw new ApiError('FAILED_PRECONDITION', f, `cannot change from ${String(prior[f])} to ${String(s[f])}: delete the subnet and create it again`);
+        }
+      }
+      await this.converging(
+        (d) => {
+          d.subnets[s.id] = s;
+        },
+        async () => {
+          await this.convergeSubnetAll(s);
+        },
+        async () => {
+          if (prior) await this.convergeSubnetAll(prior);
+          else await removeSubnet(this.net.host, s, this.ctx);
+        },
+      );
+    });
+  }
+
+  deleteSubnet(id: string): Promise<boolean> {
+    return this.mutex.run(async () => {
+      const s = this.state.subnets[id];
+      if (!s) return false;
+      const nics = this.nicsOf(id);
+      if (nics.length > 0) {
+        throw new ApiError('FAILED_PRECONDITION', 'id', `subnet "${id}" still has NICs ${nics.map((n) => `"${n.id}"`).join(', ')}: delete them first`);
+      }
+      await this.commit((d) => {
+        delete d.subnets[id];
+        delete d.vtepTables[id];
+      });
+      await removeSubnet(this.net.host, s, this.ctx);
+      return true;
+    });
+  }
+
+  async subnetStatus(s: SubnetRecord): Promise<ObjectStatus> {
+    const spec = subnetLinks(s, this.ctx);
+    return status([spec.bridge.name, spec.vxlan.name], subnetProblems(s, await this.links(), this.ctx));
+  }
+
+  // ---- VTEP tables ----
+
+  putVtepTable(t: VtepTableRecord): Promise<void> {
+    return this.mutex.run(async () => {
+      const problems = validateVtepTable(t);
+      if (problems.length > 0) throw ApiError.of(problems);
+      const s = this.state.subnets[t.subnet_id];
+      if (!s) throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `subnet "${t.subnet_id}" does not exist on this host: create it first`);
+      const prior = this.state.vtepTables[t.subnet_id];
+      await this.converging(
+        (d) => {
+          d.vtepTables[t.subnet_id] = t;
+        },
+        () => convergeVtepTable(this.net.host, s, t, this.ctx),
+        () => convergeVtepTable(this.net.host, s, prior, this.ctx),
+      );
+    });
+  }
+
+  deleteVtepTable(subnetId: string): Promise<boolean> {
+    return this.mutex.run(async () => {
+      if (!this.state.vtepTables[subnetId]) return false;
+      const s = this.state.subnets[subnetId]!;
+      await this.commit((d) => {
+        delete d.vtepTables[subnetId];
+      });
+      await convergeVtepTable(this.net.host, s, undefined, this.ctx);
+      return true;
+    });
+  }
+
+  async vtepTableStatus(t: VtepTableRecord): Promise<ObjectStatus & TableObservation> {
+    const s = this.state.subnets[t.subnet_id]!;
+    const obs = await observeVtepTable(this.net.host, s, t, this.ctx);
+    return { ...obs, ...status([subnetLinks(s, this.ctx).vxlan.name], obs.problems) };
+  }
+
+  // ---- NICs ----
+
+  putNic(n: NicRecord): Promise<void> {
+    return this.mutex.run(async () => {
+      const s = this.state.subnets[n.subnet_id];
+      const problems = validateNic(n, s, Object.values(this.state.nics));
+      if (problems.length > 0) throw ApiError.of(problems);
+      const prior = this.state.nics[n.id];
+      if (prior) {
+        for (const f of ['subnet_id', 'kind', 'namespace', 'ifname'] as const) {
+          if (prior[f] !== n[f]) throw new ApiError('FAILED_PRECONDITION', f, `cannot change from "${prior[f]}" to "${n[f]}": delete the NIC and create it again`);
+        }
+      }
+      const name = nicDevice(n.kind, n.id);
+      const clash = Object.values(this.state.nics).find((o) => o.id !== n.id && nicDevice(o.kind, o.id) === name);
+      if (clash) throw new ApiError('ALREADY_EXISTS', 'id', `NIC id "${n.id}" maps to the same device ${name} as NIC "${clash.id}": choose another id`);
+      const createdNs = n.kind === 'veth' && n.create_namespace && !(await this.net.listNetns()).includes(n.namespace);
+      await this.converging(
+        (d) => {
+          d.nics[n.id] = n;
+          if (createdNs && !d.ownedNamespaces.includes(n.namespace)) d.ownedNamespaces.push(n.namespace);
+        },
+        async () => {
+          try {
+            await convergeNic(this.net, await this.links(), n, s!, this.ctx);
+          } catch (e) {
+            if (e instanceof MissingNamespaceError) throw new ApiError('FAILED_PRECONDITION', 'namespace', e.message);
+            throw e;
+          }
+        },
+        async () => {
+          if (prior) await convergeNic(this.net, await this.links(), prior, s!, this.ctx);
+          else await removeNic(this.net, n);
+          if (createdNs) await this.net.deleteNetns(n.namespace);
+        },
+      );
+    });
+  }
+
+  deleteNic(id: string): Promise<boolean> {
+    return this.mutex.run(async () => {
+      const n = this.state.nics[id];
+      if (!n) return false;
+      await this.commit((d) => {
+        delete d.nics[id];
+      });
+      await removeNic(this.net, n);
+      await this.releaseNamespaces();
+      return true;
+    });
+  }
+
+  async nicStatus(n: NicRecord): Promise<ObjectStatus> {
+    const s = this.state.subnets[n.subnet_id]!;
+    const devices = [nicDevice(n.kind, n.id), ...(n.kind === 'veth' ? [`${n.namespace}/${n.ifname}`] : [])];
+    return status(devices, await nicProblems(this.net, await this.links(), n, s, this.ctx));
+  }
+
+  // ---- whole-host convergence ----
+
+  /** Converges every object and removes vxcloud links and namespaces nothing asks for. */
+  reconcileAll(): Promise<{ failed: string[] }> {
+    return this.mutex.run(async () => {
+      const failed: string[] = [];
+      const attempt = async (what: string, f: () => Promise<void>): Promise<void> => {
+        try {
+          await f();
+        } catch (e) {
+          failed.push(`${what}: ${(e as Error).message}`);
+        }
+      };
+      const wanted = new Set<string>();
+      for (const s of Object.values(this.state.subnets)) {
+        for (const l of Object.values(subnetLinks(s, this.ctx))) wanted.add(l.name);
+        await attempt(`subnet ${s.id}`, () => this.convergeSubnetAll(s));
+      }
+      for (const n of Object.values(this.state.nics)) {
+        wanted.add(nicDevice(n.kind, n.id));
+        const s = this.state.subnets[n.subnet_id];
+        if (s) await attempt(`nic ${n.id}`, async () => convergeNic(this.net, await this.links(), n, s, this.ctx));
+      }
+      // NIC ports first: a bridge's ports would otherwise be released one by one.
+      const stale = [...(await this.links()).keys()].filter((name) => isVxcloudLink(name) && !wanted.has(name));
+      stale.sort((a, b) => Number(a.startsWith('vxbr')) - Number(b.startsWith('vxbr')));
+      for (const name of stale) await attempt(`stale link ${name}`, () => this.net.host.deleteLink(name));
+      await attempt('namespaces', () => this.releaseNamespaces());
+      if (failed.length > 0) this.log.warn({ failed }, 'reconcile left objects unconverged');
+      return { failed };
+    });
+  }
+
+  // ---- helpers ----
+
+  subnetsOf(vpcId: string): SubnetRecord[] {
+    return Object.values(this.state.subnets).filter((s) => s.vpc_id === vpcId);
+  }
+
+  nicsOf(subnetId: string): NicRecord[] {
+    return Object.values(this.state.nics).filter((n) => n.subnet_id === subnetId);
+  }
+
+  private async links(): Promise<Map<string, Link>> {
+    return new Map((await this.net.host.links()).map((l) => [l.name, l]));
+  }
+
+  private async convergeSubnetAll(s: SubnetRecord): Promise<void> {
+    await convergeSubnet(this.net.host, await this.links(), s, this.ctx);
+    await convergeVtepTable(this.net.host, s, this.state.vtepTables[s.id], this.ctx);
+  }
+
+  /** Removes namespaces the agent created once no NIC uses them. */
+  private async releaseNamespaces(): Promise<void> {
+    const used = new Set(Object.values(this.state.nics).map((n) => n.namespace));
+    const unused = this.state.ownedNamespaces.filter((ns) => !used.has(ns));
+    if (unused.length === 0) return;
+    for (const ns of unused) await this.net.deleteNetns(ns);
+    await this.commit((d) => {
+      d.ownedNamespaces = d.ownedNamespaces.filter((ns) => used.has(ns));
+    });
+  }
+
+  /** Persists a change before anything acts on it. */
+  private async commit(mutate: (draft: DesiredState) => void): Promise<void> {
+    const draft = structuredClone(this.state);
+    mutate(draft);
+    await this.store.save(draft);
+    this.state = draft;
+  }
+
+  /** Persist, converge; on failure put back the previous state on disk and in the kernel. */
+  private async converging(mutate: (draft: DesiredState) => void, apply: () => Promise<void>, undo: () => Promise<void>): Promise<void> {
+    const before = this.state;
+    await this.commit(mutate);
+    try {
+      await apply();
+    } catch (e) {
+      await this.store.save(before);
+      this.state = before;
+      await undo().catch((u: unknown) => this.log.error({ err: u }, 'undo after a failed change failed; the next reconcile retries'));
+      throw e;
+    }
+  }
+}

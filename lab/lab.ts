@@ -1,0 +1,253 @@
+// A lab: many vxcloud hosts on one machine. Each host is a network namespace with one leg on an
+// underlay bridge that lives in a namespace of its own (192.0.2.0/24), and runs a real agent with
+// its own certificate, config and state. Nothing is added to the root namespace; `labDown` stops
+// the agents by their own PIDs and removes every namespace whose name starts with the lab's.
+
+import { spawn } from 'node:child_process';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { createCa, issue, writePair } from '../lib/certs.js';
+import { AgentClient, readTls } from '../lib/agent-client.js';
+import { openNet } from '../agent/net/index.js';
+import type { Net } from '../agent/net/types.js';
+import { labDir, labFilePath, readLabFile, writeLabFile, type LabFile, type LabHost } from './labfile.js';
+
+export const UNDERLAY_CIDR = '192.0.2.0/24';
+const UNDERLAY_BRIDGE = 'ul0';
+const AGENT_ENTRY = resolve(fileURLToPath(import.meta.url), '../../agent/main.js');
+
+export interface LabOptions {
+  name: string;
+  hosts: number;
+  /** Roles of host i (1-based); default every host is compute. */
+  roles?: (i: number) => string[];
+  /** Directory for certificates, configs, state and logs; default /run/vxcloud/labs/NAME. */
+  dir?: string;
+  reconcileIntervalSeconds?: number;
+  logLevel?: string;
+}
+
+export function checkLabName(name: string): void {
+  // Namespace names are NAME-ul, NAME-h12, NAME-...: keep them short and shell-free.
+  if (!/^[a-z][a-z0-9]{0,15}$/.test(name)) throw new Error(`lab name "${name}": use 1-16 lower-case letters and digits, starting with a letter`);
+}
+
+export const hostNamespace = (lab: string, i: number): string => `${lab}-h${i}`;
+export const underlayNamespace = (lab: string): string => `${lab}-ul`;
+export const underlayAddress = (i: number): string => `192.0.2.${10 + i}`;
+
+/** Bounded wait for a condition; throws with `what` when the time is up. */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function buildUnderlay(net: Net, lab: string, hosts: number): Promise<void> {
+  const ul = underlayNamespace(lab);
+  await net.createNetns(ul);
+  const u = await net.netns(ul);
+  try {
+    await u.createBridge(UNDERLAY_BRIDGE, {});
+    await u.setLink(UNDERLAY_BRIDGE, { up: true });
+    for (let i = 1; i <= hosts; i++) {
+      const ns = hostNamespace(lab, i);
+      await net.createNetns(ns);
+      await u.createVeth(`h${i}`, { peer: { name: 'eth0', netns: ns } });
+      await u.setLink(`h${i}`, { master: UNDERLAY_BRIDGE, up: true });
+      const h = await net.netns(ns);
+      try {
+        await h.setLink('lo', { up: true });
+        await h.setLink('eth0', { up: true });
+        await h.replaceAddress('eth0', `${underlayAddress(i)}/24`);
+      } finally {
+        h.close();
+      }
+    }
+  } finally {
+    u.close();
+  }
+}
+
+async function startAgent(host: LabHost): Promise<number> {
+  const log = await open(host.logFile, 'a');
+  try {
+    // nsenter switches only the network namespace (`ip netns exec` would also give the agent a
+    // private mount namespace, hiding the NIC namespaces it mounts under /run/netns), and execs
+    // node in place, so the PID we get is the agent's own.
+    const child = spawn('nsenter', [`--net=/run/netns/${host.namespace}`, '--', process.execPath, AGENT_ENTRY, '--config', host.configFile], {
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd],
+    });
+    child.unref();
+    if (child.pid === undefined) throw new Error(`could not start the agent of ${host.name}`);
+    return child.pid;
+  } finally {
+    await log.close();
+  }
+}
+
+export async function waitAgentReady(lab: LabFile, host: LabHost, timeoutMs = 30_000): Promise<void> {
+  const client = new AgentClient(host.endpoint, await readTls(lab.tls));
+  try {
+    await waitFor(`the agent of ${host.name} (log: ${host.logFile})`, timeoutMs, async () => {
+      if (!isAlive(host.pid)) throw new Error(`agent exited: ${(await readFile(host.logFile, 'utf8').catch(() => '')).slice(-2000)}`);
+      return (await client.host.getHost({}, 2000)).name === host.name;
+    });
+  } finally {
+    client.close();
+  }
+}
+
+/** (Re)starts one host's agent, e.g. after a test killed it. */
+export async function restartAgent(lab: LabFile, name: string): Promise<LabHost> {
+  const host = lab.hosts.find((h) => h.name === name);
+  if (!host) throw new Error(`no host ${name} in lab ${lab.name}`);
+  await stopAgent(host);
+  host.pid = await startAgent(host);
+  await writeLabFile(lab);
+  await waitAgentReady(lab, host);
+  return host;
+}
+
+export async function labUp(opts: LabOptions): Promise<LabFile> {
+  checkLabName(opts.name);
+  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > 200) throw new Error('--hosts: a whole number from 1 to 200');
+  const dir = opts.dir ?? labDir(opts.name);
+  await labDown(opts.name, dir); // leftovers of an earlier lab of the same name
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+
+  const pki = join(dir, 'pki');
+  const ca = await createCa(`vxcloud lab ${opts.name} CA`);
+  const caFiles = await writePair(pki, 'ca', ca);
+  const client = await writePair(pki, 'client', await issue(ca, { commonName: 'vxctl', role: 'client' }));
+  const lab: LabFile = {
+    name: opts.name,
+    dir,
+    underlayNamespace: underlayNamespace(opts.name),
+    underlayCidr: UNDERLAY_CIDR,
+    tls: { ca: caFiles.cert, cert: client.cert, key: client.key },
+    hosts: [],
+  };
+
+  const net = await openNet();
+  try {
+    await buildUnderlay(net, opts.name, opts.hosts);
+  } finally {
+    net.close();
+  }
+
+  for (let i = 1; i <= opts.hosts; i++) {
+    const name = `h${i}`;
+    const hdir = join(dir, name);
+    const address = underlayAddress(i);
+    const pair = await writePair(hdir, 'agent', await issue(ca, { commonName: name, role: 'host', dnsNames: [name, 'localhost'], ips: [address] }));
+    const roles = opts.roles?.(i) ?? ['compute'];
+    const socket = join(hdir, 'agent.sock');
+    const host: LabHost = {
+      name,
+      namespace: hostNamespace(opts.name, i),
+      roles,
+      underlayAddress: address,
+      endpoint: `unix://${socket}`,
+      configFile: join(hdir, 'agent.yaml'),
+      stateDir: join(hdir, 'state'),
+      logFile: join(hdir, 'agent.log'),
+      pid: 0,
+    };
+    await writeFile(
+      host.configFile,
+      stringify({
+        host: { name, roles },
+        underlay: { interface: 'eth0', address },
+        listen: [host.endpoint],
+        tls: { ca: caFiles.cert, cert: pair.cert, key: pair.key },
+        stateDir: host.stateDir,
+        logLevel: opts.logLevel ?? 'info',
+        reconcile: { intervalSeconds: opts.reconcileIntervalSeconds ?? 10 },
+      }),
+    );
+    host.pid = await startAgent(host);
+    lab.hosts.push(host);
+  }
+  await writeLabFile(lab);
+  await Promise.all(lab.hosts.map((h) => waitAgentReady(lab, h)));
+  return lab;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops an agent by its own PID, and only if that PID still runs that host's agent. */
+export async function stopAgent(host: LabHost, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (host.pid <= 0) return;
+  const cmdline = await readFile(`/proc/${host.pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes(host.configFile)) return;
+  process.kill(host.pid, signal);
+  try {
+    await waitFor(`agent ${host.name} to exit`, 5000, async () => !isAlive(host.pid));
+  } catch {
+    process.kill(host.pid, 'SIGKILL');
+    await waitFor(`agent ${host.name} to die`, 5000, async () => !isAlive(host.pid));
+  }
+}
+
+/** Removes everything a lab of this name made; safe to call when nothing is there. */
+export async function labDown(name: string, dir = labDir(name)): Promise<void> {
+  checkLabName(name);
+  const lab = await readLabFile(labFilePath(dir)).catch(() => undefined);
+  const owned: string[] = [];
+  for (const h of lab?.hosts ?? []) {
+    await stopAgent(h);
+    // Namespaces the agents created for NICs may carry any name the user gave them.
+    const state = await readFile(join(h.stateDir, 'desired-state.json'), 'utf8').catch(() => '{}');
+    owned.push(...((JSON.parse(state) as { ownedNamespaces?: string[] }).ownedNamespaces ?? []));
+  }
+  const net = await openNet();
+  try {
+    for (const ns of await net.listNetns()) if (ns.startsWith(`${name}-`) || owned.includes(ns)) await net.deleteNetns(ns);
+  } finally {
+    net.close();
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+export interface HostHealth {
+  host: LabHost;
+  serving: boolean;
+  detail: string;
+}
+
+export async function labStatus(lab: LabFile): Promise<HostHealth[]> {
+  const tls = await readTls(lab.tls);
+  return Promise.all(
+    lab.hosts.map(async (host) => {
+      const client = new AgentClient(host.endpoint, tls);
+      try {
+        const h = await client.host.getHost({}, 3000);
+        return { host, serving: true, detail: `${h.objectsReady}/${h.objectsDesired} objects ready` };
+      } catch (e) {
+        return { host, serving: false, detail: (e as Error).message };
+      } finally {
+        client.close();
+      }
+    }),
+  );
+}

@@ -1,0 +1,46 @@
+// The lab file: what `vxctl lab up` built, read by `lab status|down`, tests and the provider.
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface LabHost {
+  name: string;
+  /** The host's network namespace. */
+  namespace: string;
+  roles: string[];
+  underlayAddress: string;
+  /** gRPC endpoint of the host's agent. */
+  endpoint: string;
+  configFile: string;
+  stateDir: string;
+  logFile: string;
+  pid: number;
+}
+
+export interface LabFile {
+  name: string;
+  dir: string;
+  underlayNamespace: string;
+  underlayCidr: string;
+  /** Client certificate (and the CA) that callers use for every agent. */
+  tls: { ca: string; cert: string; key: string };
+  hosts: LabHost[];
+}
+
+export const LAB_ROOT = '/run/vxcloud/labs';
+
+export function labDir(name: string, root = LAB_ROOT): string {
+  return join(root, name);
+}
+
+export function labFilePath(dir: string): string {
+  return join(dir, 'lab.json');
+}
+
+export async function readLabFile(path: string): Promise<LabFile> {
+  return JSON.parse(await readFile(path, 'utf8')) as LabFile;
+}
+
+export async function writeLabFile(lab: LabFile): Promise<void> {
+  await writeFile(labFilePath(lab.dir), JSON.stringify(lab, null, 2) + '\n');
+}

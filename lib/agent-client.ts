@@ -1,0 +1,63 @@
+// A client of one agent: the host, network and health services over mutual TLS, with promise
+// methods and a deadline on every call.
+
+import { ChannelCredentials, Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { readFile } from 'node:fs/promises';
+import { HostServiceClient } from '../gen/vxcloud/agent/v1/host.js';
+import { NetworkServiceClient } from '../gen/vxcloud/agent/v1/network.js';
+
+type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => ClientUnaryCall;
+
+/** The unary methods of a generated client, as `(request, timeoutMs?) => Promise<response>`. */
+export type Promisified<C> = {
+  [K in keyof C as C[K] extends Unary<never, unknown> ? K : never]: C[K] extends Unary<infer Req, infer Res> ? (req: Req, timeoutMs?: number) => Promise<Res> : never;
+};
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+function promisify<C extends object>(client: C): Promisified<C> {
+  return new Proxy({} as Promisified<C>, {
+    get(_, method: string) {
+      const fn = (client as Record<string, unknown>)[method] as Unary<unknown, unknown>;
+      return (req: unknown, timeoutMs = DEFAULT_TIMEOUT_MS) =>
+        new Promise((resolve, reject) => {
+          fn.call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r)));
+        });
+    },
+  });
+}
+
+export interface TlsMaterial {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+export async function readTls(files: { ca: string; cert: string; key: string }): Promise<TlsMaterial> {
+  const [ca, cert, key] = await Promise.all([readFile(files.ca), readFile(files.cert), readFile(files.key)]);
+  return { ca, cert, key };
+}
+
+export class AgentClient {
+  readonly host: Promisified<HostServiceClient>;
+  readonly network: Promisified<NetworkServiceClient>;
+  private readonly raw: { host: HostServiceClient; network: NetworkServiceClient };
+
+  /** `address` is `unix:///path` or `host:port`; the agent's certificate must name `serverName`. */
+  constructor(address: string, tls: TlsMaterial, serverName?: string) {
+    const creds = ChannelCredentials.createSsl(tls.ca, tls.key, tls.cert);
+    const options = {
+      ...(serverName ? { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName } : {}),
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+    };
+    this.raw = { host: new HostServiceClient(address, creds, options), network: new NetworkServiceClient(address, creds, options) };
+    this.host = promisify(this.raw.host);
+    this.network = promisify(this.raw.network);
+  }
+
+  close(): void {
+    this.raw.host.close();
+    this.raw.network.close();
+  }
+}

@@ -1,0 +1,41 @@
+// vxctl lab: many vxcloud hosts on this machine, as network namespaces.
+
+import type { Command } from 'commander';
+import { labDown, labStatus, labUp } from '../lab/lab.js';
+import { labDir, labFilePath, readLabFile } from '../lab/labfile.js';
+import { table } from './table.js';
+
+export function registerLabCommands(program: Command): void {
+  const lab = program.command('lab').description('a lab of hosts as network namespaces on this machine');
+  lab
+    .command('up')
+    .description('build the underlay and N hosts, each with a running agent, and write the lab file')
+    .option('--hosts <n>', 'number of hosts', '3')
+    .option('--name <lab>', 'lab name (prefix of its namespaces)', 'vxlab')
+    .option('--reconcile-interval <seconds>', 'how often agents reconcile', '10')
+    .action(async (o: { hosts: string; name: string; reconcileInterval: string }) => {
+      const l = await labUp({ name: o.name, hosts: Number(o.hosts), reconcileIntervalSeconds: Number(o.reconcileInterval) });
+      console.log(`lab ${l.name} is up: ${l.hosts.length} hosts; lab file ${labFilePath(l.dir)}`);
+      console.log(table(['HOST', 'NAMESPACE', 'UNDERLAY', 'ENDPOINT'], l.hosts.map((h) => [h.name, h.namespace, h.underlayAddress, h.endpoint])));
+    });
+  lab
+    .command('status')
+    .description('hosts and agent health')
+    .option('--name <lab>', 'lab name', 'vxlab')
+    .action(async (o: { name: string }) => {
+      const l = await readLabFile(labFilePath(labDir(o.name))).catch(() => {
+        throw new Error(`lab ${o.name} is not up (no lab file)`);
+      });
+      const rows = await labStatus(l);
+      console.log(table(['HOST', 'NAMESPACE', 'UNDERLAY', 'PID', 'AGENT', 'DETAIL'], rows.map((r) => [r.host.name, r.host.namespace, r.host.underlayAddress, r.host.pid, r.serving ? 'SERVING' : 'DOWN', r.detail])));
+      if (rows.some((r) => !r.serving)) process.exitCode = 1;
+    });
+  lab
+    .command('down')
+    .description('stop the agents and remove every namespace and file of the lab')
+    .option('--name <lab>', 'lab name', 'vxlab')
+    .action(async (o: { name: string }) => {
+      await labDown(o.name);
+      console.log(`lab ${o.name} is down`);
+    });
+}

@@ -1,0 +1,17 @@
+// vxctl: the operator's command line: certificates, labs, and what the agents hold.
+
+import { Command } from 'commander';
+import { AGENT_VERSION } from '../agent/version.js';
+import { registerCertCommands } from './certs.js';
+import { registerLabCommands } from './lab.js';
+import { registerObjectCommands } from './objects.js';
+
+const program = new Command('vxctl').description('vxcloud operator CLI').version(AGENT_VERSION);
+registerCertCommands(program);
+registerLabCommands(program);
+registerObjectCommands(program);
+
+program.parseAsync().catch((e: unknown) => {
+  process.stderr.write(`vxctl: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

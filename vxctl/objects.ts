@@ -1,0 +1,100 @@
+// vxctl host | vpc | subnet | nic: what the agents hold and what their kernels have, as tables.
+
+import { status as grpcStatus } from '@grpc/grpc-js';
+import type { Command } from 'commander';
+import { DataplaneMode } from '../gen/vxcloud/agent/v1/host.js';
+import { NicKind, type Status } from '../gen/vxcloud/agent/v1/network.js';
+import { table } from './table.js';
+import { targets, type Target, type TargetOptions } from './connect.js';
+
+function withTargets(cmd: Command): Command {
+  return cmd
+    .option('--lab <name>', 'lab whose hosts to ask', 'vxlab')
+    .option('--lab-file <path>', 'lab file to read instead of the named lab')
+    .option('--host <name>', 'only this host')
+    .option('--endpoint <address>', 'one agent: unix:///path or host:port')
+    .option('--ca <file>')
+    .option('--cert <file>')
+    .option('--key <file>');
+}
+
+async function eachHost<T>(o: TargetOptions, f: (t: Target) => Promise<T[]>): Promise<[string, T][]> {
+  const ts = await targets(o);
+  try {
+    const per = await Promise.all(ts.map(async (t) => (await f(t)).map((x): [string, T] => [t.name, x])));
+    return per.flat();
+  } finally {
+    for (const t of ts) t.client.close();
+  }
+}
+
+/** For `show` across hosts: a host that lacks the object is left out, not an error. */
+async function present<T>(p: Promise<T>): Promise<T[]> {
+  try {
+    return [await p];
+  } catch (e) {
+    if ((e as { code?: number }).code === grpcStatus.NOT_FOUND) return [];
+    throw e;
+  }
+}
+
+const state = (s: Status | undefined): string => (s?.ready ? 'ready' : `NOT READY: ${(s?.problems ?? []).join('; ')}`);
+const MODES: Record<number, string> = {
+  [DataplaneMode.DATAPLANE_MODE_BRIDGE_PER_SUBNET]: 'bridge-per-subnet',
+  [DataplaneMode.DATAPLANE_MODE_VLAN_AWARE_BRIDGE]: 'vlan-aware-bridge',
+};
+
+export function registerObjectCommands(program: Command): void {
+  withTargets(program.command('host').description('show hosts: roles, underlay, capabilities, data-plane mode')).action(async (o: TargetOptions) => {
+    const rows = await eachHost(o, async (t) => [await t.client.host.getHost({})]);
+    console.log(
+      table(
+        ['HOST', 'ROLES', 'UNDERLAY', 'MTU', 'MODE', 'VLAN FILTERING', 'OBJECTS READY', 'KERNEL'],
+        rows.map(([, h]) => [h.name, h.roles.join(','), `${h.underlayInterface} ${h.underlayAddress}`, h.underlayMtu, MODES[h.dataplaneMode] ?? '?', h.capabilities?.bridgeVlanFiltering ? 'yes' : 'no', `${h.objectsReady}/${h.objectsDesired}`, h.versions?.kernel ?? '']),
+      ),
+    );
+  });
+
+  const vpc = program.command('vpc').description('VPCs on the hosts');
+  withTargets(vpc.command('list')).action(async (o: TargetOptions) => {
+    const rows = await eachHost(o, async (t) => (await t.client.network.listVpcs({ parentId: '' })).vpcs);
+    console.log(table(['HOST', 'ID', 'NAME', 'TENANT', 'CIDR', 'STATE'], rows.map(([h, v]) => [h, v.spec!.id, v.spec!.name, v.spec!.tenant, v.spec!.cidr, state(v.status)])));
+  });
+  withTargets(vpc.command('show <id>')).action(async (id: string, o: TargetOptions) => {
+    const rows = await eachHost(o, (t) => present(t.client.network.getVpc({ id })));
+    console.log(table(['HOST', 'ID', 'CIDR', 'DEVICES', 'STATE'], rows.map(([h, v]) => [h, v.spec!.id, v.spec!.cidr, v.status!.devices.join(' '), state(v.status)])));
+  });
+
+  const subnet = program.command('subnet').description('subnets on the hosts');
+  withTargets(subnet.command('list').option('--vpc <id>', 'only subnets of this VPC', '')).action(async (o: TargetOptions & { vpc: string }) => {
+    const rows = await eachHost(o, async (t) => (await t.client.network.listSubnets({ parentId: o.vpc })).subnets);
+    console.log(table(['HOST', 'ID', 'VPC', 'CIDR', 'VNI', 'BRIDGE', 'VXLAN', 'MTU', 'STATE'], rows.map(([h, s]) => [h, s.spec!.id, s.spec!.vpcId, s.spec!.cidr, s.spec!.vni, s.observed!.bridge, s.observed!.vxlanDevice, s.observed!.mtu, state(s.status)])));
+  });
+  withTargets(subnet.command('show <id>')).action(async (id: string, o: TargetOptions) => {
+    const rows = await eachHost(o, async (t) => {
+      const [s] = await present(t.client.network.getSubnet({ id }));
+      if (!s) return [];
+      const [vt] = await present(t.client.network.getVtepTable({ id }));
+      return [{ s, vt }];
+    });
+    console.log(
+      table(
+        ['HOST', 'ID', 'CIDR', 'VNI', 'GATEWAY', 'FLOOD VTEPS', 'FDB', 'NEIGHBOURS', 'STATE'],
+        rows.map(([h, { s, vt }]) => [h, s.spec!.id, s.spec!.cidr, s.spec!.vni, s.spec!.gateway || '(first host)', vt ? vt.spec!.floodVteps.join(' ') : '-', vt?.observed?.fdbEntries ?? 0, vt?.observed?.neighborEntries ?? 0, state(s.status)]),
+      ),
+    );
+  });
+
+  const nic = program.command('nic').description('NICs on the hosts');
+  const nicRows = (rows: [string, Awaited<ReturnType<Target['client']['network']['getNic']>>][]): string =>
+    table(
+      ['HOST', 'ID', 'SUBNET', 'KIND', 'MAC', 'IP', 'NAMESPACE', 'HOST IF', 'STATE'],
+      rows.map(([h, n]) => [h, n.spec!.id, n.spec!.subnetId, n.spec!.kind === NicKind.NIC_KIND_TAP ? 'tap' : 'veth', n.spec!.mac, n.spec!.ip, n.spec!.namespace ? `${n.spec!.namespace}/${n.spec!.ifname}` : '-', n.observed!.hostIfname, state(n.status)]),
+    );
+  withTargets(nic.command('list').option('--subnet <id>', 'only NICs of this subnet', '')).action(async (o: TargetOptions & { subnet: string }) => {
+    console.log(nicRows(await eachHost(o, async (t) => (await t.client.network.listNics({ parentId: o.subnet })).nics)));
+  });
+  withTargets(nic.command('show <id>')).action(async (id: string, o: TargetOptions) => {
+    console.log(nicRows(await eachHost(o, (t) => present(t.client.network.getNic({ id })))));
+  });
+}
