@@ -21,6 +21,42 @@ export async function runInNs(ns: string, argv: string[], timeoutMs = 10_000): P
   return run(['ip', 'netns', 'exec', ns, ...argv], timeoutMs);
 }
 
+// One ICMP echo with a 1 s timeout, for machines without iputils ping: a raw socket in python3,
+// run through `ip netns exec` like ping would be.
+const PY_PING = `
+import os, socket, struct, sys, time
+dst = sys.argv[1]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.settimeout(1.0)
+ident = os.getpid() & 0xffff
+def csum(b):
+    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    t = (t >> 16) + (t & 0xffff); t += t >> 16
+    return ~t & 0xffff
+body = b'vxcloud-ping'
+hdr = struct.pack('!BBHHH', 8, 0, 0, ident, 1)
+s.sendto(struct.pack('!BBHHH', 8, 0, csum(hdr + body), ident, 1) + body, (dst, 0))
+end = time.time() + 1.0
+while time.time() < end:
+    try:
+        data, addr = s.recvfrom(2048)
+    except socket.timeout:
+        break
+    ihl = (data[0] & 15) * 4
+    t, _, _, i, _ = struct.unpack('!BBHHH', data[ihl:ihl + 8])
+    if t == 0 and i == ident and addr[0] == dst:
+        sys.exit(0)
+sys.exit(1)
+`;
+
+/** `ping -c1 -W1 ip` inside `ns`: true when an echo reply came back. */
+export async function ping(ns: string, ip: string): Promise<boolean> {
+  return runInNs(ns, ['python3', '-c', PY_PING, ip], 5_000).then(
+    () => true,
+    () => false,
+  );
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
