@@ -3,10 +3,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { BlockDevice } from '../../../agent/sbs/backend/block-device.js';
 import { SparseFileDevice, type SparseFileOptions } from '../../../agent/sbs/backend/sparse-file.js';
 import { StaticExportResolver } from '../../../agent/sbs/nbd/exports.js';
 import { NbdServer, type NbdServerOptions } from '../../../agent/sbs/nbd/server.js';
@@ -23,12 +24,12 @@ export interface RunResult {
 const CLIENT_ENV = { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}`, LANG: 'C', LC_ALL: 'C' };
 
 /** Runs a program (argv array, never a shell) with a hard timeout; never throws on exit status. */
-export function run(file: string, args: readonly string[], timeoutMs = 60_000): Promise<RunResult> {
+export function run(file: string, args: readonly string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     execFile(
       file,
       args,
-      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, env: CLIENT_ENV, encoding: 'utf8' },
+      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, env: { ...CLIENT_ENV, ...env }, encoding: 'utf8' },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== 'number' && !err.killed && err.signal == null) {
           reject(err); // could not start at all
@@ -46,8 +47,8 @@ export function run(file: string, args: readonly string[], timeoutMs = 60_000): 
 }
 
 /** Like run, but fails with the program's stderr unless it exits 0. */
-export async function runOk(file: string, args: readonly string[], timeoutMs = 60_000): Promise<RunResult> {
-  const result = await run(file, args, timeoutMs);
+export async function runOk(file: string, args: readonly string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<RunResult> {
+  const result = await run(file, args, timeoutMs, env);
   if (result.code !== 0) {
     throw new Error(`${file} ${args.join(' ')} exited ${result.code ?? result.signal}:\n${result.stderr}${result.stdout}`);
   }
@@ -68,6 +69,8 @@ export interface ExportSpec extends SparseFileOptions {
   readonly name: string;
   readonly size: number;
   readonly description?: string;
+  /** Decorates the sparse-file device, e.g. to record or delay the calls the server makes. */
+  readonly wrap?: (device: BlockDevice) => BlockDevice;
 }
 
 export interface RunningServer {
@@ -99,13 +102,18 @@ export async function startServer(
   };
   try {
     for (const spec of exports) {
+      // A read-only device will not create its file; give it an empty (sparse) one.
+      if (spec.readOnly) await truncate(fileOf(spec.name), spec.size).catch(async () => {
+        await writeFile(fileOf(spec.name), '');
+        await truncate(fileOf(spec.name), spec.size);
+      });
       devices.set(spec.name, await SparseFileDevice.open(fileOf(spec.name), spec));
     }
     const resolver = new StaticExportResolver(
       exports.map((spec) => ({
         name: spec.name,
         ...(spec.description !== undefined ? { description: spec.description } : {}),
-        device: devices.get(spec.name)!,
+        device: spec.wrap ? spec.wrap(devices.get(spec.name)!) : devices.get(spec.name)!,
       })),
     );
     server = new NbdServer({ ...options, resolver });
