@@ -48,9 +48,10 @@ export function decodeMsgs(buf: Buffer): NlMsg[] {
   return out;
 }
 
-/** The errno (positive) of an NLMSG_ERROR payload; 0 is an ACK. */
+/** The errno (positive) of an NLMSG_ERROR or NLMSG_DONE payload; 0 is an ACK or a clean end. */
 export function errorCode(data: Buffer): number {
-  return data.length >= 4 ? -data.readInt32LE(0) : 0;
+  const v = data.length >= 4 ? data.readInt32LE(0) : 0;
+  return v < 0 ? -v : 0;
 }
 
 // Attributes

@@ -5,11 +5,8 @@ import { NetError } from './types.js';
 export function errnoName(errno: number): string {
   // libuv calls 95 ENOTSUP; the kernel (and iproute2's messages) mean EOPNOTSUPP.
   if (Math.abs(errno) === 95) return 'EOPNOTSUPP';
-  try {
-    return getSystemErrorName(-Math.abs(errno));
-  } catch {
-    return `errno ${errno}`;
-  }
+  const name = getSystemErrorName(-Math.abs(errno));
+  return /^E[A-Z0-9]+$/.test(name) ? name : `errno ${Math.abs(errno)}`;
 }
 
 /** Anything thrown below agent/net (ErrnoException, fs errors, NetError) as a NetError. */
