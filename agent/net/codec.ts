@@ -3,7 +3,7 @@
 
 import { NLA_F_NESTED, NLA_TYPE_MASK } from './constants.js';
 
-export const NLMSG_HDRLEN = 16;
+const NLMSG_HDRLEN = 16;
 const NLA_HDRLEN = 4;
 
 export interface NlMsg {

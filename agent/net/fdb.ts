@@ -23,7 +23,7 @@ import type { Rtnl, RtnlMessage } from './rtnl.js';
 import { NetError, type FdbEntry, type NeighborEntry } from './types.js';
 
 /** Messages per datagram: the measured sweet spot, and few enough errors to fit the receive buffer. */
-export const BATCH_SIZE = 500;
+const BATCH_SIZE = 500;
 
 interface Bulk {
   operation: string;

@@ -9,7 +9,7 @@ import { CLONE_NEWNET } from './constants.js';
 import { errnoName, toNetError } from './errors.js';
 import { NetError } from './types.js';
 
-export const NETNS_DIR = '/run/netns';
+const NETNS_DIR = '/run/netns';
 
 const libc = koffi.load('libc.so.6');
 const setns = libc.func('int setns(int fd, int nstype)') as (fd: number, nstype: number) => number;
@@ -26,7 +26,7 @@ export function validateNetnsName(name: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) throw new NetError('EINVAL', 'use netns', name, 'bad name');
 }
 
-export function netnsPath(name: string): string {
+function netnsPath(name: string): string {
   validateNetnsName(name);
   return `${NETNS_DIR}/${name}`;
 }
