@@ -34,6 +34,7 @@ export const RTM_GETNEIGH = 30;
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_BRIDGE = 7;
+export const AF_INET6 = 10;
 
 export const IFF_UP = 0x1;
 
@@ -44,6 +45,10 @@ export const IFLA_MASTER = 10;
 export const IFLA_PROTINFO = 12;
 export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_FD = 28;
+export const IFLA_AF_SPEC = 26;
+
+export const IFLA_INET6_ADDR_GEN_MODE = 8;
+export const IN6_ADDR_GEN_MODE_NONE = 1;
 
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;

@@ -4,6 +4,10 @@
 import fs from 'node:fs';
 import {
   AF_BRIDGE,
+  AF_INET6,
+  IFLA_AF_SPEC,
+  IFLA_INET6_ADDR_GEN_MODE,
+  IN6_ADDR_GEN_MODE_NONE,
   AF_UNSPEC,
   IFF_UP,
   IFLA_ADDRESS,
@@ -202,6 +206,17 @@ export async function createVxlan(
     attr(IFLA_VXLAN_LEARNING, u8(0)),
   ];
   await create(rtnl, 'vxlan', name, [...mtuAttr(opts.mtu), linkinfo('vxlan', data)]);
+  // addrgenmode none, as in the EVPN recipe: no IPv6 link-local address, so no RS/ND chatter from
+  // the VTEP itself into the overlay. The kernel takes it only once the device exists.
+  const noLinkLocal = nest(IFLA_AF_SPEC, [nest(AF_INET6, [attr(IFLA_INET6_ADDR_GEN_MODE, u8(IN6_ADDR_GEN_MODE_NONE))])]);
+  try {
+    await rtnl.request(RTM_SETLINK, 0, Buffer.concat([byName(name), noLinkLocal]), 'create vxlan', name);
+  } catch (err) {
+    // without IPv6 there is no link-local address to suppress
+    if (err instanceof NetError && err.errno === 'EAFNOSUPPORT') return;
+    await deleteLink(rtnl, name);
+    throw err;
+  }
 }
 
 export async function createVeth(rtnl: Rtnl, name: string, opts: { mtu?: number; peer: VethPeer }): Promise<void> {

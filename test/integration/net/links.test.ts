@@ -62,6 +62,7 @@ describe('links in a namespace of our own', () => {
     const d = await ipDetails(ns, 'vx200');
     expect(d.linkinfo.info_data).toMatchObject({ id: 200, local: '192.0.2.11', port: 4789, learning: false });
     expect(d.linkinfo.info_slave_data).toMatchObject({ learning: false, neigh_suppress: true });
+    expect(d.inet6_addr_gen_mode).toBe('none');
 
     await h.setBridgePort('vx200', { learning: true, neighSuppress: false });
     expect((await h.links()).find((l) => l.name === 'vx200')?.port).toEqual({ learning: true, neighSuppress: false });
