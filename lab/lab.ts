@@ -16,7 +16,9 @@ import { labDir, labFilePath, readLabFile, writeLabFile, type LabFile, type LabH
 
 export const UNDERLAY_CIDR = '192.0.2.0/24';
 const UNDERLAY_BRIDGE = 'ul0';
-const AGENT_ENTRY = resolve(fileURLToPath(import.meta.url), '../../agent/main.js');
+// The built agent, whether this module runs from dist/ (vxctl) or from source (vitest).
+const here = fileURLToPath(import.meta.url);
+const AGENT_ENTRY = join(resolve(here, here.includes('/dist/') ? '../../..' : '../..'), 'dist/agent/main.js');
 
 export interface LabOptions {
   name: string;
@@ -102,8 +104,10 @@ export async function waitAgentReady(lab: LabFile, host: LabHost, timeoutMs = 30
   const client = new AgentClient(host.endpoint, await readTls(lab.tls));
   try {
     await waitFor(`the agent of ${host.name} (log: ${host.logFile})`, timeoutMs, async () => {
-      if (!isAlive(host.pid)) throw new Error(`agent exited: ${(await readFile(host.logFile, 'utf8').catch(() => '')).slice(-2000)}`);
-      return (await client.host.getHost({}, 2000)).name === host.name;
+      if (!isAlive(host.pid)) return 'exited' as const;
+      return (await client.host.getHost({}, 2000)).name === host.name && ('serving' as const);
+    }).then(async (outcome) => {
+      if (outcome === 'exited') throw new Error(`the agent of ${host.name} exited: ${(await readFile(host.logFile, 'utf8').catch(() => '')).slice(-2000)}`);
     });
   } finally {
     client.close();

@@ -27,18 +27,18 @@ has_version() {
   [[ "$first" == *"v$2" ]]
 }
 
-# build NAME VERSION MODULE_PATH
+# build NAME VERSION MODULE_PATH [LDFLAGS]
 build() {
-  local name="$1" version="$2" pkg="$3"
+  local name="$1" version="$2" pkg="$3" ldflags="${4:-}"
   if has_version "$name" "$version"; then
     echo "$name v$version already in $BIN"
     return 0
   fi
   local start=$SECONDS
   echo "building $name v$version into $BIN (takes minutes)"
-  if ! GOBIN="$BIN" go install "$pkg@v$version"; then
+  if ! GOBIN="$BIN" go install -ldflags="$ldflags" "$pkg@v$version"; then
     echo "retrying $name with GOTOOLCHAIN=$FALLBACK_TOOLCHAIN" >&2
-    GOBIN="$BIN" GOTOOLCHAIN="$FALLBACK_TOOLCHAIN" go install "$pkg@v$version"
+    GOBIN="$BIN" GOTOOLCHAIN="$FALLBACK_TOOLCHAIN" go install -ldflags="$ldflags" "$pkg@v$version"
   fi
   has_version "$name" "$version" || { echo "$name built but does not report v$version" >&2; return 1; }
   echo "$name v$version built in $((SECONDS - start))s"
@@ -49,7 +49,9 @@ targets=("$@")
 for t in "${targets[@]}"; do
   case "$t" in
     terraform) build terraform "$TERRAFORM_VERSION" github.com/hashicorp/terraform ;;
-    tofu) build tofu "$TOFU_VERSION" github.com/opentofu/opentofu/cmd/tofu ;;
+    # Without this stamp (which release builds set) tofu calls itself "$TOFU_VERSION-dev".
+    tofu) build tofu "$TOFU_VERSION" github.com/opentofu/opentofu/cmd/tofu \
+      "-X github.com/opentofu/opentofu/version.dev=no" ;;
     *) echo "unknown tool: $t (expected terraform or tofu)" >&2; exit 2 ;;
   esac
 done

@@ -1,0 +1,65 @@
+// The agent API only answers clients holding a certificate signed by the deployment's CA; the
+// standard health service is served to those that do.
+
+import { ChannelCredentials, credentials, loadPackageDefinition, type ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { protoPath } from 'grpc-health-check';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createCa, issue } from '../../../lib/certs.js';
+import { AgentClient, readTls } from '../../../lib/agent-client.js';
+import { startLab, type TestLab } from '../../harness/lab.js';
+
+let t: TestLab;
+
+beforeAll(async () => {
+  t = await startLab({ hosts: 1 });
+});
+afterAll(async () => {
+  await t?.down();
+});
+
+const endpoint = (): string => t.lab.hosts[0]!.endpoint;
+
+it('serves a client with a CA-signed certificate', async () => {
+  expect((await t.client('h1').host.getHost({})).name).toBe('h1');
+});
+
+it('refuses a client whose certificate another CA signed', async () => {
+  const rogueCa = await createCa('rogue');
+  const rogue = await issue(rogueCa, { commonName: 'mallory', role: 'client' });
+  const { ca } = await readTls(t.lab.tls);
+  const client = new AgentClient(endpoint(), { ca, cert: Buffer.from(rogue.cert), key: Buffer.from(rogue.key) });
+  try {
+    const err = (await client.host.getHost({}, 5000).catch((e: unknown) => e)) as ServiceError;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.code).toBe(14); // UNAVAILABLE: the TLS handshake failed
+  } finally {
+    client.close();
+  }
+});
+
+it('refuses a client that presents no certificate', async () => {
+  const { ca } = await readTls(t.lab.tls);
+  const Health = (loadPackageDefinition(loadSync(protoPath, { enums: String })) as any).grpc.health.v1.Health;
+  const anonymous = new Health(endpoint(), ChannelCredentials.createSsl(ca));
+  try {
+    const err = await new Promise<ServiceError | null>((resolve) => anonymous.check({ service: '' }, { deadline: Date.now() + 5000 }, (e: ServiceError | null) => resolve(e)));
+    expect(err?.code).toBe(14);
+  } finally {
+    anonymous.close();
+  }
+});
+
+it('serves the gRPC health service', async () => {
+  const tls = await readTls(t.lab.tls);
+  const Health = (loadPackageDefinition(loadSync(protoPath, { enums: String })) as any).grpc.health.v1.Health;
+  const health = new Health(endpoint(), credentials.createSsl(tls.ca, tls.key, tls.cert));
+  try {
+    const res = await new Promise<{ status: string }>((resolve, reject) =>
+      health.check({ service: 'vxcloud.agent.v1.NetworkService' }, { deadline: Date.now() + 5000 }, (e: ServiceError | null, r: { status: string }) => (e ? reject(e) : resolve(r))),
+    );
+    expect(res.status).toBe('SERVING');
+  } finally {
+    health.close();
+  }
+});
