@@ -86,10 +86,11 @@ describe('nbdinfo', () => {
   });
 
   test('an unknown export name is refused as unknown', async () => {
-    const result = await run('nbdinfo', ['--json', srv.uri('no-such-volume')]);
+    const result = await run('nbdinfo', ['--json', srv.uri('no-such-volume')], 30_000, { LIBNBD_DEBUG: '1' });
     expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/server error message: unknown export "no-such-volume"/);
     // libnbd reports NBD_REP_ERR_UNKNOWN as ENOENT.
-    expect(result.stderr).toMatch(/No such file or directory for export: no-such-volume/);
+    expect(result.stderr).toMatch(/server replied with error to opt_go request: No such file or directory/);
     expect(result.stdout).not.toMatch(/export-size/);
   });
 });
