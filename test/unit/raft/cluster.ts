@@ -68,7 +68,11 @@ export class Cluster {
 
   add(id: NodeId, st: Storage): RaftNode {
     this.storage.set(id, st);
-    const node = new RaftNode(config(id, this.overrides), { ...st, entries: [...st.entries] });
+    // Distinct, fixed election timeouts: a times out after 11 ticks, b after 12, ... so tests
+    // can let leases (10 ticks) expire without anybody campaigning.
+    const offset = (this.ids.indexOf(id) + 1) % 10;
+    const random = (n: number): number => offset % n;
+    const node = new RaftNode(config(id, { random, ...this.overrides }), { ...st, entries: [...st.entries] });
     this.nodes.set(id, node);
     if (!this.applied.has(id)) this.applied.set(id, []);
     if (!this.reads.has(id)) this.reads.set(id, []);
@@ -131,10 +135,16 @@ export class Cluster {
     for (let i = 0; i < times; i++) this.node(id).tick();
   }
 
-  /** Let `id` time out (with random() = 0 its timeout is exactly electionTicks) and campaign. */
+  /** Tick `id` until it campaigns, then let the election run its course. */
   elect(id: NodeId): void {
-    this.tick(id, 10);
+    const n = this.node(id);
+    for (let i = 0; i < 20 && n.currentRole === 'follower'; i++) n.tick();
     this.stabilize();
+  }
+
+  /** Enough ticks for `ids` to stop trusting their leader, not enough to campaign. */
+  expireLeases(...ids: NodeId[]): void {
+    for (const id of ids) this.tick(id, 10);
   }
 
   /** One heartbeat round from the leader. */
