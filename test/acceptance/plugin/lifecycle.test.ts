@@ -1,0 +1,171 @@
+// The plugin layer under the real terraform and tofu CLIs, through the real process handshake
+// (AutoMTLS), against the fixture provider installed in a filesystem mirror.
+
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { schemaToJson } from '../../../provider/plugin/schema.js';
+import { availableClis, buildFixture, FIXTURE_SOURCE, Workspace } from './harness.js';
+import fixture from './fixture/provider.js';
+
+const SOURCE = `${FIXTURE_SOURCE.host}/${FIXTURE_SOURCE.namespace}/${FIXTURE_SOURCE.type}`;
+
+interface Thing {
+  name?: string;
+  size?: number;
+  zone?: string;
+  extra?: string;
+}
+
+function config(things: Record<string, Thing>): string {
+  const blocks = Object.entries(things).map(([key, th]) =>
+    [
+      `resource "vxtest_thing" "${key}" {`,
+      `  name = "${th.name ?? key}"`,
+      th.size !== undefined ? `  size = ${th.size}` : '',
+      th.zone !== undefined ? `  zone = "${th.zone}"` : '',
+      '  tags = { env = "test" }',
+      '  secret = "hunter2"',
+      '  rule {',
+      '    port = 80',
+      '  }',
+      '  rule {',
+      '    port  = 53',
+      '    proto = "udp"',
+      '  }',
+      th.extra ?? '',
+      '}',
+    ].join('\n'),
+  );
+  return [
+    'terraform {',
+    '  required_providers {',
+    `    vxtest = { source = "${SOURCE}" }`,
+    '  }',
+    '}',
+    'provider "vxtest" {',
+    '  store = "${path.module}/things.json"',
+    '}',
+    ...blocks,
+    '',
+  ].join('\n');
+}
+
+const clis = availableClis();
+let buildDir = '';
+let entry = '';
+
+beforeAll(async () => {
+  buildDir = await mkdtemp(join(tmpdir(), 'vxcloud-fixture-'));
+  entry = await buildFixture(buildDir);
+});
+afterAll(async () => {
+  if (buildDir) await rm(buildDir, { recursive: true, force: true });
+});
+
+describe.skipIf(clis.length === 0).each(clis)('$name', ({ path: cli }) => {
+  let ws: Workspace | undefined;
+  const workspace = async (): Promise<Workspace> => (ws = await Workspace.create(cli, entry));
+  afterEach(async () => {
+    await ws?.remove();
+    ws = undefined;
+  });
+
+  it('inits offline from the mirror, then validate names the bad attribute', { timeout: 180_000 }, async () => {
+    const w = await workspace();
+    await w.writeConfig(config({ a: { size: 500 } }));
+    const init = await w.ok(['init', '-no-color']);
+    expect(init.stdout).toMatch(/Installing registry\.vxcloud\.dev\/vxcloud\/vxtest v0\.0\.1/);
+
+    const bad = await w.ok(['validate', '-no-color'], 1);
+    expect(bad.stderr).toContain('Must be a whole number from 1 to 100; got 500.');
+    // The diagnostic carries the attribute's path, so the CLI quotes that line of config.
+    expect(bad.stderr).toMatch(/size = 500/);
+
+    await w.writeConfig(config({ a: { name: 'Bad Name' } }));
+    const badName = await w.ok(['validate', '-no-color'], 1);
+    expect(badName.stderr).toMatch(/name = "Bad Name"/);
+
+    await w.writeConfig(config({ a: { extra: '  rule {\n    port = 0\n  }' } }));
+    const badRule = await w.ok(['validate', '-no-color'], 1);
+    expect(badRule.stderr).toMatch(/port = 0/);
+
+    await w.writeConfig(config({ a: { size: 5 } }));
+    await w.ok(['validate', '-no-color']);
+  });
+
+  it('plans, applies, settles, updates in place, replaces and destroys', { timeout: 300_000 }, async () => {
+    const w = await workspace();
+    await w.writeConfig(config({ a: { size: 3 }, b: {} }));
+    await w.ok(['init', '-no-color']);
+
+    expect(await w.plannedActions()).toEqual({ 'vxtest_thing.a': ['create'], 'vxtest_thing.b': ['create'] });
+    await w.ok(['apply', '-no-color', '-auto-approve']);
+    const a1 = await w.stateValues('vxtest_thing.a');
+    expect(a1).toMatchObject({ name: 'a', size: 3, zone: 'zone-a', tags: { env: 'test' }, rule: [{ port: 80, proto: null }, { port: 53, proto: 'udp' }] });
+    expect(typeof a1?.id).toBe('string');
+    const stored = JSON.parse(await readFile(w.storeFile, 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(stored)).toHaveLength(2);
+
+    // Nothing changed: no diff (computed values are kept, nothing is normalised).
+    await w.ok(['plan', '-no-color', '-detailed-exitcode'], 0);
+
+    // An ordinary attribute: update in place, computed values kept.
+    await w.writeConfig(config({ a: { size: 7 }, b: {} }));
+    expect(await w.plannedActions()).toEqual({ 'vxtest_thing.a': ['update'], 'vxtest_thing.b': ['no-op'] });
+    await w.ok(['apply', '-no-color', '-auto-approve']);
+    const a2 = await w.stateValues('vxtest_thing.a');
+    expect(a2).toMatchObject({ size: 7, id: a1?.id, serial: a1?.serial });
+    await w.ok(['plan', '-no-color', '-detailed-exitcode'], 0);
+
+    // A replace-only attribute: delete and create, a new id.
+    await w.writeConfig(config({ a: { size: 7, zone: 'zone-b' }, b: {} }));
+    expect((await w.plannedActions())['vxtest_thing.a']).toEqual(['delete', 'create']);
+    await w.ok(['apply', '-no-color', '-auto-approve']);
+    const a3 = await w.stateValues('vxtest_thing.a');
+    expect(a3).toMatchObject({ zone: 'zone-b', size: 7 });
+    expect(a3?.id).not.toBe(a1?.id);
+    await w.ok(['plan', '-no-color', '-detailed-exitcode'], 0);
+
+    // Drift made outside terraform shows up through ReadResource.
+    const drifted = JSON.parse(await readFile(w.storeFile, 'utf8')) as Record<string, { size: number | null }>;
+    for (const th of Object.values(drifted)) th.size = 9;
+    await (await import('node:fs/promises')).writeFile(w.storeFile, JSON.stringify(drifted));
+    await w.ok(['plan', '-no-color', '-detailed-exitcode'], 2);
+
+    await w.ok(['destroy', '-no-color', '-auto-approve']);
+    expect(JSON.parse(await readFile(w.storeFile, 'utf8'))).toEqual({});
+    expect(await w.stateValues('vxtest_thing.a')).toBeUndefined();
+  });
+
+  it('imports an existing object by id', { timeout: 240_000 }, async () => {
+    const w = await workspace();
+    await w.writeConfig(config({ a: { size: 4 } }));
+    await w.ok(['init', '-no-color']);
+    await w.ok(['apply', '-no-color', '-auto-approve']);
+    const id = (await w.stateValues('vxtest_thing.a'))?.id as string;
+    await w.ok(['state', 'rm', '-no-color', 'vxtest_thing.a']);
+    expect(await w.stateValues('vxtest_thing.a')).toBeUndefined();
+
+    await w.ok(['import', '-no-color', 'vxtest_thing.a', id]);
+    expect(await w.stateValues('vxtest_thing.a')).toMatchObject({ id, name: 'a', size: 4 });
+    await w.ok(['plan', '-no-color', '-detailed-exitcode'], 0);
+
+    await w.writeConfig(config({ a: { size: 4 }, b: {} }));
+    const missing = await w.ok(['import', '-no-color', 'vxtest_thing.b', 'no-such-id'], 1);
+    expect(missing.stderr).toMatch(/non-existent remote object/);
+  });
+
+  it('reports the same schema JSON as schemaToJson', { timeout: 120_000 }, async () => {
+    const w = await workspace();
+    await w.writeConfig(config({}));
+    await w.ok(['init', '-no-color']);
+    const out = await w.ok(['providers', 'schema', '-json']);
+    const doc = JSON.parse(out.stdout) as { provider_schemas: Record<string, unknown> };
+    const ours = doc.provider_schemas[SOURCE] as Record<string, Record<string, unknown>>;
+    expect(ours.provider).toEqual(schemaToJson(fixture.schema));
+    expect(ours.resource_schemas?.vxtest_thing).toEqual(schemaToJson(fixture.resources.get('vxtest_thing')!.schema));
+    expect(ours.data_source_schemas?.vxtest_thing).toEqual(schemaToJson(fixture.dataSources.get('vxtest_thing')!.schema));
+  });
+});
