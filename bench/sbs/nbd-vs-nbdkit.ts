@@ -1,0 +1,179 @@
+// Our NBD server (sparse-file backend) against `nbdkit file` on the same machine, same clients.
+//
+// A plain Node script (vitest bench hides console output and would time its own loop):
+//   npx tsc -p bench/sbs/tsconfig.json && node dist/bench/sbs/nbd-vs-nbdkit.js [--runs 3] [--size-mib 256]
+//
+// Each workload runs `runs` times per server, alternating servers to spread noise; the median is
+// reported with the ratio ours/nbdkit (higher is better for us on every line).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+import { SparseFileDevice } from '../../agent/sbs/backend/sparse-file.js';
+import { StaticExportResolver } from '../../agent/sbs/nbd/exports.js';
+import { NbdServer } from '../../agent/sbs/nbd/server.js';
+
+const MiB = 1024 * 1024;
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} needs a positive integer`);
+  return value;
+}
+
+const RUNS = arg('runs', 3);
+const SIZE = arg('size-mib', 256) * MiB;
+const SMALL_IOS = arg('ios', 50_000);
+// nbdsh is `python3 -m nbd`; the binding lives in the system Python.
+const ENV = { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}` };
+
+function exec(file: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { timeout: 600_000, killSignal: 'SIGKILL', env: { ...ENV, ...env }, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${file} failed: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+interface Workload {
+  readonly name: string;
+  readonly unit: 'MiB/s' | 'IOPS';
+  /** Returns the figure for one run against `uri`. */
+  run(uri: string): Promise<number>;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return (performance.now() - start) / 1000;
+}
+
+/** qemu-img bench prints "Run completed in N seconds."; that excludes its connection setup. */
+async function qemuBench(uri: string, write: boolean): Promise<number> {
+  const args = ['bench', ...(write ? ['-w'] : []), '-t', 'none', '-s', '4096', '-c', String(SMALL_IOS), '-d', '16', '-f', 'raw', uri];
+  const out = await exec('qemu-img', args);
+  const m = /Run completed in ([\d.]+) seconds/.exec(out);
+  if (!m?.[1]) throw new Error(`unexpected qemu-img bench output: ${out}`);
+  return SMALL_IOS / Number(m[1]);
+}
+
+const RANDOM_WRITES = `
+import os, random, time
+h.connect_uri(os.environ['NBD_URI'])
+n = int(os.environ['IOS'])
+blocks = h.get_size() // 4096
+buf = nbd.Buffer.from_bytearray(bytearray(os.urandom(4096)))
+rnd = random.Random(1)
+issued = 0
+start = time.monotonic()
+while issued < n or h.aio_in_flight() > 0:
+    while issued < n and h.aio_in_flight() < 16:
+        h.aio_pwrite(buf, rnd.randrange(blocks) * 4096, completion=lambda *a: 1)
+        issued += 1
+    h.poll(-1)
+print(time.monotonic() - start)
+h.shutdown()
+`;
+
+function workloads(source: string): Workload[] {
+  return [
+    {
+      name: 'sequential write, 1 MiB requests (nbdcopy)',
+      unit: 'MiB/s',
+      run: async (uri) => SIZE / MiB / (await timed(() => exec('nbdcopy', ['--request-size=1048576', source, uri]))),
+    },
+    {
+      name: 'sequential read, 1 MiB requests (nbdcopy)',
+      unit: 'MiB/s',
+      run: async (uri) => SIZE / MiB / (await timed(() => exec('nbdcopy', ['--request-size=1048576', uri, 'null:']))),
+    },
+    { name: '4 KiB writes, QD16 (qemu-img bench -w)', unit: 'IOPS', run: (uri) => qemuBench(uri, true) },
+    { name: '4 KiB reads, QD16 (qemu-img bench)', unit: 'IOPS', run: (uri) => qemuBench(uri, false) },
+    {
+      name: '4 KiB random writes, QD16 (nbdsh aio)',
+      unit: 'IOPS',
+      run: async (uri) => SMALL_IOS / Number((await exec('nbdsh', ['-c', RANDOM_WRITES], { NBD_URI: uri, IOS: String(SMALL_IOS) })).trim()),
+    },
+  ];
+}
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+async function startNbdkit(file: string, pidfile: string): Promise<{ child: ChildProcess; uri: string }> {
+  const port = await freePort();
+  const child = spawn('nbdkit', ['-f', '--exit-with-parent', '-i', '127.0.0.1', '-p', String(port), '-P', pidfile, 'file', `file=${file}`], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  // nbdkit writes its pidfile once it listens.
+  for (let waited = 0; !existsSync(pidfile); waited += 50) {
+    if (waited > 10_000 || child.exitCode !== null) throw new Error('nbdkit did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, uri: `nbd://127.0.0.1:${port}/` };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'vxcloud-nbd-bench-'));
+  let server: NbdServer | undefined;
+  let device: SparseFileDevice | undefined;
+  let nbdkit: ChildProcess | undefined;
+  try {
+    const source = join(dir, 'source.img');
+    const fh = await open(source, 'w');
+    const chunk = Buffer.alloc(MiB);
+    for (let at = 0; at < SIZE; at += MiB) await fh.write(randomFillSync(chunk), 0, MiB, at);
+    await fh.close();
+
+    device = await SparseFileDevice.open(join(dir, 'ours.img'), { size: SIZE });
+    server = new NbdServer({ resolver: new StaticExportResolver([{ name: '', device }]) });
+    const { port } = await server.listen(0, '127.0.0.1');
+    const ours = `nbd://127.0.0.1:${port}/`;
+    const theirsFile = join(dir, 'nbdkit.img');
+    await writeFile(theirsFile, '');
+    await truncate(theirsFile, SIZE);
+    const started = await startNbdkit(theirsFile, join(dir, 'nbdkit.pid'));
+    nbdkit = started.child;
+
+    const version = (await exec('nbdkit', ['--version'])).trim();
+    console.log(`NBD server bench: ${SIZE / MiB} MiB export, ${RUNS} runs each (median), ${SMALL_IOS} small I/Os per run; baseline ${version}`);
+    console.log('workload'.padEnd(44), 'ours'.padStart(10), 'nbdkit'.padStart(10), 'unit'.padStart(6), 'ours/nbdkit'.padStart(12));
+    for (const w of workloads(source)) {
+      const results = { ours: [] as number[], nbdkit: [] as number[] };
+      for (let i = 0; i < RUNS; i++) {
+        results.ours.push(await w.run(ours));
+        results.nbdkit.push(await w.run(started.uri));
+      }
+      const a = median(results.ours);
+      const b = median(results.nbdkit);
+      console.log(w.name.padEnd(44), a.toFixed(0).padStart(10), b.toFixed(0).padStart(10), w.unit.padStart(6), (a / b).toFixed(2).padStart(12));
+    }
+  } finally {
+    nbdkit?.kill('SIGTERM');
+    await server?.close();
+    await device?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
