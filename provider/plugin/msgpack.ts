@@ -129,8 +129,20 @@ export class Writer {
     return at;
   }
 
+  // Each put reserves room before touching the view: room() may swap the buffer and view.
   private byte(b: number): void {
-    this.view.setUint8(this.room(1), b);
+    const at = this.room(1);
+    this.view.setUint8(at, b);
+  }
+
+  private put(n: number, write: (view: DataView, at: number) => void): void {
+    const at = this.room(n);
+    write(this.view, at);
+  }
+
+  private raw(bytes: Uint8Array): void {
+    const at = this.room(bytes.length);
+    this.buf.set(bytes, at);
   }
 
   finish(): Uint8Array {
@@ -151,21 +163,21 @@ export class Writer {
     if (n >= 0n) {
       if (n <= 0x7fn) this.byte(Number(n));
       else if (n <= 0xffn) { this.byte(0xcc); this.byte(Number(n)); }
-      else if (n <= 0xffffn) { this.byte(0xcd); this.view.setUint16(this.room(2), Number(n)); }
-      else if (n <= 0xffffffffn) { this.byte(0xce); this.view.setUint32(this.room(4), Number(n)); }
-      else { this.byte(0xcf); this.view.setBigUint64(this.room(8), n); }
+      else if (n <= 0xffffn) { this.byte(0xcd); this.put(2, (dv, at) => dv.setUint16(at, Number(n))); }
+      else if (n <= 0xffffffffn) { this.byte(0xce); this.put(4, (dv, at) => dv.setUint32(at, Number(n))); }
+      else { this.byte(0xcf); this.put(8, (dv, at) => dv.setBigUint64(at, n)); }
     } else {
       if (n >= -32n) this.byte(Number(n) & 0xff);
-      else if (n >= -0x80n) { this.byte(0xd0); this.view.setInt8(this.room(1), Number(n)); }
-      else if (n >= -0x8000n) { this.byte(0xd1); this.view.setInt16(this.room(2), Number(n)); }
-      else if (n >= -0x80000000n) { this.byte(0xd2); this.view.setInt32(this.room(4), Number(n)); }
-      else { this.byte(0xd3); this.view.setBigInt64(this.room(8), n); }
+      else if (n >= -0x80n) { this.byte(0xd0); this.put(1, (dv, at) => dv.setInt8(at, Number(n))); }
+      else if (n >= -0x8000n) { this.byte(0xd1); this.put(2, (dv, at) => dv.setInt16(at, Number(n))); }
+      else if (n >= -0x80000000n) { this.byte(0xd2); this.put(4, (dv, at) => dv.setInt32(at, Number(n))); }
+      else { this.byte(0xd3); this.put(8, (dv, at) => dv.setBigInt64(at, n)); }
     }
   }
 
   float64(v: number): void {
     this.byte(0xcb);
-    this.view.setFloat64(this.room(8), v);
+    this.put(8, (dv, at) => dv.setFloat64(at, v));
   }
 
   str(v: string): void {
@@ -173,29 +185,29 @@ export class Writer {
     const n = bytes.length;
     if (n <= 31) this.byte(0xa0 | n);
     else if (n <= 0xff) { this.byte(0xd9); this.byte(n); }
-    else if (n <= 0xffff) { this.byte(0xda); this.view.setUint16(this.room(2), n); }
-    else { this.byte(0xdb); this.view.setUint32(this.room(4), n); }
-    this.buf.set(bytes, this.room(n));
+    else if (n <= 0xffff) { this.byte(0xda); this.put(2, (dv, at) => dv.setUint16(at, n)); }
+    else { this.byte(0xdb); this.put(4, (dv, at) => dv.setUint32(at, n)); }
+    this.raw(bytes);
   }
 
   bin(bytes: Uint8Array): void {
     const n = bytes.length;
     if (n <= 0xff) { this.byte(0xc4); this.byte(n); }
-    else if (n <= 0xffff) { this.byte(0xc5); this.view.setUint16(this.room(2), n); }
-    else { this.byte(0xc6); this.view.setUint32(this.room(4), n); }
-    this.buf.set(bytes, this.room(n));
+    else if (n <= 0xffff) { this.byte(0xc5); this.put(2, (dv, at) => dv.setUint16(at, n)); }
+    else { this.byte(0xc6); this.put(4, (dv, at) => dv.setUint32(at, n)); }
+    this.raw(bytes);
   }
 
   arrayHead(n: number): void {
     if (n <= 15) this.byte(0x90 | n);
-    else if (n <= 0xffff) { this.byte(0xdc); this.view.setUint16(this.room(2), n); }
-    else { this.byte(0xdd); this.view.setUint32(this.room(4), n); }
+    else if (n <= 0xffff) { this.byte(0xdc); this.put(2, (dv, at) => dv.setUint16(at, n)); }
+    else { this.byte(0xdd); this.put(4, (dv, at) => dv.setUint32(at, n)); }
   }
 
   mapHead(n: number): void {
     if (n <= 15) this.byte(0x80 | n);
-    else if (n <= 0xffff) { this.byte(0xde); this.view.setUint16(this.room(2), n); }
-    else { this.byte(0xdf); this.view.setUint32(this.room(4), n); }
+    else if (n <= 0xffff) { this.byte(0xde); this.put(2, (dv, at) => dv.setUint16(at, n)); }
+    else { this.byte(0xdf); this.put(4, (dv, at) => dv.setUint32(at, n)); }
   }
 
   /** cty's unknown value: fixext1, type 0, one zero byte (d4 00 00). */
