@@ -38,12 +38,11 @@ export function decodeString(bytes: Buffer): string | undefined {
 
 /** Encodes a human-readable string, cut at a character boundary to the protocol's limit. */
 export function encodeString(text: string): Buffer {
-  let bytes = Buffer.from(text, 'utf8');
+  const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= MAX_STRING_LENGTH) return bytes;
   let end = MAX_STRING_LENGTH;
   while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--; // back off continuation bytes
-  bytes = bytes.subarray(0, end);
-  return bytes;
+  return bytes.subarray(0, end);
 }
 
 // ---- Greeting and client flags -------------------------------------------------------------

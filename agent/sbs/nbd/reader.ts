@@ -29,10 +29,6 @@ export class StreamReader {
     stream.on('error', this.onError);
   }
 
-  get bufferedBytes(): number {
-    return this.buffered;
-  }
-
   /** Resolves with exactly `length` bytes; one read at a time. */
   read(length: number): Promise<Buffer> {
     if (this.waiter) return Promise.reject(new Error('concurrent read on StreamReader'));

@@ -76,6 +76,9 @@ export class NbdServer {
 
   constructor(private readonly options: NbdServerOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    for (const [name, value] of Object.entries(this.limits)) {
+      if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`limit ${name} must be a positive integer`);
+    }
     this.log = options.log ?? silent;
     const tlsOptions = options.tls;
     if (tlsOptions) {
@@ -142,11 +145,8 @@ export class NbdServer {
       const entered = await this.negotiate(conn, deadline);
       if (entered) {
         const end = await entered.run(this.limits.drainTimeoutMs);
-        if (end === 'disconnect' || end === 'shutdown') {
-          conn.stream.end();
-        } else {
-          conn.stream.destroy();
-        }
+        if (end === 'disconnect') conn.stream.end();
+        else conn.stream.destroy();
       }
     } catch (err) {
       this.log.debug({ err, remote: socket.remoteAddress }, 'nbd connection dropped');
@@ -154,8 +154,11 @@ export class NbdServer {
     } finally {
       clearTimeout(deadline);
       this.connections.delete(conn);
-      // A soft close still gets a bound: a client that never closes its end is cut off.
-      setTimeout(() => socket.destroy(), this.limits.drainTimeoutMs).unref();
+      if (!socket.destroyed) {
+        // A soft close still gets a bound: a client that never closes its end is cut off.
+        const reaper = setTimeout(() => socket.destroy(), this.limits.drainTimeoutMs).unref();
+        socket.once('close', () => clearTimeout(reaper));
+      }
     }
   }
 

@@ -3,7 +3,7 @@
 import type { Duplex } from 'node:stream';
 
 import { BlockDeviceError, type BlockDevice } from '../backend/block-device.js';
-import { decodeRequestHeader, encodeSimpleReplyHeader, type RequestHeader } from './codec.js';
+import { decodeRequestHeader, encodeSimpleReplyHeader, ProtocolError, type RequestHeader } from './codec.js';
 import type { NbdExport } from './exports.js';
 import {
   NBD_CMD_DISC,
@@ -17,7 +17,7 @@ import {
   NbdErrno,
   REQUEST_HEADER_LENGTH,
 } from './protocol.js';
-import type { StreamReader } from './reader.js';
+import { StreamClosedError, type StreamReader } from './reader.js';
 
 export interface TransmissionLimits {
   /** Requests accepted but not yet answered; past it the server stops reading the socket. */
@@ -42,8 +42,8 @@ export interface NbdLogger {
   warn(obj: object, msg: string): void;
 }
 
-/** Why the phase ended: the caller closes softly after 'disconnect'/'shutdown', hard otherwise. */
-export type TransmissionEnd = 'disconnect' | 'closed' | 'protocol-error' | 'shutdown';
+/** Why the phase ended: the caller closes softly after 'disconnect', hard otherwise. */
+export type TransmissionEnd = 'disconnect' | 'closed' | 'protocol-error';
 
 export class Transmission {
   private readonly device: BlockDevice;
@@ -92,7 +92,7 @@ export class Transmission {
     try {
       end = await this.loop();
     } catch (err) {
-      end = err instanceof Error && err.name === 'ProtocolError' ? 'protocol-error' : 'closed';
+      end = err instanceof ProtocolError ? 'protocol-error' : 'closed';
       this.log.debug({ err }, 'nbd transmission ended');
     }
     await this.waitIdle(drainMs);
@@ -107,15 +107,20 @@ export class Transmission {
       const carriesPayload = header.type === NBD_CMD_WRITE || header.type === NBD_CMD_READ;
       const cost = carriesPayload && header.length <= maxPayload ? header.length : 0;
       await this.acquire(cost);
-      if (this.socket.destroyed) return 'closed';
       let payload: Buffer | undefined;
-      if (header.type === NBD_CMD_WRITE) {
-        if (header.length > maxPayload) {
-          // Too big to hold: drain it from the socket so the stream stays in sync, then refuse.
-          await this.reader.skip(header.length);
-        } else {
-          payload = await this.reader.read(header.length);
+      try {
+        if (this.socket.destroyed) throw new StreamClosedError('connection closed');
+        if (header.type === NBD_CMD_WRITE) {
+          if (header.length > maxPayload) {
+            // Too big to hold: drain it from the socket so the stream stays in sync, then refuse.
+            await this.reader.skip(header.length);
+          } else {
+            payload = await this.reader.read(header.length);
+          }
         }
+      } catch (err) {
+        this.release(cost); // the request never started
+        throw err;
       }
       void this.execute(header, payload, cost);
     }

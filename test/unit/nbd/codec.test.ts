@@ -71,7 +71,7 @@ describe('handshake messages', () => {
       }),
     );
     const wire = encodeOption(1);
-    wire[3] ^= 0xff;
+    wire.writeUInt8(wire.readUInt8(3) ^ 0xff, 3);
     expect(() => decodeOptionHeader(wire)).toThrow(/magic/);
   });
 
