@@ -190,6 +190,47 @@ describe('transmission on the wire', () => {
     expect(srv.server.stats()[0]!.peakInFlightBytes).toBeLessThanOrEqual(1 * MiB);
   });
 
+  test('a client sending writes faster than the device takes them is held at the byte budget', async () => {
+    const slowWrites = (device: BlockDevice): BlockDevice =>
+      Object.assign(Object.create(device) as BlockDevice, {
+        write: async (offset: number, data: Buffer, options: { fua: boolean }) => {
+          await new Promise((r) => setTimeout(r, 5));
+          return device.write(offset, data, options);
+        },
+      });
+    const srv = await server({ maxInFlightBytes: 4 * MiB }, [{ name: 'big', size: 64 * MiB, wrap: slowWrites }]);
+    const c = await transmitting(srv, 'big');
+    const count = 64;
+    const blocks = Array.from({ length: count }, (_, i) => Buffer.alloc(MiB, i + 1));
+    blocks.forEach((block, i) => c.send(req(NBD_CMD_WRITE, BigInt(i), i * MiB, MiB), block));
+    for (let i = 0; i < count; i++) expect((await c.readReply()).error).toBe(0);
+    expect(srv.server.stats()[0]!.peakInFlightBytes).toBeLessThanOrEqual(4 * MiB);
+    const disk = await readFile(srv.path('big'));
+    blocks.forEach((block, i) => expect(disk.subarray(i * MiB, (i + 1) * MiB).equals(block)).toBe(true));
+  });
+
+  test('a client that vanishes in the middle of a write payload is cleaned up at once', async () => {
+    const srv = await server();
+    const c = await transmitting(srv);
+    c.send(req(NBD_CMD_WRITE, 1n, 0, MiB), Buffer.alloc(1000));
+    await withTimeout(
+      (async () => {
+        while (srv.server.stats()[0]?.inFlightRequests !== 1) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      2000,
+      'the write to be accepted',
+    );
+    c.destroy();
+    // Without the slot being released this would wait out the 30 s drain timeout.
+    await withTimeout(
+      (async () => {
+        while (srv.server.stats().length > 0) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      2000,
+      'the connection to be dropped',
+    );
+  });
+
   test('on server close, in-flight requests finish and later ones get ESHUTDOWN', async () => {
     let release: (() => void) | undefined;
     const held = new Promise<void>((r) => (release = r));
