@@ -16,6 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { openNetHandle } from '../../agent/net/index.js';
 import type { NetHandle } from '../../agent/net/types.js';
+import { median, samples } from '../common/stats.js';
 import { bridgeBatch, fdbEntries } from './entries.js';
 
 const exec = promisify(execFile);
@@ -37,12 +38,6 @@ async function freshVtep(h: NetHandle, name: string, vni: number): Promise<void>
   await h.createVxlan(name, { vni, local: '192.0.2.11', port: 4789 });
   await h.setLink(name, { up: true });
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function main(): Promise<void> {
   await sweep();
@@ -84,12 +79,11 @@ async function main(): Promise<void> {
         await runBridge();
       }
     }
-    const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(' ');
     const mo = median(ours);
     const mb = median(theirs);
     console.log(`fdb bench: ${count} entries, ${reps} repetitions, kernel ${os.release()}`);
-    console.log(`  agent/net replaceFdb : median ${mo.toFixed(1)} ms  [${fmt(ours)}]`);
-    console.log(`  bridge -batch        : median ${mb.toFixed(1)} ms  [${fmt(theirs)}]`);
+    console.log(`  agent/net replaceFdb : median ${mo.toFixed(1)} ms  ${samples(ours)}`);
+    console.log(`  bridge -batch        : median ${mb.toFixed(1)} ms  ${samples(theirs)}`);
     console.log(`  ratio ours/bridge    : ${(mo / mb).toFixed(2)}`);
   } finally {
     h?.close();
