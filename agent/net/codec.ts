@@ -77,6 +77,12 @@ export function u8(v: number): Buffer {
   return Buffer.from([v & 0xff]);
 }
 
+export function u16(v: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return b;
+}
+
 export function u32(v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(v >>> 0);
@@ -108,6 +114,19 @@ export function parseAttrs(buf: Buffer): Map<number, Buffer> {
     const len = buf.readUInt16LE(off);
     if (len < NLA_HDRLEN || off + len > buf.length) break;
     out.set(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + NLA_HDRLEN, off + len));
+    off += align4(len);
+  }
+  return out;
+}
+
+/** Every attribute in order, repeats kept (IFLA_AF_SPEC holds one IFLA_BRIDGE_VLAN_INFO per VLAN). */
+export function parseAttrList(buf: Buffer): { type: number; value: Buffer }[] {
+  const out: { type: number; value: Buffer }[] = [];
+  let off = 0;
+  while (off + NLA_HDRLEN <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    if (len < NLA_HDRLEN || off + len > buf.length) break;
+    out.push({ type: buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, value: buf.subarray(off + NLA_HDRLEN, off + len) });
     off += align4(len);
   }
   return out;

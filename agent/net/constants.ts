@@ -1,4 +1,4 @@
-// Kernel uapi numbers (linux/netlink.h, rtnetlink.h, if_link.h, if_addr.h, neighbour.h, if_tun.h).
+// Kernel uapi numbers (linux/netlink.h, rtnetlink.h, if_link.h, if_bridge.h, if_addr.h, neighbour.h, if_tun.h).
 // Only the ones agent/net uses.
 
 export const NETLINK_ROUTE = 0;
@@ -41,11 +41,15 @@ export const IFF_UP = 0x1;
 export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
+export const IFLA_LINK = 5;
 export const IFLA_MASTER = 10;
 export const IFLA_PROTINFO = 12;
 export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_AF_SPEC = 26;
+export const IFLA_EXT_MASK = 29;
+
+export const RTEXT_FILTER_BRVLAN = 0x2;
 
 export const IFLA_INET6_ADDR_GEN_MODE = 8;
 export const IN6_ADDR_GEN_MODE_NONE = 1;
@@ -54,6 +58,13 @@ export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 
 export const IFLA_BR_VLAN_FILTERING = 7;
+export const IFLA_BR_VLAN_DEFAULT_PVID = 39;
+
+export const IFLA_BRIDGE_VLAN_INFO = 2;
+export const BRIDGE_VLAN_INFO_PVID = 0x2;
+export const BRIDGE_VLAN_INFO_UNTAGGED = 0x4;
+
+export const IFLA_VLAN_ID = 1;
 
 export const IFLA_BRPORT_LEARNING = 8;
 export const IFLA_BRPORT_NEIGH_SUPPRESS = 32;

@@ -7,9 +7,11 @@ import { inNetns } from './netns.js';
 import * as routes from './routes.js';
 import { Rtnl } from './rtnl.js';
 import { createTapDevice } from './tap.js';
+import * as vlans from './vlans.js';
 import {
   NetError,
   type BridgePortFlags,
+  type BridgeVlan,
   type FdbEntry,
   type Link,
   type LinkChange,
@@ -58,11 +60,21 @@ export class RtnlHandle implements NetHandle {
       throw err;
     }
   }
+  createVlan(name: string, opts: { parent: string; id: number; mtu?: number }): Promise<void> {
+    return links.createVlan(this.rtnl, name, opts);
+  }
   setLink(name: string, change: LinkChange): Promise<void> {
     return links.setLink(this.rtnl, name, change);
   }
   setBridgePort(name: string, flags: BridgePortFlags): Promise<void> {
     return links.setBridgePort(this.rtnl, name, flags);
+  }
+  async bridgeVlans(dev: string): Promise<BridgeVlan[]> {
+    const index = await links.linkIndex(this.rtnl, dev, 'list bridge vlans');
+    return (await vlans.dumpPorts(this.rtnl)).get(index)?.vlans ?? [];
+  }
+  async setBridgeVlans(dev: string, want: BridgeVlan[]): Promise<void> {
+    return vlans.setBridgeVlans(this.rtnl, dev, await links.linkIndex(this.rtnl, dev, 'set bridge vlans'), want);
   }
   deleteLink(name: string): Promise<void> {
     return links.deleteLink(this.rtnl, name);

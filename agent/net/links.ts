@@ -1,5 +1,5 @@
 // Links: create (bridge, vxlan, veth), change, delete, and read back with the details the
-// reconciler compares against (kind, vxlan info, master, bridge port flags).
+// reconciler compares against (kind, vxlan/bridge/802.1Q info, master, bridge port flags and VLANs).
 
 import fs from 'node:fs';
 import {
@@ -13,8 +13,10 @@ import {
   IFLA_ADDRESS,
   IFLA_BRPORT_LEARNING,
   IFLA_BRPORT_NEIGH_SUPPRESS,
+  IFLA_BR_VLAN_DEFAULT_PVID,
   IFLA_BR_VLAN_FILTERING,
   IFLA_IFNAME,
+  IFLA_LINK,
   IFLA_INFO_DATA,
   IFLA_INFO_KIND,
   IFLA_LINKINFO,
@@ -22,6 +24,7 @@ import {
   IFLA_MTU,
   IFLA_NET_NS_FD,
   IFLA_PROTINFO,
+  IFLA_VLAN_ID,
   IFLA_VXLAN_ID,
   IFLA_VXLAN_LEARNING,
   IFLA_VXLAN_LOCAL,
@@ -45,6 +48,7 @@ import {
   parseIfinfomsg,
   readStr,
   str,
+  u16,
   u32,
   u8,
   type NlMsg,
@@ -53,6 +57,7 @@ import { formatIPv4, formatMac, parseIPv4, parseMac } from './inet.js';
 import { openNetns } from './netns.js';
 import type { Rtnl } from './rtnl.js';
 import { NetError, type BridgePortFlags, type Link, type LinkChange, type VethPeer, type VxlanInfo } from './types.js';
+import { dumpPorts, type PortInfo } from './vlans.js';
 
 export function validateIfname(name: string, operation: string): void {
   if (Buffer.byteLength(name) >= IFNAMSIZ || !/^[A-Za-z0-9_.-]+$/.test(name) || name === '.' || name === '..') {
@@ -84,6 +89,8 @@ export async function linkIndex(rtnl: Rtnl, name: string, operation: string, obj
 interface RawLink {
   link: Link;
   masterIndex: number;
+  /** IFLA_LINK: the lower device of an 802.1Q link. */
+  parentIndex: number;
 }
 
 function decodeLink(msg: NlMsg): RawLink {
@@ -102,7 +109,12 @@ function decodeLink(msg: NlMsg): RawLink {
   };
   const data = info.get(IFLA_INFO_DATA);
   if (kind === 'vxlan' && data) link.vxlan = decodeVxlan(parseAttrs(data));
-  return { link, masterIndex: attrs.get(IFLA_MASTER)?.readUInt32LE(0) ?? 0 };
+  // IFLA_BR_VLAN_FILTERING is absent where the kernel lacks VLAN filtering.
+  if (kind === 'bridge') link.bridge = { vlanFiltering: (parseAttrs(data ?? Buffer.alloc(0)).get(IFLA_BR_VLAN_FILTERING)?.readUInt8(0) ?? 0) !== 0 };
+  if (kind === 'vlan' && data) link.vlan = { id: parseAttrs(data).get(IFLA_VLAN_ID)?.readUInt16LE(0) ?? 0, parent: '' };
+  // Only an 802.1Q link's IFLA_LINK names a device here; a veth's is its peer, often elsewhere.
+  const parentIndex = link.vlan ? (attrs.get(IFLA_LINK)?.readUInt32LE(0) ?? 0) : 0;
+  return { link, masterIndex: attrs.get(IFLA_MASTER)?.readUInt32LE(0) ?? 0, parentIndex };
 }
 
 function decodeVxlan(a: Map<number, Buffer>): VxlanInfo {
@@ -115,53 +127,45 @@ function decodeVxlan(a: Map<number, Buffer>): VxlanInfo {
   };
 }
 
-/** Port flags of every bridge port, from the AF_BRIDGE link dump (IFLA_PROTINFO). */
-async function portFlags(rtnl: Rtnl): Promise<Map<number, BridgePortFlags>> {
-  const out = new Map<number, BridgePortFlags>();
-  for (const msg of await rtnl.dump(RTM_GETLINK, ifinfomsg({ family: AF_BRIDGE }), 'list', 'bridge ports')) {
-    const protinfo = parseAttrs(msg.data.subarray(IFINFOMSG_LEN)).get(IFLA_PROTINFO);
-    if (!protinfo) continue;
-    const p = parseAttrs(protinfo);
-    out.set(parseIfinfomsg(msg.data).index, {
-      learning: (p.get(IFLA_BRPORT_LEARNING)?.readUInt8(0) ?? 0) !== 0,
-      neighSuppress: (p.get(IFLA_BRPORT_NEIGH_SUPPRESS)?.readUInt8(0) ?? 0) !== 0,
-    });
-  }
-  return out;
-}
-
-function withMaster(raw: RawLink, names: (index: number) => string | undefined, ports: Map<number, BridgePortFlags>): Link {
-  const { link, masterIndex } = raw;
+/** Names the master and (802.1Q) parent of a link from their indexes, and adds its port settings. */
+function resolve(raw: RawLink, names: (index: number) => string | undefined, ports: Map<number, PortInfo>): Link {
+  const { link, masterIndex, parentIndex } = raw;
   if (masterIndex) {
     const master = names(masterIndex);
     if (master !== undefined) link.master = master;
     const port = ports.get(link.index);
-    if (port) link.port = port;
+    if (port) {
+      link.port = port.flags;
+      link.vlans = port.vlans;
+    }
   }
+  if (link.vlan) link.vlan.parent = names(parentIndex) ?? '';
   return link;
 }
 
 export async function listLinks(rtnl: Rtnl): Promise<Link[]> {
   const [msgs, ports] = await Promise.all([
     rtnl.dump(RTM_GETLINK, ifinfomsg({ family: AF_UNSPEC }), 'list', 'links'),
-    portFlags(rtnl),
+    dumpPorts(rtnl),
   ]);
   const raws = msgs.map(decodeLink);
   const names = new Map(raws.map((r) => [r.link.index, r.link.name]));
-  return raws.map((r) => withMaster(r, (i) => names.get(i), ports));
+  return raws.map((r) => resolve(r, (i) => names.get(i), ports));
 }
 
 export async function getLink(rtnl: Rtnl, name: string): Promise<Link | undefined> {
   const msg = await getLinkMsg(rtnl, name, 'get link');
   if (!msg) return undefined;
   const raw = decodeLink(msg);
-  if (!raw.masterIndex) return raw.link;
-  const [masterMsg, ports] = await Promise.all([
-    rtnl.request(RTM_GETLINK, 0, ifinfomsg({ index: raw.masterIndex }), 'get link', name),
-    portFlags(rtnl),
-  ]);
-  const masterName = masterMsg[0] ? decodeLink(masterMsg[0]).link.name : undefined;
-  return withMaster(raw, () => masterName, ports);
+  if (!raw.masterIndex && !raw.parentIndex) return raw.link;
+  const names = new Map<number, string>();
+  for (const index of [raw.masterIndex, raw.parentIndex]) {
+    if (!index || names.has(index)) continue;
+    const other = (await rtnl.request(RTM_GETLINK, 0, ifinfomsg({ index }), 'get link', name))[0];
+    if (other) names.set(index, decodeLink(other).link.name);
+  }
+  const ports = raw.masterIndex ? await dumpPorts(rtnl) : new Map<number, PortInfo>();
+  return resolve(raw, (i) => names.get(i), ports);
 }
 
 function linkinfo(kind: string, data: Buffer[] | undefined): Buffer {
@@ -180,7 +184,9 @@ async function create(rtnl: Rtnl, kind: string, name: string, attrs: Buffer[]): 
 const mtuAttr = (mtu: number | undefined): Buffer[] => (mtu === undefined ? [] : [attr(IFLA_MTU, u32(mtu))]);
 
 export async function createBridge(rtnl: Rtnl, name: string, opts: { mtu?: number; vlanFiltering?: boolean }): Promise<void> {
-  const data = opts.vlanFiltering ? [attr(IFLA_BR_VLAN_FILTERING, u8(1))] : undefined;
+  // default_pvid 0: a new port joins no VLAN until it is given one, rather than VLAN 1 with every
+  // other new port.
+  const data = opts.vlanFiltering ? [attr(IFLA_BR_VLAN_FILTERING, u8(1)), attr(IFLA_BR_VLAN_DEFAULT_PVID, u16(0))] : undefined;
   try {
     await create(rtnl, 'bridge', name, [...mtuAttr(opts.mtu), linkinfo('bridge', data)]);
   } catch (err) {
@@ -215,6 +221,18 @@ export async function createVxlan(
     // without IPv6 there is no link-local address to suppress
     if (err instanceof NetError && err.errno === 'EAFNOSUPPORT') return;
     await deleteLink(rtnl, name);
+    throw err;
+  }
+}
+
+export async function createVlan(rtnl: Rtnl, name: string, opts: { parent: string; id: number; mtu?: number }): Promise<void> {
+  const operation = 'create vlan';
+  if (!Number.isInteger(opts.id) || opts.id < 1 || opts.id > 4094) throw new NetError('EINVAL', operation, name, `vlan id ${opts.id}`);
+  const parent = await linkIndex(rtnl, opts.parent, operation, name);
+  try {
+    await create(rtnl, 'vlan', name, [attr(IFLA_LINK, u32(parent)), ...mtuAttr(opts.mtu), linkinfo('vlan', [attr(IFLA_VLAN_ID, u16(opts.id))])]);
+  } catch (err) {
+    if (err instanceof NetError && err.errno === 'EOPNOTSUPP') throw new NetError('EOPNOTSUPP', operation, name, '802.1Q (8021q) is not available in this kernel');
     throw err;
   }
 }

@@ -26,6 +26,19 @@ export interface Link {
   vxlan?: VxlanInfo;
   /** Bridge port flags, present for links enslaved to a bridge. */
   port?: BridgePortFlags;
+  /** VLANs of a bridge port ([] on a bridge without VLAN filtering), present with `port`. */
+  vlans?: BridgeVlan[];
+  /** Present for bridges. */
+  bridge?: { vlanFiltering: boolean };
+  /** Present for 802.1Q devices: the VLAN id and the link it sits on. */
+  vlan?: { id: number; parent: string };
+}
+
+/** One VLAN of a bridge port. `pvid`: untagged ingress goes to it; `untagged`: egress without a tag. */
+export interface BridgeVlan {
+  vid: number;
+  pvid: boolean;
+  untagged: boolean;
 }
 
 export interface BridgePortFlags {
@@ -83,8 +96,14 @@ export interface NetHandle {
   createVeth(name: string, opts: { mtu?: number; peer: VethPeer }): Promise<void>;
   /** A persistent TAP device (IFF_TAP | IFF_NO_PI) that a VM opens later. */
   createTap(name: string, opts: { mtu?: number; mac?: string }): Promise<void>;
+  /** An 802.1Q device for VLAN `id` on top of `parent`. */
+  createVlan(name: string, opts: { parent: string; id: number; mtu?: number }): Promise<void>;
   setLink(name: string, change: LinkChange): Promise<void>;
   setBridgePort(name: string, flags: BridgePortFlags): Promise<void>;
+  /** VLANs of a bridge port, by vid; [] when it is no port or its bridge does not filter. */
+  bridgeVlans(dev: string): Promise<BridgeVlan[]>;
+  /** Makes the port's VLANs exactly `vlans` (at most one pvid). */
+  setBridgeVlans(dev: string, vlans: BridgeVlan[]): Promise<void>;
   /** Deleting a missing link succeeds. */
   deleteLink(name: string): Promise<void>;
 
