@@ -238,7 +238,9 @@ export class RaftNode {
 
   // ---- outputs ----------------------------------------------------------------------------
 
+  /** Whether ready() has something; false while a Ready is out waiting for advance(). */
   hasReady(): boolean {
+    if (this.inflightReady !== null) return false;
     return (
       this.msgs.length > 0 ||
       this.readStates.length > 0 ||

@@ -3,7 +3,7 @@
 // and clients doing puts and linearizable gets on a small key-value store. The safety checker
 // runs after every step; at the end the faults are healed and liveness is checked.
 import { RaftNode } from '../../../agent/sbs/raft/index.js';
-import type { Entry, HardState, Message, NodeId, Ready, Snapshot } from '../../../agent/sbs/raft/index.js';
+import type { ConfChange, Entry, HardState, Message, NodeId, Ready, Snapshot } from '../../../agent/sbs/raft/index.js';
 import { config } from './cluster.js';
 import type { Operation } from './linearizability.js';
 import { digestBytes, mix, prng } from './prng.js';
@@ -30,6 +30,7 @@ export interface SimResult {
   completedGets: number;
   /** Messages delivered, by type (rejected appends count as appendReject). */
   delivered: Record<string, number>;
+  confChanges: number;
 }
 
 /** Drawn per seed, so that the seeds cover calm and stormy runs alike. Rates are per step (%). */
@@ -41,6 +42,8 @@ interface Chaos {
   lateRate: number;
   crashRate: number;
   partitionRate: number;
+  /** Leaders add and remove members (voters stay within N-1..N+1). */
+  membership: boolean;
 }
 
 const KEYS = ['x', 'y', 'z'];
@@ -150,9 +153,13 @@ export class Simulation {
   private ackedPuts = 0;
   private completedGets = 0;
   private readonly delivered: Record<string, number> = {};
+  private confChanges = 0;
+  /** Smallest voter set seen in force anywhere: a commit reached at least a majority of it. */
+  private minVoters: number;
 
   constructor(private readonly opts: SimOptions) {
     this.rand = prng(opts.seed);
+    this.minVoters = opts.nodes;
     this.chaos = {
       dropRate: this.rand() * 0.15,
       duplicateRate: this.rand() * 0.1,
@@ -160,12 +167,16 @@ export class Simulation {
       lateRate: this.rand() * 0.1,
       crashRate: 0.1 + this.rand() * 0.8,
       partitionRate: 0.1 + this.rand() * 0.5,
+      membership: this.rand() < 0.5,
     };
     const ids = Array.from({ length: opts.nodes }, (_, i) => `n${i + 1}`);
-    for (const id of ids) {
+    // With membership changes, one more node starts outside the group, waiting to be added.
+    const spare = this.chaos.membership ? [`n${opts.nodes + 1}`] : [];
+    for (const id of [...ids, ...spare]) {
+      const voters = ids.includes(id) ? ids : [];
       const disk: Disk = {
         hardState: { term: 0, vote: null, commit: 0 },
-        snapshot: { index: 0, term: 0, conf: { voters: ids, learners: [] }, data: new Uint8Array(0) },
+        snapshot: { index: 0, term: 0, conf: { voters, learners: [] }, data: new Uint8Array(0) },
         entries: [],
         digests: [],
       };
@@ -384,10 +395,25 @@ export class Simulation {
     else if (r < 98) this.compact(n, raft);
     else if (r < 98 + this.chaos.crashRate) this.crash(n);
     else if (r < 99 + this.chaos.partitionRate * 0.5) this.repartition();
-    else if (r < 99.7 && raft.currentRole === 'leader') {
+    else if (r < 99.5 && raft.currentRole === 'leader') {
       const to = this.pick(this.nodes)?.id;
       if (to !== undefined) raft.transferLeader(to);
+    } else if (r < 100 && raft.currentRole === 'leader' && this.chaos.membership) this.changeMembership(raft);
+  }
+
+  private changeMembership(raft: RaftNode): void {
+    const { voters, learners } = raft.confState;
+    const options: ConfChange[] = [];
+    if (voters.length < this.opts.nodes + 1) {
+      for (const { id } of this.nodes) {
+        if (voters.includes(id)) continue;
+        options.push({ type: 'addVoter', node: id });
+        if (!learners.includes(id)) options.push({ type: 'addLearner', node: id });
+      }
     }
+    if (voters.length > this.opts.nodes - 1) for (const id of voters) options.push({ type: 'removeNode', node: id });
+    const change = this.pick(options);
+    if (change !== undefined && raft.proposeConfChange(change).ok) this.confChanges++;
   }
 
   /** Advance the node's Ready loop by one half: apply the pending Ready, or take a new one. */
@@ -427,6 +453,8 @@ export class Simulation {
         termAt: (i: number) => raft.termAt(i),
       };
       this.checker.commit(view);
+      const voters = raft.confState.voters.length;
+      if (voters > 0 && voters < this.minVoters) this.minVoters = voters;
       if (raft.currentRole === 'leader') {
         this.checker.leader(n.id, raft.currentTerm);
         this.checker.leaderComplete(view);
@@ -437,7 +465,7 @@ export class Simulation {
       snapshotIndex: n.disk.snapshot.index,
       termAt: (i: number) => diskTermAt(n.disk, i),
     }));
-    this.checker.durable(disks, Math.floor(this.nodes.length / 2) + 1);
+    this.checker.durable(disks, Math.floor(this.minVoters / 2) + 1);
   }
 
   // ---- the whole run ------------------------------------------------------------------------
@@ -455,6 +483,7 @@ export class Simulation {
       ackedPuts: this.ackedPuts,
       completedGets: this.completedGets,
       delivered: this.delivered,
+      confChanges: this.confChanges,
     };
   }
 
@@ -494,8 +523,10 @@ export class Simulation {
   private converged(): boolean {
     const leader = this.nodes.find((n) => n.raft?.currentRole === 'leader')?.raft;
     if (!leader || leader.commitIndex < leader.lastIndex || leader.commitIndex < this.ackedPutIndex) return false;
-    const digest = this.nodes[0]?.machine.digest;
-    return this.nodes.every((n) => n.machine.applied === leader.commitIndex && n.machine.digest === digest);
+    const { voters, learners } = leader.confState;
+    const members = this.nodes.filter((n) => voters.includes(n.id) || learners.includes(n.id));
+    const digest = members[0]?.machine.digest;
+    return members.every((n) => n.machine.applied === leader.commitIndex && n.machine.digest === digest);
   }
 }
 

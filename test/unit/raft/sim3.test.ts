@@ -1,0 +1,10 @@
+import { describe, it } from 'vitest';
+import { runSeeds } from './simrun.js';
+
+// Safety checked after every step, liveness after healing, client histories linearizable.
+const SEEDS = 1500;
+const STEPS = 4000;
+
+describe('raft simulation, 3 nodes', () => {
+  it(`${SEEDS} seeds x ${STEPS} steps`, () => runSeeds(3, SEEDS, STEPS));
+});
