@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import fs, { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 import type { BlockDevice, BlockSizeConstraints, WriteOptions, WriteZeroesOptions } from './block-device.js';
@@ -23,6 +23,21 @@ export const DEFAULT_BLOCK_SIZE: BlockSizeConstraints = {
   maximum: 32 * 1024 * 1024,
 };
 
+// FileHandle owns the descriptor (open, truncate, datasync, close), but reads and writes go through
+// the callback API on its fd: per 4 KiB request, FileHandle's promise path cost 10% (writes) to
+// 50% (reads) of the server's IOPS on the bench machine.
+function pread(fd: number, buf: Buffer, at: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.read(fd, buf, at, length, position, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+function pwrite(fd: number, buf: Buffer, at: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.write(fd, buf, at, length, position, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
 /**
  * A block device on one regular file through a single FileHandle. Every connection shares that
  * handle and the kernel page cache, so a datasync on any connection covers all of them
@@ -31,6 +46,9 @@ export const DEFAULT_BLOCK_SIZE: BlockSizeConstraints = {
 export class SparseFileDevice implements BlockDevice {
   readonly multiConn = true;
   readonly fua = true;
+  private inFlight = 0;
+  private closed = false;
+  private drained: (() => void) | undefined;
 
   private constructor(
     private readonly handle: FileHandle,
@@ -62,55 +80,83 @@ export class SparseFileDevice implements BlockDevice {
     }
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
-    const buf = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.handle.read(buf, done, length - done, offset + done);
-      if (bytesRead === 0) {
-        // Someone shrank the file underneath us; what is past its end reads as zeroes.
-        buf.fill(0, done);
-        break;
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.track(async () => {
+      const buf = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const n = await pread(this.handle.fd, buf, done, length - done, offset + done);
+        if (n === 0) {
+          // Someone shrank the file underneath us; what is past its end reads as zeroes.
+          buf.fill(0, done);
+          break;
+        }
+        done += n;
       }
-      done += bytesRead;
-    }
-    return buf;
+      return buf;
+    });
   }
 
-  async write(offset: number, data: Buffer, options: WriteOptions): Promise<void> {
-    this.assertWritable();
-    await this.writeAll(offset, data);
-    if (options.fua) await this.handle.datasync();
-  }
-
-  async flush(): Promise<void> {
-    if (!this.readOnly) await this.handle.datasync();
-  }
-
-  async trim(offset: number, length: number, options: WriteOptions): Promise<void> {
-    this.assertWritable();
-    // Trim is advisory: where holes cannot be punched, keeping the data is a valid outcome.
-    if (await fallocate(this.handle.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length)) {
+  write(offset: number, data: Buffer, options: WriteOptions): Promise<void> {
+    return this.track(async () => {
+      this.assertWritable();
+      await this.writeAll(offset, data);
       if (options.fua) await this.handle.datasync();
-    }
+    });
   }
 
-  async writeZeroes(offset: number, length: number, options: WriteZeroesOptions): Promise<void> {
-    this.assertWritable();
-    const fd = this.handle.fd;
-    const zeroed =
-      (!options.noHole && (await fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length))) ||
-      (await fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, length));
-    if (!zeroed) {
-      for (let at = offset; at < offset + length; at += ZERO_CHUNK) {
-        await this.writeAll(at, ZEROES.subarray(0, Math.min(ZERO_CHUNK, offset + length - at)));
+  flush(): Promise<void> {
+    return this.track(async () => {
+      if (!this.readOnly) await this.handle.datasync();
+    });
+  }
+
+  trim(offset: number, length: number, options: WriteOptions): Promise<void> {
+    return this.track(async () => {
+      this.assertWritable();
+      // Trim is advisory: where holes cannot be punched, keeping the data is a valid outcome.
+      if (await fallocate(this.handle.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length)) {
+        if (options.fua) await this.handle.datasync();
       }
-    }
-    if (options.fua) await this.handle.datasync();
+    });
   }
 
+  writeZeroes(offset: number, length: number, options: WriteZeroesOptions): Promise<void> {
+    return this.track(async () => {
+      this.assertWritable();
+      const fd = this.handle.fd;
+      const zeroed =
+        (!options.noHole && (await fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length))) ||
+        (await fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, length));
+      if (!zeroed) {
+        for (let at = offset; at < offset + length; at += ZERO_CHUNK) {
+          await this.writeAll(at, ZEROES.subarray(0, Math.min(ZERO_CHUNK, offset + length - at)));
+        }
+      }
+      if (options.fua) await this.handle.datasync();
+    });
+  }
+
+  /** Waits for operations already started, refuses new ones, then closes the file. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
     await this.handle.close();
+  }
+
+  /**
+   * Hot paths use the descriptor directly, which FileHandle cannot protect from being closed and
+   * reused under them; this count keeps close() from running while any operation holds it.
+   */
+  private async track<T>(op: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new BlockDeviceError('ESHUTDOWN', 'device is closed');
+    this.inFlight++;
+    try {
+      return await op();
+    } finally {
+      if (--this.inFlight === 0) this.drained?.();
+    }
   }
 
   private assertWritable(): void {
@@ -120,8 +166,7 @@ export class SparseFileDevice implements BlockDevice {
   private async writeAll(offset: number, data: Buffer): Promise<void> {
     let done = 0;
     while (done < data.length) {
-      const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
-      done += bytesWritten;
+      done += await pwrite(this.handle.fd, data, done, data.length - done, offset + done);
     }
   }
 }
