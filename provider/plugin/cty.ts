@@ -111,9 +111,10 @@ export function typeEquals(a: CtyType, b: CtyType): boolean {
 
 // ---- value helpers ----
 
-/** Canonical text of a number, for comparison across representations. */
+/** Canonical text of a number, for comparison across representations (large floats are exact integers). */
 export function numberText(n: NumberValue): string {
   if (n instanceof Decimal) return n.text;
+  if (typeof n === 'number' && Number.isInteger(n) && !Number.isSafeInteger(n)) return BigInt(n).toString();
   return Object.is(n, -0) ? '0' : String(n);
 }
 

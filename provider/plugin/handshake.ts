@@ -81,11 +81,14 @@ export async function serve(opts: ServeOptions): Promise<Served> {
     shutdown: (_call: unknown, callback: grpc.sendUnaryData<object>) => {
       log.debug('shutdown requested');
       callback(null, {});
-      // After the reply is on its way; terraform otherwise waits and then kills us.
-      setImmediate(() => {
+      // Let the reply go out first (closing at once cancels it), then the calls still running
+      // finish; but never linger on a stuck one: terraform kills us after two seconds.
+      const done = (): void => {
         close();
         exit(0);
-      });
+      };
+      setTimeout(() => server.tryShutdown(done), 20);
+      setTimeout(done, 1000).unref();
     },
   });
 
