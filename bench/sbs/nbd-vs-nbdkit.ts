@@ -10,7 +10,7 @@ import { randomFillSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -154,6 +154,8 @@ async function main(): Promise<void> {
 
     const version = (await exec('nbdkit', ['--version'])).trim();
     console.log(`NBD server bench: ${SIZE / MiB} MiB export, ${RUNS} runs each (median), ${SMALL_IOS} small I/Os per run; baseline ${version}`);
+    // Both servers share the machine with whatever else runs; the load shows how far to trust it.
+    console.log(`${cpus().length} CPUs, load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     console.log('workload'.padEnd(44), 'ours'.padStart(10), 'nbdkit'.padStart(10), 'unit'.padStart(6), 'ours/nbdkit'.padStart(12));
     for (const w of workloads(source)) {
       const results = { ours: [] as number[], nbdkit: [] as number[] };
@@ -165,6 +167,7 @@ async function main(): Promise<void> {
       const b = median(results.nbdkit);
       console.log(w.name.padEnd(44), a.toFixed(0).padStart(10), b.toFixed(0).padStart(10), w.unit.padStart(6), (a / b).toFixed(2).padStart(12));
     }
+    console.log(`load average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   } finally {
     nbdkit?.kill('SIGTERM');
     await server?.close();
