@@ -44,13 +44,21 @@ interface Chaos {
   partitionRate: number;
   /** Leaders add and remove members (voters stay within N-1..N+1). */
   membership: boolean;
+  /** Small batches and windows make followers acknowledge a leader's log piece by piece. */
+  maxEntriesPerAppend: number;
+  maxInflight: number;
+  /** Without them, deposed leaders linger and candidates disrupt: more paths get exercised. */
+  preVote: boolean;
+  checkQuorum: boolean;
+  /** Per node, the chance that a chosen tick happens: clocks run at different speeds. */
+  clockRates: number[];
 }
 
 const KEYS = ['x', 'y', 'z'];
 /** Clients with one operation outstanding each; bounds the concurrency the checker explores. */
-const CLIENTS = 4;
+const CLIENTS = 6;
 /** Steps after which a client gives up on an operation (a put's outcome becomes unknown). */
-const CLIENT_TIMEOUT = 600;
+const CLIENT_TIMEOUT = 250;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -168,11 +176,17 @@ export class Simulation {
       crashRate: 0.1 + this.rand() * 0.8,
       partitionRate: 0.1 + this.rand() * 0.5,
       membership: this.rand() < 0.5,
+      maxEntriesPerAppend: this.pick([1, 2, 4, 64]) ?? 4,
+      maxInflight: this.pick([1, 2, 4, 16]) ?? 4,
+      preVote: this.rand() < 0.75,
+      checkQuorum: this.rand() < 0.75,
+      clockRates: [],
     };
     const ids = Array.from({ length: opts.nodes }, (_, i) => `n${i + 1}`);
     // With membership changes, one more node starts outside the group, waiting to be added.
     const spare = this.chaos.membership ? [`n${opts.nodes + 1}`] : [];
     for (const id of [...ids, ...spare]) {
+      this.chaos.clockRates.push(0.5 + this.rand() * 0.5);
       const voters = ids.includes(id) ? ids : [];
       const disk: Disk = {
         hardState: { term: 0, vote: null, commit: 0 },
@@ -204,7 +218,9 @@ export class Simulation {
   private start(n: SimNode): void {
     const d = n.disk;
     const hardState = this.opts.fault === 'forgetVoteOnRestart' ? { ...d.hardState, vote: null } : d.hardState;
-    n.raft = new RaftNode(config(n.id, { heartbeatTicks: 2, maxEntriesPerAppend: 4, maxInflight: 4, random: (k) => this.int(k) }), {
+    const { maxEntriesPerAppend, maxInflight, preVote, checkQuorum } = this.chaos;
+    const cfg = config(n.id, { heartbeatTicks: 2, maxEntriesPerAppend, maxInflight, preVote, checkQuorum, random: (k) => this.int(k) });
+    n.raft = new RaftNode(cfg, {
       hardState,
       snapshot: d.snapshot,
       entries: [...d.entries],
@@ -367,9 +383,15 @@ export class Simulation {
     }
   }
 
+  /** Heal, split at random, or cut the leader off: the fault that makes a deposed leader. */
   private repartition(): void {
-    const heal = this.rand() < 0.5;
-    for (const n of this.nodes) this.group.set(n.id, heal ? 0 : this.int(2));
+    const r = this.rand();
+    const leader = this.nodes.find((n) => n.raft?.currentRole === 'leader');
+    for (const n of this.nodes) {
+      if (r < 0.4) this.group.set(n.id, 0);
+      else if (r < 0.7 || leader === undefined) this.group.set(n.id, this.int(2));
+      else this.group.set(n.id, n === leader ? 1 : 0);
+    }
   }
 
   /**
@@ -388,7 +410,9 @@ export class Simulation {
     if (n === undefined) return;
     if (raft === null) {
       if (r < 3) this.start(n);
-    } else if (r < 20) raft.tick();
+    } else if (r < 20) {
+      if (this.rand() < (this.chaos.clockRates[this.nodes.indexOf(n)] ?? 1)) raft.tick();
+    }
     else if (r < 75) this.io(n, raft);
     else if (r < 86) this.put(this.client(n));
     else if (r < 96) this.get(this.client(n));

@@ -2,7 +2,7 @@ import { describe, it } from 'vitest';
 import { runSeeds } from './simrun.js';
 
 // Safety checked after every step, liveness after healing, client histories linearizable.
-const SEEDS = 1500;
+const SEEDS = 2500;
 const STEPS = 4000;
 
 describe('raft simulation, 3 nodes', () => {

@@ -2,7 +2,7 @@ import { describe, it } from 'vitest';
 import { runSeeds } from './simrun.js';
 
 // Safety checked after every step, liveness after healing, client histories linearizable.
-const SEEDS = 1200;
+const SEEDS = 2000;
 const STEPS = 4000;
 
 describe('raft simulation, 5 nodes', () => {
