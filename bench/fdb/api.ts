@@ -6,7 +6,7 @@
 // no write) and agent/net's dump of the full table, to split that difference.
 //
 // Run (as root; `npm run build` first, it builds the agent that the lab starts):
-//   npx tsc -p bench/fdb/tsconfig.json && node bench/fdb/.build/bench/fdb/api.js [repetitions=9] [entries=10000]
+//   npx tsc -p bench/fdb/tsconfig.json && node bench/fdb/.build/bench/fdb/api.js [repetitions=15] [entries=10000]
 //
 // Lab vbf<pid>: one host, its periodic reconcile pushed out to an hour so that it never lands in
 // a timed call. Every repetition starts from a fresh subnet (new VNI) on the agent and fresh
@@ -22,7 +22,7 @@ import { withLab, type BenchLab } from '../common/lab.js';
 import { median, samples } from '../common/stats.js';
 import { bridgeBatch, fdbEntries } from './entries.js';
 
-const reps = Number(process.argv[2] ?? 9);
+const reps = Number(process.argv[2] ?? 15);
 const count = Number(process.argv[3] ?? 10_000);
 const VTEPS = 8;
 const TIMEOUT_MS = 60_000;
@@ -112,7 +112,7 @@ async function bench(b: BenchLab): Promise<void> {
     parts.get.splice(0, 1); // the warm-up round's
     parts.dump.splice(0, 1);
     const m = { api: median(series.api), net: median(series.net), batch: median(series.batch) };
-    console.log(`fdb api bench: ${count} entries over ${VTEPS} VTEPs, ${reps} repetitions, kernel ${os.release()}, ${os.cpus().length} CPUs`);
+    console.log(`fdb api bench: ${count} entries over ${VTEPS} VTEPs, ${reps} repetitions, kernel ${os.release()}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);
     console.log(`  agent API PutVtepTable : median ${m.api.toFixed(1)} ms  ${samples(series.api)}`);
     console.log(`  agent/net replaceFdb   : median ${m.net.toFixed(1)} ms  ${samples(series.net)}`);
     console.log(`  bridge -batch          : median ${m.batch.toFixed(1)} ms  ${samples(series.batch)}`);
