@@ -133,6 +133,30 @@ describe('transmission on the wire', () => {
     expect(await c.readReply()).toMatchObject({ handle: 6n, error: 0 });
   });
 
+  test('requests not aligned to the minimum block size are EINVAL; aligned ones work', async () => {
+    const aligned = (device: BlockDevice): BlockDevice =>
+      Object.assign(Object.create(device) as BlockDevice, {
+        blockSize: { minimum: 4096, preferred: 4096, maximum: 1 * MiB },
+      });
+    const srv = await server({}, [{ name: 'a4k', size: 4 * MiB, wrap: aligned }]);
+    const c = await transmitting(srv, 'a4k');
+    const cases: [bigint, number, number, number][] = [
+      [1n, NBD_CMD_READ, 512, 4096],
+      [2n, NBD_CMD_READ, 0, 512],
+      [3n, NBD_CMD_READ, 0, 1 * MiB + 4096], // over the 1 MiB maximum payload
+    ];
+    for (const [handle, type, offset, length] of cases) {
+      c.send(req(type, handle, offset, length));
+      expect(await c.readReply()).toMatchObject({ handle, error: NbdErrno.EINVAL });
+    }
+    c.send(req(NBD_CMD_WRITE, 4n, 4096, 4096), Buffer.alloc(4096, 9));
+    expect(await c.readReply()).toMatchObject({ handle: 4n, error: 0 });
+    c.send(req(NBD_CMD_READ, 5n, 4096, 4096));
+    const read = await c.readReply(4096);
+    expect(read.error).toBe(0);
+    expect(read.data.every((b) => b === 9)).toBe(true);
+  });
+
   test('a bad request magic ends the session', async () => {
     const c = await transmitting(await server());
     c.socket.write(Buffer.alloc(28, 0xff));
