@@ -271,11 +271,32 @@ export class Simulation {
       this.network.push({ m, at: this.now + this.latency() });
       if (this.rand() < this.chaos.duplicateRate) this.network.push({ m, at: this.now + this.latency() });
     }
+    this.checkConf(n, raft);
     for (const rs of rd.readStates) {
       const g = this.gets.find((x) => x.node === n.id && x.ctx === rs.ctx);
       if (g) g.readIndex = rs.index;
     }
     n.pending = rd;
+  }
+
+  /**
+   * Right after a Ready is persisted the disk holds the node's whole log, so the configuration
+   * in force must be the one of the latest conf entry on disk (it takes effect when appended and
+   * is undone when truncated), or else the snapshot's. A leader changes one member at a time:
+   * never two uncommitted conf entries in its log.
+   */
+  private checkConf(n: SimNode, raft: RaftNode): void {
+    const d = n.disk;
+    const confs = d.entries.filter((e) => e.kind === 'conf');
+    const last = confs[confs.length - 1];
+    const conf = last?.kind === 'conf' ? last.conf : d.snapshot.conf;
+    if (raft.currentRole === 'leader' && confs.filter((e) => e.index > raft.commitIndex).length > 1) {
+      throw new SafetyViolation(`leader ${n.id} has two uncommitted configuration changes`);
+    }
+    const actual = raft.confState;
+    if (conf.voters.join() !== actual.voters.join() || conf.learners.join() !== actual.learners.join()) {
+      throw new SafetyViolation(`${n.id} runs configuration ${JSON.stringify(actual)} but its log says ${JSON.stringify(conf)}`);
+    }
   }
 
   /** Apply the persisted Ready and acknowledge it. */
