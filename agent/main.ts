@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { networkService } from './api/network-service.js';
-import { hostService } from './api/host-service.js';
+import { dataplaneLayout, dataplaneMode, hostService } from './api/host-service.js';
 import { startServer } from './api/server.js';
 import { loadConfig } from './config/config.js';
 import type { L2Context } from './l2/context.js';
@@ -28,9 +28,10 @@ async function main(): Promise<void> {
   if (!underlay) throw new Error(`underlay.interface: no interface "${cfg.underlay.interface}" on this host`);
   const ctx: L2Context = { underlayAddress: cfg.underlay.address, underlayMtu: underlay.mtu, vxlanPort: cfg.vxlanPort };
 
-  const reconciler = await Reconciler.open(net, new StateStore(cfg.stateDir), ctx, log);
+  const layout = dataplaneLayout(dataplaneMode(caps, cfg.dataplane));
+  const reconciler = await Reconciler.open(net, new StateStore(cfg.stateDir), ctx, log, layout);
   const first = await reconciler.reconcileAll();
-  log.info({ caps, failed: first.failed.length }, 'initial reconcile done');
+  log.info({ caps, layout, failed: first.failed.length }, 'initial reconcile done');
   reconciler.start(cfg.reconcile.intervalSeconds * 1000);
 
   const server = await startServer(cfg, {

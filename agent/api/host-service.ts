@@ -3,18 +3,28 @@
 import { release } from 'node:os';
 import type { Logger } from 'pino';
 import { DataplaneMode, type HostServiceServer } from '../../gen/vxcloud/agent/v1/host.js';
-import type { AgentConfig } from '../config/config.js';
+import { ConfigError, type AgentConfig, type DataplaneSetting } from '../config/config.js';
+import type { DataplaneLayout } from '../l2/layout.js';
 import type { Capabilities } from '../net/types.js';
 import type { Reconciler } from '../state/reconciler.js';
 import { unary } from './unary.js';
 import { AGENT_VERSION } from '../version.js';
 
 /**
- * bridge-per-subnet is used on every kernel for now: the VLAN-aware layout (one VLAN-filtering
- * bridge per VPC) is not built yet, and the two interoperate on the wire.
+ * The mode this host uses, decided once at start: VLAN-aware (one VLAN-filtering bridge per VPC)
+ * where the kernel has bridge VLAN filtering, else bridge-per-subnet; the config can force either,
+ * but forcing VLAN-aware on a kernel without filtering is refused rather than half-built.
  */
-export function dataplaneMode(_caps: Capabilities): DataplaneMode {
-  return DataplaneMode.DATAPLANE_MODE_BRIDGE_PER_SUBNET;
+export function dataplaneMode(caps: Capabilities, setting: DataplaneSetting = 'auto'): DataplaneMode {
+  if (setting === 'vlan-aware' && !caps.bridgeVlanFiltering) {
+    throw new ConfigError('dataplane: vlan-aware needs bridge VLAN filtering, which this kernel lacks (CONFIG_BRIDGE_VLAN_FILTERING): use auto or bridge-per-subnet');
+  }
+  const vlanAware = setting === 'vlan-aware' || (setting === 'auto' && caps.bridgeVlanFiltering);
+  return vlanAware ? DataplaneMode.DATAPLANE_MODE_VLAN_AWARE_BRIDGE : DataplaneMode.DATAPLANE_MODE_BRIDGE_PER_SUBNET;
+}
+
+export function dataplaneLayout(mode: DataplaneMode): DataplaneLayout {
+  return mode === DataplaneMode.DATAPLANE_MODE_VLAN_AWARE_BRIDGE ? 'vlan-aware' : 'bridge-per-subnet';
 }
 
 export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: number, r: Reconciler, log: Logger): HostServiceServer {
@@ -32,7 +42,8 @@ export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: n
         underlayAddress: cfg.underlay.address,
         underlayMtu,
         capabilities: caps,
-        dataplaneMode: dataplaneMode(caps),
+        // what the reconciler builds, decided at start
+        dataplaneMode: r.layout === 'vlan-aware' ? DataplaneMode.DATAPLANE_MODE_VLAN_AWARE_BRIDGE : DataplaneMode.DATAPLANE_MODE_BRIDGE_PER_SUBNET,
         versions: { agent: AGENT_VERSION, kernel: release(), node: process.versions.node },
         objectsDesired: statuses.length,
         objectsReady: statuses.filter((s) => s.ready).length,

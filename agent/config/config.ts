@@ -9,6 +9,10 @@ import { parseIp } from '../../lib/ipv4.js';
 export const ROLES = ['compute', 'route', 'management', 'storage'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** `auto`: VLAN-aware where the kernel has bridge VLAN filtering, bridge-per-subnet elsewhere. */
+export const DATAPLANE_SETTINGS = ['auto', 'bridge-per-subnet', 'vlan-aware'] as const;
+export type DataplaneSetting = (typeof DATAPLANE_SETTINGS)[number];
+
 export interface AgentConfig {
   host: { name: string; roles: Role[] };
   underlay: { interface: string; address: string };
@@ -19,6 +23,7 @@ export interface AgentConfig {
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   reconcile: { intervalSeconds: number };
   vxlanPort: number;
+  dataplane: DataplaneSetting;
 }
 
 export class ConfigError extends Error {}
@@ -65,6 +70,8 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
   if (typeof interval !== 'number' || !(interval > 0)) throw new ConfigError('reconcile.intervalSeconds: a positive number of seconds');
   const vxlanPort = raw.vxlanPort ?? 4789;
   if (typeof vxlanPort !== 'number' || !Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) throw new ConfigError('vxlanPort: a UDP port, 1..65535');
+  const dataplane = raw.dataplane ?? 'auto';
+  if (!DATAPLANE_SETTINGS.includes(dataplane as DataplaneSetting)) throw new ConfigError(`dataplane: one of ${DATAPLANE_SETTINGS.join(', ')}`);
 
   return {
     host: { name, roles: roles as Role[] },
@@ -75,6 +82,7 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
     logLevel,
     reconcile: { intervalSeconds: interval },
     vxlanPort,
+    dataplane: dataplane as DataplaneSetting,
   };
 }
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 export const IFNAMSIZ = 15;
 
 /** Prefixes of every link kind vxcloud creates in a host's namespace. */
-export const PREFIX = { bridge: 'vxbr', vxlan: 'vxlan', veth: 'vxn', tap: 'vxt' } as const;
+export const PREFIX = { bridge: 'vxbr', vxlan: 'vxlan', veth: 'vxn', tap: 'vxt', vpcBridge: 'vxvpc', svi: 'vxsv' } as const;
 
 /** 40 bits of SHA-256: a collision between two ids on one host is checked for at Put time. */
 function digest(id: string): string {
@@ -16,6 +16,20 @@ function digest(id: string): string {
 /** The bridge of a subnet (bridge-per-subnet mode). VNIs are unique on a host, so no hash. */
 export function subnetBridge(vni: number): string {
   return `${PREFIX.bridge}${vni}`;
+}
+
+/** The VLAN-filtering bridge of a VPC (VLAN-aware mode): `vxvpc` + 40 bits, 15 bytes. */
+export function vpcBridge(vpcId: string): string {
+  return `${PREFIX.vpcBridge}${digest(vpcId)}`;
+}
+
+/**
+ * The 802.1Q device of a subnet's VLAN on its VPC bridge (VLAN-aware mode). It carries no address:
+ * the bridge looks up neighbours for ARP suppression on the VLAN's upper device, so the subnet's
+ * neighbour table lives there.
+ */
+export function subnetSvi(vni: number): string {
+  return `${PREFIX.svi}${vni}`;
 }
 
 export function vxlanDevice(vni: number): string {

@@ -23,8 +23,8 @@ function peerLink(n: NicRecord, ctx: L2Context): LinkSpec {
 
 export class MissingNamespaceError extends Error {}
 
-export async function convergeNic(net: Net, links: Map<string, Link>, n: NicRecord, s: SubnetRecord, ctx: L2Context): Promise<void> {
-  const host = nicHostLink(n, s, ctx);
+/** `host`: the host end's spec, which the layout decides (see layout.ts). */
+export async function convergeNic(net: Net, links: Map<string, Link>, n: NicRecord, s: SubnetRecord, ctx: L2Context, host: LinkSpec): Promise<void> {
   if (n.kind === 'tap') {
     await ensureLink(net.host, host, links.get(host.name), () => net.host.createTap(host.name, { mtu: host.mtu }));
     return;
@@ -72,8 +72,8 @@ async function convergeNicNamespace(ns: NetHandle, n: NicRecord, s: SubnetRecord
   }
 }
 
-export async function nicProblems(net: Net, links: Map<string, Link>, n: NicRecord, s: SubnetRecord, ctx: L2Context): Promise<string[]> {
-  const problems = linkProblems(nicHostLink(n, s, ctx), links.get(nicDevice(n.kind, n.id)));
+export async function nicProblems(net: Net, links: Map<string, Link>, n: NicRecord, s: SubnetRecord, ctx: L2Context, host: LinkSpec): Promise<string[]> {
+  const problems = linkProblems(host, links.get(host.name));
   if (n.kind === 'tap') return problems;
   if (!(await net.listNetns()).includes(n.namespace)) return [...problems, `namespace ${n.namespace} is missing`];
   const ns = await net.netns(n.namespace);

@@ -60,15 +60,25 @@ export async function convergeSubnet(h: NetHandle, links: Map<string, Link>, s: 
   );
 }
 
-/** Replaces the VTEP's FDB and the bridge's neighbour table with exactly what the table holds. */
-export async function convergeVtepTable(h: NetHandle, s: SubnetRecord, t: VtepTableRecord | undefined, ctx: L2Context): Promise<void> {
+/** Where a subnet's VTEP table lives: FDB on the VTEP, neighbours where ARP suppression reads them. */
+export interface TableDevices {
+  fdb: string;
+  neighbors: string;
+}
+
+export function subnetTableDevices(s: SubnetRecord, ctx: L2Context): TableDevices {
   const spec = subnetLinks(s, ctx);
-  const fdb = diffEntries(tableFdb(t), await h.fdb(spec.vxlan.name), fdbKey);
-  if (fdb.remove.length > 0) await h.deleteFdb(spec.vxlan.name, fdb.remove);
-  if (fdb.add.length > 0) await h.replaceFdb(spec.vxlan.name, fdb.add);
-  const neigh = diffEntries(tableNeighbors(t), await h.neighbors(spec.bridge.name), neighKey);
-  if (neigh.remove.length > 0) await h.deleteNeighbors(spec.bridge.name, neigh.remove);
-  if (neigh.add.length > 0) await h.replaceNeighbors(spec.bridge.name, neigh.add);
+  return { fdb: spec.vxlan.name, neighbors: spec.bridge.name };
+}
+
+/** Replaces the VTEP's FDB and the neighbour table with exactly what the table holds. */
+export async function convergeTable(h: NetHandle, dev: TableDevices, t: VtepTableRecord | undefined): Promise<void> {
+  const fdb = diffEntries(tableFdb(t), await h.fdb(dev.fdb), fdbKey);
+  if (fdb.remove.length > 0) await h.deleteFdb(dev.fdb, fdb.remove);
+  if (fdb.add.length > 0) await h.replaceFdb(dev.fdb, fdb.add);
+  const neigh = diffEntries(tableNeighbors(t), await h.neighbors(dev.neighbors), neighKey);
+  if (neigh.remove.length > 0) await h.deleteNeighbors(dev.neighbors, neigh.remove);
+  if (neigh.add.length > 0) await h.replaceNeighbors(dev.neighbors, neigh.add);
 }
 
 export function subnetProblems(s: SubnetRecord, links: Map<string, Link>, ctx: L2Context): string[] {
@@ -83,17 +93,16 @@ export interface TableObservation {
   neighbors: number;
 }
 
-export async function observeVtepTable(h: NetHandle, s: SubnetRecord, t: VtepTableRecord | undefined, ctx: L2Context): Promise<TableObservation> {
-  const spec = subnetLinks(s, ctx);
-  const haveFdb = await h.fdb(spec.vxlan.name).catch((): FdbEntry[] => []);
-  const haveNeigh = await h.neighbors(spec.bridge.name).catch((): NeighborEntry[] => []);
+export async function observeTable(h: NetHandle, dev: TableDevices, t: VtepTableRecord | undefined): Promise<TableObservation> {
+  const haveFdb = await h.fdb(dev.fdb).catch((): FdbEntry[] => []);
+  const haveNeigh = await h.neighbors(dev.neighbors).catch((): NeighborEntry[] => []);
   const fdb = diffEntries(tableFdb(t), haveFdb, fdbKey);
   const neigh = diffEntries(tableNeighbors(t), haveNeigh, neighKey);
   const problems: string[] = [];
-  if (fdb.add.length > 0) problems.push(`${fdb.add.length} FDB entries missing on ${spec.vxlan.name}`);
-  if (fdb.remove.length > 0) problems.push(`${fdb.remove.length} FDB entries on ${spec.vxlan.name} that the table does not hold`);
-  if (neigh.add.length > 0) problems.push(`${neigh.add.length} neighbour entries missing on ${spec.bridge.name}`);
-  if (neigh.remove.length > 0) problems.push(`${neigh.remove.length} neighbour entries on ${spec.bridge.name} that the table does not hold`);
+  if (fdb.add.length > 0) problems.push(`${fdb.add.length} FDB entries missing on ${dev.fdb}`);
+  if (fdb.remove.length > 0) problems.push(`${fdb.remove.length} FDB entries on ${dev.fdb} that the table does not hold`);
+  if (neigh.add.length > 0) problems.push(`${neigh.add.length} neighbour entries missing on ${dev.neighbors}`);
+  if (neigh.remove.length > 0) problems.push(`${neigh.remove.length} neighbour entries on ${dev.neighbors} that the table does not hold`);
   return {
     problems,
     flood: haveFdb.filter((e) => e.mac === FLOOD_MAC).length,

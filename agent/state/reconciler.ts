@@ -7,9 +7,10 @@ import type { Logger } from 'pino';
 import { validateNic, validateSubnet, validateVpc, validateVtepTable } from '../../lib/validation.js';
 import { parseCidr, contains } from '../../lib/ipv4.js';
 import type { L2Context } from '../l2/context.js';
-import { isVxcloudLink, nicDevice } from '../l2/names.js';
+import { l2Layout, type DataplaneLayout, type L2Layout } from '../l2/layout.js';
+import { isVxcloudLink, nicDevice, PREFIX } from '../l2/names.js';
 import { convergeNic, MissingNamespaceError, nicProblems, removeNic } from '../l2/nic.js';
-import { convergeSubnet, convergeVtepTable, observeVtepTable, removeSubnet, subnetLinks, subnetProblems, type TableObservation } from '../l2/subnet.js';
+import { convergeTable, observeTable, type TableObservation } from '../l2/subnet.js';
 import type { Link, Net } from '../net/types.js';
 import { ApiError } from './errors.js';
 import type { DesiredState, NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from './model.js';
@@ -24,9 +25,13 @@ export interface ObjectStatus {
 
 const status = (devices: string[], problems: string[]): ObjectStatus => ({ ready: problems.length === 0, devices, problems });
 
+/** Bridges go after their ports when stale links are removed, or the ports would be released one by one. */
+const isBridge = (name: string): boolean => name.startsWith(PREFIX.bridge) || name.startsWith(PREFIX.vpcBridge);
+
 export class Reconciler {
   private readonly mutex = new Mutex();
   private timer: NodeJS.Timeout | undefined;
+  private readonly l2: L2Layout;
 
   private constructor(
     private readonly net: Net,
@@ -34,10 +39,18 @@ export class Reconciler {
     private readonly ctx: L2Context,
     private readonly log: Logger,
     private state: DesiredState,
-  ) {}
+    layout: DataplaneLayout,
+  ) {
+    this.l2 = l2Layout(layout, ctx);
+  }
 
-  static async open(net: Net, store: StateStore, ctx: L2Context, log: Logger): Promise<Reconciler> {
-    return new Reconciler(net, store, ctx, log, await store.load());
+  /** `layout` is decided once at start (see dataplaneMode); a restart in another mode rebuilds the links. */
+  static async open(net: Net, store: StateStore, ctx: L2Context, log: Logger, layout: DataplaneLayout = 'bridge-per-subnet'): Promise<Reconciler> {
+    return new Reconciler(net, store, ctx, log, await store.load(), layout);
+  }
+
+  get layout(): DataplaneLayout {
+    return this.l2.name;
   }
 
   /** A read-only view of desired state. */
@@ -75,6 +88,9 @@ export class Reconciler {
       if (outside.length > 0) {
         throw new ApiError('FAILED_PRECONDITION', 'cidr', `subnets ${outside.map((s) => `"${s.id}" (${s.cidr})`).join(', ')} would fall outside ${v.cidr}: delete them first`);
       }
+      const bridges = this.l2.vpcDevices(v.id);
+      const clash = Object.values(this.state.vpcs).find((o) => o.id !== v.id && this.l2.vpcDevices(o.id).some((d) => bridges.includes(d)));
+      if (clash) throw new ApiError('ALREADY_EXISTS', 'id', `VPC id "${v.id}" maps to the same bridge ${bridges.join(', ')} as VPC "${clash.id}": choose another id`);
       await this.commit((d) => {
         d.vpcs[v.id] = v;
       });
@@ -98,8 +114,8 @@ export class Reconciler {
   async vpcStatus(v: VpcRecord): Promise<ObjectStatus> {
     const links = await this.links();
     const subnets = this.subnetsOf(v.id);
-    const devices = subnets.flatMap((s) => Object.values(subnetLinks(s, this.ctx)).map((l) => l.name));
-    return status(devices, subnets.flatMap((s) => subnetProblems(s, links, this.ctx)));
+    const devices = [...new Set(subnets.flatMap((s) => this.l2.subnetDevices(s)))];
+    return status(devices, subnets.flatMap((s) => this.l2.subnetProblems(links, s, subnets)));
   }
 
   // ---- subnets ----
@@ -114,16 +130,23 @@ export class Reconciler {
           if (prior[f] !== s[f]) throw new ApiError('FAILED_PRECONDITION', f, `cannot change from ${String(prior[f])} to ${String(s[f])}: delete the subnet and create it again`);
         }
       }
+      const conflict = this.l2.subnetConflict(s, this.subnetsOf(s.vpc_id));
+      if (conflict) throw new ApiError('ALREADY_EXISTS', 'vlan', conflict);
+      // A NIC's port follows its subnet's VLAN in VLAN-aware mode; otherwise nothing moves.
+      const moved = prior ? this.nicsOf(s.id).filter((n) => JSON.stringify(this.l2.nicHostLink(n, prior)) !== JSON.stringify(this.l2.nicHostLink(n, s))) : [];
       await this.converging(
         (d) => {
           d.subnets[s.id] = s;
         },
         async () => {
           await this.convergeSubnetAll(s);
+          for (const n of moved) await convergeNic(this.net, await this.links(), n, s, this.ctx, this.l2.nicHostLink(n, s));
         },
         async () => {
-          if (prior) await this.convergeSubnetAll(prior);
-          else await removeSubnet(this.net.host, s, this.ctx);
+          if (prior) {
+            await this.convergeSubnetAll(prior);
+            for (const n of moved) await convergeNic(this.net, await this.links(), n, prior, this.ctx, this.l2.nicHostLink(n, prior));
+          } else await this.l2.removeSubnet(this.net.host, s, Object.values(this.state.subnets));
         },
       );
     });
@@ -141,14 +164,13 @@ export class Reconciler {
         delete d.subnets[id];
         delete d.vtepTables[id];
       });
-      await removeSubnet(this.net.host, s, this.ctx);
+      await this.l2.removeSubnet(this.net.host, s, Object.values(this.state.subnets));
       return true;
     });
   }
 
   async subnetStatus(s: SubnetRecord): Promise<ObjectStatus> {
-    const spec = subnetLinks(s, this.ctx);
-    return status([spec.bridge.name, spec.vxlan.name], subnetProblems(s, await this.links(), this.ctx));
+    return status(this.l2.subnetDevices(s), this.l2.subnetProblems(await this.links(), s, this.subnetsOf(s.vpc_id)));
   }
 
   // ---- VTEP tables ----
@@ -164,8 +186,8 @@ export class Reconciler {
         (d) => {
           d.vtepTables[t.subnet_id] = t;
         },
-        () => convergeVtepTable(this.net.host, s, t, this.ctx),
-        () => convergeVtepTable(this.net.host, s, prior, this.ctx),
+        () => convergeTable(this.net.host, this.l2.tableDevices(s), t),
+        () => convergeTable(this.net.host, this.l2.tableDevices(s), prior),
       );
     });
   }
@@ -177,15 +199,16 @@ export class Reconciler {
       await this.commit((d) => {
         delete d.vtepTables[subnetId];
       });
-      await convergeVtepTable(this.net.host, s, undefined, this.ctx);
+      await convergeTable(this.net.host, this.l2.tableDevices(s), undefined);
       return true;
     });
   }
 
   async vtepTableStatus(t: VtepTableRecord): Promise<ObjectStatus & TableObservation> {
     const s = this.state.subnets[t.subnet_id]!;
-    const obs = await observeVtepTable(this.net.host, s, t, this.ctx);
-    return { ...obs, ...status([subnetLinks(s, this.ctx).vxlan.name], obs.problems) };
+    const dev = this.l2.tableDevices(s);
+    const obs = await observeTable(this.net.host, dev, t);
+    return { ...obs, ...status([dev.fdb], obs.problems) };
   }
 
   // ---- NICs ----
@@ -212,14 +235,14 @@ export class Reconciler {
         },
         async () => {
           try {
-            await convergeNic(this.net, await this.links(), n, s!, this.ctx);
+            await convergeNic(this.net, await this.links(), n, s!, this.ctx, this.l2.nicHostLink(n, s!));
           } catch (e) {
             if (e instanceof MissingNamespaceError) throw new ApiError('FAILED_PRECONDITION', 'namespace', e.message);
             throw e;
           }
         },
         async () => {
-          if (prior) await convergeNic(this.net, await this.links(), prior, s!, this.ctx);
+          if (prior) await convergeNic(this.net, await this.links(), prior, s!, this.ctx, this.l2.nicHostLink(prior, s!));
           else await removeNic(this.net, n);
           if (createdNs) await this.net.deleteNetns(n.namespace);
         },
@@ -243,7 +266,7 @@ export class Reconciler {
   async nicStatus(n: NicRecord): Promise<ObjectStatus> {
     const s = this.state.subnets[n.subnet_id]!;
     const devices = [nicDevice(n.kind, n.id), ...(n.kind === 'veth' ? [`${n.namespace}/${n.ifname}`] : [])];
-    return status(devices, await nicProblems(this.net, await this.links(), n, s, this.ctx));
+    return status(devices, await nicProblems(this.net, await this.links(), n, s, this.ctx, this.l2.nicHostLink(n, s)));
   }
 
   // ---- whole-host convergence ----
@@ -261,17 +284,16 @@ export class Reconciler {
       };
       const wanted = new Set<string>();
       for (const s of Object.values(this.state.subnets)) {
-        for (const l of Object.values(subnetLinks(s, this.ctx))) wanted.add(l.name);
+        for (const name of this.l2.subnetDevices(s)) wanted.add(name);
         await attempt(`subnet ${s.id}`, () => this.convergeSubnetAll(s));
       }
       for (const n of Object.values(this.state.nics)) {
         wanted.add(nicDevice(n.kind, n.id));
         const s = this.state.subnets[n.subnet_id];
-        if (s) await attempt(`nic ${n.id}`, async () => convergeNic(this.net, await this.links(), n, s, this.ctx));
+        if (s) await attempt(`nic ${n.id}`, async () => convergeNic(this.net, await this.links(), n, s, this.ctx, this.l2.nicHostLink(n, s)));
       }
-      // NIC ports first: a bridge's ports would otherwise be released one by one.
       const stale = [...(await this.links()).keys()].filter((name) => isVxcloudLink(name) && !wanted.has(name));
-      stale.sort((a, b) => Number(a.startsWith('vxbr')) - Number(b.startsWith('vxbr')));
+      stale.sort((a, b) => Number(isBridge(a)) - Number(isBridge(b)));
       for (const name of stale) await attempt(`stale link ${name}`, () => this.net.host.deleteLink(name));
       await attempt('namespaces', () => this.releaseNamespaces());
       if (failed.length > 0) this.log.warn({ failed }, 'reconcile left objects unconverged');
@@ -294,8 +316,8 @@ export class Reconciler {
   }
 
   private async convergeSubnetAll(s: SubnetRecord): Promise<void> {
-    await convergeSubnet(this.net.host, await this.links(), s, this.ctx);
-    await convergeVtepTable(this.net.host, s, this.state.vtepTables[s.id], this.ctx);
+    await this.l2.convergeSubnet(this.net.host, await this.links(), s, this.subnetsOf(s.vpc_id));
+    await convergeTable(this.net.host, this.l2.tableDevices(s), this.state.vtepTables[s.id]);
   }
 
   /** Removes namespaces the agent created once no NIC uses them. */
