@@ -1,10 +1,11 @@
 // Our NBD server (sparse-file backend) against `nbdkit file` on the same machine, same clients.
 //
 // A plain Node script (vitest bench hides console output and would time its own loop):
-//   npx tsc -p bench/sbs/tsconfig.json && node dist/bench/sbs/nbd-vs-nbdkit.js [--runs 3] [--size-mib 256]
+//   npx tsc -p bench/sbs/tsconfig.json && node bench/sbs/.build/bench/sbs/nbd-vs-nbdkit.js [runs=5] [size-mib=256] [ios=50000]
 //
-// Each workload runs `runs` times per server, alternating servers to spread noise; the median is
-// reported with the ratio ours/nbdkit (higher is better for us on every line).
+// Per workload: one warm-up each, then `runs` interleaved repetitions (the order of the servers
+// reverses every other one); medians, every sample, and the ratio ours/nbdkit (a throughput or
+// IOPS ratio, so above 1 means we are faster).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -15,21 +16,22 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { SparseFileDevice } from '../../agent/sbs/backend/sparse-file.js';
+import { median, samples } from '../common/stats.js';
 import { StaticExportResolver } from '../../agent/sbs/nbd/exports.js';
 import { NbdServer } from '../../agent/sbs/nbd/server.js';
 
 const MiB = 1024 * 1024;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} needs a positive integer`);
+function arg(index: number, name: string, fallback: number): number {
+  const raw = process.argv[2 + index];
+  const value = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
   return value;
 }
 
-const RUNS = arg('runs', 3);
-const SIZE = arg('size-mib', 256) * MiB;
-const SMALL_IOS = arg('ios', 50_000);
+const RUNS = arg(0, 'runs', 5);
+const SIZE = arg(1, 'size-mib', 256) * MiB;
+const SMALL_IOS = arg(2, 'ios', 50_000);
 // nbdsh is `python3 -m nbd`; the binding lives in the system Python.
 const ENV = { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}` };
 
@@ -44,6 +46,8 @@ function exec(file: string, args: string[], env: Record<string, string> = {}): P
 
 interface Workload {
   readonly name: string;
+  /** Label on the ratio line, which bench/run-all.sh gathers. */
+  readonly short: string;
   readonly unit: 'MiB/s' | 'IOPS';
   /** Returns the figure for one run against `uri`. */
   run(uri: string): Promise<number>;
@@ -86,18 +90,21 @@ function workloads(source: string): Workload[] {
   return [
     {
       name: 'sequential write, 1 MiB requests (nbdcopy)',
+      short: 'seq-write-1MiB',
       unit: 'MiB/s',
       run: async (uri) => SIZE / MiB / (await timed(() => exec('nbdcopy', ['--request-size=1048576', source, uri]))),
     },
     {
       name: 'sequential read, 1 MiB requests (nbdcopy)',
+      short: 'seq-read-1MiB',
       unit: 'MiB/s',
       run: async (uri) => SIZE / MiB / (await timed(() => exec('nbdcopy', ['--request-size=1048576', uri, 'null:']))),
     },
-    { name: '4 KiB writes, QD16 (qemu-img bench -w)', unit: 'IOPS', run: (uri) => qemuBench(uri, true) },
-    { name: '4 KiB reads, QD16 (qemu-img bench)', unit: 'IOPS', run: (uri) => qemuBench(uri, false) },
+    { name: '4 KiB writes, QD16 (qemu-img bench -w)', short: 'write-4KiB-qd16', unit: 'IOPS', run: (uri) => qemuBench(uri, true) },
+    { name: '4 KiB reads, QD16 (qemu-img bench)', short: 'read-4KiB-qd16', unit: 'IOPS', run: (uri) => qemuBench(uri, false) },
     {
       name: '4 KiB random writes, QD16 (nbdsh aio)',
+      short: 'randwrite-4KiB-qd16',
       unit: 'IOPS',
       run: async (uri) => SMALL_IOS / Number((await exec('nbdsh', ['-c', RANDOM_WRITES], { NBD_URI: uri, IOS: String(SMALL_IOS) })).trim()),
     },
@@ -123,11 +130,6 @@ async function startNbdkit(file: string, pidfile: string): Promise<{ child: Chil
     await new Promise((r) => setTimeout(r, 50));
   }
   return { child, uri: `nbd://127.0.0.1:${port}/` };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
 async function main(): Promise<void> {
@@ -156,16 +158,21 @@ async function main(): Promise<void> {
     console.log(`NBD server bench: ${SIZE / MiB} MiB export, ${RUNS} runs each (median), ${SMALL_IOS} small I/Os per run; baseline ${version}`);
     // Both servers share the machine with whatever else runs; the load shows how far to trust it.
     console.log(`${cpus().length} CPUs, load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-    console.log('workload'.padEnd(44), 'ours'.padStart(10), 'nbdkit'.padStart(10), 'unit'.padStart(6), 'ours/nbdkit'.padStart(12));
     for (const w of workloads(source)) {
       const results = { ours: [] as number[], nbdkit: [] as number[] };
+      const once = async (side: 'ours' | 'nbdkit'): Promise<number> => w.run(side === 'ours' ? ours : started.uri);
+      await once('ours'); // warm-ups, not counted
+      await once('nbdkit');
       for (let i = 0; i < RUNS; i++) {
-        results.ours.push(await w.run(ours));
-        results.nbdkit.push(await w.run(started.uri));
+        const order = i % 2 ? (['nbdkit', 'ours'] as const) : (['ours', 'nbdkit'] as const);
+        for (const side of order) results[side].push(await once(side));
       }
       const a = median(results.ours);
       const b = median(results.nbdkit);
-      console.log(w.name.padEnd(44), a.toFixed(0).padStart(10), b.toFixed(0).padStart(10), w.unit.padStart(6), (a / b).toFixed(2).padStart(12));
+      console.log(`${w.name}, ${w.unit}`);
+      console.log(`  ours   : median ${a.toFixed(0)}  ${samples(results.ours, 0)}`);
+      console.log(`  nbdkit : median ${b.toFixed(0)}  ${samples(results.nbdkit, 0)}`);
+      console.log(`  ratio ours/nbdkit ${w.short}: ${(a / b).toFixed(2)}`);
     }
     console.log(`load average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   } finally {
