@@ -28,7 +28,8 @@ import type {
 } from './types.js';
 
 /** A message as built inside the node: `from` is always us and `term` defaults to ours. */
-type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'from' | 'term'> & { term?: number } : never) : never;
+type Unsent<M> = M extends Message ? Omit<M, 'from' | 'term'> & { term?: number } : never;
+type Outgoing = Unsent<Message>;
 
 /** What a Ready handed out, so advance() can acknowledge exactly that and nothing newer. */
 interface ReadyMark {

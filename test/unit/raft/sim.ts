@@ -241,9 +241,28 @@ export class Simulation {
 
   // ---- the Ready loop, split in two so that inputs can arrive between ready() and advance() ----
 
-  /** Persist the Ready and send its messages. */
+  /** Persist the Ready (log first, then hard state) and send its messages. */
   private persistAndSend(n: SimNode, raft: RaftNode): void {
     const rd = raft.ready();
+    this.writeLog(n, rd);
+    if (rd.hardState) n.disk.hardState = rd.hardState;
+    if (this.opts.fault === 'fsyncLies' && this.rand() < 0.5) n.synced = cloneDisk(n.disk);
+    for (const m of rd.messages) {
+      if (m.type === 'voteResp' && m.granted && !m.pre) this.checker.vote(m.from, m.term, m.to);
+      if (this.rand() < this.chaos.dropRate) continue;
+      this.network.push({ m, at: this.now + this.latency() });
+      if (this.rand() < this.chaos.duplicateRate) this.network.push({ m, at: this.now + this.latency() });
+    }
+    this.checkConf(n, raft);
+    for (const rs of rd.readStates) {
+      const g = this.gets.find((x) => x.node === n.id && x.ctx === rs.ctx);
+      if (g) g.readIndex = rs.index;
+    }
+    n.pending = rd;
+  }
+
+  /** The snapshot and entries of a Ready; a torn write may stop right after this. */
+  private writeLog(n: SimNode, rd: Ready): void {
     const d = n.disk;
     if (rd.snapshot) {
       d.snapshot = rd.snapshot;
@@ -263,20 +282,6 @@ export class Simulation {
         this.checker.persisted(n.id, e.index, e.term, digest);
       }
     }
-    if (rd.hardState) d.hardState = rd.hardState;
-    if (this.opts.fault === 'fsyncLies' && this.rand() < 0.5) n.synced = cloneDisk(d);
-    for (const m of rd.messages) {
-      if (m.type === 'voteResp' && m.granted && !m.pre) this.checker.vote(m.from, m.term, m.to);
-      if (this.rand() < this.chaos.dropRate) continue;
-      this.network.push({ m, at: this.now + this.latency() });
-      if (this.rand() < this.chaos.duplicateRate) this.network.push({ m, at: this.now + this.latency() });
-    }
-    this.checkConf(n, raft);
-    for (const rs of rd.readStates) {
-      const g = this.gets.find((x) => x.node === n.id && x.ctx === rs.ctx);
-      if (g) g.readIndex = rs.index;
-    }
-    n.pending = rd;
   }
 
   /**
@@ -438,7 +443,11 @@ export class Simulation {
     else if (r < 86) this.put(this.client(n));
     else if (r < 96) this.get(this.client(n));
     else if (r < 98) this.compact(n, raft);
-    else if (r < 98 + this.chaos.crashRate) this.crash(n);
+    else if (r < 98 + this.chaos.crashRate) {
+      // Half the crashes hit in the middle of writing a Ready: log written, hard state not.
+      if (n.pending === null && raft.hasReady() && this.rand() < 0.5) this.writeLog(n, raft.ready());
+      this.crash(n);
+    }
     else if (r < 99 + this.chaos.partitionRate * 0.5) this.repartition();
     else if (r < 99.5 && raft.currentRole === 'leader') {
       const to = this.pick(this.nodes)?.id;
