@@ -1,6 +1,6 @@
 // Option haggling as a state machine with no I/O: the server feeds it options and carries out the
 // outcome (send replies, upgrade to TLS, enter transmission, or hang up).
-import type { BlockDevice } from '../backend/block-device.js';
+import type { BlockDevice, BlockSizeConstraints } from '../backend/block-device.js';
 import {
   decodeInfoRequest,
   decodeString,
@@ -72,6 +72,15 @@ export function transmissionFlags(device: BlockDevice): number {
   return flags;
 }
 
+/**
+ * The device's constraints with the maximum payload capped by the server's own limit, which bounds
+ * what one request may make the server hold in memory whatever the backend accepts.
+ */
+export function effectiveBlockSize(device: BlockDevice, maxPayload: number): BlockSizeConstraints {
+  const { minimum, preferred, maximum } = device.blockSize;
+  return { minimum, preferred, maximum: Math.min(maximum, maxPayload - (maxPayload % minimum)) };
+}
+
 export class Negotiation {
   private tlsActive = false;
   readonly noZeroes: boolean;
@@ -81,6 +90,7 @@ export class Negotiation {
     private readonly resolver: ExportResolver,
     private readonly tlsMode: TlsMode,
     clientFlags: number,
+    private readonly maxPayload: number,
   ) {
     if ((clientFlags & ~KNOWN_CLIENT_FLAGS) !== 0) {
       throw new Error(`unknown client flags 0x${clientFlags.toString(16)}`);
@@ -160,7 +170,9 @@ export class Negotiation {
     if (wanted.has(NBD_INFO_DESCRIPTION) && found.description !== undefined) {
       infos.push(encodeInfo({ type: NBD_INFO_DESCRIPTION, description: found.description }));
     }
-    if (wanted.has(NBD_INFO_BLOCK_SIZE)) infos.push(encodeInfo({ type: NBD_INFO_BLOCK_SIZE, ...device.blockSize }));
+    if (wanted.has(NBD_INFO_BLOCK_SIZE)) {
+      infos.push(encodeInfo({ type: NBD_INFO_BLOCK_SIZE, ...effectiveBlockSize(device, this.maxPayload) }));
+    }
     const replies = infos.map((payload) => encodeOptionReply(option, NBD_REP_INFO, payload));
     replies.push(encodeOptionReply(option, NBD_REP_ACK));
     if (option === NBD_OPT_GO) return { kind: 'transmit', replies, export: found };

@@ -39,6 +39,8 @@ export interface NbdServerLimits extends TransmissionLimits {
 }
 
 export const DEFAULT_LIMITS: NbdServerLimits = {
+  // The largest request the protocol says interoperable clients send.
+  maxPayloadBytes: 32 * 1024 * 1024,
   maxInFlightRequests: 128,
   maxInFlightBytes: 64 * 1024 * 1024,
   handshakeTimeoutMs: 30_000,
@@ -167,7 +169,12 @@ export class NbdServer {
     const { limits } = this;
     let reader = new StreamReader(conn.socket, limits.readAheadBytes);
     conn.socket.write(encodeGreeting());
-    const negotiation = new Negotiation(this.options.resolver, this.tlsMode, decodeClientFlags(await reader.read(4)));
+    const negotiation = new Negotiation(
+      this.options.resolver,
+      this.tlsMode,
+      decodeClientFlags(await reader.read(4)),
+      limits.maxPayloadBytes,
+    );
     for (let count = 1; ; count++) {
       if (count > limits.maxOptions) throw new ProtocolError(`more than ${limits.maxOptions} options`);
       const { option, length } = decodeOptionHeader(await reader.read(OPTION_HEADER_LENGTH));

@@ -2,9 +2,10 @@
 // and writes simple replies as each completes (possibly out of order).
 import type { Duplex } from 'node:stream';
 
-import { BlockDeviceError, type BlockDevice } from '../backend/block-device.js';
+import { BlockDeviceError, type BlockDevice, type BlockSizeConstraints } from '../backend/block-device.js';
 import { decodeRequestHeader, encodeSimpleReplyHeader, ProtocolError, type RequestHeader } from './codec.js';
 import type { NbdExport } from './exports.js';
+import { effectiveBlockSize } from './handshake.js';
 import {
   NBD_CMD_DISC,
   NBD_CMD_FLAG_FUA,
@@ -20,6 +21,8 @@ import {
 import { StreamClosedError, type StreamReader } from './reader.js';
 
 export interface TransmissionLimits {
+  /** Largest READ/WRITE payload, whatever the device would take (see effectiveBlockSize). */
+  readonly maxPayloadBytes: number;
   /** Requests accepted but not yet answered; past it the server stops reading the socket. */
   readonly maxInFlightRequests: number;
   /**
@@ -47,6 +50,7 @@ export type TransmissionEnd = 'disconnect' | 'closed' | 'protocol-error';
 
 export class Transmission {
   private readonly device: BlockDevice;
+  private readonly blockSize: BlockSizeConstraints;
   private inFlight = 0;
   private inFlightBytes = 0;
   private peakInFlight = 0;
@@ -64,6 +68,7 @@ export class Transmission {
     private readonly log: NbdLogger,
   ) {
     this.device = exp.device;
+    this.blockSize = effectiveBlockSize(exp.device, limits.maxPayloadBytes);
     // A closed socket must not leave the request loop parked on the in-flight budget.
     socket.once('close', () => this.wake?.());
   }
@@ -100,7 +105,7 @@ export class Transmission {
   }
 
   private async loop(): Promise<TransmissionEnd> {
-    const maxPayload = this.device.blockSize.maximum;
+    const maxPayload = this.blockSize.maximum;
     for (;;) {
       const header = decodeRequestHeader(await this.reader.read(REQUEST_HEADER_LENGTH));
       if (header.type === NBD_CMD_DISC) return 'disconnect';
@@ -206,7 +211,7 @@ export class Transmission {
     if (writes && device.readOnly) return NbdErrno.EPERM;
     if (h.length === 0) return NbdErrno.EINVAL;
     if (h.offset + BigInt(h.length) > BigInt(device.size)) return writes ? NbdErrno.ENOSPC : NbdErrno.EINVAL;
-    const { minimum, maximum } = device.blockSize;
+    const { minimum, maximum } = this.blockSize;
     if (minimum > 1 && (Number(h.offset) % minimum !== 0 || h.length % minimum !== 0)) return NbdErrno.EINVAL;
     if ((h.type === NBD_CMD_READ || h.type === NBD_CMD_WRITE) && h.length > maximum) return NbdErrno.EINVAL;
     return 0;

@@ -66,7 +66,7 @@ const resolver = new StaticExportResolver([
 const FIXED = NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES;
 
 function negotiation(mode: TlsMode = 'none', flags = FIXED): Negotiation {
-  return new Negotiation(resolver, mode, flags);
+  return new Negotiation(resolver, mode, flags, 1 << 25);
 }
 
 interface Reply {
@@ -151,6 +151,14 @@ describe('NBD_OPT_INFO and NBD_OPT_GO', () => {
       { type: NBD_INFO_BLOCK_SIZE, minimum: 512, preferred: 4096, maximum: 1 << 25 },
     ]);
     expect(replies(outcome).at(-1)?.type).toBe(NBD_REP_ACK);
+  });
+
+  test("the advertised maximum payload is capped by the server's limit, kept a multiple of the minimum", async () => {
+    const n = new Negotiation(resolver, 'none', FIXED, 1_000_000);
+    const infos = replies(await n.handle(NBD_OPT_INFO, go('vol', [NBD_INFO_BLOCK_SIZE])))
+      .filter((x) => x.type === NBD_REP_INFO)
+      .map((x) => decodeInfo(x.data));
+    expect(infos[1]).toEqual({ type: NBD_INFO_BLOCK_SIZE, minimum: 512, preferred: 4096, maximum: 999_936 });
   });
 
   test('an export without a description sends none even when asked; unknown info types are ignored', async () => {
