@@ -10,18 +10,20 @@ import { createLogger } from './plugin/log.js';
 import { createProviderServer } from './plugin/server.js';
 
 export async function serveProvider<M>(provider: Provider<M>, env: NodeJS.ProcessEnv = process.env): Promise<Served> {
+  exitUnlessStartedByTerraform(env);
   const log = createLogger(`provider.terraform-provider-${provider.name}`, env);
+  const server = createProviderServer(provider, log);
+  return serve({ services: [server], log, env });
+}
+
+function exitUnlessStartedByTerraform(env: NodeJS.ProcessEnv): void {
   try {
     checkEnvironment(env);
   } catch (err) {
-    if (err instanceof HandshakeError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
+    if (!(err instanceof HandshakeError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
   }
-  const server = createProviderServer(provider, log);
-  return serve({ services: [server], log, env });
 }
 
 /**
@@ -30,6 +32,7 @@ export async function serveProvider<M>(provider: Provider<M>, env: NodeJS.Proces
  * providers defined elsewhere (test fixtures) without pulling vxcloud's resources in.
  */
 async function main(): Promise<void> {
+  exitUnlessStartedByTerraform(process.env);
   const definitionModule = './definition.js';
   const { default: provider } = (await import(definitionModule)) as { default: Provider<unknown> };
   await serveProvider(provider);

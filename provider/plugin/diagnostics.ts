@@ -3,6 +3,7 @@
 
 import { Diagnostic_Severity } from '../../gen/tfplugin6/tfplugin6.js';
 import type { AttributePath, Diagnostic as ProtoDiagnostic } from '../../gen/tfplugin6/tfplugin6.js';
+import type { ValueRecord } from './cty.js';
 
 /** One step: an attribute name, a list/tuple index, or a map key. */
 export type PathStep = string | number | { readonly key: string };
@@ -47,4 +48,24 @@ export function diagnosticToProto(d: Diagnostic): ProtoDiagnostic {
     detail: d.detail ?? '',
     attribute: d.path && d.path.length > 0 ? pathToProto(d.path) : undefined,
   };
+}
+
+/**
+ * Thrown by a handler to fail with these diagnostics (paths kept) instead of one made from the
+ * message. From create or update, `state` is what exists despite the failure (say, some hosts
+ * done): terraform records it (a failed create as tainted, so the next apply replaces it).
+ */
+export class DiagnosticsError extends Error {
+  constructor(
+    readonly diagnostics: readonly Diagnostic[],
+    readonly state?: ValueRecord,
+  ) {
+    super(diagnostics.map((d) => (d.detail ? `${d.summary}: ${d.detail}` : d.summary)).join('\n'));
+    this.name = 'DiagnosticsError';
+  }
+}
+
+/** The diagnostics an exception stands for. */
+export function diagnosticsOf(summary: string, err: unknown): Diagnostic[] {
+  return err instanceof DiagnosticsError ? [...err.diagnostics] : [fromError(summary, err)];
 }

@@ -52,7 +52,10 @@ export interface ResourceDefinition<B extends Schema, M> {
   validate?(config: Config<B>, ctx: ValidateContext): readonly Diagnostic[];
   /** Adjusts the default plan, e.g. marks a computed value unknown when an input changes. */
   plan?(req: PlanRequest<B>, ctx: Context<M>): Awaitable<PlanResult<B>>;
-  /** Returns the new object, fully known and matching every known planned value. */
+  /**
+   * Returns the new object, fully known and matching every known planned value. Throw
+   * DiagnosticsError to fail with diagnostics and, when something was made, its state.
+   */
   create(req: { planned: Planned<B>; config: Config<B> }, ctx: Context<M>): Promise<StateOf<B>>;
   /** Returns the object as it is now, or null when it no longer exists. */
   read(state: StateOf<B>, ctx: Context<M>): Promise<StateOf<B> | null>;

@@ -51,11 +51,13 @@ export async function installProvider(opts: InstallOptions): Promise<Installed> 
   const packageDir = join(mirrorDir, source.host, source.namespace, source.type, opts.version, 'linux_amd64');
   await mkdir(packageDir, { recursive: true });
 
-  // A node script (no shell in between): go-plugin signals and kills node itself.
+  // A node script (no shell in between): go-plugin signals and kills node itself. It behaves as
+  // `node ENTRY`, argv included, so an entry that checks whether it is the main module still is.
   const executable = join(packageDir, `terraform-provider-${source.type}_v${opts.version}`);
   const node = opts.node ?? process.execPath;
   const launcher = [
     `#!${node}`,
+    `process.argv[1] = ${JSON.stringify(opts.entry)};`,
     `import(${JSON.stringify(pathToFileURL(opts.entry).href)}).catch((err) => {`,
     '  process.stderr.write(String(err && err.stack || err) + "\\n");',
     '  process.exit(1);',

@@ -7,7 +7,7 @@ import { status } from '@grpc/grpc-js';
 import { containsUnknown, isRecord, record } from './cty.js';
 import type { Value, ValueRecord } from './cty.js';
 import { CodecError, decodeJsonValue, decodeValue, encodeValue } from './codec.js';
-import { diagnosticToProto, error, fromError, hasErrors, pathToProto, pathToString } from './diagnostics.js';
+import { diagnosticsOf, DiagnosticsError, diagnosticToProto, error, fromError, hasErrors, pathToProto, pathToString } from './diagnostics.js';
 import type { Diagnostic, Path } from './diagnostics.js';
 import { validateBlock } from './framework.js';
 import type { Context, DataSource, Provider, Resource } from './framework.js';
@@ -161,7 +161,7 @@ export function createProviderServer<M>(provider: Provider<M>, log: Logger): Pro
         configured = { value };
         return { diagnostics: [] };
       } catch (err) {
-        return { diagnostics: toProto([fromError('Cannot configure the provider', err)]) };
+        return { diagnostics: toProto(diagnosticsOf('Cannot configure the provider', err)) };
       } finally {
         inFlight.delete(ac);
       }
@@ -176,7 +176,7 @@ export function createProviderServer<M>(provider: Provider<M>, log: Logger): Pro
         return { newState: encodeDynamic(next, r.schema), diagnostics: toProto(unknownsIn(next)), private: req.private };
       } catch (err) {
         // Keep the stored state: a failed read must not look like a deleted object.
-        return { newState: req.currentState, diagnostics: toProto([fromError(`Cannot read ${req.typeName}`, err)]), private: req.private };
+        return { newState: req.currentState, diagnostics: toProto(diagnosticsOf(`Cannot read ${req.typeName}`, err)), private: req.private };
       }
     },
 
@@ -199,7 +199,7 @@ export function createProviderServer<M>(provider: Provider<M>, log: Logger): Pro
           requiresReplace = res.requiresReplace ?? requiresReplace;
           diags.push(...(res.diagnostics ?? []));
         } catch (err) {
-          diags.push(fromError(`Cannot plan ${req.typeName}`, err));
+          diags.push(...diagnosticsOf(`Cannot plan ${req.typeName}`, err));
         }
       }
       return {
@@ -233,8 +233,10 @@ export function createProviderServer<M>(provider: Provider<M>, log: Logger): Pro
         return hasErrors(diags) ? reply(prior, diags) : reply(next, diags);
       } catch (err) {
         const verb = planned === null ? 'delete' : prior === null ? 'create' : 'update';
-        // Null after a failed create means nothing was made; otherwise the prior object stands.
-        return reply(prior, [fromError(`Cannot ${verb} ${req.typeName}`, err)]);
+        // Unless the handler says what exists, a failed create made nothing (null) and a failed
+        // update or delete left the prior object as it was.
+        const partial = planned !== null && err instanceof DiagnosticsError ? err.state : undefined;
+        return reply(partial ?? prior, diagnosticsOf(`Cannot ${verb} ${req.typeName}`, err));
       }
     },
 
@@ -245,7 +247,7 @@ export function createProviderServer<M>(provider: Provider<M>, log: Logger): Pro
         try {
           partial = await withContext((ctx) => Promise.resolve(r.importState!(req.id, ctx)));
         } catch (err) {
-          return { importedResources: [], diagnostics: toProto([fromError(`Cannot import ${req.typeName}`, err)]) };
+          return { importedResources: [], diagnostics: toProto(diagnosticsOf(`Cannot import ${req.typeName}`, err)) };
         }
       } else if ('id' in r.schema.attributes) {
         partial = record([['id', req.id]]);
@@ -263,7 +265,7 @@ export function createProviderServer<M>(provider: Provider<M>, log: Logger): Pro
         const state = await withContext((ctx) => d.read(config, ctx));
         return { state: encodeDynamic(state, d.schema), diagnostics: toProto(unknownsIn(state)) };
       } catch (err) {
-        return { state: undefined, diagnostics: toProto([fromError(`Cannot read data source ${req.typeName}`, err)]) };
+        return { state: undefined, diagnostics: toProto(diagnosticsOf(`Cannot read data source ${req.typeName}`, err)) };
       }
     },
 

@@ -8,6 +8,7 @@ import { createServerCertificate } from '../../../provider/plugin/certs.js';
 import { decodeValue, encodeValue } from '../../../provider/plugin/codec.js';
 import { isUnknown, record, t, unknown } from '../../../provider/plugin/cty.js';
 import type { Value, ValueRecord } from '../../../provider/plugin/cty.js';
+import { attributeError, DiagnosticsError } from '../../../provider/plugin/diagnostics.js';
 import { defineProvider, defineResource } from '../../../provider/plugin/framework.js';
 import { checkEnvironment, MAGIC_COOKIE_VALUE, serve } from '../../../provider/plugin/handshake.js';
 import type { Served } from '../../../provider/plugin/handshake.js';
@@ -43,6 +44,9 @@ const widget = defineResource<typeof widgetSchema, { prefix: string }>({
   schema: widgetSchema,
   validate: (c) => (c.port === 0 ? [{ severity: 'error', summary: 'Port 0', path: ['port'] }] : []),
   async create({ planned }, { provider, signal }) {
+    if (planned.name === 'partial') {
+      throw new DiagnosticsError([attributeError(['name'], 'Half made', 'one host failed')], record(Object.entries({ id: 'p-half', name: 'partial', port: null, hang: null })));
+    }
     if (planned.hang === true) {
       started.push('hang');
       // Work that only ends when terraform stops the provider.
@@ -193,6 +197,20 @@ describe('server', () => {
     });
     expect(applied.diagnostics).toEqual([]);
     expect((val(applied.newState) as ValueRecord).id).toBe('p-1');
+  });
+
+  it('a handler failing with DiagnosticsError returns its diagnostics and the partial state', async () => {
+    const r = await start(baseEnv);
+    await call<ConfigureProvider_Response>(r.client.configureProvider, r.client, {
+      terraformVersion: '1.5.7',
+      config: { msgpack: Buffer.from(encodeValue(record([['prefix', 'p']]), t.object({ prefix: t.string }))), json: Buffer.alloc(0) },
+    });
+    const cfg = widgetConfig({ name: 'partial' });
+    const res = await call<ApplyResourceChange_Response>(r.client.applyResourceChange, r.client, {
+      typeName: 'vxunit_widget', priorState: dv(null), plannedState: dv(widgetConfig({ name: 'partial', id: unknown })), config: dv(cfg), plannedPrivate: Buffer.alloc(0), providerMeta: undefined,
+    });
+    expect(res.diagnostics[0]).toMatchObject({ summary: 'Half made', detail: 'one host failed', attribute: { steps: [{ attributeName: 'name' }] } });
+    expect(val(res.newState)).toMatchObject({ id: 'p-half' });
   });
 
   it('upgrades JSON state and imports by id', async () => {

@@ -1,5 +1,6 @@
-// The plugin layer under the real terraform and tofu CLIs, through the real process handshake
-// (AutoMTLS), against the fixture provider installed in a filesystem mirror.
+// The plugin layer under a real CLI (terraform or tofu), through the real process handshake
+// (AutoMTLS), against the fixture provider installed in a filesystem mirror. One test file per
+// CLI calls cliSuite, so the two run in parallel.
 
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ interface Thing {
   extra?: string;
 }
 
-function config(things: Record<string, Thing>): string {
+function config(things: Record<string, Thing>, extra = ''): string {
   const blocks = Object.entries(things).map(([key, th]) =>
     [
       `resource "vxtest_thing" "${key}" {`,
@@ -48,23 +49,29 @@ function config(things: Record<string, Thing>): string {
     '  store = "${path.module}/things.json"',
     '}',
     ...blocks,
+    extra,
     '',
   ].join('\n');
 }
 
-const clis = availableClis();
-let buildDir = '';
-let entry = '';
+export function cliSuite(name: 'terraform' | 'tofu'): void {
+  const cli = availableClis().find((c) => c.name === name)?.path;
+  describe.skipIf(cli === undefined)(`${name} (built by scripts/install-terraform.sh)`, () => {
+    suite(cli as string);
+  });
+}
 
-beforeAll(async () => {
-  buildDir = await mkdtemp(join(tmpdir(), 'vxcloud-fixture-'));
-  entry = await buildFixture(buildDir);
-});
-afterAll(async () => {
-  if (buildDir) await rm(buildDir, { recursive: true, force: true });
-});
+function suite(cli: string): void {
+  let buildDir = '';
+  let entry = '';
+  beforeAll(async () => {
+    buildDir = await mkdtemp(join(tmpdir(), 'vxcloud-fixture-'));
+    entry = await buildFixture(buildDir);
+  });
+  afterAll(async () => {
+    if (buildDir) await rm(buildDir, { recursive: true, force: true });
+  });
 
-describe.skipIf(clis.length === 0).each(clis)('$name', ({ path: cli }) => {
   let ws: Workspace | undefined;
   const workspace = async (): Promise<Workspace> => (ws = await Workspace.create(cli, entry));
   afterEach(async () => {
@@ -152,6 +159,13 @@ describe.skipIf(clis.length === 0).each(clis)('$name', ({ path: cli }) => {
     expect(await w.stateValues('vxtest_thing.a')).toMatchObject({ id, name: 'a', size: 4 });
     await w.ok(['plan', '-no-color', '-detailed-exitcode'], 0);
 
+    // A data source finds it by name.
+    const lookup = 'data "vxtest_thing" "found" {\n  name = vxtest_thing.a.name\n}\noutput "found" {\n  value = data.vxtest_thing.found\n}';
+    await w.writeConfig(config({ a: { size: 4 } }, lookup));
+    await w.ok(['apply', '-no-color', '-auto-approve']);
+    const out = JSON.parse((await w.ok(['output', '-json', 'found'])).stdout) as Record<string, unknown>;
+    expect(out).toEqual({ name: 'a', id, size: 4 });
+
     await w.writeConfig(config({ a: { size: 4 }, b: {} }));
     const missing = await w.ok(['import', '-no-color', 'vxtest_thing.b', 'no-such-id'], 1);
     expect(missing.stderr).toMatch(/non-existent remote object/);
@@ -168,4 +182,4 @@ describe.skipIf(clis.length === 0).each(clis)('$name', ({ path: cli }) => {
     expect(ours.resource_schemas?.vxtest_thing).toEqual(schemaToJson(fixture.resources.get('vxtest_thing')!.schema));
     expect(ours.data_source_schemas?.vxtest_thing).toEqual(schemaToJson(fixture.dataSources.get('vxtest_thing')!.schema));
   });
-});
+}
