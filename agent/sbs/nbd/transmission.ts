@@ -185,10 +185,10 @@ export class Transmission {
   /** The request's error number, or 0 when it may run. */
   private validate(h: RequestHeader): number {
     const device = this.device;
-    let allowedFlags = device.fua ? NBD_CMD_FLAG_FUA : 0;
+    // FUA is accepted exactly when advertised (transmissionFlags: never on a read-only export).
+    let allowedFlags = device.fua && !device.readOnly ? NBD_CMD_FLAG_FUA : 0;
     switch (h.type) {
       case NBD_CMD_READ:
-        break;
       case NBD_CMD_WRITE:
         break;
       case NBD_CMD_FLUSH:
