@@ -1,0 +1,20 @@
+// terraform-provider-vxcloud: the provider's definition, served by provider/main.ts.
+
+import { defineProvider } from './plugin/framework.js';
+import { AGENT_VERSION } from '../agent/version.js';
+import { hostData, hostsData } from './resources/hosts.js';
+import { nic } from './resources/nic.js';
+import { configureFleet, providerSchema, validateProviderConfig } from './resources/provider-config.js';
+import { subnet } from './resources/subnet.js';
+import { vpc } from './resources/vpc.js';
+import type { Fleet } from './resources/fleet.js';
+
+export default defineProvider<typeof providerSchema, Fleet>({
+  name: 'vxcloud',
+  version: AGENT_VERSION,
+  schema: providerSchema,
+  validate: validateProviderConfig,
+  configure: (config) => configureFleet(config as Parameters<typeof configureFleet>[0]),
+  resources: [vpc, subnet, nic],
+  dataSources: [hostData, hostsData],
+});

@@ -1,0 +1,86 @@
+// What the vxcloud resources share: ids, validators built from the agent's own rules, the status
+// attribute that turns drift into a planned repair, and fan-out of one object to its hosts.
+
+import { randomBytes } from 'node:crypto';
+import type { Status } from '../../gen/vxcloud/agent/v1/network.js';
+import type { Problem } from '../../lib/validation.js';
+import { isUnknown, unknown, type Value, type ValueRecord } from '../plugin/cty.js';
+import { attributeError, type Diagnostic } from '../plugin/diagnostics.js';
+import type { Validator } from '../plugin/validators.js';
+import { ApplyError, fleetDiagnostics } from './errors.js';
+import { FleetError, isNotFound, type Fleet } from './fleet.js';
+import type { AgentClient } from '../../lib/agent-client.js';
+
+export const READY = 'ready';
+
+export const newId = (kind: string): string => `${kind}-${randomBytes(5).toString('hex')}`;
+
+/** A schema validator from one of lib/validation's checks (the agent runs the same check). */
+export function rule(check: (field: string, value: never) => Problem[]): Validator {
+  return (v, path) => check('', v as never).map((p) => attributeError(path, 'Invalid value', p.message));
+}
+
+/** Status text from what each host reported: "ready", or every host's problems. */
+export function summarize(perHost: Map<string, Status | null>): string {
+  const problems: string[] = [];
+  for (const [host, s] of [...perHost].sort(([a], [b]) => a.localeCompare(b))) {
+    if (s === null) problems.push(`${host}: missing`);
+    else if (!s.ready) problems.push(`${host}: ${s.problems.join('; ')}`);
+  }
+  return problems.length === 0 ? READY : problems.join(' | ');
+}
+
+/**
+ * Plans `status`: a drifted object (status not ready) or any change makes it unknown, so that
+ * Terraform plans an update — the update's Put repairs every host — and shows the drift.
+ */
+export function planStatus(prior: ValueRecord | null, planned: ValueRecord): ValueRecord {
+  if (prior === null) return planned;
+  const changed = Object.keys(planned).some((k) => k !== 'status' && JSON.stringify(planned[k]) !== JSON.stringify(prior[k]));
+  return changed || prior.status !== READY ? { ...planned, status: unknown } : planned;
+}
+
+/** Diagnostics for host names in `hosts` the provider does not know. */
+export function unknownHosts(fleet: Fleet, hosts: Value, attribute: string): Diagnostic[] {
+  if (!Array.isArray(hosts)) return [];
+  return hosts.flatMap((h, i) =>
+    typeof h === 'string' && !fleet.host(h)
+      ? [attributeError([attribute, i], 'Unknown host', `"${h}" is not one of the provider's hosts: ${fleet.hosts.map((x) => x.name).join(', ')}.`)]
+      : [],
+  );
+}
+
+export const knownStrings = (v: Value): string[] | undefined => (Array.isArray(v) && !v.some(isUnknown) ? (v as string[]) : undefined);
+
+/** Gets an object from each host; null where the host does not have it. */
+export function getEach<T>(fleet: Fleet, hosts: readonly string[], get: (c: AgentClient) => Promise<T>): Promise<Map<string, T | null>> {
+  return fleet.each(hosts, (c) =>
+    get(c).catch((e: unknown) => {
+      if (isNotFound(e)) return null;
+      throw e;
+    }),
+  );
+}
+
+/**
+ * Runs a Put on every host. If some hosts fail, the error carries `partial` — the state to record
+ * for what was made — unless no host succeeded.
+ */
+export async function putEach<T>(fleet: Fleet, what: string, hosts: readonly string[], attributes: readonly string[], put: (c: AgentClient, host: string) => Promise<T>, partial: () => ValueRecord): Promise<Map<string, T>> {
+  try {
+    return await fleet.each(hosts, put);
+  } catch (e) {
+    const someDone = e instanceof FleetError && e.done.size > 0;
+    throw new ApplyError(fleetDiagnostics(what, e, attributes), someDone ? partial() : undefined);
+  }
+}
+
+/** A state attribute that is set once the object exists (computed values of stored state). */
+export function str(v: string | null | undefined, what = 'value'): string {
+  if (typeof v !== 'string') throw new Error(`${what} is missing from the state`);
+  return v;
+}
+
+export function strs(v: readonly (string | null)[] | null | undefined): string[] {
+  return (v ?? []).filter((x): x is string => typeof x === 'string');
+}

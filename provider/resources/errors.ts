@@ -1,0 +1,32 @@
+// Agent failures as Terraform diagnostics: each failing host named, and the attribute the agent
+// complained about (its errors start with the field name) pointed at.
+
+import type { Diagnostic, Path } from '../plugin/diagnostics.js';
+import { error } from '../plugin/diagnostics.js';
+import type { ValueRecord } from '../plugin/cty.js';
+import { agentMessage, FleetError } from './fleet.js';
+
+/**
+ * An apply that failed with diagnostics. `state` is what exists despite the failure (some hosts
+ * done): Terraform records it as tainted, so the next apply replaces it and destroy removes it.
+ */
+export class ApplyError extends Error {
+  constructor(
+    readonly diagnostics: Diagnostic[],
+    readonly state?: ValueRecord,
+  ) {
+    super(diagnostics.map((d) => `${d.summary}: ${d.detail ?? ''}`).join('\n'));
+    this.name = 'ApplyError';
+  }
+}
+
+/** Diagnostics for a fan-out failure; `attributes` are the resource's attribute names. */
+export function fleetDiagnostics(what: string, e: unknown, attributes: readonly string[]): Diagnostic[] {
+  const failures = e instanceof FleetError ? e.failures : [{ host: '', error: e instanceof Error ? e : new Error(String(e)) }];
+  return failures.map((f) => {
+    const msg = agentMessage(f.error);
+    const field = /^([a-z_]+)(?:\[\d+\])?(?:\.[a-z_]+)?:/.exec(msg)?.[1];
+    const path: Path | undefined = field && attributes.includes(field) ? [field] : undefined;
+    return error(f.host ? `${what} failed on host ${f.host}` : `${what} failed`, msg, path);
+  });
+}

@@ -1,0 +1,61 @@
+// Data sources vxcloud_host and vxcloud_hosts: what the agents say about their hosts.
+
+import { DataplaneMode, type Host } from '../../gen/vxcloud/agent/v1/host.js';
+import { t } from '../plugin/cty.js';
+import { defineDataSource } from '../plugin/framework.js';
+import type { Fleet } from './fleet.js';
+
+const MODES: Record<number, string> = {
+  [DataplaneMode.DATAPLANE_MODE_BRIDGE_PER_SUBNET]: 'bridge-per-subnet',
+  [DataplaneMode.DATAPLANE_MODE_VLAN_AWARE_BRIDGE]: 'vlan-aware-bridge',
+};
+
+const hostAttributes = {
+  roles: { type: t.list(t.string), computed: true, description: 'compute, route, management, storage.' },
+  underlay_address: { type: t.string, computed: true, description: 'Address of its VTEPs on the underlay.' },
+  underlay_mtu: { type: t.number, computed: true, description: 'MTU of the underlay interface.' },
+  dataplane_mode: { type: t.string, computed: true, description: '"bridge-per-subnet" or "vlan-aware-bridge".' },
+  capabilities: { type: t.map(t.bool), computed: true, description: 'Kernel features: vxlan, bridge, bridge_vlan_filtering, veth, tun, netns.' },
+} as const;
+
+function describe(h: Host) {
+  const c = h.capabilities!;
+  return {
+    roles: h.roles,
+    underlay_address: h.underlayAddress,
+    underlay_mtu: h.underlayMtu,
+    dataplane_mode: MODES[h.dataplaneMode] ?? 'unknown',
+    capabilities: { vxlan: c.vxlan, bridge: c.bridge, bridge_vlan_filtering: c.bridgeVlanFiltering, veth: c.veth, tun: c.tun, netns: c.netns },
+  };
+}
+
+const hostSchema = {
+  description: 'One host, as its agent describes it.',
+  attributes: { name: { type: t.string, required: true, description: 'The host name.' }, ...hostAttributes },
+} as const;
+
+export const hostData = defineDataSource<typeof hostSchema, Fleet>({
+  typeName: 'vxcloud_host',
+  schema: hostSchema,
+  async read(config, { provider }) {
+    return { name: config.name, ...describe(await provider.client(config.name).host.getHost({}, provider.timeoutMs)) };
+  },
+});
+
+const hostsSchema = {
+  description: "The provider's hosts, optionally only those with a role.",
+  attributes: {
+    role: { type: t.string, optional: true, description: 'Only hosts with this role.' },
+    names: { type: t.list(t.string), computed: true, description: 'Host names, in the order the provider lists them.' },
+  },
+} as const;
+
+export const hostsData = defineDataSource<typeof hostsSchema, Fleet>({
+  typeName: 'vxcloud_hosts',
+  schema: hostsSchema,
+  async read(config, { provider }) {
+    const all = await provider.each(provider.hosts.map((h) => h.name), (c) => c.host.getHost({}, provider.timeoutMs));
+    const names = provider.hosts.map((h) => h.name).filter((n) => config.role === null || all.get(n)!.roles.includes(config.role));
+    return { role: config.role, names };
+  },
+});

@@ -1,0 +1,131 @@
+// vxcloud_subnet: one VNI of a VPC, on the hosts the VPC is on (or those given).
+
+import type { Subnet as SubnetMessage, Vpc as VpcMessage } from '../../gen/vxcloud/agent/v1/network.js';
+import { contains, overlaps, parseCidr } from '../../lib/ipv4.js';
+import { checkCidr, VNI_MAX } from '../../lib/validation.js';
+import { known, knownOr, t } from '../plugin/cty.js';
+import { attributeError, type Diagnostic } from '../plugin/diagnostics.js';
+import { defineResource, type Planned } from '../plugin/framework.js';
+import type { StateOf } from '../plugin/schema.js';
+import { intBetween } from '../plugin/validators.js';
+import { getEach, newId, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
+import { ApplyError, fleetDiagnostics } from './errors.js';
+import type { Fleet } from './fleet.js';
+import { syncVtepTables } from './vtep-sync.js';
+
+const schema = {
+  version: 0,
+  description: 'A subnet of a VPC: one layer-2 segment, carried between hosts as one VXLAN VNI.',
+  attributes: {
+    id: { type: t.string, computed: true, description: 'Assigned on create.' },
+    vpc_id: { type: t.string, required: true, requiresReplace: true, description: 'The VPC it divides.' },
+    name: { type: t.string, optional: true, description: 'A name for people.' },
+    cidr: { type: t.string, required: true, requiresReplace: true, validators: [rule(checkCidr)], description: "IPv4 CIDR inside the VPC's, not overlapping its other subnets." },
+    vni: { type: t.number, optional: true, computed: true, requiresReplace: true, validators: [intBetween(1, VNI_MAX)], description: 'VXLAN network identifier (default: the lowest free from 1000).' },
+    gateway: { type: t.string, optional: true, computed: true, requiresReplace: true, description: "The router's address in the subnet (default: the first host address)." },
+    hosts: { type: t.list(t.string), optional: true, computed: true, description: 'Hosts the subnet spans (default: every host its VPC is on). Changes in place.' },
+    mtu: { type: t.number, computed: true, description: 'MTU workloads get: the underlay MTU minus 50.' },
+    status: { type: t.string, computed: true, description: '"ready", or what each host lacks; drift plans a repair.' },
+  },
+} as const;
+
+type SubnetState = StateOf<typeof schema>;
+const ATTRS = Object.keys(schema.attributes);
+const FIRST_VNI = 1000;
+
+const allHosts = (f: Fleet): string[] => f.hosts.map((h) => h.name);
+
+async function findVpc(fleet: Fleet, vpcId: string): Promise<{ hosts: string[]; vpc?: VpcMessage }> {
+  const found = await getEach<VpcMessage>(fleet, allHosts(fleet), (c) => c.network.getVpc({ id: vpcId }));
+  const hosts = [...found].filter(([, v]) => v !== null).map(([h]) => h);
+  return { hosts, vpc: [...found.values()].find((v) => v !== null) ?? undefined };
+}
+
+async function subnetsOn(fleet: Fleet, hosts: string[], vpcId = ''): Promise<SubnetMessage[]> {
+  const lists = await fleet.each(hosts, async (c) => (await c.network.listSubnets({ parentId: vpcId })).subnets);
+  const byId = new Map([...lists.values()].flat().map((s) => [s.spec!.id, s]));
+  return [...byId.values()];
+}
+
+/** Checks a subnet against its VPC and siblings when they exist already (the agent checks again). */
+async function planChecks(fleet: Fleet, p: Planned<typeof schema>, selfId: string | null): Promise<Diagnostic[]> {
+  if (typeof p.vpc_id !== 'string' || typeof p.cidr !== 'string' || checkCidr('', p.cidr).length > 0) return [];
+  const { hosts, vpc } = await findVpc(fleet, p.vpc_id);
+  if (!vpc) return [attributeError(['vpc_id'], 'No such VPC', `No host has VPC "${p.vpc_id}".`)];
+  const net = parseCidr(p.cidr)!;
+  const out: Diagnostic[] = [];
+  if (!contains(parseCidr(vpc.spec!.cidr)!, net)) out.push(attributeError(['cidr'], 'Subnet outside its VPC', `${p.cidr} is not inside the VPC's ${vpc.spec!.cidr}: pick a subnet of it.`));
+  for (const s of await subnetsOn(fleet, hosts, p.vpc_id)) {
+    if (s.spec!.id !== selfId && overlaps(parseCidr(s.spec!.cidr)!, net)) {
+      out.push(attributeError(['cidr'], 'Overlapping subnets', `${p.cidr} overlaps subnet ${s.spec!.id} (${s.spec!.cidr}) of the same VPC.`));
+    }
+  }
+  return out;
+}
+
+function toState(s: SubnetMessage, prior: Partial<SubnetState>, hosts: string[], status: string): SubnetState {
+  const sp = s.spec!;
+  return { id: sp.id, vpc_id: sp.vpcId, name: prior.name ?? null, cidr: sp.cidr, vni: sp.vni, gateway: sp.gateway, hosts, mtu: s.observed!.mtu, status };
+}
+
+const statuses = (m: Map<string, SubnetMessage | null>): string => summarize(new Map([...m].map(([h, s]) => [h, s?.status ?? null])));
+
+export const subnet = defineResource<typeof schema, Fleet>({
+  typeName: 'vxcloud_subnet',
+  schema,
+  async plan({ prior, planned }, { provider }) {
+    const diagnostics = [...unknownHosts(provider, planned.hosts, 'hosts'), ...(await planChecks(provider, planned, prior?.id ?? null))];
+    return { planned: planStatus(prior, planned) as Planned<typeof schema>, diagnostics };
+  },
+  async create({ planned }, { provider }) {
+    const vpcId = known(planned.vpc_id);
+    const hosts = (knownOr(planned.hosts, null) as string[] | null) ?? (await findVpc(provider, vpcId)).hosts;
+    if (hosts.length === 0) throw new ApplyError([attributeError(['vpc_id'], 'No such VPC', `No host has VPC "${vpcId}".`)]);
+    const id = newId('subnet');
+    const requested = knownOr(planned.vni, null);
+    const gateway = knownOr(planned.gateway, null) ?? '';
+    // VNIs are unique per host: allocate and create under one lock so parallel creates differ.
+    const res = await provider.serialize('vni', async () => {
+      let vni = requested === null ? 0 : Number(requested);
+      if (vni === 0) {
+        const used = new Set((await subnetsOn(provider, allHosts(provider))).map((s) => s.spec!.vni));
+        for (vni = FIRST_VNI; used.has(vni); vni++);
+      }
+      const spec = { id, vpcId, name: knownOr(planned.name, null) ?? '', cidr: known(planned.cidr), vni, vlan: 0, gateway };
+      return putEach(provider, 'Creating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ id, vpc_id: vpcId, name: planned.name, cidr: spec.cidr, vni, gateway, hosts, mtu: 0, status: 'partially created' }));
+    });
+    await syncVtepTables(provider, id);
+    const first = [...res.values()][0]!;
+    return toState(first, { name: knownOr(planned.name, null) }, hosts, statuses(res));
+  },
+  async read(state, { provider }) {
+    const found = await getEach<SubnetMessage>(provider, strs(state.hosts), (c) => c.network.getSubnet({ id: str(state.id) }));
+    const any = [...found.values()].find((s) => s !== null);
+    if (!any) return null;
+    return toState(any, state, strs(state.hosts), statuses(found));
+  },
+  async update({ prior, planned }, { provider }) {
+    const hosts = strs(known(planned.hosts));
+    const spec = { id: str(prior.id), vpcId: prior.vpc_id, name: knownOr(planned.name, null) ?? '', cidr: prior.cidr, vni: Number(prior.vni), vlan: 0, gateway: str(prior.gateway) };
+    const res = await putEach(provider, 'Updating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ ...prior, status: 'partially updated' }));
+    const removed = strs(prior.hosts).filter((h) => !hosts.includes(h));
+    await provider.each(removed, (c) => c.network.deleteSubnet({ id: spec.id })).catch((e: unknown) => {
+      throw new ApplyError(fleetDiagnostics('Removing the subnet from a host', e, ATTRS), { ...prior, hosts: [...hosts, ...removed], status: 'partially updated' });
+    });
+    await syncVtepTables(provider, spec.id);
+    return toState([...res.values()][0]!, { name: knownOr(planned.name, null) }, hosts, statuses(res));
+  },
+  async delete(state, { provider }) {
+    const id = str(state.id);
+    await provider.each(strs(state.hosts), (c) => c.network.deleteSubnet({ id })).catch((e: unknown) => {
+      throw new ApplyError(fleetDiagnostics('Deleting the subnet', e, ATTRS));
+    });
+  },
+  async importState(id, { provider }) {
+    const found = await getEach<SubnetMessage>(provider, allHosts(provider), (c) => c.network.getSubnet({ id }));
+    const hosts = [...found].filter(([, s]) => s !== null).map(([h]) => h);
+    if (hosts.length === 0) throw new Error(`no host has a subnet with id "${id}"`);
+    return { id, hosts, status: READY };
+  },
+});
+

@@ -1,0 +1,28 @@
+// The static control plane, run by the provider until EVPN replaces it: after a subnet or NIC
+// changes, every host that has the subnet gets the subnet's full VTEP table — the other hosts
+// as flood targets, and the other hosts' NICs as MAC→VTEP and IP→MAC entries.
+
+import type { Nic, Subnet } from '../../gen/vxcloud/agent/v1/network.js';
+import { getEach } from './common.js';
+import type { Fleet } from './fleet.js';
+
+export function syncVtepTables(fleet: Fleet, subnetId: string): Promise<void> {
+  // One sync per subnet at a time: the last one to start reads everything done before it.
+  return fleet.serialize(`vtep:${subnetId}`, async () => {
+    const present = await getEach<Subnet>(fleet, fleet.hosts.map((h) => h.name), (c) => c.network.getSubnet({ id: subnetId }));
+    const spans = [...present].filter(([, s]) => s !== null).map(([h]) => h);
+    const nics = await fleet.each<Nic[]>(spans, async (c) => (await c.network.listNics({ parentId: subnetId })).nics);
+    const vtep = (host: string): string => fleet.host(host)!.underlayAddress;
+    await fleet.each(spans, (c, host) => {
+      const remote = spans.filter((h) => h !== host).flatMap((h) => (nics.get(h) ?? []).map((n) => ({ host: h, nic: n.spec! })));
+      return c.network.putVtepTable({
+        table: {
+          subnetId,
+          floodVteps: spans.filter((h) => h !== host).map(vtep),
+          fdb: remote.map((r) => ({ mac: r.nic.mac, vtep: vtep(r.host) })),
+          neighbors: remote.filter((r) => r.nic.ip !== '').map((r) => ({ ip: r.nic.ip.split('/')[0]!, mac: r.nic.mac })),
+        },
+      });
+    });
+  });
+}
