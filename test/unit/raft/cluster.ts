@@ -153,10 +153,6 @@ export class Cluster {
     this.stabilize();
   }
 
-  leaderId(): NodeId | undefined {
-    return [...this.nodes.values()].find((n) => n.currentRole === 'leader')?.id;
-  }
-
   appliedData(id: NodeId): string[] {
     return this.applied
       .get(id)!

@@ -33,10 +33,6 @@ export class SafetyChecker {
     return this.maxCommitted;
   }
 
-  committedTermAt(index: number): number | undefined {
-    return this.committedTerm.get(index);
-  }
-
   /** Election safety: at most one leader per term. */
   leader(id: NodeId, term: number): void {
     const other = this.leaderOfTerm.get(term);

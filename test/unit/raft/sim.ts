@@ -33,7 +33,10 @@ export interface SimResult {
   confChanges: number;
 }
 
-/** Drawn per seed, so that the seeds cover calm and stormy runs alike. Rates are per step (%). */
+/**
+ * Drawn per seed, so that the seeds cover calm and stormy runs alike. Message rates are
+ * fractions of messages; crash and partition rates are percentages of steps.
+ */
 interface Chaos {
   dropRate: number;
   duplicateRate: number;
@@ -143,18 +146,19 @@ interface PendingGet {
 }
 
 export class Simulation {
-  readonly rand: () => number;
-  readonly checker = new SafetyChecker();
-  readonly nodes: SimNode[] = [];
+  private readonly rand: () => number;
+  private readonly checker = new SafetyChecker();
+  private readonly nodes: SimNode[] = [];
   /** Messages in flight with the step at which they arrive. */
   private network: { m: Message; at: number }[] = [];
   private now = 0;
   /** Partition group of each node; messages between groups are lost. */
   private group = new Map<NodeId, number>();
   private chaos: Chaos;
+  /** Logical time of client calls and returns: several may happen in one step, all distinct. */
   private clock = 0;
   private nextOp = 0;
-  readonly history: Operation[] = [];
+  private readonly history: Operation[] = [];
   private puts: PendingPut[] = [];
   private gets: PendingGet[] = [];
   private ackedPutIndex = 0;
@@ -207,10 +211,6 @@ export class Simulation {
 
   private pick<T>(xs: readonly T[]): T | undefined {
     return xs[this.int(xs.length)];
-  }
-
-  private live(): SimNode[] {
-    return this.nodes.filter((n) => n.raft !== null);
   }
 
   // ---- node lifecycle -----------------------------------------------------------------------
@@ -373,9 +373,10 @@ export class Simulation {
     const id = this.nextOp++;
     const key = this.pick(KEYS) ?? 'x';
     const value = `v${id}`;
+    const call = ++this.clock;
     const r = raft.propose(enc.encode(`${id}|${key}|${value}`));
     if (!r.ok) return;
-    const op: Operation = { id, key, kind: 'put', input: value, output: null, call: ++this.clock, ret: Infinity };
+    const op: Operation = { id, key, kind: 'put', input: value, output: null, call, ret: Infinity };
     this.history.push(op);
     this.puts.push({ op, deadline: this.now + CLIENT_TIMEOUT, node: n.id, index: r.index, term: r.term });
   }
@@ -385,8 +386,9 @@ export class Simulation {
     if (raft === null || !this.idleClient()) return;
     const id = this.nextOp++;
     const ctx = `r${id}`;
+    const call = ++this.clock;
     if (!raft.readIndex(ctx)) return;
-    const op: Operation = { id, key: this.pick(KEYS) ?? 'x', kind: 'get', input: null, output: null, call: ++this.clock, ret: Infinity };
+    const op: Operation = { id, key: this.pick(KEYS) ?? 'x', kind: 'get', input: null, output: null, call, ret: Infinity };
     this.gets.push({ op, deadline: this.now + CLIENT_TIMEOUT, node: n.id, ctx, readIndex: null });
   }
 
