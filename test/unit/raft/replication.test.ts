@@ -124,6 +124,22 @@ describe('raft log replication', () => {
     expect(next.flatMap((m) => m.entries.map((e) => e.index))).toEqual([2, 3]);
   });
 
+  it('limits the bytes per append, but always sends at least one entry', () => {
+    const c = new Cluster(['a', 'b', 'c'], { maxBytesPerAppend: 150 });
+    c.elect('a');
+    c.isolate('b');
+    for (let i = 0; i < 6; i++) c.node('a').propose(new Uint8Array(100));
+    c.stabilize();
+    const sizes: number[] = [];
+    c.drop = (m) => {
+      if (m.type === 'append' && m.to === 'b' && m.entries.length > 0) sizes.push(m.entries.length);
+      return false;
+    };
+    c.heartbeat('a');
+    expect(c.node('b').commitIndex).toBe(7);
+    expect(sizes.every((n) => n === 1)).toBe(true);
+  });
+
   it('survives duplicated and reordered appends without losing entries', () => {
     const c = new Cluster(['a', 'b', 'c']);
     c.elect('a');

@@ -51,6 +51,23 @@ describe('raft snapshots', () => {
     expect(c.appliedData('c')).toEqual(['x7', 'x8', 'x9', 'after']);
   });
 
+  it('sends the snapshot again when the first one was lost', () => {
+    const c = new Cluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.isolate('c');
+    for (let i = 0; i < 4; i++) c.node('a').propose(enc(`x${i}`));
+    c.stabilize();
+    c.node('a').compact(4, enc('image@4'));
+    let sent = 0;
+    c.drop = (m) => m.type === 'snapshot' && ++sent === 1;
+    c.heartbeat('a');
+    expect(sent).toBe(1);
+    expect(c.node('c').commitIndex).toBe(1);
+    for (let i = 0; i < 20; i++) c.heartbeat('a');
+    expect(sent).toBe(2);
+    expect(c.node('c').commitIndex).toBe(5);
+  });
+
   it('hands the snapshot out in a Ready before any entry after it is applied', () => {
     const c = new Cluster(['a', 'b', 'c']);
     c.elect('a');
