@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import type { Status } from '../../gen/vxcloud/agent/v1/network.js';
 import type { Problem } from '../../lib/validation.js';
 import { isUnknown, unknown, type Value, type ValueRecord } from '../plugin/cty.js';
-import { attributeError, type Diagnostic } from '../plugin/diagnostics.js';
+import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/diagnostics.js';
 import type { Validator } from '../plugin/validators.js';
-import { ApplyError, fleetDiagnostics } from './errors.js';
+import { fleetDiagnostics } from './errors.js';
 import { FleetError, isNotFound, type Fleet } from './fleet.js';
 import type { AgentClient } from '../../lib/agent-client.js';
 
@@ -71,7 +71,7 @@ export async function putEach<T>(fleet: Fleet, what: string, hosts: readonly str
     return await fleet.each(hosts, put);
   } catch (e) {
     const someDone = e instanceof FleetError && e.done.size > 0;
-    throw new ApplyError(fleetDiagnostics(what, e, attributes), someDone ? partial() : undefined);
+    throw new DiagnosticsError(fleetDiagnostics(what, e, attributes), someDone ? partial() : undefined);
   }
 }
 

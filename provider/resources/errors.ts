@@ -3,22 +3,7 @@
 
 import type { Diagnostic, Path } from '../plugin/diagnostics.js';
 import { error } from '../plugin/diagnostics.js';
-import type { ValueRecord } from '../plugin/cty.js';
 import { agentMessage, FleetError } from './fleet.js';
-
-/**
- * An apply that failed with diagnostics. `state` is what exists despite the failure (some hosts
- * done): Terraform records it as tainted, so the next apply replaces it and destroy removes it.
- */
-export class ApplyError extends Error {
-  constructor(
-    readonly diagnostics: Diagnostic[],
-    readonly state?: ValueRecord,
-  ) {
-    super(diagnostics.map((d) => `${d.summary}: ${d.detail ?? ''}`).join('\n'));
-    this.name = 'ApplyError';
-  }
-}
 
 /** Diagnostics for a fan-out failure; `attributes` are the resource's attribute names. */
 export function fleetDiagnostics(what: string, e: unknown, attributes: readonly string[]): Diagnostic[] {

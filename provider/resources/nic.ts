@@ -5,12 +5,12 @@ import { NicKind, type Nic as NicMessage, type Subnet as SubnetMessage } from '.
 import { firstHost, formatIp, isHostAddress, parseCidr, parseIp } from '../../lib/ipv4.js';
 import { checkIfname, checkMac, checkNetns } from '../../lib/validation.js';
 import { known, knownOr, t } from '../plugin/cty.js';
-import { attributeError, type Diagnostic } from '../plugin/diagnostics.js';
+import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/diagnostics.js';
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { oneOf } from '../plugin/validators.js';
 import { getEach, newId, planStatus, READY, rule, str } from './common.js';
-import { ApplyError, fleetDiagnostics } from './errors.js';
+import { fleetDiagnostics } from './errors.js';
 import { FleetError, type Fleet } from './fleet.js';
 import { syncVtepTables } from './vtep-sync.js';
 
@@ -54,7 +54,7 @@ async function allocateIp(fleet: Fleet, subnetId: string, host: string): Promise
   const used = new Set([...nics.values()].flat().map((n) => parseIp(n.spec!.ip.split('/')[0]!)));
   used.add(parseIp(s.spec!.gateway || formatIp(firstHost(net))));
   for (let ip = net.network + 1; isHostAddress(net, ip); ip++) if (!used.has(ip)) return `${formatIp(ip)}/${net.prefix}`;
-  throw new ApplyError([attributeError(['subnet_id'], 'Subnet full', `Subnet ${subnetId} (${s.spec!.cidr}) has no free address left.`)]);
+  throw new DiagnosticsError([attributeError(['subnet_id'], 'Subnet full', `Subnet ${subnetId} (${s.spec!.cidr}) has no free address left.`)]);
 }
 
 function toState(n: NicMessage, host: string): NicState {
@@ -102,8 +102,8 @@ export const nic = defineResource<typeof schema, Fleet>({
     const kind = knownOr(planned.kind, null) ?? 'veth';
     const made = await provider.serialize(`ip:${subnetId}`, async () => {
       const ip = knownOr(planned.ip, null) ?? (await allocateIp(provider, subnetId, host).catch((e: unknown) => {
-        if (e instanceof ApplyError) throw e;
-        throw new ApplyError(fleetDiagnostics('Allocating an address', e, ATTRS));
+        if (e instanceof DiagnosticsError) throw e;
+        throw new DiagnosticsError(fleetDiagnostics('Allocating an address', e, ATTRS));
       }));
       const spec = {
         id,
@@ -117,12 +117,12 @@ export const nic = defineResource<typeof schema, Fleet>({
         dhcp: knownOr(planned.dhcp, null) ?? false,
       };
       return provider.client(host).network.putNic({ nic: spec }, provider.timeoutMs).catch((e: unknown) => {
-        throw new ApplyError(fleetDiagnostics('Creating the NIC', new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
+        throw new DiagnosticsError(fleetDiagnostics('Creating the NIC', new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
       });
     });
     const state = toState(made, host);
     await syncVtepTables(provider, subnetId).catch((e: unknown) => {
-      throw new ApplyError(fleetDiagnostics('Telling the other hosts where the NIC is', e, ATTRS), { ...state, status: 'partially created' });
+      throw new DiagnosticsError(fleetDiagnostics('Telling the other hosts where the NIC is', e, ATTRS), { ...state, status: 'partially created' });
     });
     return state;
   },

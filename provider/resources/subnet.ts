@@ -4,12 +4,12 @@ import type { Subnet as SubnetMessage, Vpc as VpcMessage } from '../../gen/vxclo
 import { contains, overlaps, parseCidr } from '../../lib/ipv4.js';
 import { checkCidr, VNI_MAX } from '../../lib/validation.js';
 import { known, knownOr, t } from '../plugin/cty.js';
-import { attributeError, type Diagnostic } from '../plugin/diagnostics.js';
+import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/diagnostics.js';
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { intBetween } from '../plugin/validators.js';
 import { getEach, newId, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
-import { ApplyError, fleetDiagnostics } from './errors.js';
+import { fleetDiagnostics } from './errors.js';
 import type { Fleet } from './fleet.js';
 import { syncVtepTables } from './vtep-sync.js';
 
@@ -80,7 +80,7 @@ export const subnet = defineResource<typeof schema, Fleet>({
   async create({ planned }, { provider }) {
     const vpcId = known(planned.vpc_id);
     const hosts = (knownOr(planned.hosts, null) as string[] | null) ?? (await findVpc(provider, vpcId)).hosts;
-    if (hosts.length === 0) throw new ApplyError([attributeError(['vpc_id'], 'No such VPC', `No host has VPC "${vpcId}".`)]);
+    if (hosts.length === 0) throw new DiagnosticsError([attributeError(['vpc_id'], 'No such VPC', `No host has VPC "${vpcId}".`)]);
     const id = newId('subnet');
     const requested = knownOr(planned.vni, null);
     const gateway = knownOr(planned.gateway, null) ?? '';
@@ -110,7 +110,7 @@ export const subnet = defineResource<typeof schema, Fleet>({
     const res = await putEach(provider, 'Updating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ ...prior, status: 'partially updated' }));
     const removed = strs(prior.hosts).filter((h) => !hosts.includes(h));
     await provider.each(removed, (c) => c.network.deleteSubnet({ id: spec.id })).catch((e: unknown) => {
-      throw new ApplyError(fleetDiagnostics('Removing the subnet from a host', e, ATTRS), { ...prior, hosts: [...hosts, ...removed], status: 'partially updated' });
+      throw new DiagnosticsError(fleetDiagnostics('Removing the subnet from a host', e, ATTRS), { ...prior, hosts: [...hosts, ...removed], status: 'partially updated' });
     });
     await syncVtepTables(provider, spec.id);
     return toState([...res.values()][0]!, { name: knownOr(planned.name, null) }, hosts, statuses(res));
@@ -118,7 +118,7 @@ export const subnet = defineResource<typeof schema, Fleet>({
   async delete(state, { provider }) {
     const id = str(state.id);
     await provider.each(strs(state.hosts), (c) => c.network.deleteSubnet({ id })).catch((e: unknown) => {
-      throw new ApplyError(fleetDiagnostics('Deleting the subnet', e, ATTRS));
+      throw new DiagnosticsError(fleetDiagnostics('Deleting the subnet', e, ATTRS));
     });
   },
   async importState(id, { provider }) {

@@ -7,7 +7,8 @@ import type { StateOf } from '../plugin/schema.js';
 import type { Vpc as VpcMessage } from '../../gen/vxcloud/agent/v1/network.js';
 import type { Planned } from '../plugin/framework.js';
 import { getEach, newId, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
-import { fleetDiagnostics, ApplyError } from './errors.js';
+import { DiagnosticsError } from '../plugin/diagnostics.js';
+import { fleetDiagnostics } from './errors.js';
 import type { Fleet } from './fleet.js';
 
 const schema = {
@@ -54,13 +55,13 @@ export const vpc = defineResource<typeof schema, Fleet>({
     const res = await putEach(provider, 'Updating the VPC', hosts, ATTRS, (c) => c.network.putVpc(spec(v)), () => ({ ...prior, status: 'partially updated' }));
     const removed = strs(prior.hosts).filter((h) => !hosts.includes(h));
     await provider.each(removed, (c) => c.network.deleteVpc({ id: v.id })).catch((e: unknown) => {
-      throw new ApplyError(fleetDiagnostics('Removing the VPC from a host', e, ATTRS), { ...prior, hosts: [...hosts, ...removed], status: 'partially updated' });
+      throw new DiagnosticsError(fleetDiagnostics('Removing the VPC from a host', e, ATTRS), { ...prior, hosts: [...hosts, ...removed], status: 'partially updated' });
     });
     return { ...v, hosts, status: summarize(new Map([...res].map(([h, r]) => [h, r.status ?? null]))) };
   },
   async delete(state, { provider }) {
     await provider.each(strs(state.hosts), (c) => c.network.deleteVpc({ id: str(state.id) })).catch((e: unknown) => {
-      throw new ApplyError(fleetDiagnostics('Deleting the VPC', e, ATTRS));
+      throw new DiagnosticsError(fleetDiagnostics('Deleting the VPC', e, ATTRS));
     });
   },
   async importState(id, { provider }) {
