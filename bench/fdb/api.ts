@@ -116,7 +116,7 @@ async function bench(b: BenchLab): Promise<void> {
     console.log(`  agent API PutVtepTable : median ${m.api.toFixed(1)} ms  ${samples(series.api)}`);
     console.log(`  agent/net replaceFdb   : median ${m.net.toFixed(1)} ms  ${samples(series.net)}`);
     console.log(`  bridge -batch          : median ${m.batch.toFixed(1)} ms  ${samples(series.batch)}`);
-    console.log(`    of which, apart:`);
+    console.log(`  where the API's extra time goes, timed separately:`);
     console.log(`    GetVtepTable         : median ${median(parts.get).toFixed(1)} ms  (read-back of the table and a 10k-entry reply, no write)`);
     console.log(`    agent/net fdb dump   : median ${median(parts.dump).toFixed(1)} ms  (reading ${count} entries back)`);
     console.log(`  ratio agent-API/bridge : ${(m.api / m.batch).toFixed(2)}  (goal <= 1.5)`);

@@ -14,7 +14,7 @@
 import os from 'node:os';
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import { NicKind } from '../../gen/vxcloud/agent/v1/network.js';
+import { NicKind, NicSpec } from '../../gen/vxcloud/agent/v1/network.js';
 import { withLab, type BenchLab } from '../common/lab.js';
 import { median, samples } from '../common/stats.js';
 
@@ -26,7 +26,8 @@ for (const m of mtus) if (!Number.isInteger(m) || m < 1280 || m > 9000) throw ne
 const PORT = '5201';
 const SUBNET = { id: 'bench', vpcId: 'bench', name: 'bench', cidr: '198.18.7.0/24', vni: 4242, vlan: 0, gateway: '' };
 const hostsOf = [1, 2] as const;
-const nicOf = (b: BenchLab, i: number) => ({
+// fromPartial: defaults for the NIC fields a bench has no use for (DHCP and whatever comes next).
+const nicOf = (b: BenchLab, i: number): NicSpec => NicSpec.fromPartial({
   id: `n${i}`,
   subnetId: SUBNET.id,
   kind: NicKind.NIC_KIND_VETH,
