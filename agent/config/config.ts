@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve, dirname } from 'node:path';
 import { parse } from 'yaml';
 import { parseIp } from '../../lib/ipv4.js';
+import { parseControlPlane, type ControlPlaneConfig } from './control-plane.js';
 
 export const ROLES = ['compute', 'route', 'management', 'storage'] as const;
 export type Role = (typeof ROLES)[number];
@@ -24,6 +25,7 @@ export interface AgentConfig {
   reconcile: { intervalSeconds: number };
   vxlanPort: number;
   dataplane: DataplaneSetting;
+  controlPlane: ControlPlaneConfig;
 }
 
 export class ConfigError extends Error {}
@@ -83,6 +85,7 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
     reconcile: { intervalSeconds: interval },
     vxlanPort,
     dataplane: dataplane as DataplaneSetting,
+    controlPlane: parseControlPlane(raw.controlPlane, (m) => new ConfigError(m)),
   };
 }
 
