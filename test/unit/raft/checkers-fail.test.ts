@@ -20,6 +20,13 @@ describe('safety checker flags injected violations', () => {
     expect(() => s.leader('b', 3)).toThrow(SafetyViolation);
   });
 
+  it('a leader rewriting its own log', () => {
+    const s = new SafetyChecker();
+    s.leaderAppendOnly({ ...view('a', 2, 0, [1, 2, 2]), lastIndex: 3 });
+    s.leaderAppendOnly({ ...view('a', 2, 0, [1, 2, 2, 2]), lastIndex: 4 });
+    expect(() => s.leaderAppendOnly({ ...view('a', 2, 0, [1, 2, 2, 3]), lastIndex: 4 })).toThrow(/rewrote entry 4/);
+  });
+
   it('two votes by one node in one term', () => {
     const s = new SafetyChecker();
     s.vote('b', 3, 'a');

@@ -19,6 +19,8 @@ export interface LogView {
 export class SafetyChecker {
   private readonly leaderOfTerm = new Map<number, NodeId>();
   private readonly voteOf = new Map<string, NodeId>();
+  /** Last entry seen in the log of each leader, by term and id. */
+  private readonly leaderLast = new Map<string, { index: number; term: number }>();
   /** Chain digest of the log prefix ending at (index, term), from whichever disk held it first. */
   private readonly prefixOf = new Map<string, number>();
   /** Term of the committed entry at each index (where some node could still tell). */
@@ -38,6 +40,17 @@ export class SafetyChecker {
     const other = this.leaderOfTerm.get(term);
     if (other === undefined) this.leaderOfTerm.set(term, id);
     else if (other !== id) throw new SafetyViolation(`two leaders in term ${term}: ${other} and ${id}`);
+  }
+
+  /** Leader append-only: while a node leads a term its log only grows. */
+  leaderAppendOnly(n: LogView & { lastIndex: number }): void {
+    const key = `${n.term}/${n.id}`;
+    const prev = this.leaderLast.get(key);
+    if (prev !== undefined && prev.index > n.snapshotIndex && (n.lastIndex < prev.index || n.termAt(prev.index) !== prev.term)) {
+      throw new SafetyViolation(`leader ${n.id} of term ${n.term} dropped or rewrote entry ${prev.index}`);
+    }
+    const t = n.termAt(n.lastIndex);
+    if (t !== undefined) this.leaderLast.set(key, { index: n.lastIndex, term: t });
   }
 
   /** A node grants at most one vote per term, restarts included. */

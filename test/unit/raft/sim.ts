@@ -514,6 +514,7 @@ export class Simulation {
       if (raft.currentRole === 'leader') {
         this.checker.leader(n.id, raft.currentTerm);
         this.checker.leaderComplete(view);
+        this.checker.leaderAppendOnly({ ...view, lastIndex: raft.lastIndex });
       }
     }
     const disks = this.nodes.map((n) => ({
