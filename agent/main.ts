@@ -6,6 +6,7 @@ import { networkService } from './api/network-service.js';
 import { dataplaneLayout, dataplaneMode, hostService } from './api/host-service.js';
 import { startServer } from './api/server.js';
 import { loadConfig } from './config/config.js';
+import { startControlPlane } from './evpn/control-plane.js';
 import type { L2Context } from './l2/context.js';
 import { openNet } from './net/index.js';
 import { Reconciler } from './state/reconciler.js';
@@ -29,13 +30,15 @@ async function main(): Promise<void> {
   const ctx: L2Context = { underlayAddress: cfg.underlay.address, underlayMtu: underlay.mtu, vxlanPort: cfg.vxlanPort };
 
   const layout = dataplaneLayout(dataplaneMode(caps, cfg.dataplane));
-  const reconciler = await Reconciler.open(net, new StateStore(cfg.stateDir), ctx, log, layout);
+  const reconciler = await Reconciler.open(net, new StateStore(cfg.stateDir), ctx, log, layout, cfg.controlPlane.kind);
   const first = await reconciler.reconcileAll();
   log.info({ caps, layout, failed: first.failed.length }, 'initial reconcile done');
   reconciler.start(cfg.reconcile.intervalSeconds * 1000);
+  // After the first reconcile, so that zebra finds the subnets' devices already there.
+  const plane = await startControlPlane(cfg, net.host, log);
 
   const server = await startServer(cfg, {
-    host: hostService(cfg, caps, underlay.mtu, reconciler, log),
+    host: hostService(cfg, caps, underlay.mtu, reconciler, log, plane),
     network: networkService(reconciler, ctx, log),
   });
   log.info({ listen: cfg.listen }, 'serving');
@@ -43,9 +46,12 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');
     reconciler.stop();
+    const planeStopped = plane.stop().catch((e: unknown) => log.error({ err: e }, 'stopping the control plane failed'));
     server.tryShutdown(() => {
-      net.close();
-      process.exit(0);
+      void planeStopped.finally(() => {
+        net.close();
+        process.exit(0);
+      });
     });
     setTimeout(() => process.exit(0), 3000).unref();
   };

@@ -4,6 +4,7 @@ import { release } from 'node:os';
 import type { Logger } from 'pino';
 import { DataplaneMode, type HostServiceServer } from '../../gen/vxcloud/agent/v1/host.js';
 import { ConfigError, type AgentConfig, type DataplaneSetting } from '../config/config.js';
+import type { ControlPlane } from '../evpn/control-plane.js';
 import type { DataplaneLayout } from '../l2/layout.js';
 import type { Capabilities } from '../net/types.js';
 import type { Reconciler } from '../state/reconciler.js';
@@ -27,7 +28,7 @@ export function dataplaneLayout(mode: DataplaneMode): DataplaneLayout {
   return mode === DataplaneMode.DATAPLANE_MODE_VLAN_AWARE_BRIDGE ? 'vlan-aware' : 'bridge-per-subnet';
 }
 
-export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: number, r: Reconciler, log: Logger): HostServiceServer {
+export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: number, r: Reconciler, log: Logger, plane?: ControlPlane): HostServiceServer {
   return {
     getHost: unary(log, 'GetHost', async () => {
       const d = r.desired;
@@ -47,6 +48,7 @@ export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: n
         versions: { agent: AGENT_VERSION, kernel: release(), node: process.versions.node },
         objectsDesired: statuses.length,
         objectsReady: statuses.filter((s) => s.ready).length,
+        controlPlane: plane ? await plane.status() : undefined,
       };
     }),
   };

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { validateNic, validateSubnet, validateVpc, validateVtepTable } from '../../lib/validation.js';
 import { parseCidr, contains } from '../../lib/ipv4.js';
+import { convergeLocalNeighbors, localNeighborProblems, type TableSource } from '../evpn/neighbors.js';
 import type { L2Context } from '../l2/context.js';
 import { l2Layout, type DataplaneLayout, type L2Layout } from '../l2/layout.js';
 import { isVxcloudLink, nicDevice, PREFIX } from '../l2/names.js';
@@ -40,13 +41,15 @@ export class Reconciler {
     private readonly log: Logger,
     private state: DesiredState,
     layout: DataplaneLayout,
+    private readonly tables: TableSource,
   ) {
     this.l2 = l2Layout(layout, ctx);
   }
 
   /** `layout` is decided once at start (see dataplaneMode); a restart in another mode rebuilds the links. */
-  static async open(net: Net, store: StateStore, ctx: L2Context, log: Logger, layout: DataplaneLayout = 'bridge-per-subnet'): Promise<Reconciler> {
-    return new Reconciler(net, store, ctx, log, await store.load(), layout);
+  /** `tables`: the control plane that fills VTEP tables; only `static` takes them through the API. */
+  static async open(net: Net, store: StateStore, ctx: L2Context, log: Logger, layout: DataplaneLayout = 'bridge-per-subnet', tables: TableSource = 'static'): Promise<Reconciler> {
+    return new Reconciler(net, store, ctx, log, await store.load(), layout, tables);
   }
 
   get layout(): DataplaneLayout {
@@ -179,6 +182,7 @@ export class Reconciler {
     return this.mutex.run(async () => {
       const problems = validateVtepTable(t);
       if (problems.length > 0) throw ApiError.of(problems);
+      if (this.tables !== 'static') throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `this host's control plane is ${this.tables}: it fills the VTEP tables, static tables apply only with controlPlane.kind static`);
       const s = this.state.subnets[t.subnet_id];
       if (!s) throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `subnet "${t.subnet_id}" does not exist on this host: create it first`);
       const prior = this.state.vtepTables[t.subnet_id];
@@ -240,10 +244,12 @@ export class Reconciler {
             if (e instanceof MissingNamespaceError) throw new ApiError('FAILED_PRECONDITION', 'namespace', e.message);
             throw e;
           }
+          if (this.tables !== 'static') await this.convergeNeighbors(s!);
         },
         async () => {
           if (prior) await convergeNic(this.net, await this.links(), prior, s!, this.ctx, this.l2.nicHostLink(prior, s!));
           else await removeNic(this.net, n);
+          if (this.tables !== 'static') await this.convergeNeighbors(s!);
           if (createdNs) await this.net.deleteNetns(n.namespace);
         },
       );
@@ -257,6 +263,9 @@ export class Reconciler {
       await this.commit((d) => {
         delete d.nics[id];
       });
+      // The neighbour goes first, so that zebra withdraws the MAC+IP before the MAC (MAC mobility).
+      const s = this.state.subnets[n.subnet_id];
+      if (s && this.tables !== 'static') await this.convergeNeighbors(s);
       await removeNic(this.net, n);
       await this.releaseNamespaces();
       return true;
@@ -266,7 +275,9 @@ export class Reconciler {
   async nicStatus(n: NicRecord): Promise<ObjectStatus> {
     const s = this.state.subnets[n.subnet_id]!;
     const devices = [nicDevice(n.kind, n.id), ...(n.kind === 'veth' ? [`${n.namespace}/${n.ifname}`] : [])];
-    return status(devices, await nicProblems(this.net, await this.links(), n, s, this.ctx, this.l2.nicHostLink(n, s)));
+    const problems = await nicProblems(this.net, await this.links(), n, s, this.ctx, this.l2.nicHostLink(n, s));
+    if (this.tables !== 'static') problems.push(...(await localNeighborProblems(this.net.host, this.l2.tableDevices(s).neighbors, n)));
+    return status(devices, problems);
   }
 
   // ---- whole-host convergence ----
@@ -317,7 +328,13 @@ export class Reconciler {
 
   private async convergeSubnetAll(s: SubnetRecord): Promise<void> {
     await this.l2.convergeSubnet(this.net.host, await this.links(), s, this.subnetsOf(s.vpc_id));
-    await convergeTable(this.net.host, this.l2.tableDevices(s), this.state.vtepTables[s.id]);
+    if (this.tables === 'static') await convergeTable(this.net.host, this.l2.tableDevices(s), this.state.vtepTables[s.id]);
+    else await this.convergeNeighbors(s);
+  }
+
+  /** evpn: zebra owns the VTEP's FDB; the agent owns the local NICs' neighbours (ARP suppression). */
+  private async convergeNeighbors(s: SubnetRecord): Promise<void> {
+    await convergeLocalNeighbors(this.net.host, this.l2.tableDevices(s).neighbors, this.nicsOf(s.id));
   }
 
   /** Removes namespaces the agent created once no NIC uses them. */

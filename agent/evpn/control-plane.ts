@@ -1,0 +1,55 @@
+// The control plane as the agent's entry point sees it: started once after the first reconcile,
+// asked for its status by the host service, stopped on shutdown.
+
+import type { Logger } from 'pino';
+import type { ControlPlaneStatus } from '../../gen/vxcloud/agent/v1/host.js';
+import type { AgentConfig } from '../config/config.js';
+import { formatCidr, parseCidr } from '../../lib/ipv4.js';
+import type { NetHandle } from '../net/types.js';
+import { FrrControlPlane } from './frr.js';
+import { frrIdle, frrPlan } from './frr-config.js';
+
+export interface ControlPlane {
+  status(): Promise<ControlPlaneStatus>;
+  stop(): Promise<void>;
+}
+
+const quiet = (kind: string): ControlPlane => ({
+  status: async () => ({ kind, frrMode: '', vtep: false, reflector: false, routerId: '', asn: 0, sessions: [], vnis: [], daemons: [], problems: [] }),
+  stop: async () => undefined,
+});
+
+/** The underlay interface's network (reflectors accept VTEPs from it unless the config names ranges). */
+async function underlayPrefix(h: NetHandle, cfg: AgentConfig): Promise<string> {
+  const addrs = await h.addresses(cfg.underlay.interface);
+  const mine = addrs.map((a) => parseCidr(a, false)).find((c) => c !== undefined && c.address === parseCidr(`${cfg.underlay.address}/32`)!.address);
+  if (!mine) throw new Error(`underlay.address: ${cfg.underlay.address} is not an address of ${cfg.underlay.interface} (have ${addrs.join(', ') || 'none'})`);
+  return formatCidr(mine);
+}
+
+export async function startControlPlane(cfg: AgentConfig, h: NetHandle, log: Logger): Promise<ControlPlane> {
+  const cp = cfg.controlPlane;
+  if (cp.kind === 'static') return quiet('static');
+  if (cp.kind === 'etcd') throw new Error('controlPlane.kind: etcd is not available in this build yet; use evpn or static');
+  const plan = frrPlan(cp, cfg.host.roles, cfg.underlay.address, await underlayPrefix(h, cfg));
+  if (frrIdle(plan)) return quiet('evpn');
+  const frr = await FrrControlPlane.start(cp, plan, log.child({ component: 'frr' }));
+  return {
+    async status() {
+      const s = await frr.status();
+      return {
+        kind: 'evpn',
+        frrMode: s.mode,
+        vtep: s.vtep,
+        reflector: s.reflector,
+        routerId: s.routerId,
+        asn: s.asn,
+        sessions: s.sessions.map((x) => ({ peer: x.peer, state: x.state, prefixesReceived: x.prefixesReceived, uptimeMs: x.uptimeMs })),
+        vnis: s.vnis,
+        daemons: s.daemons,
+        problems: s.problems,
+      };
+    },
+    stop: () => frr.stop(),
+  };
+}
