@@ -1,6 +1,6 @@
 // Minimal msgpack reader and writer for the cty codec. The codec is driven by a type, so it reads
 // one token at a time instead of decoding a whole document into generic JavaScript first; that
-// keeps every integer width exact and lets it skip extension values it does not understand.
+// keeps every integer width exact and reads any extension value (an unknown) as one token.
 
 export class MsgpackError extends Error {}
 
@@ -100,13 +100,6 @@ export class Reader {
   private ext(n: number): Head {
     const type = this.view.getInt8(this.need(1));
     return { kind: 'ext', type, data: this.bytes(n) };
-  }
-
-  /** Skips one whole value, nested items included. */
-  skip(): void {
-    const h = this.next();
-    if (h.kind === 'array') for (let i = 0; i < h.length; i++) this.skip();
-    if (h.kind === 'map') for (let i = 0; i < h.length * 2; i++) this.skip();
   }
 }
 

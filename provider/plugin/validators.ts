@@ -23,13 +23,6 @@ export const matches =
   (v, path) =>
     typeof v === 'string' && !re.test(v) ? [attributeError(path, 'Invalid value', `${JSON.stringify(v)} is not ${what}.`)] : [];
 
-export const lengthBetween =
-  (min: number, max: number): Validator =>
-  (v, path) =>
-    typeof v === 'string' && (v.length < min || v.length > max)
-      ? [attributeError(path, 'Invalid length', `Must be ${min} to ${max} characters long; got ${v.length}.`)]
-      : [];
-
 export const intBetween =
   (min: number, max: number): Validator =>
   (v, path) => {

@@ -9,7 +9,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { installProvider, SOURCE_HOST, SOURCE_NAMESPACE } from '../../../provider/plugin/install.js';
-import type { Installed } from '../../../provider/plugin/install.js';
+import type { Installed, ProviderSource } from '../../../provider/plugin/install.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const TOOLS = process.env.VXCLOUD_TOOLS ?? '/root/.cache/vxcloud-tools/bin';
@@ -72,9 +72,10 @@ export class Workspace {
     readonly installed: Installed,
   ) {}
 
-  static async create(cli: string, entry: string): Promise<Workspace> {
+  /** A temp dir with the provider at `entry` installed in a mirror (the fixture by default). */
+  static async create(cli: string, entry: string, source: ProviderSource = FIXTURE_SOURCE, version = FIXTURE_VERSION): Promise<Workspace> {
     const dir = await mkdtemp(join(tmpdir(), 'vxcloud-acc-'));
-    const installed = await installProvider({ dir: join(dir, '.provider'), entry, version: FIXTURE_VERSION, source: FIXTURE_SOURCE });
+    const installed = await installProvider({ dir: join(dir, '.provider'), entry, version, source });
     return new Workspace(dir, cli, installed);
   }
 

@@ -16,6 +16,8 @@ interface Thing {
   name?: string;
   size?: number;
   zone?: string;
+  /** HCL expression for tags. */
+  tags?: string;
   extra?: string;
 }
 
@@ -26,7 +28,7 @@ function config(things: Record<string, Thing>, extra = ''): string {
       `  name = "${th.name ?? key}"`,
       th.size !== undefined ? `  size = ${th.size}` : '',
       th.zone !== undefined ? `  zone = "${th.zone}"` : '',
-      '  tags = { env = "test" }',
+      `  tags = ${th.tags ?? '{ env = "test" }'}`,
       '  secret = "hunter2"',
       '  rule {',
       '    port = 80',
@@ -98,13 +100,21 @@ function suite(cli: string): void {
     const badRule = await w.ok(['validate', '-no-color'], 1);
     expect(badRule.stderr).toMatch(/port = 0/);
 
+    // The resource's own cross-attribute check, pointing at its attribute.
+    await w.writeConfig(config({ a: { name: 'hunter2' } }));
+    const same = await w.ok(['validate', '-no-color'], 1);
+    expect(same.stderr).toContain('Secret equals name');
+    expect(same.stderr).toMatch(/secret = "hunter2"/);
+
     await w.writeConfig(config({ a: { size: 5 } }));
     await w.ok(['validate', '-no-color']);
   });
 
   it('plans, applies, settles, updates in place, replaces and destroys', { timeout: 300_000 }, async () => {
     const w = await workspace();
-    await w.writeConfig(config({ a: { size: 3 }, b: {} }));
+    // b's tags hold a's id: unknown inside a map while planning, known when b is applied.
+    const bTags = '{ env = "test", peer = vxtest_thing.a.id }';
+    await w.writeConfig(config({ a: { size: 3 }, b: { tags: bTags } }));
     await w.ok(['init', '-no-color']);
 
     expect(await w.plannedActions()).toEqual({ 'vxtest_thing.a': ['create'], 'vxtest_thing.b': ['create'] });
@@ -114,12 +124,13 @@ function suite(cli: string): void {
     expect(typeof a1?.id).toBe('string');
     const stored = JSON.parse(await readFile(w.storeFile, 'utf8')) as Record<string, unknown>;
     expect(Object.keys(stored)).toHaveLength(2);
+    expect(await w.stateValues('vxtest_thing.b')).toMatchObject({ tags: { env: 'test', peer: a1?.id } });
 
     // Nothing changed: no diff (computed values are kept, nothing is normalised).
     await w.ok(['plan', '-no-color', '-detailed-exitcode'], 0);
 
     // An ordinary attribute: update in place, computed values kept.
-    await w.writeConfig(config({ a: { size: 7 }, b: {} }));
+    await w.writeConfig(config({ a: { size: 7 }, b: { tags: bTags } }));
     expect(await w.plannedActions()).toEqual({ 'vxtest_thing.a': ['update'], 'vxtest_thing.b': ['no-op'] });
     await w.ok(['apply', '-no-color', '-auto-approve']);
     const a2 = await w.stateValues('vxtest_thing.a');
@@ -127,7 +138,7 @@ function suite(cli: string): void {
     await w.ok(['plan', '-no-color', '-detailed-exitcode'], 0);
 
     // A replace-only attribute: delete and create, a new id.
-    await w.writeConfig(config({ a: { size: 7, zone: 'zone-b' }, b: {} }));
+    await w.writeConfig(config({ a: { size: 7, zone: 'zone-b' }, b: { tags: bTags } }));
     expect((await w.plannedActions())['vxtest_thing.a']).toEqual(['delete', 'create']);
     await w.ok(['apply', '-no-color', '-auto-approve']);
     const a3 = await w.stateValues('vxtest_thing.a');
