@@ -4,7 +4,7 @@
 // the agents by their own PIDs and removes every namespace whose name starts with the lab's.
 
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -29,7 +29,18 @@ export interface LabOptions {
   dir?: string;
   reconcileIntervalSeconds?: number;
   logLevel?: string;
+  /**
+   * Who fills the VTEP tables: `static` (default: the caller, through the API) or `evpn` (FRR run by
+   * each agent; hosts with the management role are the route reflectors).
+   */
+  controlPlane?: 'static' | 'evpn';
+  /** evpn settings merged into each agent's `controlPlane` (asn, timers, coalesceTimeMs, ...). */
+  evpn?: Record<string, unknown>;
 }
+
+/** Where a lab host's managed FRR keeps its pid files, sockets, logs and config. */
+export const frrRunDir = (hostDir: string): string => join(hostDir, 'frr');
+const FRR_DAEMONS = ['zebra', 'bgpd'];
 
 export function checkLabName(name: string): void {
   // Namespace names are NAME-ul, NAME-h12, NAME-...: keep them short and shell-free.
@@ -157,7 +168,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
     const hdir = join(dir, name);
     const address = underlayAddress(i);
     const pair = await writePair(hdir, 'agent', await issue(ca, { commonName: name, role: 'host', dnsNames: [name, 'localhost'], ips: [address] }));
-    const roles = opts.roles?.(i) ?? ['compute'];
+    const roles = hostRoles(opts, i);
     const socket = join(hdir, 'agent.sock');
     const host: LabHost = {
       name,
@@ -180,14 +191,61 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
         stateDir: host.stateDir,
         logLevel: opts.logLevel ?? 'info',
         reconcile: { intervalSeconds: opts.reconcileIntervalSeconds ?? 10 },
+        controlPlane: controlPlaneConfig(opts, hdir),
       }),
     );
-    host.pid = await startAgent(host);
     lab.hosts.push(host);
   }
-  await writeLabFile(lab);
-  await Promise.all(lab.hosts.map((h) => waitAgentReady(lab, h)));
+  if (opts.controlPlane === 'evpn') {
+    // The FRR daemons drop to user frr: it must be able to reach its run dir (only traverse, no listing).
+    for (const d of [resolve(dir, '../..'), resolve(dir, '..'), dir, ...lab.hosts.map((h) => join(dir, h.name))]) await chmod(d, 0o711);
+  }
+  // Reflectors first, so that VTEPs find them listening instead of waiting out a connect retry.
+  const reflectors = lab.hosts.filter((h) => h.roles.includes('management'));
+  for (const group of [reflectors, lab.hosts.filter((h) => !reflectors.includes(h))]) {
+    for (const h of group) h.pid = await startAgent(h);
+    await writeLabFile(lab);
+    await Promise.all(group.map((h) => waitAgentReady(lab, h)));
+  }
   return lab;
+}
+
+function hostRoles(opts: LabOptions, i: number): string[] {
+  return opts.roles?.(i) ?? ['compute'];
+}
+
+function controlPlaneConfig(opts: LabOptions, hostDir: string): Record<string, unknown> {
+  if (opts.controlPlane !== 'evpn') return { kind: 'static' };
+  const reflectors: string[] = [];
+  for (let i = 1; i <= opts.hosts; i++) if (hostRoles(opts, i).includes('management')) reflectors.push(underlayAddress(i));
+  if (reflectors.length === 0) throw new Error('an evpn lab needs at least one host with the management role (the route reflectors)');
+  return {
+    kind: 'evpn',
+    reflectors,
+    // Agents of a lab start within seconds of each other: retry a reflector quickly.
+    timers: { connectRetrySeconds: 1 },
+    ...opts.evpn,
+    frr: { mode: 'managed', runDir: frrRunDir(hostDir) },
+  };
+}
+
+/**
+ * Stops FRR daemons whose pid files live under the lab's host dirs, by their own PIDs and only
+ * when the PID still runs a daemon of that run dir (agents stop theirs; this catches leftovers).
+ */
+async function stopLabDaemons(dir: string): Promise<void> {
+  for (const entry of await readdir(dir).catch(() => [])) {
+    const run = frrRunDir(join(dir, entry));
+    for (const d of FRR_DAEMONS) {
+      const pidPath = join(run, `${d}.pid`);
+      const pid = Number((await readFile(pidPath, 'utf8').catch(() => '')).trim());
+      if (!Number.isInteger(pid) || pid <= 0) continue;
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (!cmdline.split('\0').includes(pidPath)) continue;
+      process.kill(pid, 'SIGKILL');
+      await waitFor(`${d} (${pid}) of ${entry} to die`, 5000, async () => !isAlive(pid));
+    }
+  }
 }
 
 function isAlive(pid: number): boolean {
@@ -224,6 +282,7 @@ export async function labDown(name: string, dir = labDir(name)): Promise<void> {
     const state = await readFile(join(h.stateDir, 'desired-state.json'), 'utf8').catch(() => '{}');
     owned.push(...((JSON.parse(state) as { ownedNamespaces?: string[] }).ownedNamespaces ?? []));
   }
+  await stopLabDaemons(dir);
   const net = await openNet();
   try {
     for (const ns of await net.listNetns()) if (ns.startsWith(`${name}-`) || owned.includes(ns)) await net.deleteNetns(ns);

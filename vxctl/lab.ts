@@ -13,8 +13,20 @@ export function registerLabCommands(program: Command): void {
     .option('--hosts <n>', 'number of hosts', '3')
     .option('--name <lab>', 'lab name (prefix of its namespaces)', 'vxlab')
     .option('--reconcile-interval <seconds>', 'how often agents reconcile', '10')
-    .action(async (o: { hosts: string; name: string; reconcileInterval: string }) => {
-      const l = await labUp({ name: o.name, hosts: Number(o.hosts), reconcileIntervalSeconds: Number(o.reconcileInterval) });
+    .option('--control-plane <kind>', 'static (VTEP tables through the API) or evpn (FRR on every host)', 'static')
+    .option('--reflectors <n>', 'evpn: how many of the hosts (the last ones) are route reflectors (role management)', '2')
+    .action(async (o: { hosts: string; name: string; reconcileInterval: string; controlPlane: string; reflectors: string }) => {
+      if (o.controlPlane !== 'static' && o.controlPlane !== 'evpn') throw new Error('--control-plane: static or evpn');
+      const hosts = Number(o.hosts);
+      const reflectors = o.controlPlane === 'evpn' ? Number(o.reflectors) : 0;
+      if (!Number.isInteger(reflectors) || reflectors < 0 || reflectors >= hosts) throw new Error('--reflectors: a whole number below --hosts');
+      const l = await labUp({
+        name: o.name,
+        hosts,
+        reconcileIntervalSeconds: Number(o.reconcileInterval),
+        controlPlane: o.controlPlane,
+        roles: (i) => (i > hosts - reflectors ? ['management'] : ['compute']),
+      });
       console.log(`lab ${l.name} is up: ${l.hosts.length} hosts; lab file ${labFilePath(l.dir)}`);
       console.log(table(['HOST', 'NAMESPACE', 'UNDERLAY', 'ENDPOINT'], l.hosts.map((h) => [h.name, h.namespace, h.underlayAddress, h.endpoint])));
     });
