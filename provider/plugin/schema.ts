@@ -214,3 +214,32 @@ export type StateOf<B extends BlockSchema> = {
 } & (B['blocks'] extends { readonly [name: string]: NestedBlockSchema }
   ? { -readonly [K in keyof B['blocks']]: BlockValue<B['blocks'][K]> }
   : unknown);
+
+export interface ProviderSchemaDocument {
+  format_version: '1.0';
+  provider_schemas: Record<string, { provider: JsonSchema; resource_schemas?: Record<string, JsonSchema>; data_source_schemas?: Record<string, JsonSchema> }>;
+}
+
+/**
+ * What `terraform providers schema -json` prints for one provider at `sourceAddress`, built from
+ * the definition without running terraform (CDKTF's generator reads this).
+ */
+export function providerSchemaDocument(
+  provider: { schema: Schema; resources: ReadonlyMap<string, { schema: Schema }>; dataSources: ReadonlyMap<string, { schema: Schema }> },
+  sourceAddress: string,
+): ProviderSchemaDocument {
+  const render = (m: ReadonlyMap<string, { schema: Schema }>): Record<string, JsonSchema> | undefined =>
+    m.size === 0 ? undefined : Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)).map(([n, r]) => [n, schemaToJson(r.schema)]));
+  const resources = render(provider.resources);
+  const dataSources = render(provider.dataSources);
+  return {
+    format_version: '1.0',
+    provider_schemas: {
+      [sourceAddress]: {
+        provider: schemaToJson(provider.schema),
+        ...(resources ? { resource_schemas: resources } : {}),
+        ...(dataSources ? { data_source_schemas: dataSources } : {}),
+      },
+    },
+  };
+}
