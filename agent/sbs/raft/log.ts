@@ -179,7 +179,8 @@ export class RaftLog {
 
   /**
    * Drop entries up to `index`, which the application has captured in `data`. Returns the
-   * snapshot the application must persist (term and configuration are filled in from the log).
+   * snapshot the application must persist (term and configuration are filled in from the log);
+   * at or below the current snapshot there is nothing to drop and that one is returned.
    */
   compact(index: number, data: Uint8Array): Snapshot {
     if (index <= this.snap.index) return this.snap;

@@ -65,6 +65,10 @@ export interface Snapshot {
   readonly index: number;
   readonly term: number;
   readonly conf: ConfState;
+  /**
+   * Opaque, and carried whole in a snapshot message. For a large volume make it a small
+   * handle (say, a snapshot file id) that the transport streams, rather than the image itself.
+   */
   readonly data: Uint8Array;
 }
 
