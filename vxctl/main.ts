@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { AGENT_VERSION } from '../agent/version.js';
 import { registerCertCommands } from './certs.js';
+import { registerEvpnCommands } from './evpn.js';
 import { registerLabCommands } from './lab.js';
 import { registerObjectCommands } from './objects.js';
 
@@ -10,6 +11,7 @@ const program = new Command('vxctl').description('vxcloud operator CLI').version
 registerCertCommands(program);
 registerLabCommands(program);
 registerObjectCommands(program);
+registerEvpnCommands(program);
 
 program.parseAsync().catch((e: unknown) => {
   process.stderr.write(`vxctl: ${e instanceof Error ? e.message : String(e)}\n`);
