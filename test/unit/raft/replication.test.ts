@@ -73,6 +73,52 @@ describe('raft log replication', () => {
     expect(a.commitIndex).toBe(3);
   });
 
+  it('Figure 8 of the raft paper: an old-term entry on a majority is not committed, and is then overwritten', () => {
+    const c = new Cluster(['s1', 's2', 's3', 's4', 's5'], { preVote: false, checkQuorum: false, maxEntriesPerAppend: 1 });
+    const touches = (m: Message, id: string): boolean => m.from === id || m.to === id;
+    const winElection = (id: string): void => {
+      for (let i = 0; i < 100 && c.node(id).currentRole !== 'leader'; i++) {
+        c.tick(id);
+        c.stabilize();
+      }
+      expect(c.node(id).currentRole).toBe('leader');
+    };
+    const data = (id: string, index: number): string | undefined => {
+      const e = c.storage.get(id)!.entries.find((x) => x.index === index);
+      return e?.kind === 'normal' ? new TextDecoder().decode(e.data) : undefined;
+    };
+
+    // (a) s1 leads term 1 and gets X to s2 only.
+    c.elect('s1');
+    c.drop = (m) => m.from === 's1' && m.type === 'append' && m.to !== 's2';
+    c.node('s1').propose(enc('X'));
+    c.stabilize();
+    // (b) s1 goes down; s5 wins term 2 with s3 and s4, appends its own entry, reaches nobody.
+    c.drop = (m) => touches(m, 's1') || (m.from === 's5' && m.type === 'append');
+    winElection('s5');
+    // (c) s5 goes down; s1 comes back, wins term 3 and gets X onto s3 (a majority with s1, s2),
+    //     but its own term-3 entry not onto s3 or s4.
+    c.restart('s1');
+    const s3WouldTakeIndex3 = (m: Message): boolean =>
+      m.type === 'append' && m.entries.some((e) => e.index === 3) && m.prevIndex <= c.node('s3').lastIndex;
+    c.drop = (m) =>
+      touches(m, 's5') || (m.from === 's1' && m.to === 's4' && m.type === 'append') || (m.to === 's3' && s3WouldTakeIndex3(m));
+    winElection('s1');
+    c.stabilize();
+    expect(data('s3', 2)).toBe('X');
+    expect(c.node('s1').commitIndex).toBe(1); // X is on 3 of 5, but from term 1: not committed
+    // (d) s1 goes down; s5 wins term 4 with s3 and s4 and overwrites X, as it may.
+    c.restart('s5');
+    c.drop = (m) => touches(m, 's1');
+    winElection('s5');
+    c.stabilize();
+    c.heartbeat('s5');
+    for (const id of ['s2', 's3', 's4', 's5']) {
+      expect(c.node(id).termAt(2)).toBe(2);
+      expect(c.appliedData(id)).not.toContain('X');
+    }
+  });
+
   it('counts the leader’s own entries only once they are persisted', () => {
     const c = new Cluster(['a', 'b', 'c']);
     c.elect('a');
