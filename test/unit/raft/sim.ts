@@ -166,6 +166,8 @@ export class Simulation {
   private completedGets = 0;
   private readonly delivered: Record<string, number> = {};
   private confChanges = 0;
+  /** Index of the last change each leader proposed, by leader and term. */
+  private readonly lastConfProposal = new Map<string, number>();
   /** Smallest voter set seen in force anywhere: a commit reached at least a majority of it. */
   private minVoters: number;
 
@@ -287,16 +289,17 @@ export class Simulation {
   /**
    * Right after a Ready is persisted the disk holds the node's whole log, so the configuration
    * in force must be the one of the latest conf entry on disk (it takes effect when appended and
-   * is undone when truncated), or else the snapshot's. A leader changes one member at a time:
-   * never two uncommitted conf entries in its log.
+   * is undone when truncated), or else the snapshot's.
    */
   private checkConf(n: SimNode, raft: RaftNode): void {
     const d = n.disk;
-    const confs = d.entries.filter((e) => e.kind === 'conf');
-    const last = confs[confs.length - 1];
-    const conf = last?.kind === 'conf' ? last.conf : d.snapshot.conf;
-    if (raft.currentRole === 'leader' && confs.filter((e) => e.index > raft.commitIndex).length > 1) {
-      throw new SafetyViolation(`leader ${n.id} has two uncommitted configuration changes`);
+    let conf = d.snapshot.conf;
+    for (let i = d.entries.length - 1; i >= 0; i--) {
+      const e = d.entries[i];
+      if (e?.kind === 'conf') {
+        conf = e.conf;
+        break;
+      }
     }
     const actual = raft.confState;
     if (conf.voters.join() !== actual.voters.join() || conf.learners.join() !== actual.learners.join()) {
@@ -469,7 +472,21 @@ export class Simulation {
     }
     if (voters.length > this.opts.nodes - 1) for (const id of voters) options.push({ type: 'removeNode', node: id });
     const change = this.pick(options);
-    if (change !== undefined && raft.proposeConfChange(change).ok) this.confChanges++;
+    if (change === undefined) return;
+    const r = raft.proposeConfChange(change);
+    if (!r.ok) return;
+    this.confChanges++;
+    // One change at a time, and only once the leader has committed in its own term: then every
+    // earlier change is committed, except one this leader made itself, which we remember.
+    const key = `${raft.id}/${r.term}`;
+    const previous = this.lastConfProposal.get(key);
+    if (raft.termAt(raft.commitIndex) !== raft.currentTerm) {
+      throw new SafetyViolation(`leader ${raft.id} changed the configuration before committing in its term ${r.term}`);
+    }
+    if (previous !== undefined && previous > raft.commitIndex) {
+      throw new SafetyViolation(`leader ${raft.id} proposed a configuration change at ${r.index} with another one uncommitted`);
+    }
+    this.lastConfProposal.set(key, r.index);
   }
 
   /** Advance the node's Ready loop by one half: apply the pending Ready, or take a new one. */
