@@ -129,6 +129,7 @@ export interface NicInput {
   ip: string;
   namespace: string;
   ifname: string;
+  dhcp?: boolean;
 }
 
 /** `subnet` is the parent (undefined when unknown); `others` the other NICs on the host. */
@@ -141,6 +142,8 @@ export function validateNic(n: NicInput, subnet: SubnetInput | undefined, others
   } else if (n.namespace !== '') {
     problems.push(bad('namespace', 'a TAP NIC has no namespace: leave it empty (the VM opens the TAP)'));
   }
+  if (n.dhcp && n.kind !== 'veth') problems.push(bad('dhcp', 'a TAP NIC\'s VM runs its own DHCP client: leave dhcp off'));
+  if (n.dhcp && n.ip !== '') problems.push(bad('ip', 'a NIC with dhcp takes its address from the router: leave ip empty (reserve an address in the router instead)'));
   let addr: ReturnType<typeof parseCidr>;
   if (n.ip !== '') {
     addr = parseCidr(n.ip, false);

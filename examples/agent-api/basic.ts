@@ -34,6 +34,7 @@ export function basicObjects(lab: LabFile): { vpc: { id: string; name: string; t
         namespace: `${lab.name}-${s.id}-${h.name}`,
         createNamespace: true,
         ifname: 'eth0',
+        dhcp: false,
       },
     })),
   );
