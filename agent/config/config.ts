@@ -6,6 +6,7 @@ import { resolve, dirname } from 'node:path';
 import { parse } from 'yaml';
 import { parseIp } from '../../lib/ipv4.js';
 import { parseControlPlane, type ControlPlaneConfig } from './control-plane.js';
+import { parseRouterConfig, type RouterConfig } from './router.js';
 
 export const ROLES = ['compute', 'route', 'management', 'storage'] as const;
 export type Role = (typeof ROLES)[number];
@@ -26,6 +27,8 @@ export interface AgentConfig {
   vxlanPort: number;
   dataplane: DataplaneSetting;
   controlPlane: ControlPlaneConfig;
+  /** Route hosts: the external network and namespaces of routers (see router.ts). */
+  router: RouterConfig;
 }
 
 export class ConfigError extends Error {}
@@ -86,6 +89,7 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
     vxlanPort,
     dataplane: dataplane as DataplaneSetting,
     controlPlane: parseControlPlane(raw.controlPlane, (m) => new ConfigError(m)),
+    router: parseRouterConfig(raw.router, (m) => new ConfigError(m)),
   };
 }
 

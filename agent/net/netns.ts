@@ -26,7 +26,7 @@ export function validateNetnsName(name: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) throw new NetError('EINVAL', 'use netns', name, 'bad name');
 }
 
-function netnsPath(name: string): string {
+export function netnsPath(name: string): string {
   validateNetnsName(name);
   return `${NETNS_DIR}/${name}`;
 }

@@ -27,6 +27,8 @@ export interface NicRecord {
   namespace: string;
   create_namespace: boolean;
   ifname: string;
+  /** Address by DHCP (veth only, ip empty); absent in states written before DHCP existed. */
+  dhcp?: boolean;
 }
 
 export interface VtepTableRecord {
@@ -34,6 +36,43 @@ export interface VtepTableRecord {
   flood_vteps: string[];
   fdb: { mac: string; vtep: string }[];
   neighbors: { ip: string; mac: string }[];
+}
+
+export interface DhcpReservationRecord {
+  subnet_id: string;
+  mac: string;
+  ip: string;
+  hostname: string;
+}
+
+export interface RouterRecord {
+  id: string;
+  vpc_id: string;
+  name: string;
+  subnet_ids: string[];
+  /** '' = no external leg. */
+  external_network: string;
+  external_ip: string;
+  snat: boolean;
+  dhcp_disabled_subnet_ids: string[];
+  reservations: DhcpReservationRecord[];
+  /** 0 = the default (see agent/l3/dnsmasq.ts). */
+  dhcp_lease_seconds: number;
+}
+
+export type NatType = 'dnat' | 'snat' | 'dnat_and_snat';
+
+export interface NatRuleRecord {
+  id: string;
+  router_id: string;
+  type: NatType;
+  /** '' = every protocol (snat, dnat_and_snat). */
+  protocol: 'tcp' | 'udp' | '';
+  external_ip: string;
+  external_port: number;
+  /** An address, or for snat also a CIDR. */
+  internal_ip: string;
+  internal_port: number;
 }
 
 export interface DesiredState {
@@ -44,8 +83,10 @@ export interface DesiredState {
   vtepTables: Record<string, VtepTableRecord>;
   /** Namespaces the agent created for NICs (and so removes when their last NIC goes). */
   ownedNamespaces: string[];
+  routers: Record<string, RouterRecord>;
+  natRules: Record<string, NatRuleRecord>;
 }
 
 export function emptyState(): DesiredState {
-  return { version: 1, vpcs: {}, subnets: {}, nics: {}, vtepTables: {}, ownedNamespaces: [] };
+  return { version: 1, vpcs: {}, subnets: {}, nics: {}, vtepTables: {}, ownedNamespaces: [], routers: {}, natRules: {} };
 }
