@@ -3,11 +3,15 @@
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { networkService } from './api/network-service.js';
+import { routerService } from './api/router-service.js';
 import { dataplaneLayout, dataplaneMode, hostService } from './api/host-service.js';
 import { startServer } from './api/server.js';
 import { loadConfig } from './config/config.js';
 import { startControlPlane } from './evpn/control-plane.js';
-import type { L2Context } from './l2/context.js';
+import { overlayMtu, type L2Context } from './l2/context.js';
+import { protectedNetworks } from './l3/protected.js';
+import { Routers } from './l3/routers.js';
+import { Supervisor } from './l3/supervisor.js';
 import { openNet } from './net/index.js';
 import { Reconciler } from './state/reconciler.js';
 import { StateStore } from './state/store.js';
@@ -31,6 +35,21 @@ async function main(): Promise<void> {
 
   const layout = dataplaneLayout(dataplaneMode(caps, cfg.dataplane));
   const reconciler = await Reconciler.open(net, new StateStore(cfg.stateDir), ctx, log, layout, cfg.controlPlane.kind);
+  const supervisor = new Supervisor(log);
+  const routers = new Routers(
+    reconciler,
+    {
+      net,
+      cfg: cfg.router,
+      stateDir: cfg.stateDir,
+      overlayMtu: overlayMtu(ctx),
+      protectedCidrs: await protectedNetworks(net.host, cfg.underlay.interface, cfg.listen, cfg.router.protectedCidrs),
+      supervisor,
+    },
+    cfg.host.roles.includes('route'),
+  );
+  reconciler.extend(routers);
+  supervisor.start();
   const first = await reconciler.reconcileAll();
   log.info({ caps, layout, failed: first.failed.length }, 'initial reconcile done');
   reconciler.start(cfg.reconcile.intervalSeconds * 1000);
@@ -40,6 +59,7 @@ async function main(): Promise<void> {
   const server = await startServer(cfg, {
     host: hostService(cfg, caps, underlay.mtu, reconciler, log, plane),
     network: networkService(reconciler, ctx, log),
+    router: routerService(reconciler, routers, log),
   });
   log.info({ listen: cfg.listen }, 'serving');
 
@@ -47,8 +67,10 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping');
     reconciler.stop();
     const planeStopped = plane.stop().catch((e: unknown) => log.error({ err: e }, 'stopping the control plane failed'));
+    // dnsmasq and DHCP clients are the agent's children: they go with it (kernel state and leases stay).
+    const daemonsStopped = routers.stop().catch((e: unknown) => log.error({ err: e }, 'stopping DHCP daemons failed'));
     server.tryShutdown(() => {
-      void planeStopped.finally(() => {
+      void Promise.all([planeStopped, daemonsStopped]).finally(() => {
         net.close();
         process.exit(0);
       });

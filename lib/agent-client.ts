@@ -5,6 +5,7 @@ import { ChannelCredentials, Metadata, type CallOptions, type ClientUnaryCall, t
 import { readFile } from 'node:fs/promises';
 import { HostServiceClient } from '../gen/vxcloud/agent/v1/host.js';
 import { NetworkServiceClient } from '../gen/vxcloud/agent/v1/network.js';
+import { RouterServiceClient } from '../gen/vxcloud/agent/v1/router.js';
 
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => ClientUnaryCall;
 
@@ -41,7 +42,8 @@ export async function readTls(files: { ca: string; cert: string; key: string }):
 export class AgentClient {
   readonly host: Promisified<HostServiceClient>;
   readonly network: Promisified<NetworkServiceClient>;
-  private readonly raw: { host: HostServiceClient; network: NetworkServiceClient };
+  readonly router: Promisified<RouterServiceClient>;
+  private readonly raw: { host: HostServiceClient; network: NetworkServiceClient; router: RouterServiceClient };
 
   /** `address` is `unix:///path` or `host:port`; the agent's certificate must name `serverName`. */
   constructor(address: string, tls: TlsMaterial, serverName?: string) {
@@ -51,13 +53,19 @@ export class AgentClient {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
     };
-    this.raw = { host: new HostServiceClient(address, creds, options), network: new NetworkServiceClient(address, creds, options) };
+    this.raw = {
+      host: new HostServiceClient(address, creds, options),
+      network: new NetworkServiceClient(address, creds, options),
+      router: new RouterServiceClient(address, creds, options),
+    };
     this.host = promisify(this.raw.host);
     this.network = promisify(this.raw.network);
+    this.router = promisify(this.raw.router);
   }
 
   close(): void {
     this.raw.host.close();
     this.raw.network.close();
+    this.raw.router.close();
   }
 }

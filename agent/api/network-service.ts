@@ -42,9 +42,10 @@ export function networkService(r: Reconciler, ctx: L2Context, log: Logger): Netw
       namespace: n.namespace,
       createNamespace: n.create_namespace,
       ifname: n.ifname,
+      dhcp: n.dhcp ?? false,
     },
     status: await r.nicStatus(n),
-    observed: { hostIfname: nicDevice(n.kind, n.id), mtu: overlayMtu(ctx), gateway: nicGateway(r.desired.subnets[n.subnet_id]!) },
+    observed: { hostIfname: nicDevice(n.kind, n.id), mtu: overlayMtu(ctx), gateway: nicGateway(r.desired.subnets[n.subnet_id]!), dhcpAddress: await r.nicDhcpAddress(n) },
   });
   const table = async (t: VtepTableRecord): Promise<VtepTable> => {
     const st = await r.vtepTableStatus(t);
@@ -95,6 +96,7 @@ export function networkService(r: Reconciler, ctx: L2Context, log: Logger): Netw
         namespace: s.namespace,
         create_namespace: s.createNamespace,
         ifname: kind === 'veth' ? s.ifname || 'eth0' : '',
+        dhcp: s.dhcp,
       };
       await r.putNic(rec);
       return nic(rec);

@@ -7,11 +7,13 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { HostServiceService, type HostServiceServer } from '../../gen/vxcloud/agent/v1/host.js';
 import { NetworkServiceService, type NetworkServiceServer } from '../../gen/vxcloud/agent/v1/network.js';
+import { RouterServiceService, type RouterServiceServer } from '../../gen/vxcloud/agent/v1/router.js';
 import type { AgentConfig } from '../config/config.js';
 
 export interface AgentServices {
   host: HostServiceServer;
   network: NetworkServiceServer;
+  router: RouterServiceServer;
 }
 
 export async function serverCredentials(tls: AgentConfig['tls']): Promise<ServerCredentials> {
@@ -23,6 +25,7 @@ export async function startServer(cfg: AgentConfig, services: AgentServices): Pr
   const server = new Server();
   server.addService(HostServiceService, services.host);
   server.addService(NetworkServiceService, services.network);
+  server.addService(RouterServiceService, services.router);
   new HealthImplementation({ '': 'SERVING', 'vxcloud.agent.v1.NetworkService': 'SERVING' }).addToServer(server);
   const creds = await serverCredentials(cfg.tls);
   for (const address of cfg.listen) {

@@ -64,7 +64,8 @@ async function convergeNicNamespace(ns: NetHandle, n: NicRecord, s: SubnetRecord
   const lo = await ns.link('lo');
   if (lo && !lo.up) await ns.setLink('lo', { up: true });
   const have = await ns.addresses(peer.name);
-  for (const a of have) if (a !== n.ip) await ns.deleteAddress(peer.name, a);
+  // A DHCP client owns the addresses of a dhcp NIC (agent/l3/dhcp-client.ts).
+  if (!n.dhcp) for (const a of have) if (a !== n.ip) await ns.deleteAddress(peer.name, a);
   if (n.ip !== '') {
     if (!have.includes(n.ip)) await ns.replaceAddress(peer.name, n.ip);
     const gw = nicGateway(s);

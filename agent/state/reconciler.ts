@@ -12,6 +12,8 @@ import { l2Layout, type DataplaneLayout, type L2Layout } from '../l2/layout.js';
 import { isVxcloudLink, nicDevice, PREFIX } from '../l2/names.js';
 import { convergeNic, MissingNamespaceError, nicProblems, removeNic } from '../l2/nic.js';
 import { convergeTable, observeTable, type TableObservation } from '../l2/subnet.js';
+import type { LinkSpec } from '../l2/links.js';
+import { leasedAddress } from '../l3/dhcp-client.js';
 import type { Link, Net } from '../net/types.js';
 import { ApiError } from './errors.js';
 import type { DesiredState, NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from './model.js';
@@ -24,6 +26,23 @@ export interface ObjectStatus {
   problems: string[];
 }
 
+/** What a subsystem with objects of its own (agent/l3) works with, under the reconciler's mutex. */
+export interface Tx {
+  readonly state: Readonly<DesiredState>;
+  commit(mutate: (draft: DesiredState) => void): Promise<void>;
+  converging(mutate: (draft: DesiredState) => void, apply: () => Promise<void>, undo: () => Promise<void>): Promise<void>;
+  /** The host end of a veth named `name` plugged into subnet `s`, as the data-plane layout wants it. */
+  subnetPort(name: string, s: SubnetRecord): LinkSpec;
+}
+
+/** Converged in every reconcileAll after the L2 objects, and told when a NIC changes. */
+export interface ReconcilerExtension {
+  /** Returns what it failed to converge, as "what: why". */
+  reconcile(tx: Tx): Promise<string[]>;
+  nicConverged(tx: Tx, n: NicRecord): Promise<void>;
+  nicRemoved(n: NicRecord): Promise<void>;
+}
+
 const status = (devices: string[], problems: string[]): ObjectStatus => ({ ready: problems.length === 0, devices, problems });
 
 /** Bridges go after their ports when stale links are removed, or the ports would be released one by one. */
@@ -31,6 +50,7 @@ const isBridge = (name: string): boolean => name.startsWith(PREFIX.bridge) || na
 
 export class Reconciler {
   private readonly mutex = new Mutex();
+  private readonly extensions: ReconcilerExtension[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly l2: L2Layout;
 
@@ -59,6 +79,31 @@ export class Reconciler {
   /** A read-only view of desired state. */
   get desired(): Readonly<DesiredState> {
     return this.state;
+  }
+
+  extend(e: ReconcilerExtension): void {
+    this.extensions.push(e);
+  }
+
+  /** Runs `f` under the mutex, so an extension's changes never interleave with L2 ones. */
+  transaction<T>(f: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.mutex.run(() => f(this.tx()));
+  }
+
+  private tx(): Tx {
+    const self = this;
+    return {
+      get state() {
+        return self.state;
+      },
+      commit: (m) => this.commit(m),
+      converging: (m, apply, undo) => this.converging(m, apply, undo),
+      // A router leg plugs into its subnet exactly like a veth NIC.
+      subnetPort: (name, s) => ({
+        ...this.l2.nicHostLink({ id: name, subnet_id: s.id, kind: 'veth', mac: '', ip: '', namespace: '', create_namespace: false, ifname: '' }, s),
+        name,
+      }),
+    };
   }
 
   /** Reconciles every `intervalMs` until stop(); errors are logged, the loop goes on. */
@@ -107,6 +152,8 @@ export class Reconciler {
       if (children.length > 0) {
         throw new ApiError('FAILED_PRECONDITION', 'id', `VPC "${id}" still has subnets ${children.map((s) => `"${s.id}"`).join(', ')}: delete them first`);
       }
+      const routers = Object.values(this.state.routers).filter((r) => r.vpc_id === id);
+      if (routers.length > 0) throw new ApiError('FAILED_PRECONDITION', 'id', `VPC "${id}" still has routers ${routers.map((r) => `"${r.id}"`).join(', ')}: delete them first`);
       await this.commit((d) => {
         delete d.vpcs[id];
       });
@@ -163,6 +210,8 @@ export class Reconciler {
       if (nics.length > 0) {
         throw new ApiError('FAILED_PRECONDITION', 'id', `subnet "${id}" still has NICs ${nics.map((n) => `"${n.id}"`).join(', ')}: delete them first`);
       }
+      const routers = Object.values(this.state.routers).filter((r) => r.subnet_ids.includes(id));
+      if (routers.length > 0) throw new ApiError('FAILED_PRECONDITION', 'id', `subnet "${id}" is attached to routers ${routers.map((r) => `"${r.id}"`).join(', ')}: detach it first`);
       await this.commit((d) => {
         delete d.subnets[id];
         delete d.vtepTables[id];
@@ -245,6 +294,7 @@ export class Reconciler {
             throw e;
           }
           if (this.tables !== 'static') await this.convergeNeighbors(s!);
+          for (const e of this.extensions) await e.nicConverged(this.tx(), n);
         },
         async () => {
           if (prior) await convergeNic(this.net, await this.links(), prior, s!, this.ctx, this.l2.nicHostLink(prior, s!));
@@ -266,6 +316,7 @@ export class Reconciler {
       // The neighbour goes first, so that zebra withdraws the MAC+IP before the MAC (MAC mobility).
       const s = this.state.subnets[n.subnet_id];
       if (s && this.tables !== 'static') await this.convergeNeighbors(s);
+      for (const e of this.extensions) await e.nicRemoved(n);
       await removeNic(this.net, n);
       await this.releaseNamespaces();
       return true;
@@ -278,6 +329,11 @@ export class Reconciler {
     const problems = await nicProblems(this.net, await this.links(), n, s, this.ctx, this.l2.nicHostLink(n, s));
     if (this.tables !== 'static') problems.push(...(await localNeighborProblems(this.net.host, this.l2.tableDevices(s).neighbors, n)));
     return status(devices, problems);
+  }
+
+  /** What the DHCP client of a dhcp NIC holds on its interface; '' for none or a static NIC. */
+  async nicDhcpAddress(n: NicRecord): Promise<string> {
+    return n.dhcp ? leasedAddress(this.net, n) : '';
   }
 
   // ---- whole-host convergence ----
@@ -306,6 +362,7 @@ export class Reconciler {
       const stale = [...(await this.links()).keys()].filter((name) => isVxcloudLink(name) && !wanted.has(name));
       stale.sort((a, b) => Number(isBridge(a)) - Number(isBridge(b)));
       for (const name of stale) await attempt(`stale link ${name}`, () => this.net.host.deleteLink(name));
+      for (const e of this.extensions) failed.push(...(await e.reconcile(this.tx())));
       await attempt('namespaces', () => this.releaseNamespaces());
       if (failed.length > 0) this.log.warn({ failed }, 'reconcile left objects unconverged');
       return { failed };

@@ -1,0 +1,169 @@
+// Supervises the daemons the agent runs in namespaces (dnsmasq per router, a DHCP client per dhcp
+// NIC): restarts them when they die, adopts them after the agent was killed (found again by their
+// pid files), and stops them by PID. Each process owns a directory that its argv names, so a PID
+// from a pid file is only ever trusted, or signalled, when its command line names that directory.
+
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { spawnInNetns } from '../net/nsexec.js';
+
+export interface ProcessSpec {
+  /** Names the process in logs and status. */
+  key: string;
+  netns: string;
+  /** Must name `dir` (a config, lease or pid file in it). */
+  argv: string[];
+  /** Holds `process.pid` and `process.log`, and whatever the program keeps. */
+  dir: string;
+}
+
+interface Managed {
+  spec: ProcessSpec;
+  pid: number;
+  restarts: number;
+  /** When the process may be started again after dying (backoff). */
+  notBefore: number;
+  failures: number;
+}
+
+const STOP_TIMEOUT_MS = 1000;
+
+export const pidFile = (dir: string): string => join(dir, 'process.pid');
+
+/** Running, and not a zombie waiting to be reaped. */
+async function alive(pid: number): Promise<boolean> {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  return !/\) Z /.test(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
+}
+
+/** The PID in `dir`'s pid file, when that process runs and its argv names `dir`. */
+export async function runningIn(dir: string): Promise<number | undefined> {
+  const pid = Number((await readFile(pidFile(dir), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || !(await alive(pid))) return undefined;
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  return argv.some((a) => a.includes(`${dir}/`)) ? pid : undefined;
+}
+
+/** SIGTERM, then SIGKILL; only for a PID known to be ours. */
+async function stopPid(pid: number): Promise<void> {
+  process.kill(pid, 'SIGTERM');
+  const until = Date.now() + STOP_TIMEOUT_MS;
+  while ((await alive(pid)) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  if (await alive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/** Stops the process of `dir`, if one runs. */
+export async function stopIn(dir: string): Promise<void> {
+  const pid = await runningIn(dir);
+  if (pid !== undefined) await stopPid(pid);
+  await rm(pidFile(dir), { force: true });
+}
+
+export class Supervisor {
+  private readonly procs = new Map<string, Managed>();
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+
+  constructor(private readonly log: Logger) {}
+
+  /** Checks every `intervalMs` and restarts what died, with backoff, until stopAll(). */
+  start(intervalMs = 250): void {
+    this.timer = setInterval(() => {
+      if (this.busy) return;
+      this.busy = true;
+      this.check()
+        .catch((e: unknown) => this.log.error({ err: e }, 'supervising daemons failed; retrying'))
+        .finally(() => (this.busy = false));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Makes the process of `spec.dir` run with `spec.argv`: adopts one that already runs (an agent
+   * before us started it) unless `restart`, e.g. because its config changed.
+   */
+  async ensure(spec: ProcessSpec, restart: boolean): Promise<number> {
+    const m = this.procs.get(spec.dir);
+    if (m && !restart && (await alive(m.pid))) {
+      m.spec = spec;
+      return m.pid;
+    }
+    const running = await runningIn(spec.dir);
+    if (running !== undefined && !restart && (!m || m.pid === running)) {
+      if (!m) this.log.info({ daemon: spec.key, pid: running }, 'adopted a running daemon');
+      this.procs.set(spec.dir, { spec, pid: running, restarts: m?.restarts ?? 0, notBefore: 0, failures: m?.failures ?? 0 });
+      return running;
+    }
+    if (m && (await alive(m.pid))) await stopPid(m.pid);
+    if (running !== undefined) await stopIn(spec.dir);
+    const pid = await this.spawn(spec);
+    this.procs.set(spec.dir, { spec, pid, restarts: m?.restarts ?? 0, notBefore: 0, failures: m?.failures ?? 0 });
+    return pid;
+  }
+
+  /** PID (0 = not running) and restarts since the agent started. */
+  async info(dir: string): Promise<{ pid: number; restarts: number }> {
+    const m = this.procs.get(dir);
+    return { pid: m && (await alive(m.pid)) ? m.pid : 0, restarts: m?.restarts ?? 0 };
+  }
+
+  managed(): string[] {
+    return [...this.procs.keys()];
+  }
+
+  async stop(dir: string): Promise<void> {
+    const m = this.procs.get(dir);
+    this.procs.delete(dir);
+    if (m && (await alive(m.pid))) await stopPid(m.pid);
+    await stopIn(dir);
+  }
+
+  /** Stops every process this agent supervises (agent shutdown). */
+  async stopAll(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.all([...this.procs.keys()].map((dir) => this.stop(dir)));
+  }
+
+  private async check(): Promise<void> {
+    const now = Date.now();
+    for (const m of [...this.procs.values()]) {
+      // Our own PID, spawned or adopted: its command line is not checked, as a child that has not
+      // exec'd yet still shows the agent's.
+      if (await alive(m.pid)) continue;
+      if (!this.procs.has(m.spec.dir) || now < m.notBefore) continue;
+      m.failures += 1;
+      // 0.25 s doubling to 30 s: a daemon that cannot start does not spin.
+      m.notBefore = now + Math.min(30_000, 250 * 2 ** Math.min(m.failures, 7));
+      this.log.warn({ daemon: m.spec.key, pid: m.pid }, 'daemon died; restarting');
+      try {
+        m.pid = await this.spawn(m.spec);
+        m.restarts += 1;
+      } catch (e) {
+        this.log.error({ daemon: m.spec.key, err: e }, 'restarting a daemon failed');
+      }
+    }
+  }
+
+  private async spawn(spec: ProcessSpec): Promise<number> {
+    await mkdir(spec.dir, { recursive: true, mode: 0o755 });
+    const log = await open(join(spec.dir, 'process.log'), 'a');
+    try {
+      const child = spawnInNetns(spec.netns, spec.argv, log.fd);
+      child.on('error', (e) => this.log.error({ daemon: spec.key, err: e }, 'daemon could not run'));
+      child.unref();
+      if (child.pid === undefined) throw new Error(`${spec.key}: ${spec.argv[0]} did not start`);
+      await writeFile(pidFile(spec.dir), `${child.pid}\n`);
+      this.log.info({ daemon: spec.key, pid: child.pid }, 'daemon started');
+      return child.pid;
+    } finally {
+      await log.close();
+    }
+  }
+}
