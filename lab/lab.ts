@@ -12,6 +12,8 @@ import { createCa, issue, writePair } from '../lib/certs.js';
 import { AgentClient, readTls } from '../lib/agent-client.js';
 import { openNet } from '../agent/net/index.js';
 import type { Net } from '../agent/net/types.js';
+import { setSysctl } from '../agent/net/sysctl.js';
+import { stopLeftoverDaemons } from '../agent/l3/routers.js';
 import { labDir, labFilePath, readLabFile, writeLabFile, type LabFile, type LabHost } from './labfile.js';
 
 export const UNDERLAY_CIDR = '192.0.2.0/24';
@@ -36,6 +38,13 @@ export interface LabOptions {
   controlPlane?: 'static' | 'evpn';
   /** evpn settings merged into each agent's `controlPlane` (asn, timers, coalesceTimeMs, ...). */
   evpn?: Record<string, unknown>;
+  /**
+   * An "internet" namespace (NAME-inet: 203.0.113.1/24, forwarding, and a leg on the underlay at
+   * 192.0.2.254 like a real upstream that also reaches management) that each route host's
+   * external bridge `brext` connects to. Route hosts then also get a default route via it and
+   * listen on their underlay address, so a router that leaked onto the underlay would be seen.
+   */
+  internet?: boolean;
 }
 
 /** Where a lab host's managed FRR keeps its pid files, sockets, logs and config. */
@@ -50,6 +59,53 @@ export function checkLabName(name: string): void {
 export const hostNamespace = (lab: string, i: number): string => `${lab}-h${i}`;
 export const underlayNamespace = (lab: string): string => `${lab}-ul`;
 export const underlayAddress = (i: number): string => `192.0.2.${10 + i}`;
+export const internetNamespace = (lab: string): string => `${lab}-inet`;
+export const INTERNET = { cidr: '203.0.113.0/24', gateway: '203.0.113.1', underlayLeg: '192.0.2.254' } as const;
+const EXTERNAL_BRIDGE = 'brext';
+/**
+ * Router namespaces carry the host's namespace name: labDown removes them with the rest, and no
+ * agent takes another host's routers (all share /run/netns) for its own stale ones.
+ */
+const routerNamespacePrefix = (lab: string, i: number): string => `${hostNamespace(lab, i)}-vxr-`;
+
+async function buildInternet(net: Net, lab: string, routeHosts: number[]): Promise<void> {
+  const inet = internetNamespace(lab);
+  await net.createNetns(inet);
+  const n = await net.netns(inet);
+  const u = await net.netns(underlayNamespace(lab));
+  try {
+    await n.setLink('lo', { up: true });
+    await n.createBridge('inet0', {});
+    await n.setLink('inet0', { up: true });
+    await n.replaceAddress('inet0', `${INTERNET.gateway}/24`);
+    setSysctl(inet, 'net.ipv4.ip_forward', '1');
+    await u.createVeth('inet', { peer: { name: 'ul', netns: inet } });
+    await u.setLink('inet', { master: UNDERLAY_BRIDGE, up: true });
+    await n.setLink('ul', { up: true });
+    await n.replaceAddress('ul', `${INTERNET.underlayLeg}/24`);
+    for (const i of routeHosts) {
+      const h = await net.netns(hostNamespace(lab, i));
+      try {
+        await h.createBridge(EXTERNAL_BRIDGE, {});
+        await h.setLink(EXTERNAL_BRIDGE, { up: true });
+        await h.createVeth('extup', { peer: { name: `r${i}`, netns: inet } });
+        await h.setLink('extup', { master: EXTERNAL_BRIDGE, up: true });
+        await n.setLink(`r${i}`, { master: 'inet0', up: true });
+        await h.replaceDefaultRoute(INTERNET.underlayLeg, 'eth0');
+      } finally {
+        h.close();
+      }
+    }
+  } finally {
+    n.close();
+    u.close();
+  }
+}
+
+function routerConfig(opts: LabOptions, i: number): Record<string, unknown> {
+  const external = opts.internet && hostRoles(opts, i).includes('route') ? { external: { name: 'internet', bridge: EXTERNAL_BRIDGE, cidr: INTERNET.cidr, gateway: INTERNET.gateway } } : {};
+  return { namespacePrefix: routerNamespacePrefix(opts.name, i), ...external };
+}
 
 /** Bounded wait for a condition; throws with `what` when the time is up. */
 export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
@@ -159,6 +215,11 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
   const net = await openNet();
   try {
     await buildUnderlay(net, opts.name, opts.hosts);
+    if (opts.internet) {
+      const routeHosts = Array.from({ length: opts.hosts }, (_, k) => k + 1).filter((i) => hostRoles(opts, i).includes('route'));
+      await buildInternet(net, opts.name, routeHosts);
+      lab.internet = { namespace: internetNamespace(opts.name), cidr: INTERNET.cidr, gateway: INTERNET.gateway };
+    }
   } finally {
     net.close();
   }
@@ -186,12 +247,13 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
       stringify({
         host: { name, roles },
         underlay: { interface: 'eth0', address },
-        listen: [host.endpoint],
+        listen: opts.internet && roles.includes('route') ? [host.endpoint, `${address}:7443`] : [host.endpoint],
         tls: { ca: caFiles.cert, cert: pair.cert, key: pair.key },
         stateDir: host.stateDir,
         logLevel: opts.logLevel ?? 'info',
         reconcile: { intervalSeconds: opts.reconcileIntervalSeconds ?? 10 },
         controlPlane: controlPlaneConfig(opts, hdir),
+        router: routerConfig(opts, i),
       }),
     );
     lab.hosts.push(host);
@@ -283,6 +345,8 @@ export async function labDown(name: string, dir = labDir(name)): Promise<void> {
     owned.push(...((JSON.parse(state) as { ownedNamespaces?: string[] }).ownedNamespaces ?? []));
   }
   await stopLabDaemons(dir);
+  // dnsmasq and DHCP clients of agents that were SIGKILLed (a stopped agent stops its own).
+  for (const entry of await readdir(dir).catch(() => [])) await stopLeftoverDaemons(join(dir, entry, 'state'));
   const net = await openNet();
   try {
     for (const ns of await net.listNetns()) if (ns.startsWith(`${name}-`) || owned.includes(ns)) await net.deleteNetns(ns);

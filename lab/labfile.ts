@@ -25,6 +25,8 @@ export interface LabFile {
   /** Client certificate (and the CA) that callers use for every agent. */
   tls: { ca: string; cert: string; key: string };
   hosts: LabHost[];
+  /** With `internet`: the namespace that plays the internet for the route hosts' routers. */
+  internet?: { namespace: string; cidr: string; gateway: string };
 }
 
 export const LAB_ROOT = '/run/vxcloud/labs';
