@@ -9,7 +9,7 @@ import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/dia
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { oneOf } from '../plugin/validators.js';
-import { getEach, newId, planStatus, READY, rule, str } from './common.js';
+import { getEach, hostsHaving, newId, planStatus, READY, rule, str } from './common.js';
 import { fleetDiagnostics } from './errors.js';
 import { FleetError, type Fleet } from './fleet.js';
 import { syncVtepTables } from './vtep-sync.js';
@@ -48,8 +48,7 @@ export function macFor(id: string): string {
 async function allocateIp(fleet: Fleet, subnetId: string, host: string): Promise<string> {
   const s = await fleet.client(host).network.getSubnet({ id: subnetId });
   const net = parseCidr(s.spec!.cidr)!;
-  const present = await getEach<SubnetMessage>(fleet, fleet.hosts.map((h) => h.name), (c) => c.network.getSubnet({ id: subnetId }));
-  const spans = [...present].filter(([, x]) => x !== null).map(([h]) => h);
+  const { hosts: spans } = await hostsHaving<SubnetMessage>(fleet, (c) => c.network.getSubnet({ id: subnetId }));
   const nics = await fleet.each(spans, async (c) => (await c.network.listNics({ parentId: subnetId })).nics);
   const used = new Set([...nics.values()].flat().map((n) => parseIp(n.spec!.ip.split('/')[0]!)));
   used.add(parseIp(s.spec!.gateway || formatIp(firstHost(net))));

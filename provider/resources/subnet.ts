@@ -8,7 +8,7 @@ import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/dia
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { intBetween } from '../plugin/validators.js';
-import { getEach, newId, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
+import { getEach, hostsHaving, newId, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
 import { fleetDiagnostics } from './errors.js';
 import type { Fleet } from './fleet.js';
 import { syncVtepTables } from './vtep-sync.js';
@@ -19,7 +19,7 @@ const schema = {
   attributes: {
     id: { type: t.string, computed: true, description: 'Assigned on create.' },
     vpc_id: { type: t.string, required: true, requiresReplace: true, description: 'The VPC it divides.' },
-    name: { type: t.string, optional: true, description: 'A name for people.' },
+    name: { type: t.string, optional: true, computed: true, description: 'A name for people (default "").' },
     cidr: { type: t.string, required: true, requiresReplace: true, validators: [rule(checkCidr)], description: "IPv4 CIDR inside the VPC's, not overlapping its other subnets." },
     vni: { type: t.number, optional: true, computed: true, requiresReplace: true, validators: [intBetween(1, VNI_MAX)], description: 'VXLAN network identifier (default: the lowest free from 1000).' },
     gateway: { type: t.string, optional: true, computed: true, requiresReplace: true, description: "The router's address in the subnet (default: the first host address)." },
@@ -36,9 +36,8 @@ const FIRST_VNI = 1000;
 const allHosts = (f: Fleet): string[] => f.hosts.map((h) => h.name);
 
 async function findVpc(fleet: Fleet, vpcId: string): Promise<{ hosts: string[]; vpc?: VpcMessage }> {
-  const found = await getEach<VpcMessage>(fleet, allHosts(fleet), (c) => c.network.getVpc({ id: vpcId }));
-  const hosts = [...found].filter(([, v]) => v !== null).map(([h]) => h);
-  return { hosts, vpc: [...found.values()].find((v) => v !== null) ?? undefined };
+  const { hosts, found } = await hostsHaving<VpcMessage>(fleet, (c) => c.network.getVpc({ id: vpcId }));
+  return { hosts, vpc: hosts.length > 0 ? found.get(hosts[0]!)! : undefined };
 }
 
 async function subnetsOn(fleet: Fleet, hosts: string[], vpcId = ''): Promise<SubnetMessage[]> {
@@ -63,9 +62,9 @@ async function planChecks(fleet: Fleet, p: Planned<typeof schema>, selfId: strin
   return out;
 }
 
-function toState(s: SubnetMessage, prior: Partial<SubnetState>, hosts: string[], status: string): SubnetState {
+function toState(s: SubnetMessage, hosts: string[], status: string): SubnetState {
   const sp = s.spec!;
-  return { id: sp.id, vpc_id: sp.vpcId, name: prior.name ?? null, cidr: sp.cidr, vni: sp.vni, gateway: sp.gateway, hosts, mtu: s.observed!.mtu, status };
+  return { id: sp.id, vpc_id: sp.vpcId, name: sp.name, cidr: sp.cidr, vni: sp.vni, gateway: sp.gateway, hosts, mtu: s.observed!.mtu, status };
 }
 
 const statuses = (m: Map<string, SubnetMessage | null>): string => summarize(new Map([...m].map(([h, s]) => [h, s?.status ?? null])));
@@ -92,17 +91,17 @@ export const subnet = defineResource<typeof schema, Fleet>({
         for (vni = FIRST_VNI; used.has(vni); vni++);
       }
       const spec = { id, vpcId, name: knownOr(planned.name, null) ?? '', cidr: known(planned.cidr), vni, vlan: 0, gateway };
-      return putEach(provider, 'Creating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ id, vpc_id: vpcId, name: planned.name, cidr: spec.cidr, vni, gateway, hosts, mtu: 0, status: 'partially created' }));
+      return putEach(provider, 'Creating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ id, vpc_id: vpcId, name: spec.name, cidr: spec.cidr, vni, gateway, hosts, mtu: 0, status: 'partially created' }));
     });
     await syncVtepTables(provider, id);
     const first = [...res.values()][0]!;
-    return toState(first, { name: knownOr(planned.name, null) }, hosts, statuses(res));
+    return toState(first, hosts, statuses(res));
   },
   async read(state, { provider }) {
     const found = await getEach<SubnetMessage>(provider, strs(state.hosts), (c) => c.network.getSubnet({ id: str(state.id) }));
     const any = [...found.values()].find((s) => s !== null);
     if (!any) return null;
-    return toState(any, state, strs(state.hosts), statuses(found));
+    return toState(any, strs(state.hosts), statuses(found));
   },
   async update({ prior, planned }, { provider }) {
     const hosts = strs(known(planned.hosts));
@@ -113,7 +112,7 @@ export const subnet = defineResource<typeof schema, Fleet>({
       throw new DiagnosticsError(fleetDiagnostics('Removing the subnet from a host', e, ATTRS), { ...prior, hosts: [...hosts, ...removed], status: 'partially updated' });
     });
     await syncVtepTables(provider, spec.id);
-    return toState([...res.values()][0]!, { name: knownOr(planned.name, null) }, hosts, statuses(res));
+    return toState([...res.values()][0]!, hosts, statuses(res));
   },
   async delete(state, { provider }) {
     const id = str(state.id);
@@ -122,8 +121,7 @@ export const subnet = defineResource<typeof schema, Fleet>({
     });
   },
   async importState(id, { provider }) {
-    const found = await getEach<SubnetMessage>(provider, allHosts(provider), (c) => c.network.getSubnet({ id }));
-    const hosts = [...found].filter(([, s]) => s !== null).map(([h]) => h);
+    const { hosts } = await hostsHaving<SubnetMessage>(provider, (c) => c.network.getSubnet({ id }));
     if (hosts.length === 0) throw new Error(`no host has a subnet with id "${id}"`);
     return { id, hosts, status: READY };
   },

@@ -6,7 +6,7 @@ import { defineResource } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import type { Vpc as VpcMessage } from '../../gen/vxcloud/agent/v1/network.js';
 import type { Planned } from '../plugin/framework.js';
-import { getEach, newId, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
+import { getEach, hostsHaving, newId, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
 import { DiagnosticsError } from '../plugin/diagnostics.js';
 import { fleetDiagnostics } from './errors.js';
 import type { Fleet } from './fleet.js';
@@ -65,8 +65,7 @@ export const vpc = defineResource<typeof schema, Fleet>({
     });
   },
   async importState(id, { provider }) {
-    const found = await getEach<VpcMessage>(provider, provider.hosts.map((h) => h.name), (c) => c.network.getVpc({ id }));
-    const hosts = [...found].filter(([, v]) => v !== null).map(([h]) => h);
+    const { hosts } = await hostsHaving<VpcMessage>(provider, (c) => c.network.getVpc({ id }));
     if (hosts.length === 0) throw new Error(`no host has a VPC with id "${id}"`);
     return { id, hosts, status: READY };
   },

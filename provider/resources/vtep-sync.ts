@@ -3,14 +3,13 @@
 // as flood targets, and the other hosts' NICs as MAC→VTEP and IP→MAC entries.
 
 import type { Nic, Subnet } from '../../gen/vxcloud/agent/v1/network.js';
-import { getEach } from './common.js';
+import { hostsHaving } from './common.js';
 import type { Fleet } from './fleet.js';
 
 export function syncVtepTables(fleet: Fleet, subnetId: string): Promise<void> {
   // One sync per subnet at a time: the last one to start reads everything done before it.
   return fleet.serialize(`vtep:${subnetId}`, async () => {
-    const present = await getEach<Subnet>(fleet, fleet.hosts.map((h) => h.name), (c) => c.network.getSubnet({ id: subnetId }));
-    const spans = [...present].filter(([, s]) => s !== null).map(([h]) => h);
+    const { hosts: spans } = await hostsHaving<Subnet>(fleet, (c) => c.network.getSubnet({ id: subnetId }));
     const nics = await fleet.each<Nic[]>(spans, async (c) => (await c.network.listNics({ parentId: subnetId })).nics);
     const vtep = (host: string): string => fleet.host(host)!.underlayAddress;
     await fleet.each(spans, (c, host) => {

@@ -1,0 +1,3 @@
+import { providerSuite } from './suite.js';
+
+providerSuite('terraform', { full: true });
