@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian (bookworm) machine needs to build and test vxcloud, as root:
-# the Debian packages in scripts/apt-packages.txt, the npm packages, and the build itself.
+# the Debian packages in scripts/apt-packages.txt, the npm packages, the build itself, and the
+# terraform and tofu CLIs the acceptance tests drive (built with Go from the module proxy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +18,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Packages such as frr start their services on install; vxcloud runs its own daemons inside
+  # host namespaces, so nothing may start in the root namespace.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 npm ci --no-fund --no-audit --loglevel=error
 npm run build --silent
+bash scripts/install-terraform.sh
