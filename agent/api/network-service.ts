@@ -47,8 +47,9 @@ export function networkService(r: Reconciler, ctx: L2Context, log: Logger): Netw
     status: await r.nicStatus(n),
     observed: { hostIfname: nicDevice(n.kind, n.id), mtu: overlayMtu(ctx), gateway: nicGateway(r.desired.subnets[n.subnet_id]!), dhcpAddress: await r.nicDhcpAddress(n) },
   });
-  const table = async (t: VtepTableRecord): Promise<VtepTable> => {
-    const st = await r.vtepTableStatus(t);
+  /** `known` is the kernel's table as a Put just left it; otherwise it is read. */
+  const table = async (t: VtepTableRecord, known?: Awaited<ReturnType<Reconciler['vtepTableStatus']>>): Promise<VtepTable> => {
+    const st = known ?? (await r.vtepTableStatus(t));
     return {
       spec: { subnetId: t.subnet_id, floodVteps: t.flood_vteps, fdb: t.fdb, neighbors: t.neighbors },
       status: { ready: st.ready, devices: st.devices, problems: st.problems },
@@ -119,8 +120,7 @@ export function networkService(r: Reconciler, ctx: L2Context, log: Logger): Netw
         fdb: t.fdb.map((e) => ({ mac: e.mac, vtep: e.vtep })),
         neighbors: t.neighbors.map((e) => ({ ip: e.ip, mac: e.mac })),
       };
-      await r.putVtepTable(rec);
-      return table(rec);
+      return table(rec, await r.putVtepTable(rec));
     }),
     getVtepTable: unary(log, 'GetVtepTable', async (req) => table(found(r.desired.vtepTables[req.id], 'VTEP table of subnet', req.id))),
     deleteVtepTable: unary(log, 'DeleteVtepTable', async (req) => ({ existed: await r.deleteVtepTable(req.id) })),

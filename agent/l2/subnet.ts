@@ -72,13 +72,21 @@ export function subnetTableDevices(s: SubnetRecord, ctx: L2Context): TableDevice
 }
 
 /** Replaces the VTEP's FDB and the neighbour table with exactly what the table holds. */
-export async function convergeTable(h: NetHandle, dev: TableDevices, t: VtepTableRecord | undefined): Promise<void> {
-  const fdb = diffEntries(tableFdb(t), await h.fdb(dev.fdb), fdbKey);
+/**
+ * Makes the kernel's tables exactly the table's, and returns what they hold afterwards: every
+ * change was acknowledged by the kernel, so that is the table itself — no second dump needed.
+ */
+export async function convergeTable(h: NetHandle, dev: TableDevices, t: VtepTableRecord | undefined): Promise<TableObservation> {
+  const wantFdb = tableFdb(t);
+  const fdb = diffEntries(wantFdb, await h.fdb(dev.fdb), fdbKey);
   if (fdb.remove.length > 0) await h.deleteFdb(dev.fdb, fdb.remove);
   if (fdb.add.length > 0) await h.replaceFdb(dev.fdb, fdb.add);
-  const neigh = diffEntries(tableNeighbors(t), await h.neighbors(dev.neighbors), neighKey);
+  const wantNeigh = tableNeighbors(t);
+  const neigh = diffEntries(wantNeigh, await h.neighbors(dev.neighbors), neighKey);
   if (neigh.remove.length > 0) await h.deleteNeighbors(dev.neighbors, neigh.remove);
   if (neigh.add.length > 0) await h.replaceNeighbors(dev.neighbors, neigh.add);
+  const flood = wantFdb.filter((e) => e.mac === FLOOD_MAC).length;
+  return { problems: [], flood, fdb: wantFdb.length - flood, neighbors: wantNeigh.length };
 }
 
 export function subnetProblems(s: SubnetRecord, links: Map<string, Link>, ctx: L2Context): string[] {

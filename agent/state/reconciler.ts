@@ -227,7 +227,8 @@ export class Reconciler {
 
   // ---- VTEP tables ----
 
-  putVtepTable(t: VtepTableRecord): Promise<void> {
+  /** Returns the kernel's table afterwards (the Put's reply; Get reads the kernel again). */
+  putVtepTable(t: VtepTableRecord): Promise<ObjectStatus & TableObservation> {
     return this.mutex.run(async () => {
       const problems = validateVtepTable(t);
       if (problems.length > 0) throw ApiError.of(problems);
@@ -235,13 +236,20 @@ export class Reconciler {
       const s = this.state.subnets[t.subnet_id];
       if (!s) throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `subnet "${t.subnet_id}" does not exist on this host: create it first`);
       const prior = this.state.vtepTables[t.subnet_id];
+      const dev = this.l2.tableDevices(s);
+      let obs: TableObservation | undefined;
       await this.converging(
         (d) => {
           d.vtepTables[t.subnet_id] = t;
         },
-        () => convergeTable(this.net.host, this.l2.tableDevices(s), t),
-        () => convergeTable(this.net.host, this.l2.tableDevices(s), prior),
+        async () => {
+          obs = await convergeTable(this.net.host, dev, t);
+        },
+        async () => {
+          await convergeTable(this.net.host, dev, prior);
+        },
       );
+      return { ...obs!, ...status([dev.fdb], obs!.problems) };
     });
   }
 
