@@ -6,11 +6,13 @@ import { registerCertCommands } from './certs.js';
 import { registerEvpnCommands } from './evpn.js';
 import { registerLabCommands } from './lab.js';
 import { registerObjectCommands } from './objects.js';
+import { registerRouterCommands } from './router.js';
 
 const program = new Command('vxctl').description('vxcloud operator CLI').version(AGENT_VERSION);
 registerCertCommands(program);
 registerLabCommands(program);
 registerObjectCommands(program);
+registerRouterCommands(program);
 registerEvpnCommands(program);
 
 program.parseAsync().catch((e: unknown) => {

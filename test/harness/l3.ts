@@ -134,3 +134,16 @@ export function tcpGet(ns: string, ip: string, port: number, timeoutMs = 3000): 
     });
   });
 }
+
+/** True when a TCP connection from `ns` to ip:port opens within `timeoutMs` (nothing is exchanged). */
+export function tcpConnects(ns: string, ip: string, port: number, timeoutMs = 1500): Promise<boolean> {
+  const program = `const s = require('net').connect(Number(process.argv[2]), process.argv[1], () => process.exit(0)); s.on('error', () => process.exit(1)); setTimeout(() => process.exit(2), Number(process.argv[3]));`;
+  return new Promise((resolve) => {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', program, ip, String(port), String(timeoutMs)], { stdio: 'ignore' });
+    const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 5000);
+    child.once('exit', (code) => {
+      clearTimeout(kill);
+      resolve(code === 0);
+    });
+  });
+}

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatProtocol, NatType } from '../../../gen/vxcloud/agent/v1/router.js';
 import { restartAgent, waitFor } from '../../../lab/lab.js';
 import { applyTenant, stopServer, tcpGet, tcpServer, waitLease, type Tenant } from '../../harness/l3.js';
-import { hostLinks, ping, startLab, type TestLab } from '../../harness/lab.js';
+import { labFilePath } from '../../../lab/labfile.js';
+import { hostLinks, ping, run, startLab, type TestLab } from '../../harness/lab.js';
 
 let t: TestLab;
 let tenant: Tenant;
@@ -96,6 +97,16 @@ describe('a router on a route host', () => {
       ['fip-db', true],
     ]);
     expect(rules[1]!.observed!.packets).toBeGreaterThan(0);
+  });
+
+  it('vxctl router list|show report legs, leases and NAT rules with their packet counters', async () => {
+    const vxctl = (...args: string[]) => run(process.execPath, ['dist/vxctl/main.js', 'router', ...args, '--lab-file', labFilePath(t.lab.dir)], { timeout: 20_000 });
+    const list = (await vxctl('list')).stdout;
+    expect(list).toMatch(/h3\s+r1\s+acme\s+web,db\s+internet 203\.0\.113\.10\s+yes\s+2\s+2\s+pid \d+\s+ready/);
+    const show = (await vxctl('show', 'r1')).stdout;
+    expect(show).toMatch(/sn2001\s+vxr[0-9a-f]{10}\s+vxbr2001\s+\S+\s+198\.18\.1\.1\/24\s+yes\s+on/);
+    expect(show).toMatch(/web\s+02:00:c6:12:01:0a\s+198\.18\.1\.10\s+web1/);
+    expect(show).toMatch(/fip-db\s+dnat_and_snat\s+any\s+203\.0\.113\.20\s+198\.18\.2\.10\s+[1-9]\d*\s+\d+\s+ready/);
   });
 
   it('keeps routers, leases and NAT across an agent restart (SIGTERM) and a crash (SIGKILL)', async () => {
