@@ -2,6 +2,7 @@
 // it, bound to the subnet's VNI by the per-VNI VTEP whose pvid (untagged both ways) is that VLAN,
 // so on the wire it is the same one-VNI-per-subnet as bridge-per-subnet. NICs are access ports.
 
+import { createHash } from 'node:crypto';
 import type { BridgeVlan, Link, NetHandle } from '../net/types.js';
 import type { NicRecord, SubnetRecord } from '../state/model.js';
 import { overlayMtu, type L2Context } from './context.js';
@@ -42,8 +43,18 @@ export interface VlanSubnetLinks {
   svi: LinkSpec;
 }
 
+/**
+ * A fixed MAC for the VPC bridge. Left alone, a bridge takes its lowest port's MAC, its 802.1Q
+ * devices follow, and each change flushes their neighbours — permanent ones too. Locally
+ * administered, from the VPC id and the host's underlay address so that no two bridges share it.
+ */
+export function vpcBridgeMac(vpcId: string, ctx: L2Context): string {
+  const h = createHash('sha256').update(`${vpcId}@${ctx.underlayAddress}`).digest();
+  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
 export function vpcBridgeLink(vpcId: string, ctx: L2Context): LinkSpec {
-  return { name: vpcBridge(vpcId), kind: 'bridge', mtu: overlayMtu(ctx), vlanFiltering: true };
+  return { name: vpcBridge(vpcId), kind: 'bridge', mtu: overlayMtu(ctx), vlanFiltering: true, mac: vpcBridgeMac(vpcId, ctx) };
 }
 
 export function vlanSubnetLinks(s: SubnetRecord, ctx: L2Context): VlanSubnetLinks {
