@@ -164,6 +164,19 @@ describe('VLAN-aware bridges on a stock Debian kernel', () => {
     mark('pings in vlan-aware mode');
   });
 
+  it('the VTEP table’s neighbours sit on the subnet’s 802.1Q device and stay there once NIC ports have joined the bridge', async () => {
+    for (const [i, c] of clients.entries()) {
+      for (const s of SUBNETS) {
+        const t = await c.network.getVtepTable({ id: s.id }, 20_000);
+        expect(t.status, `${HOSTS[i]!.name} ${s.id}`).toMatchObject({ ready: true, problems: [] });
+        expect(t.observed).toMatchObject({ floodEntries: 1, fdbEntries: 1, neighborEntries: 1 });
+      }
+    }
+    const peer = nicOf(HOSTS[1]!, SUBNETS[0]!);
+    const neigh = JSON.parse((await vms[0]!.exec(['ip', '-j', 'neigh', 'show', 'dev', 'vxsv100'])).stdout) as { dst: string; lladdr: string; state: string[] }[];
+    expect(neigh).toEqual([{ dst: addr(peer.ip), lladdr: peer.mac, state: ['PERMANENT'] }]);
+  });
+
   it('a VM restarted in bridge-per-subnet mode rebuilds its links and still talks to the VLAN-aware one', async () => {
     await vms[1]!.restartAgent('/vx/bridge-per-subnet.yaml');
     await waitAgent(1, DataplaneMode.DATAPLANE_MODE_BRIDGE_PER_SUBNET);
