@@ -604,9 +604,9 @@ export class Simulation {
   }
 }
 
-/** Seeds to run: RAFT_SEED=123 replays one seed, otherwise 1..count. */
-export function seedsToRun(count: number): number[] {
+/** Seeds to run: RAFT_SEED=123 replays one seed, otherwise `count` seeds from `first`. */
+export function seedsToRun(count: number, first = 1): number[] {
   const one = process.env.RAFT_SEED;
   if (one !== undefined && one !== '') return [Number(one)];
-  return Array.from({ length: count }, (_, i) => i + 1);
+  return Array.from({ length: count }, (_, i) => first + i);
 }
