@@ -1,0 +1,164 @@
+// The write-ahead log's on-disk format, as pure functions over buffers.
+//
+// A segment is a sequence of records:  length u32 LE | crc32c u32 LE | type u8 | body
+// `length` counts type + body; the CRC covers type + body. Bodies:
+//   ENTRY      a raft entry (msgpack)
+//   HARD_STATE term, vote, commit (msgpack)
+//   RESTORE    index, term of a snapshot received from a leader: the log is replaced from there
+// Replay rules (replayRecords): an entry at index i replaces every entry at or after i; RESTORE
+// drops every entry; the last HARD_STATE wins.
+
+import { decode, encode } from '@msgpack/msgpack';
+import type { ConfState, Entry, HardState } from '../raft/index.js';
+import { crc32c } from './crc32c.js';
+
+export const HEADER_BYTES = 9;
+/** No record is ever this large (entries are bounded by the NBD maximum payload): a length past it is damage. */
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
+export const RecordType = { entry: 1, hardState: 2, restore: 3 } as const;
+type RecordTypeValue = (typeof RecordType)[keyof typeof RecordType];
+
+export type WalRecord =
+  | { readonly type: 'entry'; readonly entry: Entry }
+  | { readonly type: 'hardState'; readonly hardState: HardState }
+  | { readonly type: 'restore'; readonly index: number; readonly term: number };
+
+export class WalCorruptError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WalCorruptError';
+  }
+}
+
+type WireEntry = [kind: 0, index: number, term: number, data: Uint8Array] | [kind: 1, index: number, term: number, change: [string, string], conf: [string[], string[]]];
+
+export function encodeEntry(e: Entry): Uint8Array {
+  const w: WireEntry = e.kind === 'normal' ? [0, e.index, e.term, e.data] : [1, e.index, e.term, [e.change.type, e.change.node], [[...e.conf.voters], [...e.conf.learners]]];
+  return encode(w);
+}
+
+export function decodeEntry(body: Uint8Array): Entry {
+  const w = decode(body) as WireEntry;
+  if (!Array.isArray(w) || typeof w[1] !== 'number' || typeof w[2] !== 'number') throw new WalCorruptError('entry: malformed');
+  if (w[0] === 0) {
+    const d = w[3];
+    // A plain view: decoding out of a Buffer hands back Buffer slices.
+    return { kind: 'normal', index: w[1], term: w[2], data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
+  }
+  const [type, node] = w[3];
+  const conf: ConfState = { voters: w[4][0], learners: w[4][1] };
+  return { kind: 'conf', index: w[1], term: w[2], change: { type: type as 'addVoter' | 'addLearner' | 'removeNode', node }, conf };
+}
+
+function encodeBody(r: WalRecord): { type: RecordTypeValue; body: Uint8Array } {
+  switch (r.type) {
+    case 'entry':
+      return { type: RecordType.entry, body: encodeEntry(r.entry) };
+    case 'hardState':
+      return { type: RecordType.hardState, body: encode([r.hardState.term, r.hardState.vote, r.hardState.commit]) };
+    case 'restore':
+      return { type: RecordType.restore, body: encode([r.index, r.term]) };
+  }
+}
+
+/** One record, framed and checksummed. */
+export function encodeRecord(r: WalRecord): Buffer {
+  const { type, body } = encodeBody(r);
+  const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
+  out.writeUInt32LE(1 + body.length, 0);
+  out[8] = type;
+  out.set(body, HEADER_BYTES);
+  out.writeUInt32LE(crc32c(out.subarray(8)), 4);
+  return out;
+}
+
+function decodeBody(type: number, body: Uint8Array): WalRecord {
+  switch (type) {
+    case RecordType.entry:
+      return { type: 'entry', entry: decodeEntry(body) };
+    case RecordType.hardState: {
+      const [term, vote, commit] = decode(body) as [number, string | null, number];
+      return { type: 'hardState', hardState: { term, vote, commit } };
+    }
+    case RecordType.restore: {
+      const [index, term] = decode(body) as [number, number];
+      return { type: 'restore', index, term };
+    }
+    default:
+      throw new WalCorruptError(`unknown record type ${type}`);
+  }
+}
+
+export interface ScanResult {
+  readonly records: WalRecord[];
+  /** Bytes of whole, valid records; anything after is a torn tail. */
+  readonly validBytes: number;
+}
+
+/**
+ * Reads every record of one segment. A damaged record that reaches the end of the buffer (cut
+ * short, or whole but failing its CRC), or a tail of zeroes, is a torn write of the last append:
+ * scanning stops there and `validBytes` says where to truncate — only allowed when `last`. A
+ * damaged record followed by more data is corruption in the middle of the log: an error.
+ */
+export function scanRecords(buf: Buffer, last: boolean, what: string): ScanResult {
+  const records: WalRecord[] = [];
+  let at = 0;
+  while (at < buf.length) {
+    const torn = (why: string): ScanResult => {
+      if (!last) throw new WalCorruptError(`${what}: ${why} at byte ${at} of a sealed segment`);
+      return { records, validBytes: at };
+    };
+    if (buf.length - at < HEADER_BYTES) return torn('short header');
+    const length = buf.readUInt32LE(at);
+    const end = at + 8 + length;
+    if (length === 0 || length > MAX_RECORD_BYTES) {
+      if (buf.subarray(at).every((b) => b === 0)) return torn('zero tail');
+      throw new WalCorruptError(`${what}: bad record length ${length} at byte ${at}`);
+    }
+    if (end > buf.length) return torn('record cut short');
+    const payload = buf.subarray(at + 8, end);
+    if (crc32c(payload) !== buf.readUInt32LE(at + 4)) {
+      if (end === buf.length) return torn('checksum mismatch in the last record');
+      throw new WalCorruptError(`${what}: checksum mismatch in the record at byte ${at}`);
+    }
+    try {
+      records.push(decodeBody(payload[0]!, payload.subarray(1)));
+    } catch (e) {
+      throw new WalCorruptError(`${what}: record at byte ${at}: ${(e as Error).message}`);
+    }
+    at = end;
+  }
+  return { records, validBytes: at };
+}
+
+export interface Replayed {
+  hardState: HardState;
+  /** Contiguous. */
+  entries: Entry[];
+}
+
+/** Folds records (of every segment, in order) into the log they describe. */
+export function replayRecords(records: Iterable<WalRecord>, into: Replayed = { hardState: { term: 0, vote: null, commit: 0 }, entries: [] }): Replayed {
+  const { entries } = into;
+  for (const r of records) {
+    if (r.type === 'hardState') into.hardState = r.hardState;
+    else if (r.type === 'restore') entries.length = 0;
+    else {
+      const first = entries[0]?.index;
+      const i = r.entry.index;
+      if (first === undefined) entries.push(r.entry);
+      else if (i < first) {
+        entries.length = 0;
+        entries.push(r.entry);
+      } else if (i <= first + entries.length) {
+        entries.length = i - first;
+        entries.push(r.entry);
+      } else {
+        throw new WalCorruptError(`entry ${i} follows entry ${first + entries.length - 1}: entries are missing`);
+      }
+    }
+  }
+  return into;
+}
