@@ -16,11 +16,6 @@ export const TOOLS = process.env.VXCLOUD_TOOLS ?? '/root/.cache/vxcloud-tools/bi
 export const FIXTURE_VERSION = '0.0.1';
 export const FIXTURE_SOURCE = { host: SOURCE_HOST, namespace: SOURCE_NAMESPACE, type: 'vxtest' } as const;
 
-/** The CLIs built by scripts/install-terraform.sh that are present here. */
-export function availableClis(): { name: string; path: string }[] {
-  return ['terraform', 'tofu'].map((name) => ({ name, path: join(TOOLS, name) })).filter((c) => existsSync(c.path));
-}
-
 async function tsFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
