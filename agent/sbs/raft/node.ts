@@ -577,7 +577,8 @@ export class RaftNode {
       return;
     }
     this.reads.register(ctx, from, this.log.committed);
-    if (this.conf.voters.length === 1) this.serveConfirmedReads();
+    const alone = this.conf.voters.length === 1 && isVoter(this.conf, this.id);
+    if (alone) this.serveConfirmedReads();
     else this.bcastHeartbeat();
   }
 
