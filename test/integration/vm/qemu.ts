@@ -4,7 +4,9 @@
 // loopback ports in (the agent API and the guest helper). Stopped by its PID.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
+import { join } from 'node:path';
 import type { Artefacts } from './artefacts.js';
 
 export interface VmOptions {
@@ -17,6 +19,35 @@ export interface VmOptions {
   /** UDP ports of the underlay link: ours and the peer's. */
   linkPort: number;
   peerLinkPort: number;
+}
+
+/** Prefix of a run's folder under the temp dir: `vxvm-<pid>-`, so that leftovers can be told dead. */
+export const runPrefix = (pid = process.pid): string => `vxvm-${pid}-`;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Leftovers of runs whose test process died without its teardown: their QEMUs (found by the
+ * run folder in their command line, each killed by its PID) and the folders.
+ */
+export async function sweepDeadRuns(tmp: string): Promise<void> {
+  const dead = (await readdir(tmp)).filter((n) => {
+    const m = /^vxvm-(\d+)-/.exec(n);
+    return m !== null && !alive(Number(m[1]));
+  });
+  if (dead.length === 0) return;
+  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.startsWith('qemu-system-x86_64\0') && dead.some((d) => cmdline.includes(join(tmp, d)))) process.kill(Number(pid), 'SIGKILL');
+  }
+  for (const d of dead) await rm(join(tmp, d), { recursive: true, force: true });
 }
 
 /** A free TCP port on 127.0.0.1 (then released, so QEMU can bind it). */

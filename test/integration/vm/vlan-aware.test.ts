@@ -13,7 +13,7 @@ import { NicKind } from '../../../gen/vxcloud/agent/v1/network.js';
 import { AgentClient } from '../../../lib/agent-client.js';
 import { createCa, issue } from '../../../lib/certs.js';
 import { vmArtefacts } from './artefacts.js';
-import { freePort, Vm } from './qemu.js';
+import { freePort, runPrefix, sweepDeadRuns, Vm } from './qemu.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const VPC = { id: 'vpc-1', name: 'vpc-1', tenant: 't1', cidr: '198.18.0.0/16' };
@@ -90,7 +90,8 @@ async function waitAgent(i: number, mode: DataplaneMode): Promise<void> {
 beforeAll(async () => {
   const artefacts = await vmArtefacts();
   mark(`artefacts (${artefacts.kernelPackage})`);
-  dir = await mkdtemp(join(tmpdir(), 'vxvm-'));
+  await sweepDeadRuns(tmpdir());
+  dir = await mkdtemp(join(tmpdir(), runPrefix()));
   const ca = await createCa('vxcloud vm test');
   const client = await issue(ca, { commonName: 'test', role: 'client' });
   const tls = { ca: Buffer.from(ca.cert), cert: Buffer.from(client.cert), key: Buffer.from(client.key) };
