@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   log.info({ caps, layout, failed: first.failed.length }, 'initial reconcile done');
   reconciler.start(cfg.reconcile.intervalSeconds * 1000);
   // After the first reconcile, so that zebra finds the subnets' devices already there.
-  const plane = await startControlPlane(cfg, net.host, log);
+  const plane = await startControlPlane(cfg, net.host, log, reconciler);
 
   const server = await startServer(cfg, {
     host: hostService(cfg, caps, underlay.mtu, reconciler, log, plane),

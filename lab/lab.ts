@@ -3,10 +3,11 @@
 // its own certificate, config and state. Nothing is added to the root namespace; `labDown` stops
 // the agents by their own PIDs and removes every namespace whose name starts with the lab's.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { createCa, issue, writePair } from '../lib/certs.js';
 import { AgentClient, readTls } from '../lib/agent-client.js';
@@ -32,12 +33,15 @@ export interface LabOptions {
   reconcileIntervalSeconds?: number;
   logLevel?: string;
   /**
-   * Who fills the VTEP tables: `static` (default: the caller, through the API) or `evpn` (FRR run by
-   * each agent; hosts with the management role are the route reflectors).
+   * Who fills the VTEP tables: `static` (default: the caller, through the API), `evpn` (FRR run by
+   * each agent; hosts with the management role are the route reflectors) or `etcd` (one etcd of
+   * the lab's own, in namespace NAME-etcd on the underlay at ETCD_ADDRESS).
    */
-  controlPlane?: 'static' | 'evpn';
+  controlPlane?: 'static' | 'evpn' | 'etcd';
   /** evpn settings merged into each agent's `controlPlane` (asn, timers, coalesceTimeMs, ...). */
   evpn?: Record<string, unknown>;
+  /** etcd settings merged into each agent's `controlPlane.etcd` (leaseSeconds, prefix). */
+  etcd?: Record<string, unknown>;
   /**
    * An "internet" namespace (NAME-inet: 203.0.113.1/24, forwarding, and a leg on the underlay at
    * 192.0.2.254 like a real upstream that also reaches management) that each route host's
@@ -46,6 +50,14 @@ export interface LabOptions {
    */
   internet?: boolean;
 }
+
+/** The lab's etcd: data dir, log and pid file under the lab dir, so that labDown finds a leftover. */
+export const etcdNamespace = (lab: string): string => `${lab}-etcd`;
+export const ETCD_ADDRESS = '192.0.2.253';
+export const ETCD_ENDPOINT = `http://${ETCD_ADDRESS}:2379`;
+const etcdRunDir = (dir: string): string => join(dir, 'etcd');
+const ETCD = '/usr/bin/etcd';
+const ETCDCTL = '/usr/bin/etcdctl';
 
 /** Where a lab host's managed FRR keeps its pid files, sockets, logs and config. */
 export const frrRunDir = (hostDir: string): string => join(hostDir, 'frr');
@@ -149,6 +161,59 @@ async function buildUnderlay(net: Net, lab: string, hosts: number): Promise<void
   }
 }
 
+/** etcd in a namespace of its own with one leg on the underlay bridge; returns once it answers. */
+async function startEtcd(net: Net, lab: string, dir: string): Promise<void> {
+  const ns = etcdNamespace(lab);
+  await net.createNetns(ns);
+  const u = await net.netns(underlayNamespace(lab));
+  const e = await net.netns(ns);
+  try {
+    await u.createVeth('etcd', { peer: { name: 'eth0', netns: ns } });
+    await u.setLink('etcd', { master: UNDERLAY_BRIDGE, up: true });
+    await e.setLink('lo', { up: true });
+    await e.setLink('eth0', { up: true });
+    await e.replaceAddress('eth0', `${ETCD_ADDRESS}/24`);
+  } finally {
+    u.close();
+    e.close();
+  }
+  const run = etcdRunDir(dir);
+  await mkdir(run, { recursive: true, mode: 0o700 });
+  const peer = `http://${ETCD_ADDRESS}:2380`;
+  const log = await open(join(run, 'etcd.log'), 'a');
+  let pid: number | undefined;
+  try {
+    const child = spawn(
+      'nsenter',
+      [`--net=/run/netns/${ns}`, '--', ETCD, '--name', lab, '--data-dir', join(run, 'data'), '--listen-client-urls', ETCD_ENDPOINT, '--advertise-client-urls', ETCD_ENDPOINT,
+        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `${lab}=${peer}`],
+      { detached: true, stdio: ['ignore', log.fd, log.fd] },
+    );
+    child.unref();
+    pid = child.pid;
+  } finally {
+    await log.close();
+  }
+  if (pid === undefined) throw new Error(`could not start ${ETCD}`);
+  await writeFile(join(run, 'etcd.pid'), `${pid}\n`);
+  await waitFor(`etcd of lab ${lab} to answer (log: ${join(run, 'etcd.log')})`, 20_000, async () => {
+    if (!isAlive(pid)) throw new Error('etcd exited');
+    await promisify(execFile)('nsenter', [`--net=/run/netns/${ns}`, '--', ETCDCTL, '--endpoints', ETCD_ENDPOINT, '--dial-timeout', '1s', 'endpoint', 'health'], { timeout: 5000 });
+    return true;
+  });
+}
+
+/** Stops the lab's etcd by the PID in its pid file, and only if that PID still runs etcd on this lab's data dir. */
+async function stopLabEtcd(dir: string): Promise<void> {
+  const run = etcdRunDir(dir);
+  const pid = Number((await readFile(join(run, 'etcd.pid'), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.split('\0').includes(join(run, 'data'))) return;
+  process.kill(pid, 'SIGKILL');
+  await waitFor(`etcd (${pid}) to die`, 5000, async () => !isAlive(pid));
+}
+
 async function startAgent(host: LabHost): Promise<number> {
   const log = await open(host.logFile, 'a');
   try {
@@ -220,6 +285,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
       await buildInternet(net, opts.name, routeHosts);
       lab.internet = { namespace: internetNamespace(opts.name), cidr: INTERNET.cidr, gateway: INTERNET.gateway };
     }
+    if (opts.controlPlane === 'etcd') await startEtcd(net, opts.name, dir);
   } finally {
     net.close();
   }
@@ -277,6 +343,7 @@ function hostRoles(opts: LabOptions, i: number): string[] {
 }
 
 function controlPlaneConfig(opts: LabOptions, hostDir: string): Record<string, unknown> {
+  if (opts.controlPlane === 'etcd') return { kind: 'etcd', etcd: { endpoints: [ETCD_ENDPOINT], ...opts.etcd } };
   if (opts.controlPlane !== 'evpn') return { kind: 'static' };
   const reflectors: string[] = [];
   for (let i = 1; i <= opts.hosts; i++) if (hostRoles(opts, i).includes('management')) reflectors.push(underlayAddress(i));
@@ -345,6 +412,7 @@ export async function labDown(name: string, dir = labDir(name)): Promise<void> {
     owned.push(...((JSON.parse(state) as { ownedNamespaces?: string[] }).ownedNamespaces ?? []));
   }
   await stopLabDaemons(dir);
+  await stopLabEtcd(dir);
   // dnsmasq and DHCP clients of agents that were SIGKILLed (a stopped agent stops its own).
   for (const entry of await readdir(dir).catch(() => [])) await stopLeftoverDaemons(join(dir, entry, 'state'));
   const net = await openNet();

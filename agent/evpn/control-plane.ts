@@ -6,6 +6,8 @@ import type { ControlPlaneStatus } from '../../gen/vxcloud/agent/v1/host.js';
 import type { AgentConfig } from '../config/config.js';
 import { formatCidr, parseCidr } from '../../lib/ipv4.js';
 import type { NetHandle } from '../net/types.js';
+import type { Reconciler } from '../state/reconciler.js';
+import { EtcdControlPlane } from '../etcd/control-plane.js';
 import { FrrControlPlane } from './frr.js';
 import { frrIdle, frrPlan } from './frr-config.js';
 
@@ -15,7 +17,7 @@ export interface ControlPlane {
 }
 
 const quiet = (kind: string): ControlPlane => ({
-  status: async () => ({ kind, frrMode: '', vtep: false, reflector: false, routerId: '', asn: 0, sessions: [], vnis: [], daemons: [], problems: [] }),
+  status: async () => ({ kind, frrMode: '', vtep: false, reflector: false, routerId: '', asn: 0, sessions: [], vnis: [], daemons: [], problems: [], etcd: undefined }),
   stop: async () => undefined,
 });
 
@@ -27,10 +29,15 @@ async function underlayPrefix(h: NetHandle, cfg: AgentConfig): Promise<string> {
   return formatCidr(mine);
 }
 
-export async function startControlPlane(cfg: AgentConfig, h: NetHandle, log: Logger): Promise<ControlPlane> {
+/** etcd: feeds `r` the watched tables; it never waits for etcd, which may come up later. */
+export async function startControlPlane(cfg: AgentConfig, h: NetHandle, log: Logger, r: Reconciler): Promise<ControlPlane> {
   const cp = cfg.controlPlane;
   if (cp.kind === 'static') return quiet('static');
-  if (cp.kind === 'etcd') throw new Error('controlPlane.kind: etcd is not available in this build yet; use evpn or static');
+  if (cp.kind === 'etcd') {
+    const etcd = new EtcdControlPlane(cfg, r, log.child({ component: 'etcd' }));
+    etcd.start();
+    return { status: async () => etcd.status(), stop: () => etcd.stop() };
+  }
   const plan = frrPlan(cp, cfg.host.roles, cfg.underlay.address, await underlayPrefix(h, cfg));
   if (frrIdle(plan)) return quiet('evpn');
   const frr = await FrrControlPlane.start(cp, plan, log.child({ component: 'frr' }));
@@ -48,6 +55,7 @@ export async function startControlPlane(cfg: AgentConfig, h: NetHandle, log: Log
         vnis: s.vnis,
         daemons: s.daemons,
         problems: s.problems,
+        etcd: undefined,
       };
     },
     stop: () => frr.stop(),

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { validateNic, validateSubnet, validateVpc, validateVtepTable } from '../../lib/validation.js';
 import { parseCidr, contains } from '../../lib/ipv4.js';
+import type { PlaneTable } from '../etcd/registry.js';
 import { convergeLocalNeighbors, localNeighborProblems, type TableSource } from '../evpn/neighbors.js';
 import type { L2Context } from '../l2/context.js';
 import { l2Layout, type DataplaneLayout, type L2Layout } from '../l2/layout.js';
@@ -53,6 +54,9 @@ export class Reconciler {
   private readonly extensions: ReconcilerExtension[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly l2: L2Layout;
+  /** etcd: the watched tables per VNI; undefined until the first view, so a restart leaves the kernel's entries alone. */
+  private planeTables: ReadonlyMap<number, PlaneTable> | undefined;
+  private readonly changeListeners: (() => void)[] = [];
 
   private constructor(
     private readonly net: Net,
@@ -83,6 +87,23 @@ export class Reconciler {
 
   extend(e: ReconcilerExtension): void {
     this.extensions.push(e);
+  }
+
+  /** Called after desired state changed (the etcd control plane re-registers from it). */
+  onChange(f: () => void): void {
+    this.changeListeners.push(f);
+  }
+
+  /** etcd: the control plane's tables per VNI; every subnet's FDB and neighbours converge to them. */
+  setPlaneTables(tables: ReadonlyMap<number, PlaneTable>): Promise<{ failed: string[] }> {
+    return this.mutex.run(async () => {
+      this.planeTables = tables;
+      const failed: string[] = [];
+      for (const s of Object.values(this.state.subnets)) {
+        await this.convergePlaneTable(s).catch((e: unknown) => failed.push(`subnet ${s.id}: ${(e as Error).message}`));
+      }
+      return { failed };
+    });
   }
 
   /** Runs `f` under the mutex, so an extension's changes never interleave with L2 ones. */
@@ -301,13 +322,13 @@ export class Reconciler {
             if (e instanceof MissingNamespaceError) throw new ApiError('FAILED_PRECONDITION', 'namespace', e.message);
             throw e;
           }
-          if (this.tables !== 'static') await this.convergeNeighbors(s!);
+          if (this.tables === 'evpn') await this.convergeNeighbors(s!);
           for (const e of this.extensions) await e.nicConverged(this.tx(), n);
         },
         async () => {
           if (prior) await convergeNic(this.net, await this.links(), prior, s!, this.ctx, this.l2.nicHostLink(prior, s!));
           else await removeNic(this.net, n);
-          if (this.tables !== 'static') await this.convergeNeighbors(s!);
+          if (this.tables === 'evpn') await this.convergeNeighbors(s!);
           if (createdNs) await this.net.deleteNetns(n.namespace);
         },
       );
@@ -323,7 +344,7 @@ export class Reconciler {
       });
       // The neighbour goes first, so that zebra withdraws the MAC+IP before the MAC (MAC mobility).
       const s = this.state.subnets[n.subnet_id];
-      if (s && this.tables !== 'static') await this.convergeNeighbors(s);
+      if (s && this.tables === 'evpn') await this.convergeNeighbors(s);
       for (const e of this.extensions) await e.nicRemoved(n);
       await removeNic(this.net, n);
       await this.releaseNamespaces();
@@ -335,7 +356,7 @@ export class Reconciler {
     const s = this.state.subnets[n.subnet_id]!;
     const devices = [nicDevice(n.kind, n.id), ...(n.kind === 'veth' ? [`${n.namespace}/${n.ifname}`] : [])];
     const problems = await nicProblems(this.net, await this.links(), n, s, this.ctx, this.l2.nicHostLink(n, s));
-    if (this.tables !== 'static') problems.push(...(await localNeighborProblems(this.net.host, this.l2.tableDevices(s).neighbors, n)));
+    if (this.tables === 'evpn') problems.push(...(await localNeighborProblems(this.net.host, this.l2.tableDevices(s).neighbors, n)));
     return status(devices, problems);
   }
 
@@ -394,7 +415,14 @@ export class Reconciler {
   private async convergeSubnetAll(s: SubnetRecord): Promise<void> {
     await this.l2.convergeSubnet(this.net.host, await this.links(), s, this.subnetsOf(s.vpc_id));
     if (this.tables === 'static') await convergeTable(this.net.host, this.l2.tableDevices(s), this.state.vtepTables[s.id]);
+    else if (this.tables === 'etcd') await this.convergePlaneTable(s);
     else await this.convergeNeighbors(s);
+  }
+
+  private async convergePlaneTable(s: SubnetRecord): Promise<void> {
+    if (!this.planeTables) return;
+    const t = this.planeTables.get(s.vni);
+    await convergeTable(this.net.host, this.l2.tableDevices(s), t && { subnet_id: s.id, ...t });
   }
 
   /** evpn: zebra owns the VTEP's FDB; the agent owns the local NICs' neighbours (ARP suppression). */
@@ -419,6 +447,7 @@ export class Reconciler {
     mutate(draft);
     await this.store.save(draft);
     this.state = draft;
+    for (const f of this.changeListeners) f();
   }
 
   /** Persist, converge; on failure put back the previous state on disk and in the kernel. */
@@ -430,6 +459,7 @@ export class Reconciler {
     } catch (e) {
       await this.store.save(before);
       this.state = before;
+      for (const f of this.changeListeners) f();
       await undo().catch((u: unknown) => this.log.error({ err: u }, 'undo after a failed change failed; the next reconcile retries'));
       throw e;
     }
