@@ -11,7 +11,7 @@ import {
   type VtepTable,
 } from '../../gen/vxcloud/agent/v1/network.js';
 import { overlayMtu, type L2Context } from '../l2/context.js';
-import { nicDevice, subnetBridge, vxlanDevice } from '../l2/names.js';
+import { nicDevice, vxlanDevice } from '../l2/names.js';
 import { nicGateway } from '../l2/nic.js';
 import { ApiError } from '../state/errors.js';
 import type { NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from '../state/model.js';
@@ -30,7 +30,7 @@ export function networkService(r: Reconciler, ctx: L2Context, log: Logger): Netw
   const subnet = async (s: SubnetRecord): Promise<Subnet> => ({
     spec: { id: s.id, vpcId: s.vpc_id, name: s.name, cidr: s.cidr, vni: s.vni, vlan: s.vlan, gateway: s.gateway },
     status: await r.subnetStatus(s),
-    observed: { mtu: overlayMtu(ctx), bridge: subnetBridge(s.vni), vxlanDevice: vxlanDevice(s.vni) },
+    observed: { mtu: overlayMtu(ctx), bridge: r.subnetBridge(s), vxlanDevice: vxlanDevice(s.vni) },
   });
   const nic = async (n: NicRecord): Promise<Nic> => ({
     spec: {

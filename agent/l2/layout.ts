@@ -25,6 +25,8 @@ export interface L2Layout {
   /** `remaining`: the subnets that stay on the host. */
   removeSubnet(h: NetHandle, s: SubnetRecord, remaining: SubnetRecord[]): Promise<void>;
   tableDevices(s: SubnetRecord): TableDevices;
+  /** The bridge a subnet's ports (VTEP and NICs) are on. */
+  bridgeOf(s: SubnetRecord): string;
   nicHostLink(n: NicRecord, s: SubnetRecord): LinkSpec;
 }
 
@@ -38,6 +40,7 @@ export function bridgePerSubnetLayout(ctx: L2Context): L2Layout {
     subnetProblems: (links, s) => subnetProblems(s, links, ctx),
     removeSubnet: (h, s) => removeSubnet(h, s, ctx),
     tableDevices: (s) => subnetTableDevices(s, ctx),
+    bridgeOf: (s) => subnetLinks(s, ctx).bridge.name,
     nicHostLink: (n, s) => nicHostLink(n, s, ctx),
   };
 }
@@ -55,6 +58,7 @@ export function vlanAwareLayout(ctx: L2Context): L2Layout {
       const l = vlanSubnetLinks(s, ctx);
       return { fdb: l.vxlan.name, neighbors: l.svi.name };
     },
+    bridgeOf: (s) => vpcBridgeLink(s.vpc_id, ctx).name,
     nicHostLink: (n, s) => vlanNicHostLink(n, s, ctx),
   };
 }

@@ -44,3 +44,12 @@ export function nicDevice(kind: 'veth' | 'tap', nicId: string): string {
 export function isVxcloudLink(name: string): boolean {
   return Object.values(PREFIX).some((p) => name.startsWith(p) && /^[0-9a-f]+$/.test(name.slice(p.length)));
 }
+
+/**
+ * A locally administered MAC for a bridge of ours. A bridge without a fixed MAC takes its lowest
+ * port's, and each change of it flushes the bridge's neighbour entries.
+ */
+export function bridgeMac(seed: string): string {
+  const h = createHash('sha256').update(seed).digest();
+  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}

@@ -5,7 +5,7 @@ import type { FdbEntry, Link, NeighborEntry, NetHandle } from '../net/types.js';
 import type { SubnetRecord, VtepTableRecord } from '../state/model.js';
 import { overlayMtu, type L2Context } from './context.js';
 import { ensureLink, linkProblems, type LinkSpec } from './links.js';
-import { subnetBridge, vxlanDevice } from './names.js';
+import { bridgeMac, subnetBridge, vxlanDevice } from './names.js';
 
 const FLOOD_MAC = '00:00:00:00:00:00';
 
@@ -18,7 +18,7 @@ export function subnetLinks(s: SubnetRecord, ctx: L2Context): SubnetLinks {
   const mtu = overlayMtu(ctx);
   const bridge = subnetBridge(s.vni);
   return {
-    bridge: { name: bridge, kind: 'bridge', mtu },
+    bridge: { name: bridge, kind: 'bridge', mtu, mac: bridgeMac(`vni${s.vni}@${ctx.underlayAddress}`) },
     vxlan: {
       name: vxlanDevice(s.vni),
       kind: 'vxlan',

@@ -2,12 +2,11 @@
 // it, bound to the subnet's VNI by the per-VNI VTEP whose pvid (untagged both ways) is that VLAN,
 // so on the wire it is the same one-VNI-per-subnet as bridge-per-subnet. NICs are access ports.
 
-import { createHash } from 'node:crypto';
 import type { BridgeVlan, Link, NetHandle } from '../net/types.js';
 import type { NicRecord, SubnetRecord } from '../state/model.js';
 import { overlayMtu, type L2Context } from './context.js';
 import { ensureLink, linkProblems, type LinkSpec } from './links.js';
-import { subnetSvi, vpcBridge, vxlanDevice } from './names.js';
+import { bridgeMac, subnetSvi, vpcBridge, vxlanDevice } from './names.js';
 import { nicHostLink } from './nic.js';
 
 /** VLAN ids on a bridge are 1..4094. */
@@ -49,8 +48,7 @@ export interface VlanSubnetLinks {
  * administered, from the VPC id and the host's underlay address so that no two bridges share it.
  */
 export function vpcBridgeMac(vpcId: string, ctx: L2Context): string {
-  const h = createHash('sha256').update(`${vpcId}@${ctx.underlayAddress}`).digest();
-  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+  return bridgeMac(`${vpcId}@${ctx.underlayAddress}`);
 }
 
 export function vpcBridgeLink(vpcId: string, ctx: L2Context): LinkSpec {

@@ -76,6 +76,11 @@ export class Reconciler {
     return new Reconciler(net, store, ctx, log, await store.load(), layout, tables);
   }
 
+  /** The bridge a subnet's ports are on, in this host's layout. */
+  subnetBridge(s: SubnetRecord): string {
+    return this.l2.bridgeOf(s);
+  }
+
   get layout(): DataplaneLayout {
     return this.l2.name;
   }

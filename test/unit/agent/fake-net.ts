@@ -1,7 +1,7 @@
 // An in-memory kernel for reconciler unit tests: enough of NetHandle to hold links, addresses,
 // routes, FDB and neighbours, plus a switch that makes the next matching call fail.
 
-import type { BridgePortFlags, Capabilities, FdbEntry, Link, LinkChange, NeighborEntry, Net, NetHandle } from '../../../agent/net/types.js';
+import type { BridgePortFlags, BridgeVlan, Capabilities, FdbEntry, Link, LinkChange, NeighborEntry, Net, NetHandle } from '../../../agent/net/types.js';
 import { NetError } from '../../../agent/net/types.js';
 
 export class FakeHandle implements NetHandle {
@@ -68,6 +68,15 @@ export class FakeHandle implements NetHandle {
       l.master = c.master ?? undefined;
       l.port = c.master ? { learning: true, neighSuppress: false } : undefined;
     }
+  }
+  async createVlan(name: string, o: { parent: string; id: number; mtu?: number }): Promise<void> {
+    this.add({ name, kind: 'vlan', mtu: o.mtu ?? 1500, up: false, mac: '02:00:00:00:00:ff', vlan: { id: o.id, parent: o.parent } });
+  }
+  async bridgeVlans(dev: string): Promise<BridgeVlan[]> {
+    return [...(this.links_.get(dev)?.vlans ?? [])];
+  }
+  async setBridgeVlans(dev: string, vlans: BridgeVlan[]): Promise<void> {
+    this.links_.get(dev)!.vlans = [...vlans];
   }
   async setBridgePort(name: string, f: BridgePortFlags): Promise<void> {
     const l = this.links_.get(name)!;

@@ -3,12 +3,12 @@
 // what can be proven here; the VM test proves them against a kernel that has it.
 
 import { describe, expect, it } from 'vitest';
-import { encodeMsg, type NlMsg } from './codec.js';
-import { RTM_GETLINK, RTM_NEWLINK } from './constants.js';
-import { createBridge, createVlan } from './links.js';
-import type { Rtnl } from './rtnl.js';
-import { NetError } from './types.js';
-import { decodePorts, decodeVlanSpec, encodeVlanSpec, portDumpRequest, validateVlans, vlanChanges, vlanRequest } from './vlans.js';
+import { encodeMsg, type NlMsg } from '../../../agent/net/codec.js';
+import { RTM_GETLINK, RTM_NEWLINK } from '../../../agent/net/constants.js';
+import { createBridge, createVlan } from '../../../agent/net/links.js';
+import type { Rtnl } from '../../../agent/net/rtnl.js';
+import { NetError } from '../../../agent/net/types.js';
+import { decodePorts, decodeVlanSpec, encodeVlanSpec, portDumpRequest, validateVlans, vlanChanges, vlanRequest } from '../../../agent/net/vlans.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
 
