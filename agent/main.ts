@@ -13,6 +13,7 @@ import { protectedNetworks } from './l3/protected.js';
 import { Routers } from './l3/routers.js';
 import { Supervisor } from './l3/supervisor.js';
 import { openNet } from './net/index.js';
+import { startStorage } from './sbs/volume/runtime.js';
 import { Reconciler } from './state/reconciler.js';
 import { StateStore } from './state/store.js';
 import { AGENT_VERSION } from './version.js';
@@ -56,10 +57,12 @@ async function main(): Promise<void> {
   // After the first reconcile, so that zebra finds the subnets' devices already there.
   const plane = await startControlPlane(cfg, net.host, log, reconciler);
 
+  const storage = cfg.storage ? await startStorage(cfg, cfg.storage, log) : undefined;
   const server = await startServer(cfg, {
     host: hostService(cfg, caps, underlay.mtu, reconciler, log, plane),
     network: networkService(reconciler, ctx, log),
     router: routerService(reconciler, routers, log),
+    ...(storage ? { volumes: storage.services } : {}),
   });
   log.info({ listen: cfg.listen }, 'serving');
 
@@ -69,8 +72,9 @@ async function main(): Promise<void> {
     const planeStopped = plane.stop().catch((e: unknown) => log.error({ err: e }, 'stopping the control plane failed'));
     // dnsmasq and DHCP clients are the agent's children: they go with it (kernel state and leases stay).
     const daemonsStopped = routers.stop().catch((e: unknown) => log.error({ err: e }, 'stopping DHCP daemons failed'));
+    const storageStopped = storage?.stop().catch((e: unknown) => log.error({ err: e }, 'stopping volumes failed'));
     server.tryShutdown(() => {
-      void Promise.all([planeStopped, daemonsStopped]).finally(() => {
+      void Promise.all([planeStopped, daemonsStopped, storageStopped]).finally(() => {
         net.close();
         process.exit(0);
       });

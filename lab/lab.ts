@@ -18,6 +18,11 @@ import { stopLeftoverDaemons } from '../agent/l3/routers.js';
 import { labDir, labFilePath, readLabFile, writeLabFile, type LabFile, type LabHost } from './labfile.js';
 
 export const UNDERLAY_CIDR = '192.0.2.0/24';
+export const AGENT_PORT = 7443;
+export const NBD_PORT = 10809;
+const NBD_SOCKET = 'nbd.sock';
+/** A storage host's NBD server on a unix socket, for clients outside the lab's namespaces. */
+export const nbdSocketPath = (lab: LabFile, host: string): string => join(lab.dir, host, NBD_SOCKET);
 const UNDERLAY_BRIDGE = 'ul0';
 // The built agent, whether this module runs from dist/ (vxctl) or from source (vitest).
 const here = fileURLToPath(import.meta.url);
@@ -313,13 +318,15 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
       stringify({
         host: { name, roles },
         underlay: { interface: 'eth0', address },
-        listen: opts.internet && roles.includes('route') ? [host.endpoint, `${address}:7443`] : [host.endpoint],
+        // Storage hosts replicate to each other over the underlay.
+        listen: (opts.internet && roles.includes('route')) || roles.includes('storage') ? [host.endpoint, `${address}:${AGENT_PORT}`] : [host.endpoint],
         tls: { ca: caFiles.cert, cert: pair.cert, key: pair.key },
         stateDir: host.stateDir,
         logLevel: opts.logLevel ?? 'info',
         reconcile: { intervalSeconds: opts.reconcileIntervalSeconds ?? 10 },
         controlPlane: controlPlaneConfig(opts, hdir),
         router: routerConfig(opts, i),
+        ...(roles.includes('storage') ? { storage: { dataDir: join(hdir, 'storage'), nbdListen: [`${address}:${NBD_PORT}`, `unix://${join(hdir, NBD_SOCKET)}`] } } : {}),
       }),
     );
     lab.hosts.push(host);

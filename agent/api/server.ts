@@ -8,12 +8,16 @@ import { dirname } from 'node:path';
 import { HostServiceService, type HostServiceServer } from '../../gen/vxcloud/agent/v1/host.js';
 import { NetworkServiceService, type NetworkServiceServer } from '../../gen/vxcloud/agent/v1/network.js';
 import { RouterServiceService, type RouterServiceServer } from '../../gen/vxcloud/agent/v1/router.js';
+import { RaftService, VolumeServiceService } from '../../gen/vxcloud/agent/v1/volume.js';
 import type { AgentConfig } from '../config/config.js';
+import type { VolumeServices } from './volume-service.js';
 
 export interface AgentServices {
   host: HostServiceServer;
   network: NetworkServiceServer;
   router: RouterServiceServer;
+  /** Storage hosts only. */
+  volumes?: VolumeServices;
 }
 
 export async function serverCredentials(tls: AgentConfig['tls']): Promise<ServerCredentials> {
@@ -26,6 +30,10 @@ export async function startServer(cfg: AgentConfig, services: AgentServices): Pr
   server.addService(HostServiceService, services.host);
   server.addService(NetworkServiceService, services.network);
   server.addService(RouterServiceService, services.router);
+  if (services.volumes) {
+    server.addService(VolumeServiceService, services.volumes.volume);
+    server.addService(RaftService, services.volumes.raft);
+  }
   new HealthImplementation({ '': 'SERVING', 'vxcloud.agent.v1.NetworkService': 'SERVING' }).addToServer(server);
   const creds = await serverCredentials(cfg.tls);
   for (const address of cfg.listen) {

@@ -29,6 +29,8 @@ export interface AgentConfig {
   controlPlane: ControlPlaneConfig;
   /** Route hosts: the external network and namespaces of routers (see router.ts). */
   router: RouterConfig;
+  /** Storage hosts: where volume replicas live, and the NBD listen addresses (`host:port`, `unix:///path`). */
+  storage?: { dataDir: string; nbdListen: string[] };
 }
 
 export class ConfigError extends Error {}
@@ -90,7 +92,18 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
     dataplane: dataplane as DataplaneSetting,
     controlPlane: parseControlPlane(raw.controlPlane, (m) => new ConfigError(m)),
     router: parseRouterConfig(raw.router, (m) => new ConfigError(m)),
+    ...parseStorage(raw, rel),
   };
+}
+
+function parseStorage(raw: Obj, rel: (p: string) => string): Pick<AgentConfig, 'storage'> {
+  if (raw.storage === undefined) return {};
+  const s = section(raw, 'storage', '');
+  const nbdListen = s.nbdListen ?? [];
+  if (!Array.isArray(nbdListen) || nbdListen.some((l) => typeof l !== 'string' || !/^(unix:\/\/\/.+|[^:]+:\d{1,5})$/.test(l))) {
+    throw new ConfigError('storage.nbdListen: a list of "host:port" (e.g. "192.0.2.11:10809") or "unix:///path" addresses');
+  }
+  return { storage: { dataDir: rel(str(s, 'dataDir', 'storage.')), nbdListen: nbdListen as string[] } };
 }
 
 export async function loadConfig(path: string): Promise<AgentConfig> {

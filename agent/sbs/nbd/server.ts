@@ -107,6 +107,12 @@ export class NbdServer {
     return this.server.address() as AddressInfo;
   }
 
+  /** A unix socket instead (nbd+unix://): reachable from outside the host's network namespace. */
+  async listenPath(path: string): Promise<void> {
+    this.server.listen(path);
+    await once(this.server, 'listening');
+  }
+
   /** Per-connection transmission counters (connections still negotiating are left out). */
   stats(): TransmissionStats[] {
     return [...this.connections].flatMap((c) => (c.transmission ? [c.transmission.stats()] : []));

@@ -1,0 +1,214 @@
+// VolumeService (public) and Raft (agent to agent) on storage hosts: validation, fan-out of
+// create/delete to the placed hosts, and status gathered from every replica.
+
+import { status as Status, type handleClientStreamingCall, type ServiceError } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { RaftServer, ReplicaStatus, SnapshotChunk, Volume, VolumeHost, VolumeServiceServer } from '../../gen/vxcloud/agent/v1/volume.js';
+import type { SnapshotMessage } from '../sbs/raft/index.js';
+import { NotLeaderError, type Replica, type ReplicaSpec } from '../sbs/volume/replica.js';
+import type { VolumeStore } from '../sbs/volume/store.js';
+import { decodeMessage } from '../sbs/volume/wire.js';
+import { ApiError } from '../state/errors.js';
+import { unary } from './unary.js';
+
+/** Volume sizes are whole 4 KiB blocks: the page size, and what every client can address. */
+export const VOLUME_SIZE_ALIGNMENT = 4096;
+const DEFAULT_REPLICAS = 3;
+const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const PEER_STATUS_TIMEOUT_MS = 1500;
+/** A replica this far behind the leader's commit is reported unhealthy (catching up). */
+const HEALTHY_LAG = 64;
+
+function checkId(id: string): void {
+  if (!ID.test(id)) throw new ApiError('INVALID_ARGUMENT', 'id', `"${id}": 1-63 lower-case letters, digits or '-', starting with a letter or digit`);
+}
+
+function checkSize(field: string, size: number): void {
+  if (!Number.isSafeInteger(size) || size <= 0) throw new ApiError('INVALID_ARGUMENT', field, 'must be a positive number of bytes');
+  if (size % VOLUME_SIZE_ALIGNMENT !== 0) throw new ApiError('INVALID_ARGUMENT', field, `${size} is not a multiple of ${VOLUME_SIZE_ALIGNMENT}`);
+}
+
+function found(store: VolumeStore, id: string): Replica {
+  checkId(id);
+  const r = store.get(id);
+  if (!r) throw new ApiError('NOT_FOUND', 'id', `volume "${id}" has no replica on ${store.self}`);
+  return r;
+}
+
+/** An error of a peer agent, kept as an API error naming the host. */
+function peerError(host: string, e: unknown): ApiError {
+  const se = e as Partial<ServiceError>;
+  const msg = `${host}: ${se.details ?? (e as Error).message}`;
+  if (se.code === Status.ALREADY_EXISTS) return new ApiError('ALREADY_EXISTS', 'id', msg);
+  if (se.code === Status.FAILED_PRECONDITION || se.code === Status.UNIMPLEMENTED) return new ApiError('FAILED_PRECONDITION', 'hosts', msg);
+  if (se.code === Status.INVALID_ARGUMENT) return new ApiError('INVALID_ARGUMENT', 'hosts', msg);
+  return new ApiError('FAILED_PRECONDITION', 'hosts', `${msg} (is it a storage host, and reachable?)`);
+}
+
+export interface VolumeServices {
+  volume: VolumeServiceServer;
+  raft: RaftServer;
+}
+
+export function volumeServices(store: VolumeStore, nbdAddress: string | undefined, log: Logger): VolumeServices {
+  const replicaStatus = (r: Replica, host: VolumeHost): ReplicaStatus => {
+    const s = r.state();
+    return { host, role: s.role, term: s.term, commitIndex: s.commit, appliedIndex: s.applied, healthy: r.error === null, detail: r.error?.message ?? '' };
+  };
+
+  const view = async (r: Replica): Promise<Volume> => {
+    const spec = r.spec;
+    const statuses = await Promise.all(
+      spec.hosts.map(async (h): Promise<ReplicaStatus> => {
+        if (h.name === store.self) return replicaStatus(r, h);
+        try {
+          return { ...(await store.transport.peer(h).raft.getReplica({ id: spec.id }, PEER_STATUS_TIMEOUT_MS)), host: h };
+        } catch (e) {
+          return { host: h, role: 'unreachable', term: 0, commitIndex: 0, appliedIndex: 0, healthy: false, detail: (e as ServiceError).details ?? (e as Error).message };
+        }
+      }),
+    );
+    const leader = statuses.find((s) => s.role === 'leader');
+    const commit = leader?.commitIndex ?? Math.max(...statuses.map((s) => s.commitIndex));
+    for (const s of statuses) if (s.healthy && s.appliedIndex + HEALTHY_LAG < commit) s.healthy = false;
+    const healthy = statuses.filter((s) => s.healthy).length;
+    const status = !leader ? 'unavailable' : healthy === statuses.length ? 'healthy' : 'degraded';
+    return {
+      id: spec.id,
+      sizeBytes: r.size,
+      replicas: spec.hosts.length,
+      hosts: [...spec.hosts],
+      status,
+      leader: leader?.host?.name ?? r.state().leader ?? '',
+      appliedIndex: r.state().applied,
+      replicaStatus: statuses,
+      exportUri: nbdAddress ? `nbd://${nbdAddress}/${spec.id}` : '',
+    };
+  };
+
+  const volume: VolumeServiceServer = {
+    createVolume: unary(log, 'CreateVolume', async (req) => {
+      checkId(req.id);
+      checkSize('size_bytes', req.sizeBytes);
+      const replicas = req.replicas === 0 ? DEFAULT_REPLICAS : req.replicas;
+      if (req.hosts.length < replicas) {
+        throw new ApiError('INVALID_ARGUMENT', 'replicas', `${replicas} replicas need ${replicas} storage hosts; ${req.hosts.length} given in hosts`);
+      }
+      const hosts = req.hosts.slice(0, replicas);
+      const names = new Set<string>();
+      for (const [i, h] of hosts.entries()) {
+        if (!ID.test(h.name)) throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].name`, `"${h.name}" is not a host name`);
+        if (h.endpoint === '') throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].endpoint`, 'required, e.g. 192.0.2.11:7443');
+        if (names.has(h.name)) throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].name`, `"${h.name}" is placed twice`);
+        names.add(h.name);
+      }
+      const spec: ReplicaSpec = { id: req.id, sizeBytes: req.sizeBytes, hosts: hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })) };
+      const results = await Promise.allSettled(
+        spec.hosts.map((h) =>
+          h.name === store.self ? store.createReplica(spec, false) : store.transport.peer(h).raft.createReplica({ id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false }, 30_000),
+        ),
+      );
+      for (const [i, res] of results.entries()) {
+        if (res.status === 'rejected') throw res.reason instanceof ApiError ? res.reason : peerError(spec.hosts[i]!.name, res.reason);
+      }
+      const local = store.get(spec.id);
+      if (local) return view(local);
+      // Not placed here: describe it from a replica host.
+      return store.transport.peer(spec.hosts[0]!).raft.getReplica({ id: spec.id }).then(
+        (s) => ({ id: spec.id, sizeBytes: spec.sizeBytes, replicas, hosts: [...spec.hosts], status: '', leader: '', appliedIndex: s.appliedIndex, replicaStatus: [], exportUri: '' }),
+      );
+    }),
+
+    getVolume: unary(log, 'GetVolume', async (req) => view(found(store, req.id))),
+
+    growVolume: unary(log, 'GrowVolume', async (req) => {
+      const r = found(store, req.id);
+      checkSize('size_bytes', req.sizeBytes);
+      await r.read(0, 0); // catch up with the leader: the size we compare with is the latest
+      if (req.sizeBytes < r.size) throw new ApiError('INVALID_ARGUMENT', 'size_bytes', `${req.sizeBytes} is smaller than the volume (${r.size} bytes): volumes only grow`);
+      if (req.sizeBytes > r.size) {
+        await r.submit({ op: 'grow', size: req.sizeBytes });
+        await r.read(0, 0);
+      }
+      return view(r);
+    }),
+
+    deleteVolume: unary(log, 'DeleteVolume', async (req) => {
+      checkId(req.id);
+      const r = store.get(req.id);
+      if (!r) return { existed: false };
+      const others = r.spec.hosts.filter((h) => h.name !== store.self);
+      const results = await Promise.allSettled(others.map((h) => store.transport.peer(h).raft.deleteReplica({ id: req.id }, 15_000)));
+      await store.deleteReplica(req.id);
+      for (const [i, res] of results.entries()) if (res.status === 'rejected') throw peerError(others[i]!.name, res.reason);
+      return { existed: true };
+    }),
+
+    listVolumes: unary(log, 'ListVolumes', async () => ({ volumes: await Promise.all(store.all().map(view)) })),
+  };
+
+  const installSnapshot: handleClientStreamingCall<SnapshotChunk, Record<string, never>> = (call, callback) => {
+    const it = call[Symbol.asyncIterator]() as AsyncIterator<SnapshotChunk>;
+    (async () => {
+      const first = await it.next();
+      if (first.done) throw new ApiError('INVALID_ARGUMENT', 'message', 'empty snapshot stream');
+      const r = found(store, first.value.volumeId);
+      const m = decodeMessage(first.value.message);
+      if (m.type !== 'snapshot') throw new ApiError('INVALID_ARGUMENT', 'message', 'the first chunk must carry a snapshot message');
+      const chunks = async function* (): AsyncGenerator<{ offset: number; data: Uint8Array }> {
+        for (;;) {
+          const c = await it.next();
+          if (c.done) return;
+          yield { offset: c.value.offset, data: c.value.data };
+        }
+      };
+      await r.receiveSnapshot(m as SnapshotMessage, first.value.sizeBytes, chunks());
+    })().then(
+      () => callback(null, {}),
+      (e: unknown) => {
+        log.warn({ err: e }, 'InstallSnapshot failed');
+        callback({ code: e instanceof ApiError && e.code === 'NOT_FOUND' ? Status.NOT_FOUND : Status.INTERNAL, details: (e as Error).message });
+      },
+    );
+  };
+
+  const raft: RaftServer = {
+    step: (call, callback) => {
+      const r = store.get(call.request.volumeId);
+      if (!r) {
+        callback({ code: Status.NOT_FOUND, details: `volume "${call.request.volumeId}" has no replica on ${store.self}` });
+        return;
+      }
+      try {
+        r.step(call.request.messages.map(decodeMessage));
+        callback(null, {});
+      } catch (e) {
+        callback({ code: Status.UNAVAILABLE, details: (e as Error).message });
+      }
+    },
+    installSnapshot,
+    propose: unary(log, 'Propose', async (req) => {
+      const r = found(store, req.volumeId);
+      try {
+        return { index: await r.proposeLocal(req.command) };
+      } catch (e) {
+        if (e instanceof NotLeaderError) throw new ApiError('FAILED_PRECONDITION', 'volume_id', e.message);
+        throw e;
+      }
+    }),
+    createReplica: unary(log, 'CreateReplica', async (req) => {
+      checkId(req.id);
+      checkSize('size_bytes', req.sizeBytes);
+      const self = req.hosts.find((h) => h.name === store.self);
+      if (!self) throw new ApiError('INVALID_ARGUMENT', 'hosts', `${store.self} is not in the placement`);
+      const r = await store.createReplica({ id: req.id, sizeBytes: req.sizeBytes, hosts: req.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })) }, req.repair);
+      return replicaStatus(r, self);
+    }),
+    deleteReplica: unary(log, 'DeleteReplica', async (req) => ({ existed: await store.deleteReplica(req.id) })),
+    getReplica: unary(log, 'GetReplica', async (req) => {
+      const r = found(store, req.id);
+      return replicaStatus(r, r.spec.hosts.find((h) => h.name === store.self)!);
+    }),
+  };
+  return { volume, raft };
+}

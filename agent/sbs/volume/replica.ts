@@ -1,0 +1,475 @@
+// One replica of a volume: a raft group member driven over durable storage.
+//
+//   <dir>/volume.json     spec (id, initial size, placement) — written by the store
+//   <dir>/wal/            raft entries and hard state (storage/wal.ts)
+//   <dir>/data.img        the state machine: a sparse file that applied entries update
+//   <dir>/snapshot.json   the index data.img is known to reflect at least (storage/snapshot.ts)
+//
+// Driver (one at a time, woken by every input): ready() → persist (received snapshot, entries,
+// hard state; fdatasync) → send messages → apply committed entries to data.img → serve reads →
+// advance() → compact when the log grew past a threshold.
+//
+// Writes resolve once their entry is committed and applied here, so an acknowledged write is on a
+// majority's disks and every later read sees it; flush and FUA have nothing left to wait for.
+// Reads are linearizable through ReadIndex: a batch of reads waits for one leader round trip and
+// for this replica to apply up to the index it returns (no lease: no clock assumption).
+
+import { randomInt } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { BlockDeviceError } from '../backend/block-device.js';
+import { SparseFileDevice } from '../backend/sparse-file.js';
+import { RaftNode, type Entry, type Message, type NodeId, type ReadState, type Role, type Snapshot, type SnapshotMessage } from '../raft/index.js';
+import { fsyncDir } from '../storage/fsutil.js';
+import { readSnapshotMeta, writeSnapshotMeta, type SnapshotMeta } from '../storage/snapshot.js';
+import { Wal } from '../storage/wal.js';
+import { decodeCommand, encodeCommand, type VolumeCommand } from './commands.js';
+
+export interface VolumeHost {
+  readonly name: string;
+  readonly endpoint: string;
+}
+
+export interface ReplicaSpec {
+  readonly id: string;
+  readonly sizeBytes: number;
+  readonly hosts: readonly VolumeHost[];
+}
+
+/** How a replica reaches its peers (transport.ts over gRPC; a fake in tests). */
+export interface PeerTransport {
+  /** Fire and forget: raft retries what is lost. */
+  send(volumeId: string, to: VolumeHost, messages: readonly Message[]): void;
+  /** Streams the image at `path` (live data file) and delivers `message` after it. */
+  sendSnapshot(volumeId: string, to: VolumeHost, message: SnapshotMessage, path: string): Promise<void>;
+  /** Proposes a command on the leader; resolves with its index once applied there. */
+  propose(volumeId: string, to: VolumeHost, command: Buffer, timeoutMs: number): Promise<number>;
+}
+
+export interface ReplicaOptions {
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  /** Take a snapshot (and drop log segments) once this many bytes were applied since the last. */
+  readonly compactBytes: number;
+  /** Writes and reads that cannot complete in this time (no leader, no quorum) fail with EIO. */
+  readonly requestTimeoutMs: number;
+}
+
+export const DEFAULT_REPLICA_OPTIONS: ReplicaOptions = {
+  tickMs: 50,
+  electionTicks: 20,
+  heartbeatTicks: 2,
+  compactBytes: 64 * 1024 * 1024,
+  requestTimeoutMs: 20_000,
+};
+
+export class NotLeaderError extends Error {
+  constructor(readonly leader: string | null) {
+    super(leader ? `not the leader; the leader is ${leader}` : 'no leader elected');
+    this.name = 'NotLeaderError';
+  }
+}
+
+export interface ReplicaState {
+  readonly role: Role;
+  readonly leader: NodeId | null;
+  readonly term: number;
+  readonly commit: number;
+  readonly applied: number;
+  readonly sizeBytes: number;
+}
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+  readonly deadline: number;
+}
+
+const EMPTY = new Uint8Array(0);
+/** Entries and bytes per append: a follower that fell behind catches up in large, bounded steps. */
+const MAX_APPEND_ENTRIES = 256;
+const MAX_APPEND_BYTES = 8 * 1024 * 1024;
+
+export class Replica {
+  private readonly peers: Map<string, VolumeHost>;
+  private running = false;
+  private closed = false;
+  private failure: Error | null = null;
+  private timer: NodeJS.Timeout;
+  private appliedBytes = 0;
+  private proposals = new Map<number, { term: number; waiter: Waiter }>();
+  private readQueue: Waiter[] = [];
+  private readInFlight: { ctx: string; waiters: Waiter[]; sent: number } | null = null;
+  private readSeq = 0;
+  private applyWaits: { index: number; waiters: Waiter[] }[] = [];
+  /** A snapshot image received from the leader, waiting for its raft message to come out of Ready. */
+  private staged: { index: number; path: string } | null = null;
+  private snapshotsSending = new Set<string>();
+  private snapshotReceiving = false;
+
+  private constructor(
+    readonly spec: ReplicaSpec,
+    readonly self: string,
+    readonly dir: string,
+    private node: RaftNode,
+    private device: SparseFileDevice,
+    private wal: Wal,
+    private snapIndex: number,
+    private readonly transport: PeerTransport,
+    private readonly log: Logger,
+    private readonly opts: ReplicaOptions,
+  ) {
+    this.peers = new Map(spec.hosts.map((h) => [h.name, h]));
+    this.timer = setInterval(() => this.tick(), opts.tickMs);
+    this.timer.unref();
+  }
+
+  static async open(dir: string, self: string, spec: ReplicaSpec, transport: PeerTransport, log: Logger, opts: ReplicaOptions = DEFAULT_REPLICA_OPTIONS): Promise<Replica> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const meta: SnapshotMeta = (await readSnapshotMeta(join(dir, 'snapshot.json'))) ?? { index: 0, term: 0, conf: { voters: spec.hosts.map((h) => h.name), learners: [] } };
+    const { wal, hardState, entries } = await Wal.open(join(dir, 'wal'), meta);
+    const dataPath = join(dir, 'data.img');
+    const exists = await stat(dataPath).then(
+      () => true,
+      () => false,
+    );
+    const device = await SparseFileDevice.open(dataPath, exists ? {} : { size: spec.sizeBytes });
+    const node = new RaftNode(
+      {
+        id: self,
+        electionTicks: opts.electionTicks,
+        heartbeatTicks: opts.heartbeatTicks,
+        maxEntriesPerAppend: MAX_APPEND_ENTRIES,
+        maxBytesPerAppend: MAX_APPEND_BYTES,
+        maxInflight: 64,
+        preVote: true,
+        checkQuorum: true,
+        random: (n) => randomInt(n),
+      },
+      // data.img may be ahead of the snapshot: replaying from it is harmless (writes are idempotent).
+      { hardState, snapshot: { ...meta, data: EMPTY }, entries, applied: meta.index },
+    );
+    const r = new Replica(spec, self, dir, node, device, wal, meta.index, transport, log.child({ volume: spec.id }), opts);
+    r.schedule();
+    return r;
+  }
+
+  // ---- inputs -----------------------------------------------------------------------------
+
+  step(messages: readonly Message[]): void {
+    this.assertOpen();
+    for (const m of messages) {
+      if (m.to !== this.self) throw new Error(`raft message for ${m.to} delivered to ${this.self}`);
+      if (m.type === 'snapshot') throw new Error('snapshots come through InstallSnapshot');
+      this.node.step(m);
+    }
+    this.schedule();
+  }
+
+  /** Proposes a command, here or on the leader; resolves once applied (on the leader). */
+  async submit(command: VolumeCommand): Promise<void> {
+    const data = encodeCommand(command);
+    const deadline = Date.now() + this.opts.requestTimeoutMs;
+    for (;;) {
+      this.assertOpen();
+      try {
+        await this.proposeLocal(data, deadline);
+        return;
+      } catch (e) {
+        if (!(e instanceof NotLeaderError)) throw e;
+        const leader = e.leader === null ? undefined : this.peers.get(e.leader);
+        if (leader) {
+          try {
+            await this.transport.propose(this.spec.id, leader, data, Math.max(1, deadline - Date.now()));
+            // Applied on the leader; our own reads catch up through ReadIndex.
+            return;
+          } catch (fe) {
+            this.log.debug({ err: fe, leader: leader.name }, 'forwarded write failed; retrying');
+          }
+        }
+      }
+      if (Date.now() > deadline) throw new BlockDeviceError('EIO', `volume ${this.spec.id}: no leader could take the write within ${this.opts.requestTimeoutMs} ms`);
+      await sleep(this.opts.tickMs * 2);
+    }
+  }
+
+  /** Leader only (NotLeaderError otherwise): propose and wait for the entry to be applied here. */
+  proposeLocal(data: Uint8Array, deadline = Date.now() + this.opts.requestTimeoutMs): Promise<number> {
+    this.assertOpen();
+    const res = this.node.propose(data);
+    if (!res.ok) return Promise.reject(res.reason === 'notLeader' ? new NotLeaderError(res.leader) : new NotLeaderError(this.node.leader));
+    this.schedule();
+    return new Promise<number>((resolve, reject) => {
+      this.proposals.set(res.index, { term: res.term, waiter: { resolve: () => resolve(res.index), reject, deadline } });
+    });
+  }
+
+  /** A linearizable read of the data file. */
+  async read(offset: number, length: number): Promise<Buffer> {
+    await new Promise<void>((resolve, reject) => {
+      this.assertOpen();
+      this.readQueue.push({ resolve, reject, deadline: Date.now() + this.opts.requestTimeoutMs });
+      this.kickReads();
+    });
+    return this.device.read(offset, length);
+  }
+
+  state(): ReplicaState {
+    return {
+      role: this.node.currentRole,
+      leader: this.node.leader,
+      term: this.node.currentTerm,
+      commit: this.node.commitIndex,
+      applied: this.node.appliedIndex,
+      sizeBytes: this.device.size,
+    };
+  }
+
+  get size(): number {
+    return this.device.size;
+  }
+
+  get error(): Error | null {
+    return this.failure;
+  }
+
+  /**
+   * A leader streams its image: the chunks go to a staging file, then the snapshot message is
+   * stepped in; the file replaces data.img when the message comes out of Ready (installSnapshot).
+   */
+  async receiveSnapshot(message: SnapshotMessage, sizeBytes: number, chunks: AsyncIterable<{ offset: number; data: Uint8Array }>): Promise<void> {
+    this.assertOpen();
+    if (this.snapshotReceiving) throw new Error('a snapshot is already being received');
+    this.snapshotReceiving = true;
+    const path = join(this.dir, `data.img.incoming-${message.snapshot.index}`);
+    try {
+      await rm(path, { force: true });
+      const img = await SparseFileDevice.open(path, { size: sizeBytes });
+      try {
+        for await (const c of chunks) await img.write(c.offset, Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength), { fua: false });
+        await img.flush();
+      } finally {
+        await img.close();
+      }
+      this.assertOpen();
+      if (this.staged) await rm(this.staged.path, { force: true });
+      this.staged = { index: message.snapshot.index, path };
+      this.node.step(message);
+      this.schedule();
+    } catch (e) {
+      await rm(path, { force: true });
+      throw e;
+    } finally {
+      this.snapshotReceiving = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    const err = new BlockDeviceError('ESHUTDOWN', `volume ${this.spec.id} is closing`);
+    this.failAll(err);
+    await waitUntil(() => !this.running, 10_000);
+    await this.device.close();
+    await this.wal.close();
+    if (this.staged) await rm(this.staged.path, { force: true });
+  }
+
+  // ---- driver -----------------------------------------------------------------------------
+
+  private tick(): void {
+    if (this.closed) return;
+    this.node.tick();
+    const now = Date.now();
+    if (this.readInFlight && now - this.readInFlight.sent > 20 * this.opts.tickMs) {
+      // The ReadIndex round was lost (leader change, dropped message): ask again.
+      this.readQueue.unshift(...this.readInFlight.waiters);
+      this.readInFlight = null;
+    }
+    this.expire(now);
+    this.kickReads();
+    this.schedule();
+  }
+
+  private expire(now: number): void {
+    const timeout = (w: Waiter): boolean => {
+      if (w.deadline > now) return false;
+      w.reject(new BlockDeviceError('EIO', `volume ${this.spec.id}: no quorum within ${this.opts.requestTimeoutMs} ms (leader: ${this.node.leader ?? 'none'})`));
+      return true;
+    };
+    this.readQueue = this.readQueue.filter((w) => !timeout(w));
+    for (const [index, p] of this.proposals) if (timeout(p.waiter)) this.proposals.delete(index);
+    for (const a of this.applyWaits) a.waiters = a.waiters.filter((w) => !timeout(w));
+    if (this.readInFlight) this.readInFlight.waiters = this.readInFlight.waiters.filter((w) => !timeout(w));
+  }
+
+  private kickReads(): void {
+    if (this.readQueue.length === 0 || this.readInFlight !== null || this.closed) return;
+    const ctx = `${this.self}:${++this.readSeq}`;
+    if (!this.node.readIndex(ctx)) return; // no leader yet: the next tick tries again
+    this.readInFlight = { ctx, waiters: this.readQueue, sent: Date.now() };
+    this.readQueue = [];
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.running || this.closed || this.failure) return;
+    if (!this.node.hasReady()) return;
+    this.running = true;
+    setImmediate(() => void this.drive());
+  }
+
+  private async drive(): Promise<void> {
+    try {
+      while (!this.closed && this.node.hasReady()) {
+        const rd = this.node.ready();
+        if (rd.snapshot) await this.installSnapshot(rd.snapshot);
+        await this.wal.save(rd.hardState, rd.entries, rd.snapshot ? { index: rd.snapshot.index, term: rd.snapshot.term } : null);
+        this.dispatch(rd.messages);
+        await this.apply(rd.committedEntries);
+        this.serveReadStates(rd.readStates);
+        this.node.advance();
+        this.releaseApplied();
+        if (this.appliedBytes >= this.opts.compactBytes) await this.compact();
+      }
+    } catch (e) {
+      // Storage failed: this replica cannot keep raft's promises any more; it stops taking part.
+      this.failure = e as Error;
+      this.log.error({ err: e }, 'replica stopped: storage failure');
+      this.failAll(new BlockDeviceError('EIO', `volume ${this.spec.id}: replica failed: ${(e as Error).message}`));
+    } finally {
+      this.running = false;
+    }
+    this.kickReads();
+    this.schedule();
+  }
+
+  private dispatch(messages: readonly Message[]): void {
+    const byPeer = new Map<string, Message[]>();
+    for (const m of messages) {
+      const to = this.peers.get(m.to);
+      if (!to) continue;
+      if (m.type === 'snapshot') this.shipSnapshot(to, m);
+      else byPeer.set(m.to, [...(byPeer.get(m.to) ?? []), m]);
+    }
+    for (const [name, ms] of byPeer) this.transport.send(this.spec.id, this.peers.get(name)!, ms);
+  }
+
+  private shipSnapshot(to: VolumeHost, m: SnapshotMessage): void {
+    if (this.snapshotsSending.has(to.name)) return; // raft re-sends while a slow stream runs
+    this.snapshotsSending.add(to.name);
+    this.log.info({ to: to.name, index: m.snapshot.index }, 'sending snapshot');
+    this.transport
+      .sendSnapshot(this.spec.id, to, m, join(this.dir, 'data.img'))
+      .then(
+        () => this.log.info({ to: to.name, index: m.snapshot.index }, 'snapshot sent'),
+        (e: unknown) => this.log.warn({ err: e, to: to.name }, 'sending snapshot failed'),
+      )
+      .finally(() => this.snapshotsSending.delete(to.name));
+  }
+
+  private async apply(entries: readonly Entry[]): Promise<void> {
+    for (const e of entries) {
+      if (e.kind === 'normal' && e.data.length > 0) {
+        await this.execute(decodeCommand(e.data));
+        this.appliedBytes += e.data.length;
+      }
+      const p = this.proposals.get(e.index);
+      if (p) {
+        this.proposals.delete(e.index);
+        if (p.term === e.term) p.waiter.resolve();
+        else p.waiter.reject(new BlockDeviceError('EIO', `volume ${this.spec.id}: write lost to a leader change (index ${e.index})`));
+      }
+    }
+  }
+
+  private async execute(c: VolumeCommand): Promise<void> {
+    switch (c.op) {
+      case 'write':
+        return this.device.write(c.offset, Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength), { fua: false });
+      case 'trim':
+        return this.device.trim(c.offset, c.length, { fua: false });
+      case 'zero':
+        return this.device.writeZeroes(c.offset, c.length, { fua: false, noHole: c.noHole });
+      case 'grow': {
+        if (c.size <= this.device.size) return;
+        const old = this.device;
+        this.device = await SparseFileDevice.open(join(this.dir, 'data.img'), { size: c.size });
+        await old.close();
+      }
+    }
+  }
+
+  private serveReadStates(states: readonly ReadState[]): void {
+    for (const s of states) {
+      if (this.readInFlight?.ctx !== s.ctx) continue;
+      this.applyWaits.push({ index: s.index, waiters: this.readInFlight.waiters });
+      this.readInFlight = null;
+    }
+  }
+
+  private releaseApplied(): void {
+    const applied = this.node.appliedIndex;
+    const ready = this.applyWaits.filter((a) => a.index <= applied);
+    this.applyWaits = this.applyWaits.filter((a) => a.index > applied);
+    for (const a of ready) for (const w of a.waiters) w.resolve();
+  }
+
+  /** The received image becomes data.img; then its metadata, then (by the caller) the WAL's restore record. */
+  private async installSnapshot(s: Snapshot): Promise<void> {
+    const staged = this.staged;
+    if (!staged || staged.index !== s.index) throw new Error(`snapshot ${s.index} came out of raft without its image`);
+    this.staged = null;
+    const dataPath = join(this.dir, 'data.img');
+    const old = this.device;
+    await rename(staged.path, dataPath);
+    await fsyncDir(this.dir);
+    this.device = await SparseFileDevice.open(dataPath);
+    await old.close();
+    await writeSnapshotMeta(join(this.dir, 'snapshot.json'), { index: s.index, term: s.term, conf: s.conf });
+    this.snapIndex = s.index;
+    this.appliedBytes = 0;
+    this.log.info({ index: s.index }, 'installed snapshot');
+  }
+
+  /** data.img reflects at least `applied`: make that durable, record it, and drop the log up to it. */
+  private async compact(): Promise<void> {
+    const index = this.node.appliedIndex;
+    if (index <= this.snapIndex) return;
+    await this.device.flush();
+    const snap = this.node.compact(index, EMPTY);
+    await writeSnapshotMeta(join(this.dir, 'snapshot.json'), { index: snap.index, term: snap.term, conf: snap.conf });
+    await this.wal.compact(snap.index);
+    this.snapIndex = snap.index;
+    this.appliedBytes = 0;
+    this.log.debug({ index }, 'compacted');
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.proposals.values()) p.waiter.reject(err);
+    this.proposals.clear();
+    for (const w of this.readQueue) w.reject(err);
+    this.readQueue = [];
+    for (const w of this.readInFlight?.waiters ?? []) w.reject(err);
+    this.readInFlight = null;
+    for (const a of this.applyWaits) for (const w of a.waiters) w.reject(err);
+    this.applyWaits = [];
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BlockDeviceError('ESHUTDOWN', `volume ${this.spec.id} is closed`);
+    if (this.failure) throw new BlockDeviceError('EIO', `volume ${this.spec.id}: replica failed: ${this.failure.message}`);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond() && Date.now() < until) await sleep(5);
+}
