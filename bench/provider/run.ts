@@ -1,0 +1,211 @@
+// The Terraform provider's cost: `terraform apply` of 1 VPC + 50 subnets + 100 NICs over 3 lab
+// hosts, against the same objects made by calling the agent API directly, and `terraform destroy`
+// against deleting them directly.
+//
+// Run (as root; `npm run build` first: the lab starts the agent and terraform runs the provider
+// from dist/, and the CLI comes from scripts/install-terraform.sh):
+//   npx tsc -p bench/provider/tsconfig.json && node bench/provider/.build/bench/provider/run.js [reps=3] [subnets=50] [nics=100]
+//
+// Lab vbp<pid>, hosts h1-h3 (compute). The VPC spans the three hosts, so does every subnet; NIC j
+// is a veth into its own namespace in subnet ⌊j/2⌋ on host j mod 3, so each subnet has NICs on two
+// hosts. The direct side does what the provider's creates amount to, with terraform's default
+// parallelism of 10: the VPC on every host; each subnet on every host (VNI, CIDR and gateway chosen
+// up front); each NIC on its host (MAC and IP chosen up front); then each subnet's static VTEP table
+// on each host (the other hosts as flood targets, their NICs as MAC→VTEP and IP→MAC). Deletes go
+// NICs, subnets, VPC. terraform init runs once, outside the timings. Sides alternate order every
+// repetition; every repetition starts and must end with hosts holding no VPC.
+//
+// Set TF_LOG=TRACE and TF_LOG_PATH=FILE to see where an apply's time goes.
+
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NicKind } from '../../gen/vxcloud/agent/v1/network.js';
+import { installProvider, sourceAddress, VXCLOUD_SOURCE } from '../../provider/plugin/install.js';
+import { ROOT, withLab, type BenchLab } from '../common/lab.js';
+import { median, samples } from '../common/stats.js';
+
+const reps = Number(process.argv[2] ?? 3);
+const nSubnets = Number(process.argv[3] ?? 50);
+const nNics = Number(process.argv[4] ?? 100);
+if (!Number.isInteger(reps) || reps < 1 || reps > 20) throw new Error('repetitions: 1..20');
+if (!Number.isInteger(nSubnets) || nSubnets < 1 || nSubnets > 250) throw new Error('subnets: 1..250');
+if (!Number.isInteger(nNics) || nNics < 0 || nNics > 2 * nSubnets) throw new Error(`nics: 0..${2 * nSubnets} (two per subnet)`);
+
+const TERRAFORM = join(process.env.VXCLOUD_TOOLS ?? '/root/.cache/vxcloud-tools/bin', 'terraform');
+const PARALLELISM = 10;
+const CLI_TIMEOUT_MS = 30 * 60_000;
+const FIRST_VNI = 1000;
+
+const subnetCidr = (i: number): string => `198.18.${i}.0/24`;
+const nicSubnet = (j: number): number => Math.floor(j / 2);
+const nicHost = (hosts: readonly string[], j: number): string => hosts[j % hosts.length]!;
+
+function config(labFile: string, prefix: string, hosts: readonly string[]): string {
+  return `terraform {
+  required_providers {
+    vxcloud = { source = "${sourceAddress(VXCLOUD_SOURCE)}" }
+  }
+}
+
+provider "vxcloud" {
+  lab_file = ${JSON.stringify(labFile)}
+}
+
+locals {
+  hosts = ${JSON.stringify(hosts)}
+}
+
+resource "vxcloud_vpc" "bench" {
+  name = "bench"
+  cidr = "198.18.0.0/16"
+}
+
+resource "vxcloud_subnet" "s" {
+  count  = ${nSubnets}
+  vpc_id = vxcloud_vpc.bench.id
+  cidr   = "198.18.\${count.index}.0/24"
+}
+
+resource "vxcloud_nic" "n" {
+  count     = ${nNics}
+  subnet_id = vxcloud_subnet.s[floor(count.index / 2)].id
+  host      = local.hosts[count.index % ${hosts.length}]
+  namespace = "${prefix}-n\${count.index}"
+}
+`;
+}
+
+/** Runs `fn` over items, at most `limit` at a time. */
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  const queue = [...items];
+  const worker = async (): Promise<void> => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+interface DirectNic {
+  id: string;
+  subnet: number;
+  host: string;
+  mac: string;
+  ip: string;
+}
+
+/** What the direct side makes; ids carry the repetition so no state of an earlier one is reused. */
+function directPlan(b: BenchLab, rep: number): { vpcId: string; subnetId: (i: number) => string; nics: DirectNic[] } {
+  const hosts = b.lab.hosts.map((h) => h.name);
+  const nics = range(nNics).map((j) => ({
+    id: `nic-r${rep}-${j}`,
+    subnet: nicSubnet(j),
+    host: nicHost(hosts, j),
+    mac: `02:00:c6:${rep.toString(16).padStart(2, '0')}:${(j >> 8).toString(16).padStart(2, '0')}:${(j & 0xff).toString(16).padStart(2, '0')}`,
+    // .1 is the gateway; the two NICs of a subnet take .2 and .3, as the provider's allocation does.
+    ip: `198.18.${nicSubnet(j)}.${2 + (j % 2)}/24`,
+  }));
+  return { vpcId: `vpc-r${rep}`, subnetId: (i) => `subnet-r${rep}-${i}`, nics };
+}
+
+async function directCreate(b: BenchLab, rep: number): Promise<void> {
+  const hosts = b.lab.hosts.map((h) => h.name);
+  const vtep = new Map(b.lab.hosts.map((h) => [h.name, h.underlayAddress]));
+  const { vpcId, subnetId, nics } = directPlan(b, rep);
+  await Promise.all(hosts.map((h) => b.client(h).network.putVpc({ vpc: { id: vpcId, name: 'bench', tenant: '', cidr: '198.18.0.0/16' } })));
+  await pool(range(nSubnets), PARALLELISM, (i) =>
+    Promise.all(
+      hosts.map((h) =>
+        b.client(h).network.putSubnet({ subnet: { id: subnetId(i), vpcId, name: '', cidr: subnetCidr(i), vni: FIRST_VNI + i, vlan: 0, gateway: '' } }),
+      ),
+    ),
+  );
+  await pool(nics, PARALLELISM, (n) =>
+    b.client(n.host).network.putNic({
+      nic: { id: n.id, subnetId: subnetId(n.subnet), kind: NicKind.NIC_KIND_VETH, mac: n.mac, ip: n.ip, namespace: `${b.lab.name}-d${n.id}`, createNamespace: true, ifname: 'eth0', dhcp: false },
+    }),
+  );
+  const tables = range(nSubnets).flatMap((i) => hosts.map((h) => ({ i, h })));
+  await pool(tables, PARALLELISM, ({ i, h }) => {
+    const remote = nics.filter((n) => n.subnet === i && n.host !== h);
+    return b.client(h).network.putVtepTable({
+      table: {
+        subnetId: subnetId(i),
+        floodVteps: hosts.filter((x) => x !== h).map((x) => vtep.get(x)!),
+        fdb: remote.map((n) => ({ mac: n.mac, vtep: vtep.get(n.host)! })),
+        neighbors: remote.map((n) => ({ ip: n.ip.split('/')[0]!, mac: n.mac })),
+      },
+    });
+  });
+}
+
+async function directDelete(b: BenchLab, rep: number): Promise<void> {
+  const hosts = b.lab.hosts.map((h) => h.name);
+  const { vpcId, subnetId, nics } = directPlan(b, rep);
+  await pool(nics, PARALLELISM, (n) => b.client(n.host).network.deleteNic({ id: n.id }));
+  await pool(range(nSubnets), PARALLELISM, (i) => Promise.all(hosts.map((h) => b.client(h).network.deleteSubnet({ id: subnetId(i) }))));
+  await Promise.all(hosts.map((h) => b.client(h).network.deleteVpc({ id: vpcId })));
+}
+
+/** Fails unless no host has a VPC, subnet or NIC: a repetition must not leave work for the next. */
+async function expectEmpty(b: BenchLab, after: string): Promise<void> {
+  for (const h of b.lab.hosts) {
+    const c = b.client(h.name).network;
+    const [v, s, n] = await Promise.all([c.listVpcs({ parentId: '' }), c.listSubnets({ parentId: '' }), c.listNics({ parentId: '' })]);
+    const left = v.vpcs.length + s.subnets.length + n.nics.length;
+    if (left > 0) throw new Error(`after ${after}, ${h.name} still has ${v.vpcs.length} VPCs, ${s.subnets.length} subnets, ${n.nics.length} NICs`);
+  }
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return (performance.now() - start) / 1000;
+}
+
+const version = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+await withLab('p', { hosts: 3, reconcileIntervalSeconds: 3600 }, async (b) => {
+  const work = await mkdtemp(join(tmpdir(), 'vxcloud-bench-provider-'));
+  try {
+    const installed = await installProvider({ dir: join(work, '.provider'), entry: join(ROOT, 'dist/provider/main.js'), version });
+    // terraform reads these from the environment only; this process exists to run the bench.
+    Object.assign(process.env, { TF_CLI_CONFIG_FILE: installed.cliConfigFile, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' });
+    const tf = (...args: string[]): Promise<unknown> => b.run(TERRAFORM, [`-chdir=${work}`, ...args, '-no-color'], CLI_TIMEOUT_MS);
+    const hosts = b.lab.hosts.map((h) => h.name);
+    await writeFile(join(work, 'main.tf'), config(join(b.lab.dir, 'lab.json'), b.lab.name, hosts));
+    await tf('init');
+
+    const t = { apply: [] as number[], direct: [] as number[], destroy: [] as number[], directDelete: [] as number[] };
+    for (let rep = 0; rep < reps; rep++) {
+      const sides = [
+        async () => {
+          t.apply.push(await timed(() => tf('apply', '-auto-approve', `-parallelism=${PARALLELISM}`)));
+          t.destroy.push(await timed(() => tf('destroy', '-auto-approve', `-parallelism=${PARALLELISM}`)));
+          await expectEmpty(b, 'terraform destroy');
+        },
+        async () => {
+          t.direct.push(await timed(() => directCreate(b, rep)));
+          t.directDelete.push(await timed(() => directDelete(b, rep)));
+          await expectEmpty(b, 'the direct deletes');
+        },
+      ];
+      if (rep % 2 === 1) sides.reverse();
+      for (const side of sides) await side();
+      process.stderr.write(`rep ${rep + 1}/${reps}: apply ${t.apply.at(-1)!.toFixed(1)} s, direct ${t.direct.at(-1)!.toFixed(1)} s, destroy ${t.destroy.at(-1)!.toFixed(1)} s, direct delete ${t.directDelete.at(-1)!.toFixed(1)} s\n`);
+    }
+
+    const m = { apply: median(t.apply), direct: median(t.direct), destroy: median(t.destroy), directDelete: median(t.directDelete) };
+    const what = `1 VPC + ${nSubnets} subnets + ${nNics} NICs over ${hosts.length} hosts`;
+    console.log(`provider: ${what}, ${reps} reps, terraform -parallelism=${PARALLELISM}`);
+    console.log(`  terraform apply    ${m.apply.toFixed(1)} s ${samples(t.apply)}`);
+    console.log(`  agent API direct   ${m.direct.toFixed(1)} s ${samples(t.direct)}`);
+    console.log(`  terraform destroy  ${m.destroy.toFixed(1)} s ${samples(t.destroy)}`);
+    console.log(`  direct deletes     ${m.directDelete.toFixed(1)} s ${samples(t.directDelete)}`);
+    console.log(`provider apply ratio terraform/direct ${(m.apply / m.direct).toFixed(2)}`);
+    console.log(`provider destroy ratio terraform/direct ${(m.destroy / m.directDelete).toFixed(2)}`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+});
