@@ -48,7 +48,7 @@ export function subnetGateway(s: SubnetInput): string {
   return formatIp(firstHost(parseCidr(s.cidr)!));
 }
 
-function checkIp(field: string, v: string): Problem[] {
+export function checkIp(field: string, v: string): Problem[] {
   return parseIp(v) === undefined ? [bad(field, `"${v}" is not an IPv4 address: write it as a.b.c.d, without prefix length`)] : [];
 }
 

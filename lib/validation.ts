@@ -143,7 +143,6 @@ export function validateNic(n: NicInput, subnet: SubnetInput | undefined, others
     problems.push(bad('namespace', 'a TAP NIC has no namespace: leave it empty (the VM opens the TAP)'));
   }
   if (n.dhcp && n.kind !== 'veth') problems.push(bad('dhcp', 'a TAP NIC\'s VM runs its own DHCP client: leave dhcp off'));
-  if (n.dhcp && n.ip !== '') problems.push(bad('ip', 'a NIC with dhcp takes its address from the router: leave ip empty (reserve an address in the router instead)'));
   let addr: ReturnType<typeof parseCidr>;
   if (n.ip !== '') {
     addr = parseCidr(n.ip, false);

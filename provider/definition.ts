@@ -3,7 +3,9 @@
 import { defineProvider } from './plugin/framework.js';
 import { AGENT_VERSION } from '../agent/version.js';
 import { hostData, hostsData } from './resources/hosts.js';
+import { natRule } from './resources/nat-rule.js';
 import { nic } from './resources/nic.js';
+import { router } from './resources/router.js';
 import { configureFleet, providerSchema, validateProviderConfig } from './resources/provider-config.js';
 import { subnet } from './resources/subnet.js';
 import { vpc } from './resources/vpc.js';
@@ -15,6 +17,6 @@ export default defineProvider<typeof providerSchema, Fleet>({
   schema: providerSchema,
   validate: validateProviderConfig,
   configure: (config) => configureFleet(config as Parameters<typeof configureFleet>[0]),
-  resources: [vpc, subnet, nic],
+  resources: [vpc, subnet, nic, router, natRule],
   dataSources: [hostData, hostsData],
 });

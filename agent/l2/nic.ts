@@ -66,7 +66,8 @@ async function convergeNicNamespace(ns: NetHandle, n: NicRecord, s: SubnetRecord
   const have = await ns.addresses(peer.name);
   // A DHCP client owns the addresses of a dhcp NIC (agent/l3/dhcp-client.ts).
   if (!n.dhcp) for (const a of have) if (a !== n.ip) await ns.deleteAddress(peer.name, a);
-  if (n.ip !== '') {
+  // With dhcp, ip is the address the router reserves for the NIC: the lease brings it.
+  if (n.ip !== '' && !n.dhcp) {
     if (!have.includes(n.ip)) await ns.replaceAddress(peer.name, n.ip);
     const gw = nicGateway(s);
     if ((await ns.defaultGateway()) !== gw) await ns.replaceDefaultRoute(gw, peer.name);
@@ -83,7 +84,7 @@ export async function nicProblems(net: Net, links: Map<string, Link>, n: NicReco
     problems.push(...linkProblems(peer, await ns.link(peer.name)).map((p) => `${n.namespace}: ${p}`));
     if (n.ip !== '') {
       const addrs = await ns.addresses(peer.name).catch((): string[] => []);
-      if (!addrs.includes(n.ip)) problems.push(`${n.namespace}: ${peer.name} lacks address ${n.ip}`);
+      if (!addrs.includes(n.ip)) problems.push(n.dhcp ? `${n.namespace}: ${peer.name} has no DHCP lease of ${n.ip} yet` : `${n.namespace}: ${peer.name} lacks address ${n.ip}`);
       const gw = nicGateway(s);
       if ((await ns.defaultGateway()) !== gw) problems.push(`${n.namespace}: no default route via ${gw}`);
     }

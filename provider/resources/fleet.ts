@@ -50,9 +50,9 @@ export class Fleet {
     return this.hosts.find((h) => h.name === name);
   }
 
-  /** Hosts that run workloads: those with the compute role. */
-  computeHosts(): string[] {
-    return this.hosts.filter((h) => h.roles.includes('compute')).map((h) => h.name);
+  /** Names of the hosts with any of these roles, in the provider's order. */
+  hostsWithRole(...roles: string[]): string[] {
+    return this.hosts.filter((h) => h.roles.some((r) => roles.includes(r))).map((h) => h.name);
   }
 
   client(name: string): AgentClient {

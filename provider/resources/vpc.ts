@@ -19,7 +19,7 @@ const schema = {
     name: { type: t.string, required: true, description: 'A name for people.' },
     tenant: { type: t.string, optional: true, computed: true, description: 'The owning tenant (default "").' },
     cidr: { type: t.string, required: true, requiresReplace: true, validators: [rule(checkCidr)], description: 'IPv4 CIDR, e.g. 198.18.0.0/16.' },
-    hosts: { type: t.list(t.string), optional: true, computed: true, description: 'Hosts the VPC is on (default: every compute host). Changes in place.' },
+    hosts: { type: t.list(t.string), optional: true, computed: true, description: 'Hosts the VPC is on (default: every compute and route host). Changes in place.' },
     status: { type: t.string, computed: true, description: '"ready", or what each host lacks; drift plans a repair.' },
   },
 } as const;
@@ -37,7 +37,8 @@ export const vpc = defineResource<typeof schema, Fleet>({
   },
   async create({ planned }, { provider }) {
     const v = { id: newId('vpc'), name: known(planned.name), tenant: knownOr(planned.tenant, null) ?? '', cidr: known(planned.cidr) };
-    const hosts = (knownOr(planned.hosts, null) as string[] | null) ?? provider.computeHosts();
+    // Route hosts too: a router's legs join its subnets' bridges there.
+    const hosts = (knownOr(planned.hosts, null) as string[] | null) ?? provider.hostsWithRole('compute', 'route');
     const state = (status: string): Vpc => ({ ...v, hosts, status });
     const res = await putEach(provider, 'Creating the VPC', hosts, ATTRS, (c) => c.network.putVpc(spec(v)), () => state('partially created'));
     return state(summarize(new Map([...res].map(([h, r]) => [h, r.status ?? null]))));

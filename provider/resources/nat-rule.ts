@@ -1,0 +1,108 @@
+// vxcloud_nat_rule: one NAT rule of a router — a port forward (dnat), a source translation
+// (snat), or a floating IP (dnat_and_snat). Rules exist only as this resource, so a router and
+// its rules never fight over the same settings.
+
+import { NatProtocol, NatType, type NatRule as NatRuleMessage, type Router as RouterMessage } from '../../gen/vxcloud/agent/v1/router.js';
+import { checkIp } from '../../lib/router-validation.js';
+import { known, knownOr, t } from '../plugin/cty.js';
+import { DiagnosticsError } from '../plugin/diagnostics.js';
+import { defineResource, type Planned } from '../plugin/framework.js';
+import type { StateOf } from '../plugin/schema.js';
+import { intBetween, oneOf } from '../plugin/validators.js';
+import { getEach, hostsHaving, newId, planStatus, READY, rule, str } from './common.js';
+import { fleetDiagnostics } from './errors.js';
+import { FleetError, type Fleet } from './fleet.js';
+
+const schema = {
+  version: 0,
+  description: 'A NAT rule of a router: dnat (a port forward), snat, or dnat_and_snat (a floating IP).',
+  attributes: {
+    id: { type: t.string, computed: true, description: 'Assigned on create.' },
+    router_id: { type: t.string, required: true, requiresReplace: true, description: 'The router it belongs to.' },
+    type: { type: t.string, required: true, requiresReplace: true, validators: [oneOf('dnat', 'snat', 'dnat_and_snat')], description: '"dnat", "snat" or "dnat_and_snat".' },
+    protocol: { type: t.string, optional: true, requiresReplace: true, validators: [oneOf('tcp', 'udp')], description: 'dnat with ports: "tcp" or "udp".' },
+    external_ip: { type: t.string, optional: true, requiresReplace: true, validators: [rule(checkIp)], description: 'Address on the external network.' },
+    external_port: { type: t.number, optional: true, requiresReplace: true, validators: [intBetween(1, 65535)], description: 'dnat: the port forwarded.' },
+    internal_ip: { type: t.string, optional: true, requiresReplace: true, validators: [rule(checkIp)], description: 'Address inside one of the router\'s subnets.' },
+    internal_port: { type: t.number, optional: true, requiresReplace: true, validators: [intBetween(1, 65535)], description: 'dnat: the port it goes to (default: external_port).' },
+    host: { type: t.string, computed: true, description: "The router's host." },
+    status: { type: t.string, computed: true, description: '"ready", or what the host lacks; drift plans a repair.' },
+  },
+} as const;
+
+type RuleState = StateOf<typeof schema>;
+const ATTRS = Object.keys(schema.attributes);
+
+const TYPES: Record<string, NatType> = { dnat: NatType.NAT_TYPE_DNAT, snat: NatType.NAT_TYPE_SNAT, dnat_and_snat: NatType.NAT_TYPE_DNAT_AND_SNAT };
+const PROTOCOLS: Record<string, NatProtocol> = { tcp: NatProtocol.NAT_PROTOCOL_TCP, udp: NatProtocol.NAT_PROTOCOL_UDP };
+const nameOf = <T>(table: Record<string, T>, v: T): string | null => Object.entries(table).find(([, x]) => x === v)?.[0] ?? null;
+
+function toState(r: NatRuleMessage, host: string): RuleState {
+  const s = r.spec!;
+  return {
+    id: s.id,
+    router_id: s.routerId,
+    type: nameOf(TYPES, s.type) ?? 'dnat',
+    protocol: nameOf(PROTOCOLS, s.protocol),
+    external_ip: s.externalIp || null,
+    external_port: s.externalPort || null,
+    internal_ip: s.internalIp || null,
+    internal_port: s.internalPort || null,
+    host,
+    status: r.status!.ready ? READY : `${host}: ${r.status!.problems.join('; ')}`,
+  };
+}
+
+async function routerHost(fleet: Fleet, routerId: string): Promise<string> {
+  const { hosts } = await hostsHaving<RouterMessage>(fleet, (c) => c.router.getRouter({ id: routerId }));
+  if (hosts.length === 0) throw new Error(`router_id: no host has router "${routerId}"`);
+  return hosts[0]!;
+}
+
+async function put(fleet: Fleet, host: string, spec: NatRuleMessage['spec'] & object): Promise<NatRuleMessage> {
+  return fleet.client(host).router.putNatRule({ rule: spec }, fleet.timeoutMs).catch((e: unknown) => {
+    throw new DiagnosticsError(fleetDiagnostics('Putting the NAT rule', new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
+  });
+}
+
+export const natRule = defineResource<typeof schema, Fleet>({
+  typeName: 'vxcloud_nat_rule',
+  schema,
+  plan({ prior, planned }) {
+    return { planned: planStatus(prior, planned) as Planned<typeof schema> };
+  },
+  async create({ planned }, { provider }) {
+    const routerId = known(planned.router_id);
+    const host = await routerHost(provider, routerId);
+    const made = await put(provider, host, {
+      id: newId('nat'),
+      routerId,
+      type: TYPES[known(planned.type)]!,
+      protocol: PROTOCOLS[knownOr(planned.protocol, null) ?? ''] ?? NatProtocol.NAT_PROTOCOL_UNSPECIFIED,
+      externalIp: knownOr(planned.external_ip, null) ?? '',
+      externalPort: Number(knownOr(planned.external_port, null) ?? 0),
+      internalIp: knownOr(planned.internal_ip, null) ?? '',
+      internalPort: Number(knownOr(planned.internal_port, null) ?? 0),
+    });
+    return toState(made, host);
+  },
+  async read(state, { provider }) {
+    const host = str(state.host);
+    const r = (await getEach<NatRuleMessage>(provider, [host], (c) => c.router.getNatRule({ id: str(state.id) }))).get(host);
+    return r ? toState(r, host) : null;
+  },
+  async update({ prior }, { provider }) {
+    // Every input replaces the rule; an update repairs drift by putting the same rule again.
+    const host = str(prior.host);
+    const current = await provider.client(host).router.getNatRule({ id: str(prior.id) }, provider.timeoutMs);
+    return toState(await put(provider, host, current.spec!), host);
+  },
+  async delete(state, { provider }) {
+    await provider.client(str(state.host)).router.deleteNatRule({ id: str(state.id) }, provider.timeoutMs);
+  },
+  async importState(id, { provider }) {
+    const { hosts } = await hostsHaving<NatRuleMessage>(provider, (c) => c.router.getNatRule({ id }));
+    if (hosts.length === 0) throw new Error(`no host has a NAT rule with id "${id}"`);
+    return { id, host: hosts[0]! };
+  },
+});

@@ -1,0 +1,119 @@
+// vxcloud_router: a VPC's router on a route host — a gateway leg in each attached subnet, DHCP,
+// routing between the subnets, and (with an external network) SNAT for egress.
+
+import type { Router as RouterMessage } from '../../gen/vxcloud/agent/v1/router.js';
+import { known, knownOr, t } from '../plugin/cty.js';
+import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/diagnostics.js';
+import { defineResource, type Planned } from '../plugin/framework.js';
+import type { StateOf } from '../plugin/schema.js';
+import { intBetween } from '../plugin/validators.js';
+import { getEach, hostsHaving, newId, planStatus, READY, str, strs } from './common.js';
+import { fleetDiagnostics } from './errors.js';
+import { FleetError, type Fleet } from './fleet.js';
+import { reservationsFor } from './router-sync.js';
+
+const schema = {
+  version: 0,
+  description: "A VPC's router: a network namespace on a route host with a gateway leg in each attached subnet, DHCP for them, routing between them, and SNAT to an external network.",
+  attributes: {
+    id: { type: t.string, computed: true, description: 'Assigned on create.' },
+    vpc_id: { type: t.string, required: true, requiresReplace: true, description: 'The VPC it routes.' },
+    name: { type: t.string, optional: true, computed: true, description: 'A name for people (default "").' },
+    host: { type: t.string, optional: true, computed: true, requiresReplace: true, description: 'The route host it lives on (default: the first host with the route role).' },
+    subnet_ids: { type: t.list(t.string), required: true, description: "Subnets it serves; it takes each subnet's gateway address. Changes in place." },
+    external_network: { type: t.string, optional: true, requiresReplace: true, description: "An external network of the route host's agent config (e.g. \"internet\")." },
+    external_ip: { type: t.string, optional: true, requiresReplace: true, description: 'Its address on the external network; SNAT and floating IPs use it.' },
+    snat: { type: t.bool, optional: true, computed: true, description: 'Masquerade egress from the subnets behind external_ip (default false).' },
+    dhcp_disabled_subnet_ids: { type: t.list(t.string), optional: true, computed: true, description: 'Attached subnets that get no DHCP (default none).' },
+    dhcp_lease_seconds: { type: t.number, optional: true, computed: true, validators: [intBetween(120, 31_536_000)], description: 'DHCP lease time (default: the agent\'s).' },
+    namespace: { type: t.string, computed: true, description: 'The network namespace on the route host.' },
+    status: { type: t.string, computed: true, description: '"ready", or what the host lacks; drift plans a repair.' },
+  },
+} as const;
+
+type RouterState = StateOf<typeof schema>;
+const ATTRS = Object.keys(schema.attributes);
+
+function toState(r: RouterMessage, host: string): RouterState {
+  const s = r.spec!;
+  return {
+    id: s.id,
+    vpc_id: s.vpcId,
+    name: s.name,
+    host,
+    subnet_ids: s.subnetIds,
+    external_network: s.externalNetwork === '' ? null : s.externalNetwork,
+    external_ip: s.externalIp === '' ? null : s.externalIp,
+    snat: s.snat,
+    dhcp_disabled_subnet_ids: s.dhcpDisabledSubnetIds,
+    dhcp_lease_seconds: s.dhcpLeaseSeconds,
+    namespace: r.observed!.namespace,
+    status: r.status!.ready ? READY : `${host}: ${r.status!.problems.join('; ')}`,
+  };
+}
+
+async function put(fleet: Fleet, host: string, what: string, spec: Omit<RouterMessage['spec'] & object, 'reservations'>): Promise<RouterMessage> {
+  const reservations = await reservationsFor(fleet, spec.subnetIds);
+  return fleet.client(host).router.putRouter({ router: { ...spec, reservations } }, fleet.timeoutMs).catch((e: unknown) => {
+    throw new DiagnosticsError(fleetDiagnostics(what, new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
+  });
+}
+
+export const router = defineResource<typeof schema, Fleet>({
+  typeName: 'vxcloud_router',
+  schema,
+  plan({ prior, planned }, { provider }) {
+    const diagnostics: Diagnostic[] = [];
+    if (typeof planned.host === 'string' && !provider.host(planned.host)?.roles.includes('route')) {
+      diagnostics.push(attributeError(['host'], 'Not a route host', `"${planned.host}" is not one of the provider's route hosts: ${provider.hostsWithRole('route').join(', ') || 'none'}.`));
+    }
+    if (prior === null && planned.host !== null && provider.hostsWithRole('route').length === 0) {
+      diagnostics.push(attributeError(['host'], 'No route host', 'None of the provider\'s hosts has the route role.'));
+    }
+    return { planned: planStatus(prior, planned) as Planned<typeof schema>, diagnostics };
+  },
+  async create({ planned }, { provider }) {
+    const host = knownOr(planned.host, null) ?? provider.hostsWithRole('route')[0];
+    if (!host) throw new DiagnosticsError([attributeError(['host'], 'No route host', "None of the provider's hosts has the route role.")]);
+    const made = await put(provider, host, 'Creating the router', {
+      id: newId('router'),
+      vpcId: known(planned.vpc_id),
+      name: knownOr(planned.name, null) ?? '',
+      subnetIds: strs(known(planned.subnet_ids)),
+      externalNetwork: knownOr(planned.external_network, null) ?? '',
+      externalIp: knownOr(planned.external_ip, null) ?? '',
+      snat: knownOr(planned.snat, null) ?? false,
+      dhcpDisabledSubnetIds: strs(knownOr(planned.dhcp_disabled_subnet_ids, null)),
+      dhcpLeaseSeconds: Number(knownOr(planned.dhcp_lease_seconds, null) ?? 0),
+    });
+    return toState(made, host);
+  },
+  async read(state, { provider }) {
+    const found = await getEach<RouterMessage>(provider, [str(state.host)], (c) => c.router.getRouter({ id: str(state.id) }));
+    const r = found.get(str(state.host));
+    return r ? toState(r, str(state.host)) : null;
+  },
+  async update({ prior, planned }, { provider }) {
+    const host = str(prior.host);
+    const made = await put(provider, host, 'Updating the router', {
+      id: str(prior.id),
+      vpcId: prior.vpc_id,
+      name: knownOr(planned.name, null) ?? '',
+      subnetIds: strs(known(planned.subnet_ids)),
+      externalNetwork: prior.external_network ?? '',
+      externalIp: prior.external_ip ?? '',
+      snat: knownOr(planned.snat, null) ?? false,
+      dhcpDisabledSubnetIds: strs(knownOr(planned.dhcp_disabled_subnet_ids, null)),
+      dhcpLeaseSeconds: Number(knownOr(planned.dhcp_lease_seconds, null) ?? 0),
+    });
+    return toState(made, host);
+  },
+  async delete(state, { provider }) {
+    await provider.client(str(state.host)).router.deleteRouter({ id: str(state.id) }, provider.timeoutMs);
+  },
+  async importState(id, { provider }) {
+    const { hosts } = await hostsHaving<RouterMessage>(provider, (c) => c.router.getRouter({ id }));
+    if (hosts.length === 0) throw new Error(`no host has a router with id "${id}"`);
+    return { id, host: hosts[0]! };
+  },
+});

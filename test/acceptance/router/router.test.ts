@@ -1,0 +1,91 @@
+// examples/hcl/router under the real terraform CLI: NICs on two compute hosts take their addresses
+// by DHCP from a router on a third host, reach each other through it, get out to the lab's
+// internet behind the router's address (SNAT), and are reached through a port forward (DNAT).
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../lab/lab.js';
+import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
+import { stopServer, tcpGet, tcpServer } from '../../harness/l3.js';
+import { hostLinks, ping, startLab, type TestLab } from '../../harness/lab.js';
+import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
+
+const VERSION = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+const EXTERNAL_IP = '203.0.113.10';
+
+interface NicOut {
+  namespace: string;
+  host: string;
+  ip: string;
+}
+
+describe('examples/hcl/router with terraform', () => {
+  let lab: TestLab;
+  let ws: Workspace;
+  let web: NicOut;
+  let db: NicOut;
+
+  beforeAll(async () => {
+    lab = await startLab({ hosts: 3, roles: (i) => (i === 3 ? ['route'] : ['compute']), internet: true, reconcileIntervalSeconds: 3600 });
+    ws = await Workspace.create(join(TOOLS, 'terraform'), join(REPO, 'dist/provider/main.js'), VXCLOUD_SOURCE, VERSION);
+    await ws.writeConfig(await readFile(join(REPO, 'examples/hcl/router/main.tf'), 'utf8'));
+    await writeFile(join(ws.dir, 'terraform.tfvars'), `lab_file = ${JSON.stringify(join(lab.lab.dir, 'lab.json'))}\nnamespace_prefix = ${JSON.stringify(lab.lab.name)}\nexternal_ip = "${EXTERNAL_IP}"\n`);
+  });
+  afterAll(async () => {
+    await ws?.remove();
+    await lab?.down();
+  });
+
+  it('applies: a router on the route host, NICs on the compute hosts', async () => {
+    await ws.ok(['init', '-no-color']);
+    await ws.ok(['apply', '-auto-approve', '-no-color']);
+    const out = JSON.parse((await ws.ok(['output', '-json'])).stdout) as Record<string, { value: NicOut }>;
+    web = out.web!.value;
+    db = out.db!.value;
+    expect(web.host).not.toBe(db.host);
+    expect(await ws.stateValues('vxcloud_router.shop')).toMatchObject({ host: 'h3', status: 'ready', snat: true });
+  });
+
+  it('gives each NIC its address by DHCP', async () => {
+    for (const n of [web, db]) {
+      await waitFor(`a DHCP lease of ${n.ip} in ${n.namespace}`, 20_000, async () => {
+        const addrs = JSON.parse((await lab.exec(n.namespace, ['ip', '-j', '-4', 'addr', 'show', 'eth0'])).stdout) as { addr_info: { local: string; prefixlen: number }[] }[];
+        return addrs[0]!.addr_info.some((a) => `${a.local}/${a.prefixlen}` === n.ip);
+      });
+    }
+  });
+
+  it('routes between the subnets through the router on the third host', async () => {
+    expect(await ping(lab, web.namespace, db.ip.split('/')[0]!)).toBe(true);
+    expect(await ping(lab, db.namespace, web.ip.split('/')[0]!)).toBe(true);
+  });
+
+  it("takes egress out behind the router's external address", async () => {
+    const inet = lab.lab.internet!;
+    const server = await tcpServer(inet.namespace, 8000, 'internet');
+    try {
+      expect(await tcpGet(db.namespace, inet.gateway, 8000)).toBe(`internet ${EXTERNAL_IP}`);
+    } finally {
+      stopServer(server);
+    }
+  });
+
+  it('forwards the external port to the web NIC', async () => {
+    const server = await tcpServer(web.namespace, 80, 'web');
+    try {
+      const reply = await tcpGet(lab.lab.internet!.namespace, EXTERNAL_IP, 8080);
+      expect(reply.startsWith('web ')).toBe(true);
+    } finally {
+      stopServer(server);
+    }
+  });
+
+  it('plans nothing more, then destroys everything', async () => {
+    await ws.ok(['plan', '-detailed-exitcode', '-no-color']);
+    await ws.ok(['destroy', '-auto-approve', '-no-color']);
+    for (const h of ['h1', 'h2']) expect((await hostLinks(lab, h)).filter((l) => l.startsWith('vx'))).toEqual([]);
+    const { stdout } = await lab.exec(lab.lab.hosts[2]!.namespace, ['ip', 'netns', 'list']);
+    expect(stdout).not.toMatch(/vxr/);
+  });
+});
