@@ -3,14 +3,14 @@
 // its rules never fight over the same settings.
 
 import { NatProtocol, NatType, type NatRule as NatRuleMessage, type Router as RouterMessage } from '../../gen/vxcloud/agent/v1/router.js';
-import { checkIp } from '../../lib/router-validation.js';
-import { known, knownOr, t } from '../plugin/cty.js';
-import { DiagnosticsError } from '../plugin/diagnostics.js';
+import { checkIp, validateNatRule, type NatRuleInput, type RouterInput } from '../../lib/router-validation.js';
+import { isUnknown, known, knownOr, t } from '../plugin/cty.js';
+import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/diagnostics.js';
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { intBetween, oneOf } from '../plugin/validators.js';
 import { getEach, hostsHaving, newId, planStatus, READY, rule, str } from './common.js';
-import { fleetDiagnostics } from './errors.js';
+import { fleetDiagnostics, problemDiagnostics } from './errors.js';
 import { FleetError, type Fleet } from './fleet.js';
 
 const schema = {
@@ -23,7 +23,7 @@ const schema = {
     protocol: { type: t.string, optional: true, requiresReplace: true, validators: [oneOf('tcp', 'udp')], description: 'dnat with ports: "tcp" or "udp".' },
     external_ip: { type: t.string, optional: true, requiresReplace: true, validators: [rule(checkIp)], description: 'Address on the external network.' },
     external_port: { type: t.number, optional: true, requiresReplace: true, validators: [intBetween(1, 65535)], description: 'dnat: the port forwarded.' },
-    internal_ip: { type: t.string, optional: true, requiresReplace: true, validators: [rule(checkIp)], description: 'Address inside one of the router\'s subnets.' },
+    internal_ip: { type: t.string, optional: true, requiresReplace: true, description: 'An address inside one of the router\'s subnets (for snat, also a CIDR of one).' },
     internal_port: { type: t.number, optional: true, requiresReplace: true, validators: [intBetween(1, 65535)], description: 'dnat: the port it goes to (default: external_port).' },
     host: { type: t.string, computed: true, description: "The router's host." },
     status: { type: t.string, computed: true, description: '"ready", or what the host lacks; drift plans a repair.' },
@@ -53,6 +53,55 @@ function toState(r: NatRuleMessage, host: string): RuleState {
   };
 }
 
+const routerInput = (r: RouterMessage): RouterInput => {
+  const s = r.spec!;
+  return {
+    id: s.id, vpc_id: s.vpcId, subnet_ids: s.subnetIds, external_network: s.externalNetwork, external_ip: s.externalIp, snat: s.snat,
+    dhcp_disabled_subnet_ids: s.dhcpDisabledSubnetIds, reservations: [], dhcp_lease_seconds: s.dhcpLeaseSeconds,
+  };
+};
+
+const ruleInput = (r: NatRuleMessage): NatRuleInput => {
+  const s = r.spec!;
+  return { id: s.id, router_id: s.routerId, type: (nameOf(TYPES, s.type) ?? 'dnat') as NatRuleInput['type'], protocol: (nameOf(PROTOCOLS, s.protocol) ?? '') as NatRuleInput['protocol'], external_ip: s.externalIp, external_port: s.externalPort, internal_ip: s.internalIp, internal_port: s.internalPort };
+};
+
+/**
+ * The agent's own rule check, run at plan time against the router's host as it is now: ports,
+ * addresses inside the router's subnets and on its external network, clashes with other rules.
+ * Skipped while any input is unknown (e.g. the address of a NIC created in the same apply).
+ */
+async function planChecks(fleet: Fleet, p: Planned<typeof schema>): Promise<Diagnostic[]> {
+  const inputs = [p.router_id, p.type, p.protocol, p.external_ip, p.external_port, p.internal_ip, p.internal_port];
+  if (inputs.some(isUnknown) || typeof p.router_id !== 'string' || typeof p.type !== 'string') return [];
+  const { hosts, found } = await hostsHaving<RouterMessage>(fleet, (c) => c.router.getRouter({ id: p.router_id as string }));
+  if (hosts.length === 0) return [attributeError(['router_id'], 'No such router', `No host has router "${p.router_id}".`)];
+  const host = hosts[0]!;
+  const c = fleet.client(host);
+  const [subnets, routers, rules] = await Promise.all([
+    Promise.all(found.get(host)!.spec!.subnetIds.map((id) => c.network.getSubnet({ id }, fleet.timeoutMs))),
+    c.router.listRouters({ parentId: '' }, fleet.timeoutMs),
+    c.router.listNatRules({ parentId: '' }, fleet.timeoutMs),
+  ]);
+  const rule: NatRuleInput = {
+    id: 'planned',
+    router_id: p.router_id,
+    type: p.type as NatRuleInput['type'],
+    protocol: ((p.protocol as string | null) ?? '') as NatRuleInput['protocol'],
+    external_ip: (p.external_ip as string | null) ?? '',
+    external_port: Number(p.external_port ?? 0),
+    internal_ip: (p.internal_ip as string | null) ?? '',
+    internal_port: Number(p.internal_port ?? 0),
+  };
+  const problems = validateNatRule(rule, {
+    router: routerInput(found.get(host)!),
+    subnets: subnets.map((s) => ({ id: s.spec!.id, vpc_id: s.spec!.vpcId, cidr: s.spec!.cidr, vni: s.spec!.vni, vlan: s.spec!.vlan, gateway: s.spec!.gateway })),
+    routers: routers.routers.map(routerInput),
+    rules: rules.rules.map(ruleInput),
+  });
+  return problemDiagnostics('Invalid NAT rule', problems, ATTRS);
+}
+
 async function routerHost(fleet: Fleet, routerId: string): Promise<string> {
   const { hosts } = await hostsHaving<RouterMessage>(fleet, (c) => c.router.getRouter({ id: routerId }));
   if (hosts.length === 0) throw new Error(`router_id: no host has router "${routerId}"`);
@@ -68,8 +117,9 @@ async function put(fleet: Fleet, host: string, spec: NatRuleMessage['spec'] & ob
 export const natRule = defineResource<typeof schema, Fleet>({
   typeName: 'vxcloud_nat_rule',
   schema,
-  plan({ prior, planned }) {
-    return { planned: planStatus(prior, planned) as Planned<typeof schema> };
+  async plan({ prior, planned }, { provider }) {
+    const diagnostics = prior === null ? await planChecks(provider, planned) : [];
+    return { planned: planStatus(prior, planned) as Planned<typeof schema>, diagnostics };
   },
   async create({ planned }, { provider }) {
     const routerId = known(planned.router_id);

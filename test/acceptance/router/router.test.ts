@@ -2,7 +2,7 @@
 // by DHCP from a router on a third host, reach each other through it, get out to the lab's
 // internet behind the router's address (SNAT), and are reached through a port forward (DNAT).
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../lab/lab.js';
@@ -78,6 +78,27 @@ describe('examples/hcl/router with terraform', () => {
       expect(reply.startsWith('web ')).toBe(true);
     } finally {
       stopServer(server);
+    }
+  });
+
+  it('refuses bad NAT rules at validate or plan time, naming the attribute', async () => {
+    const rule = (body: string): string => `resource "vxcloud_nat_rule" "bad" {\n  router_id = vxcloud_router.shop.id\n${body}}\n`;
+    const cases: [string, 'validate' | 'plan', string, RegExp][] = [
+      [rule('  type = "dnat"\n  protocol = "tcp"\n  external_ip = "203.0.113.10"\n  external_port = 70000\n  internal_ip = "198.18.1.2"\n'), 'validate', 'external_port', /whole number from 1 to 65535/],
+      [rule('  type = "dnat"\n  protocol = "tcp"\n  external_ip = "203.0.113.10"\n  external_port = 8081\n  internal_ip = "198.18.9.9"\n  internal_port = 80\n'), 'plan', 'internal_ip', /subnet/],
+      [rule('  type = "dnat"\n  protocol = "tcp"\n  external_ip = "203.0.113.10"\n  external_port = 8080\n  internal_ip = "198.18.2.2"\n  internal_port = 80\n'), 'plan', 'external_port', /8080/],
+    ];
+    for (const [hcl, command, attribute, message] of cases) {
+      await writeFile(join(ws.dir, 'bad.tf'), hcl);
+      try {
+        const r = await ws.run([command, '-no-color']);
+        expect(r.code, r.stdout).toBe(1);
+        expect(r.stderr).toMatch(message);
+        // With an attribute path, terraform quotes the offending line of configuration.
+        expect(r.stderr).toMatch(new RegExp(`\\n\\s*\\d+:\\s+${attribute}\\s+=`));
+      } finally {
+        await rm(join(ws.dir, 'bad.tf'));
+      }
     }
   });
 
