@@ -39,6 +39,7 @@ const CONCURRENCY = 8;
 export class Fleet {
   private readonly clients = new Map<string, AgentClient>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly planes = new Map<string, Promise<string>>();
 
   constructor(
     readonly hosts: FleetHost[],
@@ -53,6 +54,23 @@ export class Fleet {
   /** Names of the hosts with any of these roles, in the provider's order. */
   hostsWithRole(...roles: string[]): string[] {
     return this.hosts.filter((h) => h.roles.some((r) => roles.includes(r))).map((h) => h.name);
+  }
+
+  /**
+   * The control plane that fills the host's VTEP tables ("static", "evpn", "etcd"), asked once per
+   * provider run; an agent that reports none predates the choice and is static.
+   */
+  controlPlane(name: string): Promise<string> {
+    let kind = this.planes.get(name);
+    if (!kind) {
+      kind = this.client(name)
+        .host.getHost({}, this.timeoutMs)
+        .then((h) => h.controlPlane?.kind || 'static');
+      // A failed ask is not remembered: the next sync asks again.
+      kind.catch(() => this.planes.delete(name));
+      this.planes.set(name, kind);
+    }
+    return kind;
   }
 
   client(name: string): AgentClient {
