@@ -15,17 +15,23 @@ export function registerLabCommands(program: Command): void {
     .option('--reconcile-interval <seconds>', 'how often agents reconcile', '10')
     .option('--control-plane <kind>', 'static (VTEP tables through the API) or evpn (FRR on every host)', 'static')
     .option('--reflectors <n>', 'evpn: how many of the hosts (the last ones) are route reflectors (role management)', '2')
-    .action(async (o: { hosts: string; name: string; reconcileInterval: string; controlPlane: string; reflectors: string }) => {
+    .option('--route-hosts <n>', 'how many hosts (after the compute hosts) get the route role, for routers', '0')
+    .option('--internet', "an \"internet\" namespace (203.0.113.0/24) as the route hosts' external network")
+    .action(async (o: { hosts: string; name: string; reconcileInterval: string; controlPlane: string; reflectors: string; routeHosts: string; internet?: boolean }) => {
       if (o.controlPlane !== 'static' && o.controlPlane !== 'evpn') throw new Error('--control-plane: static or evpn');
       const hosts = Number(o.hosts);
       const reflectors = o.controlPlane === 'evpn' ? Number(o.reflectors) : 0;
       if (!Number.isInteger(reflectors) || reflectors < 0 || reflectors >= hosts) throw new Error('--reflectors: a whole number below --hosts');
+      const routeHosts = Number(o.routeHosts);
+      if (!Number.isInteger(routeHosts) || routeHosts < 0 || routeHosts + reflectors >= hosts) throw new Error('--route-hosts: a whole number that leaves at least one compute host');
+      const firstRoute = hosts - reflectors - routeHosts + 1;
       const l = await labUp({
         name: o.name,
         hosts,
         reconcileIntervalSeconds: Number(o.reconcileInterval),
         controlPlane: o.controlPlane,
-        roles: (i) => (i > hosts - reflectors ? ['management'] : ['compute']),
+        roles: (i) => (i > hosts - reflectors ? ['management'] : i >= firstRoute ? ['route'] : ['compute']),
+        internet: o.internet === true,
       });
       console.log(`lab ${l.name} is up: ${l.hosts.length} hosts; lab file ${labFilePath(l.dir)}`);
       console.log(table(['HOST', 'NAMESPACE', 'UNDERLAY', 'ENDPOINT'], l.hosts.map((h) => [h.name, h.namespace, h.underlayAddress, h.endpoint])));

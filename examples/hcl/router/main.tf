@@ -1,6 +1,8 @@
 # A VPC with two subnets whose NICs take their addresses by DHCP, a router on the route host that
 # routes between the subnets and masquerades egress to the internet, and one port forward.
-# Run against a lab with a route host and an internet: `vxctl lab up` with --internet.
+# Run against a lab with a route host and an internet:
+#   vxctl lab up --hosts 3 --route-hosts 1 --internet
+#   terraform apply -var lab_file=/run/vxcloud/labs/vxlab/lab.json
 
 terraform {
   required_providers {
