@@ -20,13 +20,8 @@ export interface HclFile {
 /** Where a page's example comes from: examples/ first; provider/docs/examples/ for types examples/ does not use. */
 export const EXAMPLE_DIRS = ['examples', 'provider/docs/examples'] as const;
 
-const SUBCATEGORY: Record<string, string> = {
-  vxcloud_vpc: 'Networking',
-  vxcloud_subnet: 'Networking',
-  vxcloud_nic: 'Networking',
-  vxcloud_host: 'Hosts',
-  vxcloud_hosts: 'Hosts',
-};
+/** The registry's navigation groups: resources are the network, data sources describe hosts. */
+const SUBCATEGORY = { resource: 'Networking', data: 'Hosts' } as const;
 
 async function tfFiles(repo: string, dir: string): Promise<string[]> {
   const entries = await readdir(join(repo, dir), { withFileTypes: true }).catch(() => []);
@@ -126,7 +121,7 @@ function page(kind: 'resource' | 'data', type: string, block: BlockSchema, examp
   const from = examples.find((e) => e.text.includes(example.text))!.file;
   const computed = sortedAttributes(block).filter(([, a]) => a.computed && !a.optional);
   const lines = [
-    ...frontMatter(`${type} ${label} - vxcloud`, SUBCATEGORY[type] ?? '', block.description ?? ''),
+    ...frontMatter(`${type} ${label} - vxcloud`, SUBCATEGORY[kind], block.description ?? ''),
     GENERATED(from),
     '',
     `# ${type} (${label})`,
