@@ -13,12 +13,12 @@ export function registerLabCommands(program: Command): void {
     .option('--hosts <n>', 'number of hosts', '3')
     .option('--name <lab>', 'lab name (prefix of its namespaces)', 'vxlab')
     .option('--reconcile-interval <seconds>', 'how often agents reconcile', '10')
-    .option('--control-plane <kind>', 'static (VTEP tables through the API) or evpn (FRR on every host)', 'static')
+    .option('--control-plane <kind>', 'static (VTEP tables through the API), evpn (FRR on every host) or etcd (a lab etcd on the underlay)', 'static')
     .option('--reflectors <n>', 'evpn: how many of the hosts (the last ones) are route reflectors (role management)', '2')
     .option('--route-hosts <n>', 'how many hosts (after the compute hosts) get the route role, for routers', '0')
     .option('--internet', "an \"internet\" namespace (203.0.113.0/24) as the route hosts' external network")
     .action(async (o: { hosts: string; name: string; reconcileInterval: string; controlPlane: string; reflectors: string; routeHosts: string; internet?: boolean }) => {
-      if (o.controlPlane !== 'static' && o.controlPlane !== 'evpn') throw new Error('--control-plane: static or evpn');
+      if (!['static', 'evpn', 'etcd'].includes(o.controlPlane)) throw new Error('--control-plane: static, evpn or etcd');
       const hosts = Number(o.hosts);
       const reflectors = o.controlPlane === 'evpn' ? Number(o.reflectors) : 0;
       if (!Number.isInteger(reflectors) || reflectors < 0 || reflectors >= hosts) throw new Error('--reflectors: a whole number below --hosts');
@@ -29,7 +29,7 @@ export function registerLabCommands(program: Command): void {
         name: o.name,
         hosts,
         reconcileIntervalSeconds: Number(o.reconcileInterval),
-        controlPlane: o.controlPlane,
+        controlPlane: o.controlPlane as 'static' | 'evpn' | 'etcd',
         roles: (i) => (i > hosts - reflectors ? ['management'] : i >= firstRoute ? ['route'] : ['compute']),
         internet: o.internet === true,
       });
