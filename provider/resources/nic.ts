@@ -121,7 +121,7 @@ export const nic = defineResource<typeof schema, Fleet>({
       });
     });
     const state = toState(made, host);
-    await Promise.all([syncVtepTables(provider, subnetId), syncRouterReservations(provider, subnetId)]).catch((e: unknown) => {
+    await Promise.all([syncVtepTables(provider, subnetId, host), syncRouterReservations(provider, subnetId)]).catch((e: unknown) => {
       throw new DiagnosticsError(fleetDiagnostics('Telling the other hosts where the NIC is', e, ATTRS), { ...state, status: 'partially created' });
     });
     return state;
@@ -140,7 +140,7 @@ export const nic = defineResource<typeof schema, Fleet>({
   },
   async delete(state, { provider }) {
     await provider.client(state.host).network.deleteNic({ id: str(state.id) }, provider.timeoutMs);
-    await Promise.all([syncVtepTables(provider, state.subnet_id), syncRouterReservations(provider, state.subnet_id)]);
+    await Promise.all([syncVtepTables(provider, state.subnet_id, state.host), syncRouterReservations(provider, state.subnet_id)]);
   },
   async importState(id, { provider }) {
     const found = await getEach<NicMessage>(provider, provider.hosts.map((h) => h.name), (c) => c.network.getNic({ id }));

@@ -35,6 +35,30 @@ const FIRST_VNI = 1000;
 
 const allHosts = (f: Fleet): string[] => f.hosts.map((h) => h.name);
 
+/**
+ * VNIs this provider process has given to subnets. Kept for the whole run, so that parallel
+ * creates never pick the same VNI even when one's listing predates the other's Put — without
+ * serializing creates behind one lock (that made a 50-subnet apply create them one at a time).
+ */
+const givenVnis = new WeakMap<Fleet, Set<number>>();
+
+function reserveVni(fleet: Fleet, vni: number): number {
+  let given = givenVnis.get(fleet);
+  if (!given) givenVnis.set(fleet, (given = new Set()));
+  given.add(vni);
+  return vni;
+}
+
+/** The lowest VNI from FIRST_VNI that no host uses and this process has not given out. */
+async function allocateVni(fleet: Fleet): Promise<number> {
+  const used = new Set((await subnetsOn(fleet, allHosts(fleet))).map((s) => s.spec!.vni));
+  // No await from here to the reservation: the pick and the reservation are one step.
+  const given = givenVnis.get(fleet);
+  let vni = FIRST_VNI;
+  while (used.has(vni) || given?.has(vni)) vni++;
+  return reserveVni(fleet, vni);
+}
+
 async function findVpc(fleet: Fleet, vpcId: string): Promise<{ hosts: string[]; vpc?: VpcMessage }> {
   const { hosts, found } = await hostsHaving<VpcMessage>(fleet, (c) => c.network.getVpc({ id: vpcId }));
   return { hosts, vpc: hosts.length > 0 ? found.get(hosts[0]!)! : undefined };
@@ -73,7 +97,11 @@ export const subnet = defineResource<typeof schema, Fleet>({
   typeName: 'vxcloud_subnet',
   schema,
   async plan({ prior, planned }, { provider }) {
-    const diagnostics = [...unknownHosts(provider, planned.hosts, 'hosts'), ...(await planChecks(provider, planned, prior?.id ?? null))];
+    // CIDR and VPC only change by replacement: a subnet keeping both was checked when it was
+    // created, and the check lists every subnet on every host (each plan of 50 subnets did 150).
+    const placed = prior !== null && prior.cidr === planned.cidr && prior.vpc_id === planned.vpc_id;
+    const checks = placed ? [] : await planChecks(provider, planned, prior?.id ?? null);
+    const diagnostics = [...unknownHosts(provider, planned.hosts, 'hosts'), ...checks];
     return { planned: planStatus(prior, planned) as Planned<typeof schema>, diagnostics };
   },
   async create({ planned }, { provider }) {
@@ -83,16 +111,9 @@ export const subnet = defineResource<typeof schema, Fleet>({
     const id = newId('subnet');
     const requested = knownOr(planned.vni, null);
     const gateway = knownOr(planned.gateway, null) ?? '';
-    // VNIs are unique per host: allocate and create under one lock so parallel creates differ.
-    const res = await provider.serialize('vni', async () => {
-      let vni = requested === null ? 0 : Number(requested);
-      if (vni === 0) {
-        const used = new Set((await subnetsOn(provider, allHosts(provider))).map((s) => s.spec!.vni));
-        for (vni = FIRST_VNI; used.has(vni); vni++);
-      }
-      const spec = { id, vpcId, name: knownOr(planned.name, null) ?? '', cidr: known(planned.cidr), vni, vlan: 0, gateway };
-      return putEach(provider, 'Creating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ id, vpc_id: vpcId, name: spec.name, cidr: spec.cidr, vni, gateway, hosts, mtu: 0, status: 'partially created' }));
-    });
+    const vni = requested === null ? await allocateVni(provider) : reserveVni(provider, Number(requested));
+    const spec = { id, vpcId, name: knownOr(planned.name, null) ?? '', cidr: known(planned.cidr), vni, vlan: 0, gateway };
+    const res = await putEach(provider, 'Creating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ id, vpc_id: vpcId, name: spec.name, cidr: spec.cidr, vni, gateway, hosts, mtu: 0, status: 'partially created' }));
     await syncVtepTables(provider, id);
     const first = [...res.values()][0]!;
     return toState(first, hosts, statuses(res));
