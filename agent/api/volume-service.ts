@@ -103,6 +103,12 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
         names.add(h.name);
       }
       const spec: ReplicaSpec = { id: req.id, sizeBytes: req.sizeBytes, hosts: hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })) };
+      // Every placed host must be a storage agent we can reach before any replica is made: a
+      // volume that only some hosts hold would never be healthy.
+      const probes = await Promise.allSettled(spec.hosts.filter((h) => h.name !== store.self).map((h) => store.transport.peer(h).raft.getReplica({ id: spec.id }, 5000).catch((e: ServiceError) => {
+        if (e.code !== Status.NOT_FOUND) throw peerError(h.name, e);
+      })));
+      for (const p of probes) if (p.status === 'rejected') throw p.reason as ApiError;
       const results = await Promise.allSettled(
         spec.hosts.map((h) =>
           h.name === store.self ? store.createReplica(spec, false) : store.transport.peer(h).raft.createReplica({ id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false }, 30_000),

@@ -5,8 +5,11 @@
 import type { BlockDevice, BlockSizeConstraints, WriteOptions, WriteZeroesOptions } from '../backend/block-device.js';
 import type { Replica } from './replica.js';
 
-/** Raft entries stay bounded: the NBD server refuses larger requests with EINVAL. */
-export const VOLUME_BLOCK_SIZE: BlockSizeConstraints = { minimum: 1, preferred: 4096, maximum: 4 * 1024 * 1024 };
+/**
+ * A write is one raft entry, and an entry must fit one gRPC message between agents (grpc-js
+ * servers take 4 MiB): the NBD server refuses larger requests with EINVAL, clients split them.
+ */
+export const VOLUME_BLOCK_SIZE: BlockSizeConstraints = { minimum: 1, preferred: 4096, maximum: 2 * 1024 * 1024 };
 
 export class VolumeDevice implements BlockDevice {
   readonly readOnly = false;

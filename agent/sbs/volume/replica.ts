@@ -88,9 +88,12 @@ interface Waiter {
 }
 
 const EMPTY = new Uint8Array(0);
-/** Entries and bytes per append: a follower that fell behind catches up in large, bounded steps. */
+/**
+ * Entries and bytes per append: a follower that fell behind catches up in large steps, each
+ * within one gRPC message (4 MiB on the receiving agent; a single entry is at most 2 MiB).
+ */
 const MAX_APPEND_ENTRIES = 256;
-const MAX_APPEND_BYTES = 8 * 1024 * 1024;
+const MAX_APPEND_BYTES = 1024 * 1024;
 
 export class Replica {
   private readonly peers: Map<string, VolumeHost>;

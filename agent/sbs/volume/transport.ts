@@ -11,9 +11,20 @@ import { encodeMessage } from './wire.js';
 
 const STEP_TIMEOUT_MS = 5000;
 const CHUNK = 1024 * 1024;
+const MAX_BATCH_BYTES = 3 * 1024 * 1024;
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+
+interface PeerQueue {
+  readonly volumeId: string;
+  readonly to: VolumeHost;
+  busy: boolean;
+  pending: Buffer[];
+  bytes: number;
+}
 
 export class GrpcTransport implements PeerTransport {
   private readonly clients = new Map<string, RaftPeerClient>();
+  private readonly queues = new Map<string, PeerQueue>();
 
   constructor(
     private readonly tls: Tls,
@@ -32,13 +43,51 @@ export class GrpcTransport implements PeerTransport {
     return c;
   }
 
+  /**
+   * In order, per peer and volume: separate calls on one HTTP/2 connection can overtake each
+   * other (a small heartbeat passes a 1 MiB append), and a follower rejects an append that
+   * arrives before its predecessor, sending the leader back to probing. So one call is in flight
+   * at a time, and whatever queued meanwhile leaves in the next.
+   */
   send(volumeId: string, to: VolumeHost, messages: readonly Message[]): void {
-    this.peer(to)
-      .raft.step({ volumeId, messages: messages.map(encodeMessage) }, STEP_TIMEOUT_MS)
+    const key = `${volumeId}/${to.name}@${to.endpoint}`;
+    let q = this.queues.get(key);
+    if (!q) {
+      q = { volumeId, to, busy: false, pending: [], bytes: 0 };
+      this.queues.set(key, q);
+    }
+    for (const m of messages) {
+      const b = encodeMessage(m);
+      q.pending.push(b);
+      q.bytes += b.length;
+    }
+    if (q.bytes > MAX_QUEUED_BYTES) {
+      // The peer is not taking them; raft re-sends whatever it still needs.
+      q.pending = [];
+      q.bytes = 0;
+    }
+    if (!q.busy) this.flush(q);
+  }
+
+  private flush(q: PeerQueue): void {
+    if (q.pending.length === 0) {
+      q.busy = false;
+      return;
+    }
+    q.busy = true;
+    // One call must fit the receiving agent's 4 MiB message limit.
+    let n = 0;
+    let bytes = 0;
+    while (n < q.pending.length && (n === 0 || bytes + q.pending[n]!.length <= MAX_BATCH_BYTES)) bytes += q.pending[n++]!.length;
+    const batch = q.pending.splice(0, n);
+    q.bytes -= bytes;
+    this.peer(q.to)
+      .raft.step({ volumeId: q.volumeId, messages: batch }, STEP_TIMEOUT_MS)
       .catch((e: ServiceError) => {
-        if (e.code === Status.NOT_FOUND) this.onMissingReplica(volumeId, to);
-        else this.log.trace({ err: e.message, to: to.name, volumeId }, 'raft step not delivered');
-      });
+        if (e.code === Status.NOT_FOUND) this.onMissingReplica(q.volumeId, q.to);
+        else this.log.debug({ err: e.message, to: q.to.name, volumeId: q.volumeId }, 'raft step not delivered');
+      })
+      .finally(() => this.flush(q));
   }
 
   async sendSnapshot(volumeId: string, to: VolumeHost, message: SnapshotMessage, path: string): Promise<void> {

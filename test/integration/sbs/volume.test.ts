@@ -1,42 +1,117 @@
-// Replicated volumes in a lab of three storage hosts, through real NBD clients.
+// Replicated volumes in a lab of three storage hosts, through real NBD clients: nbdinfo,
+// qemu-io, nbdcopy of a 256 MiB random image; grow, delete, idempotence and bad input.
 
-import { randomBytes } from 'node:crypto';
+import type { ServiceError } from '@grpc/grpc-js';
+import { randomFillSync } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runOk } from '../nbd/harness.js';
+import { makeTempDir, run, runOk, sha256File } from '../nbd/harness.js';
 import { startStorageLab, waitStatus, type StorageLab } from './harness.js';
 
 const MiB = 1024 * 1024;
 let s: StorageLab;
+let tmp: string;
 
 beforeAll(async () => {
   s = await startStorageLab(3);
+  tmp = await makeTempDir('sbs');
 }, 120_000);
 
 afterAll(async () => {
   await s?.down();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
 }, 60_000);
 
-describe('volume basics', () => {
+async function rpcError(p: Promise<unknown>): Promise<ServiceError> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x as ServiceError,
+  );
+  if (!e) throw new Error('the call succeeded');
+  return e;
+}
+
+describe('volumes', () => {
   it('creates a volume, elects a leader and exports it on every replica', async () => {
     const v = await s.volumes('h1').createVolume({ id: 'vol1', sizeBytes: 64 * MiB, replicas: 3, hosts: s.hosts });
     expect(v.id).toBe('vol1');
     const ready = await waitStatus(s, 'h2', 'vol1', (x) => x.status === 'healthy', 'healthy');
     expect(ready.leader).toMatch(/^h[123]$/);
     expect(ready.replicaStatus.map((r) => r.host?.name)).toEqual(['h1', 'h2', 'h3']);
+    expect(ready.exportUri).toBe('nbd://192.0.2.12:10809/vol1');
     for (const h of ['h1', 'h2', 'h3']) {
       const out = await runOk('nbdinfo', ['--json', s.uri(h, 'vol1')], 30_000);
-      const info = JSON.parse(out.stdout) as { exports: { 'export-size': number; can_flush: boolean; can_fua: boolean; can_trim: boolean; can_zero: boolean; can_multi_conn: boolean }[] };
+      const info = JSON.parse(out.stdout) as { exports: Record<string, unknown>[] };
       expect(info.exports[0]!['export-size']).toBe(64 * MiB);
-      expect(info.exports[0]).toMatchObject({ can_flush: true, can_fua: true, can_trim: true, can_zero: true, can_multi_conn: true });
+      expect(info.exports[0]).toMatchObject({ can_flush: true, can_fua: true, can_trim: true, can_zero: true, can_multi_conn: true, is_read_only: false });
     }
+    // Over TCP on the underlay too, from another host's namespace.
+    const h3 = s.t.lab.hosts[2]!.namespace;
+    const tcp = await s.t.exec(h3, ['nbdinfo', '--size', 'nbd://192.0.2.11:10809/vol1'], 30_000);
+    expect(tcp.stdout.trim()).toBe(String(64 * MiB));
   }, 60_000);
 
-  it('writes through one replica and reads back through every other', async () => {
-    const pattern = randomBytes(1).readUInt8() | 1;
-    await runOk('qemu-io', ['-f', 'raw', '-c', `write -P ${pattern} 1M 2M`, '-c', 'flush', s.uri('h2', 'vol1')], 60_000);
+  it('is idempotent: the same create returns the volume, another spec is refused', async () => {
+    const again = await s.volumes('h3').createVolume({ id: 'vol1', sizeBytes: 64 * MiB, replicas: 3, hosts: s.hosts });
+    expect(again.sizeBytes).toBe(64 * MiB);
+    const e = await rpcError(s.volumes('h1').createVolume({ id: 'vol1', sizeBytes: 128 * MiB, replicas: 3, hosts: s.hosts }));
+    expect(e.details).toMatch(/^id: volume "vol1" exists/);
+  });
+
+  it('writes through one replica and reads back through every other (qemu-io: write, zero, discard)', async () => {
+    await runOk('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5a 1M 2M', '-c', 'write -z 2M 64k', '-c', 'discard 3M 4k', '-c', 'flush', s.uri('h2', 'vol1')], 60_000);
     for (const h of ['h1', 'h3']) {
-      const out = await runOk('qemu-io', ['-f', 'raw', '-c', `read -P ${pattern} 1M 2M`, '-c', 'read -P 0 0 1M', s.uri(h, 'vol1')], 60_000);
+      const out = await runOk('qemu-io', ['-f', 'raw', '-c', 'read -P 0x5a 1M 1M', '-c', 'read -P 0 2M 64k', '-c', 'read -P 0x5a 2112k 960k', '-c', 'read -P 0 0 1M', s.uri(h, 'vol1')], 60_000);
       expect(out.stdout).not.toMatch(/Pattern verification failed/);
     }
   }, 120_000);
+
+  it('copies a 256 MiB random image in and out with nbdcopy, checksums equal', async () => {
+    await s.volumes('h1').createVolume({ id: 'big', sizeBytes: 256 * MiB, replicas: 3, hosts: s.hosts });
+    await waitStatus(s, 'h1', 'big', (x) => x.leader !== '', 'led');
+    const source = join(tmp, 'source.img');
+    const fh = await open(source, 'w');
+    const chunk = Buffer.alloc(MiB);
+    for (let at = 0; at < 256 * MiB; at += MiB) await fh.write(randomFillSync(chunk), 0, MiB, at);
+    await fh.close();
+    await runOk('nbdcopy', ['--request-size=1048576', source, s.uri('h1', 'big')], 300_000);
+    const back = join(tmp, 'back.img');
+    await runOk('nbdcopy', [s.uri('h3', 'big'), back], 300_000);
+    expect(await sha256File(back)).toBe(await sha256File(source));
+    await rm(back);
+  }, 600_000);
+
+  it('grows in place; shrinking is refused on size_bytes', async () => {
+    const v = await s.volumes('h3').growVolume({ id: 'vol1', sizeBytes: 96 * MiB });
+    expect(v.sizeBytes).toBe(96 * MiB);
+    for (const h of ['h1', 'h2', 'h3']) expect((await runOk('nbdinfo', ['--size', s.uri(h, 'vol1')], 30_000)).stdout.trim()).toBe(String(96 * MiB));
+    await runOk('qemu-io', ['-f', 'raw', '-c', 'write -P 0x33 95M 1M', s.uri('h1', 'vol1')], 60_000);
+    await runOk('qemu-io', ['-f', 'raw', '-c', 'read -P 0x33 95M 1M', '-c', 'read -P 0x5a 1M 1M', s.uri('h2', 'vol1')], 60_000);
+    expect((await rpcError(s.volumes('h1').growVolume({ id: 'vol1', sizeBytes: 64 * MiB }))).details).toMatch(/^size_bytes: .*only grow/);
+    expect((await s.volumes('h1').growVolume({ id: 'vol1', sizeBytes: 96 * MiB })).sizeBytes).toBe(96 * MiB);
+  }, 120_000);
+
+  it('refuses bad input with the field named', async () => {
+    const create = (over: Record<string, unknown>): Promise<ServiceError> => rpcError(s.volumes('h1').createVolume({ id: 'bad', sizeBytes: 64 * MiB, replicas: 3, hosts: s.hosts, ...over }));
+    expect((await create({ sizeBytes: 0 })).details).toBe('size_bytes: must be a positive number of bytes');
+    expect((await create({ sizeBytes: 4097 })).details).toBe('size_bytes: 4097 is not a multiple of 4096');
+    expect((await create({ replicas: 4 })).details).toBe('replicas: 4 replicas need 4 storage hosts; 3 given in hosts');
+    expect((await create({ id: 'Bad_Id' })).details).toMatch(/^id: /);
+    expect((await create({ hosts: [s.hosts[0], s.hosts[0], s.hosts[1]] })).details).toMatch(/^hosts\[1\]\.name: "h1" is placed twice/);
+    expect((await create({ hosts: [...s.hosts.slice(0, 2), { name: 'h9', endpoint: '192.0.2.99:7443' }] })).details).toMatch(/^hosts: h9: /);
+    expect((await rpcError(s.volumes('h1').getVolume({ id: 'nope' }))).details).toMatch(/^id: volume "nope" has no replica on h1/);
+    expect((await rpcError(s.volumes('h1').growVolume({ id: 'vol1', sizeBytes: 100 }))).details).toMatch(/^size_bytes: 100 is not a multiple/);
+    const unknown = await run('nbdinfo', [s.uri('h1', 'nope')], 30_000);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/nope/);
+  }, 60_000);
+
+  it('lists and deletes everywhere; delete is idempotent', async () => {
+    expect((await s.volumes('h2').listVolumes({})).volumes.map((v) => v.id).sort()).toEqual(['big', 'vol1']);
+    expect((await s.volumes('h2').deleteVolume({ id: 'vol1' })).existed).toBe(true);
+    for (const h of ['h1', 'h2', 'h3']) expect((await s.volumes(h).listVolumes({})).volumes.map((v) => v.id)).toEqual(['big']);
+    expect((await s.volumes('h1').deleteVolume({ id: 'vol1' })).existed).toBe(false);
+    expect((await run('nbdinfo', [s.uri('h3', 'vol1')], 30_000)).code).not.toBe(0);
+  }, 60_000);
 });
