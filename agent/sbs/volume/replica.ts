@@ -209,6 +209,31 @@ export class Replica {
     });
   }
 
+  /**
+   * Leader only: `peer` lost its replica (data wiped) and was re-created empty. Our progress for
+   * it still claims the entries it once acknowledged, which would let us count it in a quorum and
+   * tell it to commit entries it no longer has; removing and re-adding it starts it from zero
+   * (it then gets a snapshot).
+   */
+  async rejoin(peer: string): Promise<void> {
+    for (const type of ['removeNode', 'addVoter'] as const) {
+      const deadline = Date.now() + this.opts.requestTimeoutMs;
+      for (;;) {
+        this.assertOpen();
+        const res = this.node.proposeConfChange({ type, node: peer });
+        if (res.ok) {
+          this.schedule();
+          await new Promise<void>((resolve, reject) => this.proposals.set(res.index, { term: res.term, waiter: { resolve, reject, deadline } }));
+          break;
+        }
+        if (res.reason === 'notLeader' || res.reason === 'invalidConfChange') throw new Error(`rejoin ${peer}: ${res.reason}`);
+        if (Date.now() > deadline) throw new Error(`rejoin ${peer}: ${res.reason} for ${this.opts.requestTimeoutMs} ms`);
+        await sleep(this.opts.tickMs);
+      }
+    }
+    this.log.info({ peer }, 'peer rejoined from scratch');
+  }
+
   /** A linearizable read of the data file. */
   async read(offset: number, length: number): Promise<Buffer> {
     await new Promise<void>((resolve, reject) => {

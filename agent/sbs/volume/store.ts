@@ -111,6 +111,7 @@ export class VolumeStore implements ExportResolver {
     this.transport
       .peer(peer)
       .raft.createReplica({ id, sizeBytes: r.spec.sizeBytes, hosts: [...r.spec.hosts], repair: true })
+      .then(() => r.rejoin(peer.name))
       .catch((e: Error) => this.log.warn({ volume: id, peer: peer.name, err: e.message }, 'repair failed'));
   }
 
