@@ -36,27 +36,33 @@ const FIRST_VNI = 1000;
 const allHosts = (f: Fleet): string[] => f.hosts.map((h) => h.name);
 
 /**
- * VNIs this provider process has given to subnets. Kept for the whole run, so that parallel
- * creates never pick the same VNI even when one's listing predates the other's Put — without
- * serializing creates behind one lock (that made a 50-subnet apply create them one at a time).
+ * The VNIs a provider process must not give out: those the hosts used when it first looked, and
+ * those it has given since. The hosts are listed once per run — a listing per create made a
+ * 50-subnet apply list every subnet on every host 50 times (the agent reads each one's kernel
+ * state). A subnet another client makes meanwhile with the same VNI is refused by the agent
+ * (ALREADY_EXISTS on vni), and the next run's listing sees it.
  */
-const givenVnis = new WeakMap<Fleet, Set<number>>();
+const takenVnis = new WeakMap<Fleet, Promise<Set<number>>>();
 
-function reserveVni(fleet: Fleet, vni: number): number {
-  let given = givenVnis.get(fleet);
-  if (!given) givenVnis.set(fleet, (given = new Set()));
-  given.add(vni);
-  return vni;
+function vnisTaken(fleet: Fleet): Promise<Set<number>> {
+  let taken = takenVnis.get(fleet);
+  if (!taken) {
+    taken = subnetsOn(fleet, allHosts(fleet)).then((subnets) => new Set(subnets.map((s) => s.spec!.vni)));
+    // A failed listing is not remembered: the next create lists again.
+    taken.catch(() => takenVnis.delete(fleet));
+    takenVnis.set(fleet, taken);
+  }
+  return taken;
 }
 
-/** The lowest VNI from FIRST_VNI that no host uses and this process has not given out. */
-async function allocateVni(fleet: Fleet): Promise<number> {
-  const used = new Set((await subnetsOn(fleet, allHosts(fleet))).map((s) => s.spec!.vni));
-  // No await from here to the reservation: the pick and the reservation are one step.
-  const given = givenVnis.get(fleet);
-  let vni = FIRST_VNI;
-  while (used.has(vni) || given?.has(vni)) vni++;
-  return reserveVni(fleet, vni);
+/** `requested`, or the lowest free VNI from FIRST_VNI; either way no later pick of this run gets it. */
+async function reserveVni(fleet: Fleet, requested: number | null): Promise<number> {
+  const taken = await vnisTaken(fleet);
+  // No await from here on: the pick and the reservation are one step for parallel creates.
+  let vni = requested ?? FIRST_VNI;
+  if (requested === null) while (taken.has(vni)) vni++;
+  taken.add(vni);
+  return vni;
 }
 
 async function findVpc(fleet: Fleet, vpcId: string): Promise<{ hosts: string[]; vpc?: VpcMessage }> {
@@ -111,7 +117,7 @@ export const subnet = defineResource<typeof schema, Fleet>({
     const id = newId('subnet');
     const requested = knownOr(planned.vni, null);
     const gateway = knownOr(planned.gateway, null) ?? '';
-    const vni = requested === null ? await allocateVni(provider) : reserveVni(provider, Number(requested));
+    const vni = await reserveVni(provider, requested === null ? null : Number(requested));
     const spec = { id, vpcId, name: knownOr(planned.name, null) ?? '', cidr: known(planned.cidr), vni, vlan: 0, gateway };
     const res = await putEach(provider, 'Creating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ id, vpc_id: vpcId, name: spec.name, cidr: spec.cidr, vni, gateway, hosts, mtu: 0, status: 'partially created' }));
     await syncVtepTables(provider, id);
