@@ -5,9 +5,9 @@
 //   <dir>/data.img        the state machine: a sparse file that applied entries update
 //   <dir>/snapshot.json   the index data.img is known to reflect at least (storage/snapshot.ts)
 //
-// Driver (one at a time, woken by every input): ready() → persist (received snapshot, entries,
-// hard state; fdatasync) → send messages → apply committed entries to data.img → serve reads →
-// advance() → compact when the log grew past a threshold.
+// Driver (one at a time, woken by every input): ready() → send a leader's appends → persist
+// (received snapshot, entries, hard state; fdatasync) → send the other messages → apply committed
+// entries to data.img → serve reads → advance() → compact when the log grew past a threshold.
 //
 // Writes resolve once their entry is committed and applied here, so an acknowledged write is on a
 // majority's disks and every later read sees it; flush and FUA have nothing left to wait for.
@@ -354,9 +354,15 @@ export class Replica {
     try {
       while (!this.closed && this.node.hasReady()) {
         const rd = this.node.ready();
+        // A leader's appends and heartbeats promise nothing about its own disk (the core counts
+        // the leader's log only once advance() reports it stable), so they leave before our
+        // fsync and the followers' fsyncs overlap it (raft thesis §10.2.1). Votes and
+        // acknowledgements wait for the fsync, as types.ts requires.
+        const early = rd.messages.filter((m) => m.type === 'append' || m.type === 'heartbeat');
+        this.dispatch(early);
         if (rd.snapshot) await this.installSnapshot(rd.snapshot);
         await this.wal.save(rd.hardState, rd.entries, rd.snapshot ? { index: rd.snapshot.index, term: rd.snapshot.term } : null);
-        this.dispatch(rd.messages);
+        this.dispatch(early.length === 0 ? rd.messages : rd.messages.filter((m) => m.type !== 'append' && m.type !== 'heartbeat'));
         await this.apply(rd.committedEntries);
         this.serveReadStates(rd.readStates);
         this.node.advance();
