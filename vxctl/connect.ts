@@ -1,5 +1,6 @@
 // Which agents a vxctl command talks to: the hosts of a lab (all, or one), or one endpoint.
 
+import type { Command } from 'commander';
 import { AgentClient, readTls } from '../lib/agent-client.js';
 import { labDir, labFilePath, readLabFile } from '../lab/labfile.js';
 
@@ -32,4 +33,16 @@ export async function targets(o: TargetOptions): Promise<Target[]> {
   if (hosts.length === 0) throw new Error(`--host ${o.host}: lab ${lab.name} has ${lab.hosts.map((h) => h.name).join(', ')}`);
   const tls = await readTls(lab.tls);
   return hosts.map((h) => ({ name: h.name, client: new AgentClient(h.endpoint, tls) }));
+}
+
+/** The options that choose targets, for every command that asks agents. */
+export function withTargets(cmd: Command): Command {
+  return cmd
+    .option('--lab <name>', 'lab whose hosts to ask', 'vxlab')
+    .option('--lab-file <path>', 'lab file to read instead of the named lab')
+    .option('--host <name>', 'only this host')
+    .option('--endpoint <address>', 'one agent: unix:///path or host:port')
+    .option('--ca <file>')
+    .option('--cert <file>')
+    .option('--key <file>');
 }

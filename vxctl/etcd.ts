@@ -3,21 +3,11 @@
 
 import type { Command } from 'commander';
 import { table } from './table.js';
-import { targets, type TargetOptions } from './connect.js';
+import { targets, withTargets, type TargetOptions } from './connect.js';
 
 export function registerEtcdCommands(program: Command): void {
   const etcd = program.command('etcd').description('the etcd control plane of the hosts');
-  etcd
-    .command('status')
-    .description('per host: lease, members seen under the prefix, and per VNI the remote VTEPs, MACs and IPs it programs')
-    .option('--lab <name>', 'lab whose hosts to ask', 'vxlab')
-    .option('--lab-file <path>', 'lab file to read instead of the named lab')
-    .option('--host <name>', 'only this host')
-    .option('--endpoint <address>', 'one agent: unix:///path or host:port')
-    .option('--ca <file>')
-    .option('--cert <file>')
-    .option('--key <file>')
-    .action(async (o: TargetOptions) => {
+  withTargets(etcd.command('status').description('per host: lease, members seen under the prefix, and per VNI the remote VTEPs, MACs and IPs it programs')).action(async (o: TargetOptions) => {
       const ts = await targets(o);
       try {
         const hosts = await Promise.all(ts.map(async (t) => ({ name: t.name, cp: (await t.client.host.getHost({})).controlPlane })));

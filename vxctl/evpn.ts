@@ -2,21 +2,11 @@
 
 import type { Command } from 'commander';
 import { table } from './table.js';
-import { targets, type TargetOptions } from './connect.js';
+import { targets, withTargets, type TargetOptions } from './connect.js';
 
 export function registerEvpnCommands(program: Command): void {
   const evpn = program.command('evpn').description('the BGP EVPN control plane (FRR) of the hosts');
-  evpn
-    .command('status')
-    .description('per host: role in EVPN, BGP sessions, and per VNI the local and remote MACs zebra knows')
-    .option('--lab <name>', 'lab whose hosts to ask', 'vxlab')
-    .option('--lab-file <path>', 'lab file to read instead of the named lab')
-    .option('--host <name>', 'only this host')
-    .option('--endpoint <address>', 'one agent: unix:///path or host:port')
-    .option('--ca <file>')
-    .option('--cert <file>')
-    .option('--key <file>')
-    .action(async (o: TargetOptions) => {
+  withTargets(evpn.command('status').description('per host: role in EVPN, BGP sessions, and per VNI the local and remote MACs zebra knows')).action(async (o: TargetOptions) => {
       const ts = await targets(o);
       try {
         const hosts = await Promise.all(ts.map(async (t) => ({ name: t.name, cp: (await t.client.host.getHost({})).controlPlane })));

@@ -5,18 +5,7 @@ import type { Command } from 'commander';
 import { DataplaneMode } from '../gen/vxcloud/agent/v1/host.js';
 import { NicKind, type Status } from '../gen/vxcloud/agent/v1/network.js';
 import { table } from './table.js';
-import { targets, type Target, type TargetOptions } from './connect.js';
-
-function withTargets(cmd: Command): Command {
-  return cmd
-    .option('--lab <name>', 'lab whose hosts to ask', 'vxlab')
-    .option('--lab-file <path>', 'lab file to read instead of the named lab')
-    .option('--host <name>', 'only this host')
-    .option('--endpoint <address>', 'one agent: unix:///path or host:port')
-    .option('--ca <file>')
-    .option('--cert <file>')
-    .option('--key <file>');
-}
+import { targets, withTargets, type Target, type TargetOptions } from './connect.js';
 
 async function eachHost<T>(o: TargetOptions, f: (t: Target) => Promise<T[]>): Promise<[string, T][]> {
   const ts = await targets(o);

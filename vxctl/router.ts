@@ -5,18 +5,7 @@ import type { Command } from 'commander';
 import { NatProtocol, NatType, type NatRule, type Router } from '../gen/vxcloud/agent/v1/router.js';
 import type { Status } from '../gen/vxcloud/agent/v1/network.js';
 import { table } from './table.js';
-import { targets, type TargetOptions } from './connect.js';
-
-function withTargets(cmd: Command): Command {
-  return cmd
-    .option('--lab <name>', 'lab whose hosts to ask', 'vxlab')
-    .option('--lab-file <path>', 'lab file to read instead of the named lab')
-    .option('--host <name>', 'only this host')
-    .option('--endpoint <address>', 'one agent: unix:///path or host:port')
-    .option('--ca <file>')
-    .option('--cert <file>')
-    .option('--key <file>');
-}
+import { targets, withTargets, type TargetOptions } from './connect.js';
 
 const state = (s: Status | undefined): string => (s?.ready ? 'ready' : `NOT READY: ${(s?.problems ?? []).join('; ')}`);
 const TYPES: Record<number, string> = { [NatType.NAT_TYPE_DNAT]: 'dnat', [NatType.NAT_TYPE_SNAT]: 'snat', [NatType.NAT_TYPE_DNAT_AND_SNAT]: 'dnat_and_snat' };
