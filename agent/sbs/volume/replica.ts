@@ -94,6 +94,7 @@ const EMPTY = new Uint8Array(0);
  */
 const MAX_APPEND_ENTRIES = 256;
 const MAX_APPEND_BYTES = 1024 * 1024;
+const MAX_READ_ROUNDS = 4;
 
 export class Replica {
   private readonly peers: Map<string, VolumeHost>;
@@ -104,7 +105,8 @@ export class Replica {
   private appliedBytes = 0;
   private proposals = new Map<number, { term: number; waiter: Waiter }>();
   private readQueue: Waiter[] = [];
-  private readInFlight: { ctx: string; waiters: Waiter[]; sent: number } | null = null;
+  /** ReadIndex rounds under way, by ctx: a few overlap so that reads arriving mid-round need not wait for it. */
+  private readRounds = new Map<string, { waiters: Waiter[]; sent: number }>();
   private readSeq = 0;
   private applyWaits: { index: number; waiters: Waiter[] }[] = [];
   /** A snapshot image received from the leader, waiting for its raft message to come out of Ready. */
@@ -312,10 +314,11 @@ export class Replica {
     if (this.closed) return;
     this.node.tick();
     const now = Date.now();
-    if (this.readInFlight && now - this.readInFlight.sent > 20 * this.opts.tickMs) {
+    for (const [ctx, round] of this.readRounds) {
+      if (now - round.sent <= 20 * this.opts.tickMs) continue;
       // The ReadIndex round was lost (leader change, dropped message): ask again.
-      this.readQueue.unshift(...this.readInFlight.waiters);
-      this.readInFlight = null;
+      this.readQueue.unshift(...round.waiters);
+      this.readRounds.delete(ctx);
     }
     this.expire(now);
     this.kickReads();
@@ -331,14 +334,14 @@ export class Replica {
     this.readQueue = this.readQueue.filter((w) => !timeout(w));
     for (const [index, p] of this.proposals) if (timeout(p.waiter)) this.proposals.delete(index);
     for (const a of this.applyWaits) a.waiters = a.waiters.filter((w) => !timeout(w));
-    if (this.readInFlight) this.readInFlight.waiters = this.readInFlight.waiters.filter((w) => !timeout(w));
+    for (const round of this.readRounds.values()) round.waiters = round.waiters.filter((w) => !timeout(w));
   }
 
   private kickReads(): void {
-    if (this.readQueue.length === 0 || this.readInFlight !== null || this.closed) return;
+    if (this.readQueue.length === 0 || this.readRounds.size >= MAX_READ_ROUNDS || this.closed) return;
     const ctx = `${this.self}:${++this.readSeq}`;
     if (!this.node.readIndex(ctx)) return; // no leader yet: the next tick tries again
-    this.readInFlight = { ctx, waiters: this.readQueue, sent: Date.now() };
+    this.readRounds.set(ctx, { waiters: this.readQueue, sent: Date.now() });
     this.readQueue = [];
     this.schedule();
   }
@@ -439,9 +442,10 @@ export class Replica {
 
   private serveReadStates(states: readonly ReadState[]): void {
     for (const s of states) {
-      if (this.readInFlight?.ctx !== s.ctx) continue;
-      this.applyWaits.push({ index: s.index, waiters: this.readInFlight.waiters });
-      this.readInFlight = null;
+      const round = this.readRounds.get(s.ctx);
+      if (!round) continue;
+      this.applyWaits.push({ index: s.index, waiters: round.waiters });
+      this.readRounds.delete(s.ctx);
     }
   }
 
@@ -487,8 +491,8 @@ export class Replica {
     this.proposals.clear();
     for (const w of this.readQueue) w.reject(err);
     this.readQueue = [];
-    for (const w of this.readInFlight?.waiters ?? []) w.reject(err);
-    this.readInFlight = null;
+    for (const round of this.readRounds.values()) for (const w of round.waiters) w.reject(err);
+    this.readRounds.clear();
     for (const a of this.applyWaits) for (const w of a.waiters) w.reject(err);
     this.applyWaits = [];
   }
