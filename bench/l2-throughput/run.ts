@@ -12,9 +12,8 @@
 // and the figure is what the receiver got.
 
 import os from 'node:os';
-import { once } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
 import { NicKind, NicSpec } from '../../gen/vxcloud/agent/v1/network.js';
+import { iperf } from '../common/iperf.js';
 import { withLab, type BenchLab } from '../common/lab.js';
 import { median, samples } from '../common/stats.js';
 
@@ -23,7 +22,6 @@ const seconds = Number(process.argv[3] ?? 5);
 const mtus = (process.argv[4] ?? '1500,1550').split(',').map(Number);
 for (const m of mtus) if (!Number.isInteger(m) || m < 1280 || m > 9000) throw new Error(`underlay MTU ${m}: a whole number from 1280 to 9000`);
 
-const PORT = '5201';
 const SUBNET = { id: 'bench', vpcId: 'bench', name: 'bench', cidr: '198.18.7.0/24', vni: 4242, vlan: 0, gateway: '' };
 const hostsOf = [1, 2] as const;
 // fromPartial: defaults for the NIC fields a bench has no use for (DHCP and whatever comes next).
@@ -77,55 +75,13 @@ async function overlayDown(b: BenchLab): Promise<void> {
   }
 }
 
-/** Resolves once iperf3 says it listens; rejects if it exits or stays silent for `ms`. */
-async function listening(server: ChildProcess, ms: number): Promise<void> {
-  let out = '';
-  const ready = new Promise<void>((resolve) => {
-    server.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Server listening')) resolve();
-    });
-  });
-  const exited = once(server, 'exit').then(() => {
-    throw new Error(`iperf3 server exited: ${out.trim()}`);
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`iperf3 server not listening after ${ms} ms: ${out.trim()}`)), ms);
-  });
-  try {
-    await Promise.race([ready, exited, late]);
-  } finally {
-    clearTimeout(timer);
-    exited.catch(() => undefined);
-  }
-}
-
-interface Iperf {
-  end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits: number } };
-}
-
-/** One iperf3 run from clientNs to `to` (served in serverNs); Gbit/s received, retransmits. */
-async function iperf(b: BenchLab, serverNs: string, clientNs: string, to: string): Promise<{ gbps: number; retr: number }> {
-  // --forceflush: stdout is a pipe, and the readiness line must not sit in a buffer.
-  const server = b.background(serverNs, ['iperf3', '-s', '-1', '-B', to, '-p', PORT, '--forceflush']);
-  try {
-    await listening(server, 5000);
-    const { stdout } = await b.exec(clientNs, ['iperf3', '-c', to, '-p', PORT, '-t', String(seconds), '-O', '1', '-J'], (seconds + 30) * 1000);
-    const r = JSON.parse(stdout) as Iperf;
-    return { gbps: r.end.sum_received.bits_per_second / 1e9, retr: r.end.sum_sent.retransmits };
-  } finally {
-    b.stop(server);
-  }
-}
-
 async function round(b: BenchLab, mtu: number): Promise<void> {
   await overlayUp(b, mtu);
   try {
     const [h1, h2] = b.lab.hosts;
     const paths = {
-      overlay: () => iperf(b, nicOf(b, 2).namespace, nicOf(b, 1).namespace, addr(nicOf(b, 2).ip)),
-      underlay: () => iperf(b, h2!.namespace, h1!.namespace, h2!.underlayAddress),
+      overlay: () => iperf(b, nicOf(b, 2).namespace, nicOf(b, 1).namespace, addr(nicOf(b, 2).ip), seconds),
+      underlay: () => iperf(b, h2!.namespace, h1!.namespace, h2!.underlayAddress, seconds),
     };
     const got = { overlay: [] as number[], underlay: [] as number[] };
     const retr = { overlay: 0, underlay: 0 };

@@ -12,59 +12,17 @@
 // between runs. Each iperf3 run is `-t SECONDS -O 1`, the figure is what the receiver got.
 
 import os from 'node:os';
-import { once } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
 import { NicKind } from '../../gen/vxcloud/agent/v1/network.js';
 import type { RouterSpec } from '../../gen/vxcloud/agent/v1/router.js';
 import { applyTenant, waitLease, type Tenant } from '../../test/harness/l3.js';
+import { iperf } from '../common/iperf.js';
 import { withLab, type BenchLab } from '../common/lab.js';
 import { median, samples } from '../common/stats.js';
 
 const reps = Number(process.argv[2] ?? 5);
 const seconds = Number(process.argv[3] ?? 5);
 const dhcpSamples = Number(process.argv[4] ?? 15);
-const PORT = '5201';
 const SERVER = '203.0.113.1';
-
-/** Resolves once iperf3 says it listens; rejects if it exits or stays silent for `ms`. */
-async function listening(server: ChildProcess, ms: number): Promise<void> {
-  let out = '';
-  const ready = new Promise<void>((resolve) => {
-    server.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Server listening')) resolve();
-    });
-  });
-  const exited = once(server, 'exit').then(() => {
-    throw new Error(`iperf3 server exited: ${out.trim()}`);
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`iperf3 server not listening after ${ms} ms: ${out.trim()}`)), ms);
-  });
-  try {
-    await Promise.race([ready, exited, late]);
-  } finally {
-    clearTimeout(timer);
-    exited.catch(() => undefined);
-  }
-}
-
-interface Iperf {
-  end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits: number } };
-}
-
-async function iperf(b: BenchLab, clientNs: string): Promise<{ gbps: number; retr: number }> {
-  const server = b.background(b.lab.internet!.namespace, ['iperf3', '-s', '-1', '-B', SERVER, '-p', PORT, '--forceflush']);
-  try {
-    await listening(server, 5000);
-    const { stdout } = await b.exec(clientNs, ['iperf3', '-c', SERVER, '-p', PORT, '-t', String(seconds), '-O', '1', '-J'], (seconds + 30) * 1000);
-    const r = JSON.parse(stdout) as Iperf;
-    return { gbps: r.end.sum_received.bits_per_second / 1e9, retr: r.end.sum_sent.retransmits };
-  } finally {
-    b.stop(server);
-  }
-}
 
 await withLab('n', { hosts: 2, roles: (i) => (i === 2 ? ['route'] : ['compute']), internet: true }, async (b) => {
   console.log(`nat bench: iperf3 TCP, 1 stream, ${seconds} s (+1 s omitted) x ${reps} repetitions per path; ${dhcpSamples} DHCP leases; kernel ${os.release()}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);
@@ -90,7 +48,7 @@ await withLab('n', { hosts: 2, roles: (i) => (i === 2 ? ['route'] : ['compute'])
   for (let i = 0; i < reps; i++) {
     for (const p of i % 2 ? (['routed', 'snat'] as const) : (['snat', 'routed'] as const)) {
       await setSnat(p === 'snat');
-      const r = await iperf(b, nic.namespace);
+      const r = await iperf(b, b.lab.internet!.namespace, nic.namespace, SERVER, seconds);
       got[p].push(r.gbps);
       retr[p] += r.retr;
     }
