@@ -6,58 +6,23 @@
 // Per workload: one warm-up each, then `runs` interleaved repetitions (the order of the servers
 // reverses every other one); medians, every sample, and the ratio ours/nbdkit (a throughput or
 // IOPS ratio, so above 1 means we are faster).
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 
 import { SparseFileDevice } from '../../agent/sbs/backend/sparse-file.js';
 import { median, samples } from '../common/stats.js';
+import { arg, exec, MiB, RANDOM_WRITES, timed, type Workload } from './clients.js';
 import { StaticExportResolver } from '../../agent/sbs/nbd/exports.js';
 import { NbdServer } from '../../agent/sbs/nbd/server.js';
-
-const MiB = 1024 * 1024;
-
-function arg(index: number, name: string, fallback: number): number {
-  const raw = process.argv[2 + index];
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
 
 const RUNS = arg(0, 'runs', 5);
 const SIZE = arg(1, 'size-mib', 256) * MiB;
 const SMALL_IOS = arg(2, 'ios', 50_000);
-// nbdsh is `python3 -m nbd`; the binding lives in the system Python.
-const ENV = { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}` };
-
-function exec(file: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 600_000, killSignal: 'SIGKILL', env: { ...ENV, ...env }, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${file} failed: ${err.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-interface Workload {
-  readonly name: string;
-  /** Label on the ratio line, which bench/run-all.sh gathers. */
-  readonly short: string;
-  readonly unit: 'MiB/s' | 'IOPS';
-  /** Returns the figure for one run against `uri`. */
-  run(uri: string): Promise<number>;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await fn();
-  return (performance.now() - start) / 1000;
-}
 
 /** qemu-img bench prints "Run completed in N seconds."; that excludes its connection setup. */
 async function qemuBench(uri: string, write: boolean): Promise<number> {
@@ -67,24 +32,6 @@ async function qemuBench(uri: string, write: boolean): Promise<number> {
   if (!m?.[1]) throw new Error(`unexpected qemu-img bench output: ${out}`);
   return SMALL_IOS / Number(m[1]);
 }
-
-const RANDOM_WRITES = `
-import os, random, time
-h.connect_uri(os.environ['NBD_URI'])
-n = int(os.environ['IOS'])
-blocks = h.get_size() // 4096
-buf = nbd.Buffer.from_bytearray(bytearray(os.urandom(4096)))
-rnd = random.Random(1)
-issued = 0
-start = time.monotonic()
-while issued < n or h.aio_in_flight() > 0:
-    while issued < n and h.aio_in_flight() < 16:
-        h.aio_pwrite(buf, rnd.randrange(blocks) * 4096, completion=lambda *a: 1)
-        issued += 1
-    h.poll(-1)
-print(time.monotonic() - start)
-h.shutdown()
-`;
 
 function workloads(source: string): Workload[] {
   return [

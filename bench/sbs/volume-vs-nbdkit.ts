@@ -7,59 +7,22 @@
 // we acknowledge is fsynced on two of three hosts; nbdkit acknowledges from the page cache, so
 // the write ratios price replication and durability together. Ratios are ours/nbdkit: above 1
 // is better for IOPS and MiB/s, below 1 is better for latency.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 
 import { VolumeClient } from '../../agent/sbs/volume/client.js';
 import { readTls } from '../../lib/agent-client.js';
 import { withLab } from '../common/lab.js';
 import { median, samples } from '../common/stats.js';
-
-const MiB = 1024 * 1024;
-
-function arg(index: number, name: string, fallback: number): number {
-  const raw = process.argv[2 + index];
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
+import { arg, exec, MiB, RANDOM_WRITES, timed, type Workload } from './clients.js';
 
 const RUNS = arg(0, 'runs', 3);
 const SIZE = arg(1, 'size-mib', 256) * MiB;
 const IOS = arg(2, 'ios', 5000);
-const ENV = { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}` };
-
-function exec(file: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 900_000, killSignal: 'SIGKILL', env: { ...ENV, ...env }, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${file} failed: ${err.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-const RANDOM_WRITES = `
-import os, random, time
-h.connect_uri(os.environ['NBD_URI'])
-n = int(os.environ['IOS'])
-blocks = h.get_size() // 4096
-buf = nbd.Buffer.from_bytearray(bytearray(os.urandom(4096)))
-rnd = random.Random(1)
-issued = 0
-start = time.monotonic()
-while issued < n or h.aio_in_flight() > 0:
-    while issued < n and h.aio_in_flight() < 16:
-        h.aio_pwrite(buf, rnd.randrange(blocks) * 4096, completion=lambda *a: 1)
-        issued += 1
-    h.poll(-1)
-print(time.monotonic() - start)
-h.shutdown()
-`;
 
 // One 4 KiB write at a time; prints each one's latency in microseconds.
 const WRITE_LATENCY = `
@@ -81,19 +44,6 @@ h.shutdown()
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-
-interface Workload {
-  readonly name: string;
-  readonly short: string;
-  readonly unit: string;
-  run(uri: string): Promise<number>;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await fn();
-  return (performance.now() - start) / 1000;
 }
 
 function workloads(source: string): Workload[] {
