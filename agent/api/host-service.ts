@@ -28,6 +28,22 @@ export function dataplaneLayout(mode: DataplaneMode): DataplaneLayout {
   return mode === DataplaneMode.DATAPLANE_MODE_VLAN_AWARE_BRIDGE ? 'vlan-aware' : 'bridge-per-subnet';
 }
 
+/**
+ * The listen address other agents reach this one at: one on the underlay address, else a wildcard
+ * one (0.0.0.0, [::]) with the underlay address put in, else the first TCP one; '' if none.
+ */
+export function peerEndpoint(listen: readonly string[], underlayAddress: string): string {
+  const tcp = listen.filter((l) => !l.startsWith('unix:')).map((l) => {
+    const at = l.lastIndexOf(':');
+    return { text: l, host: l.slice(0, at), port: l.slice(at + 1) };
+  });
+  const onUnderlay = tcp.find((l) => l.host === underlayAddress);
+  if (onUnderlay) return onUnderlay.text;
+  const wildcard = tcp.find((l) => ['', '0.0.0.0', '[::]', '::'].includes(l.host));
+  if (wildcard) return `${underlayAddress}:${wildcard.port}`;
+  return tcp[0]?.text ?? '';
+}
+
 export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: number, r: Reconciler, log: Logger, plane?: ControlPlane): HostServiceServer {
   return {
     getHost: unary(log, 'GetHost', async () => {
@@ -49,6 +65,7 @@ export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: n
         objectsDesired: statuses.length,
         objectsReady: statuses.filter((s) => s.ready).length,
         controlPlane: plane ? await plane.status() : undefined,
+        peerEndpoint: peerEndpoint(cfg.listen, cfg.underlay.address),
       };
     }),
   };
