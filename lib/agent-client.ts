@@ -1,4 +1,4 @@
-// A client of one agent: the host, network and health services over mutual TLS, with promise
+// A client of one agent: the host, network, router and volume services over mutual TLS, with promise
 // methods and a deadline on every call.
 
 import { ChannelCredentials, Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { HostServiceClient } from '../gen/vxcloud/agent/v1/host.js';
 import { NetworkServiceClient } from '../gen/vxcloud/agent/v1/network.js';
 import { RouterServiceClient } from '../gen/vxcloud/agent/v1/router.js';
+import { VolumeServiceClient } from '../gen/vxcloud/agent/v1/volume.js';
 
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => ClientUnaryCall;
 
@@ -43,7 +44,9 @@ export class AgentClient {
   readonly host: Promisified<HostServiceClient>;
   readonly network: Promisified<NetworkServiceClient>;
   readonly router: Promisified<RouterServiceClient>;
-  private readonly raw: { host: HostServiceClient; network: NetworkServiceClient; router: RouterServiceClient };
+  /** Storage hosts only; others answer UNIMPLEMENTED. */
+  readonly volume: Promisified<VolumeServiceClient>;
+  private readonly raw: { host: HostServiceClient; network: NetworkServiceClient; router: RouterServiceClient; volume: VolumeServiceClient };
 
   /** `address` is `unix:///path` or `host:port`; the agent's certificate must name `serverName`. */
   constructor(address: string, tls: TlsMaterial, serverName?: string) {
@@ -57,15 +60,18 @@ export class AgentClient {
       host: new HostServiceClient(address, creds, options),
       network: new NetworkServiceClient(address, creds, options),
       router: new RouterServiceClient(address, creds, options),
+      volume: new VolumeServiceClient(address, creds, options),
     };
     this.host = promisify(this.raw.host);
     this.network = promisify(this.raw.network);
     this.router = promisify(this.raw.router);
+    this.volume = promisify(this.raw.volume);
   }
 
   close(): void {
     this.raw.host.close();
     this.raw.network.close();
     this.raw.router.close();
+    this.raw.volume.close();
   }
 }

@@ -1,4 +1,4 @@
-// Validation rules for VPCs, subnets and NICs. Pure and shared: the provider runs them at plan
+// Validation rules for VPCs, subnets, NICs and volumes. Pure and shared: the provider runs them at plan
 // time (on the attribute's path) and the agent runs them again on every call.
 
 import { contains, containsIp, formatCidr, isHostAddress, overlaps, parseCidr, parseIp } from './ipv4.js';
@@ -69,6 +69,21 @@ export function checkNetns(field: string, value: string): Problem[] {
 
 export function checkIfname(field: string, value: string): Problem[] {
   return IFNAME.test(value) ? [] : [bad(field, `"${value}" is not an interface name: use 1-15 letters, digits, '.', '_' or '-'`)];
+}
+
+/** Volume sizes are whole 4 KiB blocks: the page size, and what every client can address. */
+export const VOLUME_SIZE_ALIGNMENT = 4096;
+/** A volume id is also its NBD export name and a host's data directory name. */
+const VOLUME_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export function checkVolumeId(field: string, value: string): Problem[] {
+  return VOLUME_ID.test(value) ? [] : [bad(field, `"${value}": 1-63 lower-case letters, digits or '-', starting with a letter or digit`)];
+}
+
+export function checkVolumeSize(field: string, value: number): Problem[] {
+  if (!Number.isSafeInteger(value) || value <= 0) return [bad(field, 'must be a positive number of bytes')];
+  if (value % VOLUME_SIZE_ALIGNMENT !== 0) return [bad(field, `${value} is not a multiple of ${VOLUME_SIZE_ALIGNMENT}`)];
+  return [];
 }
 
 export interface VpcInput {

@@ -8,24 +8,25 @@ import type { SnapshotMessage } from '../sbs/raft/index.js';
 import { NotLeaderError, type Replica, type ReplicaSpec } from '../sbs/volume/replica.js';
 import type { VolumeStore } from '../sbs/volume/store.js';
 import { decodeMessage } from '../sbs/volume/wire.js';
+import { checkVolumeId, checkVolumeSize } from '../../lib/validation.js';
 import { ApiError } from '../state/errors.js';
 import { unary } from './unary.js';
 
-/** Volume sizes are whole 4 KiB blocks: the page size, and what every client can address. */
-export const VOLUME_SIZE_ALIGNMENT = 4096;
 const DEFAULT_REPLICAS = 3;
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const PEER_STATUS_TIMEOUT_MS = 1500;
 /** A replica this far behind the leader's commit is reported unhealthy (catching up). */
 const HEALTHY_LAG = 64;
 
+// The provider runs the same checks at plan time (lib/validation).
 function checkId(id: string): void {
-  if (!ID.test(id)) throw new ApiError('INVALID_ARGUMENT', 'id', `"${id}": 1-63 lower-case letters, digits or '-', starting with a letter or digit`);
+  const problems = checkVolumeId('id', id);
+  if (problems.length > 0) throw ApiError.of(problems);
 }
 
 function checkSize(field: string, size: number): void {
-  if (!Number.isSafeInteger(size) || size <= 0) throw new ApiError('INVALID_ARGUMENT', field, 'must be a positive number of bytes');
-  if (size % VOLUME_SIZE_ALIGNMENT !== 0) throw new ApiError('INVALID_ARGUMENT', field, `${size} is not a multiple of ${VOLUME_SIZE_ALIGNMENT}`);
+  const problems = checkVolumeSize(field, size);
+  if (problems.length > 0) throw ApiError.of(problems);
 }
 
 function found(store: VolumeStore, id: string): Replica {

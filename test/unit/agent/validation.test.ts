@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateNic, validateSubnet, validateVpc, validateVtepTable, type NicInput, type SubnetInput } from '../../../lib/validation.js';
+import { checkVolumeId, checkVolumeSize, validateNic, validateSubnet, validateVpc, validateVtepTable, type NicInput, type SubnetInput } from '../../../lib/validation.js';
 
 const vpc = { id: 'v', cidr: '198.18.0.0/16' };
 const subnet: SubnetInput = { id: 's', vpc_id: 'v', cidr: '198.18.1.0/24', vni: 10, vlan: 0, gateway: '' };
@@ -76,5 +76,22 @@ describe('validateVtepTable', () => {
     expect(validateVtepTable(t)).toEqual([]);
     expect(fields(validateVtepTable({ ...t, fdb: [t.fdb[0]!, { mac: 'zz', vtep: '192.0.2.1' }] }))).toEqual(['fdb[1].mac']);
     expect(fields(validateVtepTable({ ...t, neighbors: [{ ip: '1.2.3', mac: '02:00:00:00:00:01' }] }))).toEqual(['neighbors[0].ip']);
+  });
+});
+
+describe('volume checks', () => {
+  it('takes 1-63 lower-case letters, digits or - as a volume id, the NBD export name', () => {
+    for (const ok of ['data', 'vol-1', '0', 'a'.repeat(63)]) expect(checkVolumeId('id', ok)).toEqual([]);
+    for (const bad of ['', 'Data', 'vol_1', '-vol', 'a'.repeat(64), 'vol/1', 'vol.1']) expect(fields(checkVolumeId('id', bad))).toEqual(['id']);
+  });
+
+  it('takes a positive multiple of 4096 as a size, saying what is wrong otherwise', () => {
+    expect(checkVolumeSize('size_bytes', 4096)).toEqual([]);
+    expect(checkVolumeSize('size_bytes', 64 * 1024 * 1024)).toEqual([]);
+    expect(checkVolumeSize('size_bytes', 0)[0]!.message).toBe('must be a positive number of bytes');
+    expect(checkVolumeSize('size_bytes', -4096)[0]!.message).toBe('must be a positive number of bytes');
+    expect(checkVolumeSize('size_bytes', 1.5)[0]!.message).toBe('must be a positive number of bytes');
+    expect(checkVolumeSize('size_bytes', 2 ** 60)[0]!.message).toBe('must be a positive number of bytes');
+    expect(checkVolumeSize('size_bytes', 4097)).toEqual([{ code: 'INVALID_ARGUMENT', field: 'size_bytes', message: '4097 is not a multiple of 4096' }]);
   });
 });
