@@ -2,6 +2,7 @@
 
 import { defineProvider } from './plugin/framework.js';
 import { AGENT_VERSION } from '../agent/version.js';
+import { blockVolume } from './resources/block-volume.js';
 import { hostData, hostsData } from './resources/hosts.js';
 import { natRule } from './resources/nat-rule.js';
 import { nic } from './resources/nic.js';
@@ -17,6 +18,6 @@ export default defineProvider<typeof providerSchema, Fleet>({
   schema: providerSchema,
   validate: validateProviderConfig,
   configure: (config) => configureFleet(config as Parameters<typeof configureFleet>[0]),
-  resources: [vpc, subnet, nic, router, natRule],
+  resources: [vpc, subnet, nic, router, natRule, blockVolume],
   dataSources: [hostData, hostsData],
 });

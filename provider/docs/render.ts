@@ -20,8 +20,8 @@ export interface HclFile {
 /** Where a page's example comes from: examples/ first; provider/docs/examples/ for types examples/ does not use. */
 export const EXAMPLE_DIRS = ['examples', 'provider/docs/examples'] as const;
 
-/** The registry's navigation groups: resources are the network, data sources describe hosts. */
-const SUBCATEGORY = { resource: 'Networking', data: 'Hosts' } as const;
+/** The registry's navigation groups: volumes are storage, other resources the network, data sources describe hosts. */
+const subcategory = (kind: 'resource' | 'data', type: string): string => (kind === 'data' ? 'Hosts' : type.endsWith('_volume') ? 'Storage' : 'Networking');
 
 async function tfFiles(repo: string, dir: string): Promise<string[]> {
   const entries = await readdir(join(repo, dir), { withFileTypes: true }).catch(() => []);
@@ -121,7 +121,7 @@ function page(kind: 'resource' | 'data', type: string, block: BlockSchema, examp
   const from = examples.find((e) => e.text.includes(example.text))!.file;
   const computed = sortedAttributes(block).filter(([, a]) => a.computed && !a.optional);
   const lines = [
-    ...frontMatter(`${type} ${label} - vxcloud`, SUBCATEGORY[kind], block.description ?? ''),
+    ...frontMatter(`${type} ${label} - vxcloud`, subcategory(kind, type), block.description ?? ''),
     GENERATED(from),
     '',
     `# ${type} (${label})`,

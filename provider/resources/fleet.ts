@@ -4,6 +4,7 @@
 
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { AgentClient, type TlsMaterial } from '../../lib/agent-client.js';
+import type { Host } from '../../gen/vxcloud/agent/v1/host.js';
 
 export interface FleetHost {
   name: string;
@@ -39,7 +40,7 @@ const CONCURRENCY = 8;
 export class Fleet {
   private readonly clients = new Map<string, AgentClient>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly planes = new Map<string, Promise<string>>();
+  private readonly described = new Map<string, Promise<Host>>();
 
   constructor(
     readonly hosts: FleetHost[],
@@ -60,17 +61,23 @@ export class Fleet {
    * The control plane that fills the host's VTEP tables ("static", "evpn", "etcd"), asked once per
    * provider run; an agent that reports none predates the choice and is static.
    */
-  controlPlane(name: string): Promise<string> {
-    let kind = this.planes.get(name);
-    if (!kind) {
-      kind = this.client(name)
-        .host.getHost({}, this.timeoutMs)
-        .then((h) => h.controlPlane?.kind || 'static');
-      // A failed ask is not remembered: the next sync asks again.
-      kind.catch(() => this.planes.delete(name));
-      this.planes.set(name, kind);
+  async controlPlane(name: string): Promise<string> {
+    return (await this.describe(name)).controlPlane?.kind || 'static';
+  }
+
+  /**
+   * What the host's agent says about itself (roles, underlay endpoint, control plane), asked once
+   * per provider run: the agent, not the provider's config, is the source of truth.
+   */
+  describe(name: string): Promise<Host> {
+    let host = this.described.get(name);
+    if (!host) {
+      host = this.client(name).host.getHost({}, this.timeoutMs);
+      // A failed ask is not remembered: the next call asks again.
+      host.catch(() => this.described.delete(name));
+      this.described.set(name, host);
     }
-    return kind;
+    return host;
   }
 
   client(name: string): AgentClient {

@@ -14,6 +14,7 @@ const hostAttributes = {
   roles: { type: t.list(t.string), computed: true, description: 'compute, route, management, storage.' },
   underlay_address: { type: t.string, computed: true, description: 'Address of its VTEPs on the underlay.' },
   underlay_mtu: { type: t.number, computed: true, description: 'MTU of the underlay interface.' },
+  peer_endpoint: { type: t.string, computed: true, description: 'gRPC endpoint (host:port) other agents reach it at on the underlay; volume placements name storage hosts by it. Empty when its agent listens on no TCP address.' },
   dataplane_mode: { type: t.string, computed: true, description: '"bridge-per-subnet" or "vlan-aware-bridge".' },
   capabilities: { type: t.map(t.bool), computed: true, description: 'Kernel features: vxlan, bridge, bridge_vlan_filtering, veth, tun, netns.' },
 } as const;
@@ -24,6 +25,7 @@ function describe(h: Host) {
     roles: h.roles,
     underlay_address: h.underlayAddress,
     underlay_mtu: h.underlayMtu,
+    peer_endpoint: h.peerEndpoint,
     dataplane_mode: MODES[h.dataplaneMode] ?? 'unknown',
     capabilities: { vxlan: c.vxlan, bridge: c.bridge, bridge_vlan_filtering: c.bridgeVlanFiltering, veth: c.veth, tun: c.tun, netns: c.netns },
   };

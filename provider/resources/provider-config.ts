@@ -11,7 +11,7 @@ import { readLabFile } from '../../lab/labfile.js';
 import { Fleet, type FleetHost } from './fleet.js';
 
 export const providerSchema = {
-  description: 'vxcloud: VPCs, subnets and NICs on a set of Linux hosts, programmed by the vxcloud agent on each host.',
+  description: 'vxcloud: VPCs, subnets, NICs, routers and replicated block volumes on a set of Linux hosts, programmed by the vxcloud agent on each host.',
   attributes: {
     lab_file: { type: t.string, optional: true, description: 'A lab file written by `vxctl lab up`: hosts, endpoints and certificates. Conflicts with `host` and the TLS attributes.' },
     ca_file: { type: t.string, optional: true, description: "Path of the deployment CA's certificate (PEM)." },
