@@ -16,8 +16,9 @@ export function registerLabCommands(program: Command): void {
     .option('--control-plane <kind>', 'static (VTEP tables through the API), evpn (FRR on every host) or etcd (a lab etcd on the underlay)', 'static')
     .option('--reflectors <n>', 'evpn: how many of the hosts (the last ones) are route reflectors (role management)', '2')
     .option('--route-hosts <n>', 'how many hosts (after the compute hosts) get the route role, for routers', '0')
+    .option('--storage-hosts <n>', 'how many hosts (after the compute hosts, before the route hosts) get the storage role, for volumes', '0')
     .option('--internet', "an \"internet\" namespace (203.0.113.0/24) as the route hosts' external network")
-    .action(async (o: { hosts: string; name: string; reconcileInterval: string; controlPlane: string; reflectors: string; routeHosts: string; internet?: boolean }) => {
+    .action(async (o: { hosts: string; name: string; reconcileInterval: string; controlPlane: string; reflectors: string; routeHosts: string; storageHosts: string; internet?: boolean }) => {
       if (!['static', 'evpn', 'etcd'].includes(o.controlPlane)) throw new Error('--control-plane: static, evpn or etcd');
       const hosts = Number(o.hosts);
       const reflectors = o.controlPlane === 'evpn' ? Number(o.reflectors) : 0;
@@ -25,12 +26,16 @@ export function registerLabCommands(program: Command): void {
       const routeHosts = Number(o.routeHosts);
       if (!Number.isInteger(routeHosts) || routeHosts < 0 || routeHosts + reflectors >= hosts) throw new Error('--route-hosts: a whole number that leaves at least one compute host');
       const firstRoute = hosts - reflectors - routeHosts + 1;
+      const storageHosts = Number(o.storageHosts);
+      // A lab of storage hosts alone is fine: volumes need no compute host.
+      if (!Number.isInteger(storageHosts) || storageHosts < 0 || storageHosts >= firstRoute) throw new Error('--storage-hosts: a whole number no larger than the hosts left after the route hosts and reflectors');
+      const firstStorage = firstRoute - storageHosts;
       const l = await labUp({
         name: o.name,
         hosts,
         reconcileIntervalSeconds: Number(o.reconcileInterval),
         controlPlane: o.controlPlane as 'static' | 'evpn' | 'etcd',
-        roles: (i) => (i > hosts - reflectors ? ['management'] : i >= firstRoute ? ['route'] : ['compute']),
+        roles: (i) => (i > hosts - reflectors ? ['management'] : i >= firstRoute ? ['route'] : i >= firstStorage ? ['storage'] : ['compute']),
         internet: o.internet === true,
       });
       console.log(`lab ${l.name} is up: ${l.hosts.length} hosts; lab file ${labFilePath(l.dir)}`);
