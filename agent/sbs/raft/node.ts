@@ -116,6 +116,13 @@ export class RaftNode {
   get confState(): ConfState {
     return this.conf;
   }
+  /** Leader only (null otherwise): the highest index every follower is known to hold. */
+  get followersMatch(): number | null {
+    if (this.role !== 'leader') return null;
+    let lowest: number | null = null;
+    for (const [id, pr] of this.progress) if (id !== this.id) lowest = Math.min(lowest ?? pr.match, pr.match);
+    return lowest;
+  }
   /** Term of the entry at `index`, undefined when compacted away or absent. */
   termAt(index: number): number | undefined {
     return this.log.term(index);
@@ -129,11 +136,20 @@ export class RaftNode {
   }
 
   propose(data: Uint8Array): ProposeResult {
+    return this.proposeBatch([data]);
+  }
+
+  /**
+   * Several entries at consecutive indexes from the returned one, sent in one append per
+   * follower: proposing them one by one sends an append each, and the acks double that.
+   */
+  proposeBatch(batch: readonly Uint8Array[]): ProposeResult {
     const refused = this.refuseProposal();
     if (refused) return refused;
-    const e = this.appendEntry({ kind: 'normal', data });
+    if (batch.length === 0) throw new Error('raft: empty proposal batch');
+    const first = batch.map((data) => this.appendEntry({ kind: 'normal', data }))[0]!;
     this.bcastAppend();
-    return { ok: true, index: e.index, term: e.term };
+    return { ok: true, index: first.index, term: first.term };
   }
 
   /** One change at a time; it takes effect on every node as soon as it is in that node's log. */

@@ -155,6 +155,26 @@ describe('raft log replication', () => {
     expect(Math.max(...sent.map((m) => m.entries.length))).toBe(4);
   });
 
+  it('sends a batch of proposals in one append per follower, at consecutive indexes', () => {
+    const c = new Cluster(['a', 'b', 'c']);
+    c.elect('a');
+    const a = c.node('a');
+    const res = a.proposeBatch(['p', 'q', 'r'].map(enc));
+    expect(res).toEqual({ ok: true, index: 2, term: 1 });
+    const rd = a.ready();
+    const appends = rd.messages.filter((m): m is AppendMessage => m.type === 'append');
+    expect(appends.map((m) => [m.to, m.entries.map((e) => e.index)])).toEqual([
+      ['b', [2, 3, 4]],
+      ['c', [2, 3, 4]],
+    ]);
+    a.advance();
+    c.queue.push(...rd.messages);
+    c.stabilize();
+    c.heartbeat('a');
+    expect(c.appliedData('c')).toEqual(['p', 'q', 'r']);
+    expect(c.node('b').proposeBatch([enc('s')])).toMatchObject({ ok: false, reason: 'notLeader', leader: 'a' });
+  });
+
   it('probes with one append at a time until the follower answers', () => {
     const a = new RaftNode(config('a', { preVote: false }), new Cluster(['a', 'b', 'c']).storage.get('a')!);
     for (let i = 0; i < 10; i++) a.tick();

@@ -373,15 +373,21 @@ export class Simulation {
   private put(n: SimNode): void {
     const raft = n.raft;
     if (raft === null || !this.idleClient()) return;
-    const id = this.nextOp++;
-    const key = this.pick(KEYS) ?? 'x';
-    const value = `v${id}`;
+    // Now and then several clients' writes go in together, as a replica batches them (proposeBatch).
+    const size = Math.min(1 + this.int(3), CLIENTS - this.puts.length - this.gets.length);
     const call = ++this.clock;
-    const r = raft.propose(enc.encode(`${id}|${key}|${value}`));
+    const ops: Operation[] = [];
+    for (let i = 0; i < size; i++) {
+      const id = this.nextOp++;
+      ops.push({ id, key: this.pick(KEYS) ?? 'x', kind: 'put', input: `v${id}`, output: null, call, ret: Infinity });
+    }
+    const data = ops.map((op) => enc.encode(`${op.id}|${op.key}|${op.input as string}`));
+    const r = size === 1 ? raft.propose(data[0]!) : raft.proposeBatch(data);
     if (!r.ok) return;
-    const op: Operation = { id, key, kind: 'put', input: value, output: null, call, ret: Infinity };
-    this.history.push(op);
-    this.puts.push({ op, deadline: this.now + CLIENT_TIMEOUT, node: n.id, index: r.index, term: r.term });
+    for (const [i, op] of ops.entries()) {
+      this.history.push(op);
+      this.puts.push({ op, deadline: this.now + CLIENT_TIMEOUT, node: n.id, index: r.index + i, term: r.term });
+    }
   }
 
   private get(n: SimNode): void {
