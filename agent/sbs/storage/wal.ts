@@ -3,8 +3,9 @@
 // Segments are named SEQ-BASE.wal (16 hex digits each): BASE is the last log index when the
 // segment was started, so every live entry of earlier segments is at or below it. Each segment
 // begins with the hard state of its start, which lets compaction delete whole segments once a
-// snapshot covers their BASE successor. Every save() is one writev and one fdatasync: raft's
-// promises (votes, acknowledged appends) are made only after it resolves.
+// snapshot covers their BASE successor. Every save() is one writev and, unless only the commit
+// index moved, one fdatasync: raft's promises (votes, acknowledged appends) are made only after
+// it resolves.
 
 import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -97,7 +98,9 @@ export class Wal {
 
   /**
    * Appends a Ready's durable part — a restored snapshot point (its data and metadata stored
-   * first by the caller), entries, hard state — and fdatasyncs.
+   * first by the caller), entries, hard state — and fdatasyncs, except when the hard state's
+   * commit index is all that changed: the commit index is volatile in raft (a restarted node
+   * relearns it, and open() clamps a stale one), so it rides unsynced until the next sync.
    */
   async save(hardState: HardState | null, entries: readonly Entry[], restore: LogBase | null): Promise<void> {
     const records: WalRecord[] = [];
@@ -109,7 +112,8 @@ export class Wal {
     let bytes = 0;
     for (const b of bufs) bytes += b.length;
     await writeAll(this.handle, bufs, this.size);
-    await this.handle.datasync();
+    const commitOnly = restore === null && entries.length === 0 && hardState !== null && hardState.term === this.hardState.term && hardState.vote === this.hardState.vote;
+    if (!commitOnly) await this.handle.datasync();
     this.size += bytes;
     if (restore) this.lastIndex = restore.index;
     if (entries.length > 0) this.lastIndex = entries[entries.length - 1]!.index;
