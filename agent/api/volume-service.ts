@@ -3,7 +3,7 @@
 
 import { status as Status, type handleClientStreamingCall, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { RaftServer, ReplicaStatus, SnapshotChunk, Volume, VolumeHost, VolumeServiceServer } from '../../gen/vxcloud/agent/v1/volume.js';
+import type { RaftServer, ReplicaStatus, SnapshotChunk, StepRequest, Volume, VolumeHost, VolumeServiceServer } from '../../gen/vxcloud/agent/v1/volume.js';
 import type { SnapshotMessage } from '../sbs/raft/index.js';
 import { NotLeaderError, type Replica, type ReplicaSpec } from '../sbs/volume/replica.js';
 import type { VolumeStore } from '../sbs/volume/store.js';
@@ -180,18 +180,27 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
   };
 
   const raft: RaftServer = {
-    step: (call, callback) => {
-      const r = store.get(call.request.volumeId);
-      if (!r) {
-        callback({ code: Status.NOT_FOUND, details: `volume "${call.request.volumeId}" has no replica on ${store.self}` });
-        return;
-      }
-      try {
-        r.step(call.request.messages.map(decodeMessage));
-        callback(null, {});
-      } catch (e) {
-        callback({ code: Status.UNAVAILABLE, details: (e as Error).message });
-      }
+    step: (call) => {
+      const reported = new Map<string, number>();
+      call.on('data', (req: StepRequest) => {
+        const r = store.get(req.volumeId);
+        if (!r) {
+          // Once a second is plenty: the sender tries a repair every few seconds at most.
+          if (Date.now() - (reported.get(req.volumeId) ?? 0) >= 1000) {
+            reported.set(req.volumeId, Date.now());
+            call.write({ missingVolumeId: req.volumeId });
+          }
+          return;
+        }
+        try {
+          r.step(req.messages.map(decodeMessage));
+        } catch (e) {
+          // A closing or failed replica, or a malformed message: raft's retries cover the first, a log the rest.
+          log.debug({ err: (e as Error).message, volume: req.volumeId }, 'raft messages not stepped');
+        }
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => {});
     },
     installSnapshot,
     propose: unary(log, 'Propose', async (req) => {

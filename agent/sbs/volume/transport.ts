@@ -1,35 +1,40 @@
 // Raft between agents: one gRPC channel per peer (mutual TLS with the agent's own certificate),
-// messages batched per Ready in a unary Step, snapshots streamed from the live data file.
+// two long-lived Step streams on it for the messages of every volume the two hosts share (a batch
+// per Ready), snapshots streamed from the live data file.
+//
+// Appends go on a stream of their own, in order (a follower rejects an append that overtook its
+// predecessor); everything else — heartbeats, votes, acknowledgements — on the other, so that it
+// never queues behind megabytes of entries: a heartbeat late by the time a window of 1 MiB
+// appends takes to drain looks like a dead leader to the follower.
 
-import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import type { StepReply, StepRequest } from '../../../gen/vxcloud/agent/v1/volume.js';
 import type { Message, SnapshotMessage } from '../raft/index.js';
 import { RaftPeerClient, type Tls } from './client.js';
 import type { PeerTransport, VolumeHost } from './replica.js';
 import { encodeMessage } from './wire.js';
 
-const STEP_TIMEOUT_MS = 5000;
 const CHUNK = 1024 * 1024;
-const MAX_BATCH_BYTES = 3 * 1024 * 1024;
-const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+/** Written to a stream the peer does not drain; past this, raft's own retries take over. */
+const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
-interface PeerQueue {
-  readonly volumeId: string;
-  readonly to: VolumeHost;
-  busy: boolean;
-  pending: Buffer[];
-  bytes: number;
+interface PeerStream {
+  readonly call: ClientDuplexStream<StepRequest, StepReply>;
+  /** Bytes handed to the stream since it last drained. */
+  buffered: number;
 }
 
 export class GrpcTransport implements PeerTransport {
   private readonly clients = new Map<string, RaftPeerClient>();
-  private readonly queues = new Map<string, PeerQueue>();
+  private readonly streams = new Map<string, PeerStream>();
+
 
   constructor(
     private readonly tls: Tls,
     private readonly log: Logger,
-    /** A peer answered NOT_FOUND for a volume it is placed on: it lost its replica. */
+    /** A peer answered that it holds no replica of a volume placed on it: it lost it. */
     private readonly onMissingReplica: (volumeId: string, peer: VolumeHost) => void,
   ) {}
 
@@ -43,51 +48,41 @@ export class GrpcTransport implements PeerTransport {
     return c;
   }
 
-  /**
-   * In order, per peer and volume: separate calls on one HTTP/2 connection can overtake each
-   * other (a small heartbeat passes a 1 MiB append), and a follower rejects an append that
-   * arrives before its predecessor, sending the leader back to probing. So one call is in flight
-   * at a time, and whatever queued meanwhile leaves in the next.
-   */
+  /** Fire and forget: what a broken or stalled stream loses, raft sends again. */
   send(volumeId: string, to: VolumeHost, messages: readonly Message[]): void {
-    const key = `${volumeId}/${to.name}@${to.endpoint}`;
-    let q = this.queues.get(key);
-    if (!q) {
-      q = { volumeId, to, busy: false, pending: [], bytes: 0 };
-      this.queues.set(key, q);
-    }
-    for (const m of messages) {
-      const b = encodeMessage(m);
-      q.pending.push(b);
-      q.bytes += b.length;
-    }
-    if (q.bytes > MAX_QUEUED_BYTES) {
-      // The peer is not taking them; raft re-sends whatever it still needs.
-      q.pending = [];
-      q.bytes = 0;
-    }
-    if (!q.busy) this.flush(q);
+    const appends = messages.filter((m) => m.type === 'append');
+    if (appends.length > 0) this.write(this.stream(to, 'append'), volumeId, appends);
+    if (appends.length < messages.length) this.write(this.stream(to, 'control'), volumeId, messages.filter((m) => m.type !== 'append'));
   }
 
-  private flush(q: PeerQueue): void {
-    if (q.pending.length === 0) {
-      q.busy = false;
-      return;
-    }
-    q.busy = true;
-    // One call must fit the receiving agent's 4 MiB message limit.
-    let n = 0;
-    let bytes = 0;
-    while (n < q.pending.length && (n === 0 || bytes + q.pending[n]!.length <= MAX_BATCH_BYTES)) bytes += q.pending[n++]!.length;
-    const batch = q.pending.splice(0, n);
-    q.bytes -= bytes;
-    this.peer(q.to)
-      .raft.step({ volumeId: q.volumeId, messages: batch }, STEP_TIMEOUT_MS)
-      .catch((e: ServiceError) => {
-        if (e.code === Status.NOT_FOUND) this.onMissingReplica(q.volumeId, q.to);
-        else this.log.debug({ err: e.message, to: q.to.name, volumeId: q.volumeId }, 'raft step not delivered');
-      })
-      .finally(() => this.flush(q));
+  private write(s: PeerStream, volumeId: string, messages: readonly Message[]): void {
+    if (s.buffered > MAX_BUFFERED_BYTES) return;
+    const encoded = messages.map(encodeMessage);
+    for (const b of encoded) s.buffered += b.length;
+    if (s.call.write({ volumeId, messages: encoded })) s.buffered = 0;
+  }
+
+  private stream(to: VolumeHost, lane: 'append' | 'control'): PeerStream {
+    const key = `${to.name}@${to.endpoint}/${lane}`;
+    const open = this.streams.get(key);
+    if (open) return open;
+    const call = this.peer(to).raw.step();
+    const s: PeerStream = { call, buffered: 0 };
+    this.streams.set(key, s);
+    const drop = (): void => {
+      if (this.streams.get(key) === s) this.streams.delete(key);
+    };
+    call.on('data', (r: StepReply) => this.onMissingReplica(r.missingVolumeId, to));
+    call.on('drain', () => (s.buffered = 0));
+    call.on('error', (e: Error) => {
+      drop();
+      this.log.debug({ err: e.message, to: to.name }, 'raft stream broke; the next message opens another');
+    });
+    call.on('end', () => {
+      drop();
+      call.end();
+    });
+    return s;
   }
 
   async sendSnapshot(volumeId: string, to: VolumeHost, message: SnapshotMessage, path: string): Promise<void> {
@@ -125,6 +120,8 @@ export class GrpcTransport implements PeerTransport {
   }
 
   close(): void {
+    for (const s of this.streams.values()) s.call.cancel();
+    this.streams.clear();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }

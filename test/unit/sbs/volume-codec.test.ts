@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../agent/config/config.js';
-import type { Message } from '../../../agent/sbs/raft/index.js';
+import type { AppendMessage, Message } from '../../../agent/sbs/raft/index.js';
 import { decodeCommand, encodeCommand, type VolumeCommand } from '../../../agent/sbs/volume/commands.js';
-import { decodeMessage, encodeMessage } from '../../../agent/sbs/volume/wire.js';
+import { StepRequest } from '../../../gen/vxcloud/agent/v1/volume.js';
+import { decodeMessage, encodeMessage, encodeStepRequest } from '../../../agent/sbs/volume/wire.js';
 
 describe('volume commands', () => {
   const samples: VolumeCommand[] = [
@@ -55,6 +56,31 @@ describe('raft messages on the wire', () => {
     // gRPC hands over plain bytes; decoding a Buffer would yield Buffer slices, equal in content.
     for (const m of ms) expect(decodeMessage(new Uint8Array(encodeMessage(m)))).toEqual(m);
     expect(() => decodeMessage(encodeMessage({ ...ms[0]!, type: 'bogus' } as unknown as Message))).toThrow(/malformed/);
+  });
+
+  it('frames StepRequest exactly as protobuf does, for every length class of varint', () => {
+    const sizes = [0, 1, 127, 128, 16383, 16384, (1 << 21) + 3];
+    const requests: StepRequest[] = [
+      { volumeId: '', messages: [] },
+      { volumeId: 'vol-1', messages: sizes.map((n) => Buffer.alloc(n, n % 251)) },
+      { volumeId: 'é'.repeat(70), messages: [Buffer.from([1])] },
+    ];
+    for (const req of requests) {
+      const ours = encodeStepRequest(req);
+      expect(ours.equals(Buffer.from(StepRequest.encode(req).finish()))).toBe(true);
+      const back = StepRequest.decode(ours);
+      expect(back.volumeId).toBe(req.volumeId);
+      expect(back.messages.map((m) => Buffer.from(m).toString('base64'))).toEqual(req.messages.map((m) => Buffer.from(m).toString('base64')));
+    }
+  });
+
+  it('encodes one message after another with the shared encoder without mixing them up', () => {
+    const big = (fill: number): Message => ({ type: 'append', from: 'h1', to: 'h2', term: 1, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ kind: 'normal', index: 1, term: 1, data: new Uint8Array(3 << 20).fill(fill) }] });
+    const a = encodeMessage(big(1));
+    const b = encodeMessage(big(2));
+    const data = (m: Message): Buffer => Buffer.from((m as AppendMessage).entries[0]!.data as Uint8Array);
+    expect(data(decodeMessage(a)).equals(Buffer.alloc(3 << 20, 1))).toBe(true);
+    expect(data(decodeMessage(b)).equals(Buffer.alloc(3 << 20, 2))).toBe(true);
   });
 });
 
