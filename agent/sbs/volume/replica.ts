@@ -87,6 +87,13 @@ interface Waiter {
   readonly deadline: number;
 }
 
+interface Proposal {
+  readonly data: Uint8Array;
+  /** In the log at `index`: from now on it waits to be applied. */
+  readonly accepted: (index: number, term: number) => void;
+  readonly reject: (e: Error) => void;
+}
+
 const EMPTY = new Uint8Array(0);
 /**
  * Entries and bytes per append: a follower that fell behind catches up in large steps, each
@@ -95,6 +102,7 @@ const EMPTY = new Uint8Array(0);
 const MAX_APPEND_ENTRIES = 256;
 const MAX_APPEND_BYTES = 1024 * 1024;
 const MAX_READ_ROUNDS = 4;
+const LAGGARD_LOG_FACTOR = 4;
 
 export class Replica {
   private readonly peers: Map<string, VolumeHost>;
@@ -104,6 +112,8 @@ export class Replica {
   private timer: NodeJS.Timeout;
   private appliedBytes = 0;
   private proposals = new Map<number, { term: number; waiter: Waiter }>();
+  /** Proposed while the driver was busy: they go to raft together, as one append per follower. */
+  private unsent: Proposal[] = [];
   private readQueue: Waiter[] = [];
   /** ReadIndex rounds under way, by ctx: a few overlap so that reads arriving mid-round need not wait for it. */
   private readRounds = new Map<string, { waiters: Waiter[]; sent: number }>();
@@ -203,11 +213,14 @@ export class Replica {
   /** Leader only (NotLeaderError otherwise): propose and wait for the entry to be applied here. */
   proposeLocal(data: Uint8Array, deadline = Date.now() + this.opts.requestTimeoutMs): Promise<number> {
     this.assertOpen();
-    const res = this.node.propose(data);
-    if (!res.ok) return Promise.reject(res.reason === 'notLeader' ? new NotLeaderError(res.leader) : new NotLeaderError(this.node.leader));
-    this.schedule();
+    if (this.node.currentRole !== 'leader') return Promise.reject(new NotLeaderError(this.node.leader));
     return new Promise<number>((resolve, reject) => {
-      this.proposals.set(res.index, { term: res.term, waiter: { resolve: () => resolve(res.index), reject, deadline } });
+      this.unsent.push({
+        data,
+        accepted: (index, term) => this.proposals.set(index, { term, waiter: { resolve: () => resolve(index), reject, deadline } }),
+        reject,
+      });
+      this.schedule();
     });
   }
 
@@ -348,14 +361,14 @@ export class Replica {
 
   private schedule(): void {
     if (this.running || this.closed || this.failure) return;
-    if (!this.node.hasReady()) return;
+    if (this.unsent.length === 0 && !this.node.hasReady()) return;
     this.running = true;
     setImmediate(() => void this.drive());
   }
 
   private async drive(): Promise<void> {
     try {
-      while (!this.closed && this.node.hasReady()) {
+      while (!this.closed && (this.proposeUnsent(), this.node.hasReady())) {
         const rd = this.node.ready();
         // A leader's appends and heartbeats promise nothing about its own disk (the core counts
         // the leader's log only once advance() reports it stable), so they leave before our
@@ -364,9 +377,21 @@ export class Replica {
         const early = rd.messages.filter((m) => m.type === 'append' || m.type === 'heartbeat');
         this.dispatch(early);
         if (rd.snapshot) await this.installSnapshot(rd.snapshot);
-        await this.wal.save(rd.hardState, rd.entries, rd.snapshot ? { index: rd.snapshot.index, term: rd.snapshot.term } : null);
+        // Committed entries are on a majority's disks already: applying them need not wait for
+        // ours (data.img running ahead of the log is fine, see compact()).
+        const applied = this.apply(rd.committedEntries).then(
+          () => null,
+          (e: unknown) => e as Error,
+        );
+        try {
+          await this.wal.save(rd.hardState, rd.entries, rd.snapshot ? { index: rd.snapshot.index, term: rd.snapshot.term } : null);
+        } catch (e) {
+          await applied;
+          throw e;
+        }
         this.dispatch(early.length === 0 ? rd.messages : rd.messages.filter((m) => m.type !== 'append' && m.type !== 'heartbeat'));
-        await this.apply(rd.committedEntries);
+        const applyError = await applied;
+        if (applyError) throw applyError;
         this.serveReadStates(rd.readStates);
         this.node.advance();
         this.releaseApplied();
@@ -382,6 +407,19 @@ export class Replica {
     }
     this.kickReads();
     this.schedule();
+  }
+
+  private proposeUnsent(): void {
+    if (this.unsent.length === 0) return;
+    const batch = this.unsent;
+    this.unsent = [];
+    const res = this.node.proposeBatch(batch.map((p) => p.data));
+    if (!res.ok) {
+      // Leadership moved since proposeLocal: the callers forward to the new leader.
+      for (const p of batch) p.reject(new NotLeaderError(res.leader));
+      return;
+    }
+    for (const [i, p] of batch.entries()) p.accepted(res.index + i, res.term);
   }
 
   private dispatch(messages: readonly Message[]): void {
@@ -473,9 +511,16 @@ export class Replica {
     this.log.info({ index: s.index }, 'installed snapshot');
   }
 
-  /** data.img reflects at least `applied`: make that durable, record it, and drop the log up to it. */
+  /**
+   * data.img reflects at least `applied`: make that durable, record it, and drop the log up to it
+   * — on a leader, only up to what every follower holds: a follower that is merely slow would
+   * otherwise need a snapshot, which streams the whole image. One that lags by more than
+   * LAGGARD_LOG_FACTOR compactions' worth (down, or wiped) gets the snapshot.
+   */
   private async compact(): Promise<void> {
-    const index = this.node.appliedIndex;
+    const lowest = this.node.followersMatch;
+    const keep = lowest !== null && this.appliedBytes < LAGGARD_LOG_FACTOR * this.opts.compactBytes;
+    const index = keep ? Math.min(this.node.appliedIndex, lowest) : this.node.appliedIndex;
     if (index <= this.snapIndex) return;
     await this.device.flush();
     const snap = this.node.compact(index, EMPTY);
@@ -487,6 +532,8 @@ export class Replica {
   }
 
   private failAll(err: Error): void {
+    for (const p of this.unsent) p.reject(err);
+    this.unsent = [];
     for (const p of this.proposals.values()) p.waiter.reject(err);
     this.proposals.clear();
     for (const w of this.readQueue) w.reject(err);
