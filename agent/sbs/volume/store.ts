@@ -14,6 +14,7 @@ import { GrpcTransport } from './transport.js';
 import { writeFileAtomic } from '../storage/fsutil.js';
 
 const REPAIR_INTERVAL_MS = 5000;
+const CATCH_UP_MS = 2000;
 
 export class VolumeStore implements ExportResolver {
   readonly transport: GrpcTransport;
@@ -87,9 +88,13 @@ export class VolumeStore implements ExportResolver {
     });
   }
 
-  resolve(name: string): NbdExport | undefined {
+  async resolve(name: string): Promise<NbdExport | undefined> {
     const r = this.replicas.get(name);
-    return r && { name, description: `vxcloud volume ${name}`, device: new VolumeDevice(r) };
+    if (!r) return undefined;
+    // A client is told the size now: catch up with the leader first, so that one connecting to a
+    // follower right after a grow sees the new size. Without a quorum, say what we have.
+    await Promise.race([r.read(0, 0).catch(() => undefined), new Promise((ok) => setTimeout(ok, CATCH_UP_MS).unref())]);
+    return { name, description: `vxcloud volume ${name}`, device: new VolumeDevice(r) };
   }
 
   list(): readonly ExportSummary[] {
