@@ -15,6 +15,15 @@ export type Role = (typeof ROLES)[number];
 export const DATAPLANE_SETTINGS = ['auto', 'bridge-per-subnet', 'vlan-aware'] as const;
 export type DataplaneSetting = (typeof DATAPLANE_SETTINGS)[number];
 
+/**
+ * NBD on storage hosts: `off` (plaintext only), `optional` (STARTTLS offered), `required` (plaintext
+ * refused with NBD_REP_ERR_TLS_REQD). With TLS the server presents `tls.cert` and clients must
+ * present a certificate of the deployment CA `tls.ca`, as on the agent API. Applies to every
+ * `nbdListen` address, unix sockets included.
+ */
+export const NBD_TLS_SETTINGS = ['off', 'optional', 'required'] as const;
+export type NbdTlsSetting = (typeof NBD_TLS_SETTINGS)[number];
+
 export interface AgentConfig {
   host: { name: string; roles: Role[] };
   underlay: { interface: string; address: string };
@@ -29,8 +38,8 @@ export interface AgentConfig {
   controlPlane: ControlPlaneConfig;
   /** Route hosts: the external network and namespaces of routers (see router.ts). */
   router: RouterConfig;
-  /** Storage hosts: where volume replicas live, and the NBD listen addresses (`host:port`, `unix:///path`). */
-  storage?: { dataDir: string; nbdListen: string[] };
+  /** Storage hosts: where volume replicas live, the NBD listen addresses (`host:port`, `unix:///path`) and their TLS policy. */
+  storage?: { dataDir: string; nbdListen: string[]; nbdTls: NbdTlsSetting };
 }
 
 export class ConfigError extends Error {}
@@ -103,7 +112,10 @@ function parseStorage(raw: Obj, rel: (p: string) => string): Pick<AgentConfig, '
   if (!Array.isArray(nbdListen) || nbdListen.some((l) => typeof l !== 'string' || !/^(unix:\/\/\/.+|[^:]+:\d{1,5})$/.test(l))) {
     throw new ConfigError('storage.nbdListen: a list of "host:port" (e.g. "192.0.2.11:10809") or "unix:///path" addresses');
   }
-  return { storage: { dataDir: rel(str(s, 'dataDir', 'storage.')), nbdListen: nbdListen as string[] } };
+  // Default off: what agents did before the setting existed.
+  const nbdTls = s.nbdTls ?? 'off';
+  if (!NBD_TLS_SETTINGS.includes(nbdTls as NbdTlsSetting)) throw new ConfigError('storage.nbdTls: must be off, optional or required');
+  return { storage: { dataDir: rel(str(s, 'dataDir', 'storage.')), nbdListen: nbdListen as string[], nbdTls: nbdTls as NbdTlsSetting } };
 }
 
 export async function loadConfig(path: string): Promise<AgentConfig> {

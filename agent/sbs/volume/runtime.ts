@@ -5,8 +5,8 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { volumeServices, type VolumeServices } from '../../api/volume-service.js';
-import type { AgentConfig } from '../../config/config.js';
-import { NbdServer } from '../nbd/server.js';
+import type { AgentConfig, NbdTlsSetting } from '../../config/config.js';
+import { NbdServer, type NbdTlsOptions } from '../nbd/server.js';
 import { VolumeStore } from './store.js';
 
 export interface StorageRuntime {
@@ -19,9 +19,10 @@ export async function startStorage(cfg: AgentConfig, storage: NonNullable<AgentC
   const slog = log.child({ component: 'sbs' });
   const store = await VolumeStore.open(cfg.host.name, storage.dataDir, { ca, cert, key }, slog);
   const servers: NbdServer[] = [];
+  const tls = nbdTls(storage.nbdTls, { ca, cert, key });
   try {
     for (const address of storage.nbdListen) {
-      const server = new NbdServer({ resolver: store, log: { debug: (o, m) => slog.debug(o, m), warn: (o, m) => slog.warn(o, m) } });
+      const server = new NbdServer({ resolver: store, ...(tls ? { tls } : {}), log: { debug: (o, m) => slog.debug(o, m), warn: (o, m) => slog.warn(o, m) } });
       if (address.startsWith('unix://')) {
         const path = address.slice('unix://'.length);
         await mkdir(dirname(path), { recursive: true, mode: 0o755 });
@@ -39,7 +40,7 @@ export async function startStorage(cfg: AgentConfig, storage: NonNullable<AgentC
     throw e;
   }
   const tcp = storage.nbdListen.find((a) => !a.startsWith('unix://'));
-  slog.info({ nbd: storage.nbdListen }, 'storage serving');
+  slog.info({ nbd: storage.nbdListen, nbdTls: storage.nbdTls }, 'storage serving');
   return {
     services: volumeServices(store, tcp, slog),
     async stop() {
@@ -47,4 +48,14 @@ export async function startStorage(cfg: AgentConfig, storage: NonNullable<AgentC
       await store.close();
     },
   };
+}
+
+/**
+ * The agent's own certificate serves NBD too, and clients must hold one of the deployment CA —
+ * mutual TLS as on the agent API. Every listener gets the same policy: a unix socket is as
+ * reachable as the file's permissions allow, which is not an identity.
+ */
+export function nbdTls(setting: NbdTlsSetting, pem: { ca: Buffer; cert: Buffer; key: Buffer }): NbdTlsOptions | undefined {
+  if (setting === 'off') return undefined;
+  return { key: pem.key, cert: pem.cert, ca: pem.ca, requireClientCert: true, mandatory: setting === 'required' };
 }

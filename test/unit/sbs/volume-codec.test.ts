@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../agent/config/config.js';
 import type { AppendMessage, Message } from '../../../agent/sbs/raft/index.js';
 import { decodeCommand, encodeCommand, type VolumeCommand } from '../../../agent/sbs/volume/commands.js';
+import { nbdTls } from '../../../agent/sbs/volume/runtime.js';
 import { StepRequest } from '../../../gen/vxcloud/agent/v1/volume.js';
 import { decodeMessage, encodeMessage, encodeStepRequest } from '../../../agent/sbs/volume/wire.js';
 
@@ -89,7 +90,21 @@ describe('agent config: storage', () => {
   it('is optional, and resolves the data directory against the config file', () => {
     expect(parseConfig(base, '/etc/vx').storage).toBeUndefined();
     const c = parseConfig(base + 'storage: { dataDir: sbs, nbdListen: ["192.0.2.11:10809", "unix:///run/nbd.sock"] }\n', '/etc/vx');
-    expect(c.storage).toEqual({ dataDir: '/etc/vx/sbs', nbdListen: ['192.0.2.11:10809', 'unix:///run/nbd.sock'] });
+    expect(c.storage).toEqual({ dataDir: '/etc/vx/sbs', nbdListen: ['192.0.2.11:10809', 'unix:///run/nbd.sock'], nbdTls: 'off' });
+  });
+  it('takes an NBD TLS policy, off unless set', () => {
+    for (const mode of ['off', 'optional', 'required'] as const) {
+      expect(parseConfig(base + `storage: { dataDir: sbs, nbdTls: ${mode} }\n`, '/').storage?.nbdTls).toBe(mode);
+    }
+    for (const bad of ['on', 'true', '"Required"', '1', '[required]', '""']) {
+      expect(() => parseConfig(base + `storage: { dataDir: sbs, nbdTls: ${bad} }\n`, '/')).toThrow(/^storage\.nbdTls: must be off, optional or required$/);
+    }
+  });
+  it('serves NBD with the agent certificate and requires client certificates of the CA whenever TLS is on', () => {
+    const pem = { ca: Buffer.from('ca'), cert: Buffer.from('cert'), key: Buffer.from('key') };
+    expect(nbdTls('off', pem)).toBeUndefined();
+    expect(nbdTls('optional', pem)).toEqual({ ...pem, requireClientCert: true, mandatory: false });
+    expect(nbdTls('required', pem)).toEqual({ ...pem, requireClientCert: true, mandatory: true });
   });
   it('names the field that is wrong', () => {
     expect(() => parseConfig(base + 'storage: { nbdListen: [] }\n', '/')).toThrow(/^storage\.dataDir: required/);
