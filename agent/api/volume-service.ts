@@ -54,7 +54,7 @@ export interface VolumeServices {
 export function volumeServices(store: VolumeStore, nbdAddress: string | undefined, log: Logger): VolumeServices {
   const replicaStatus = (r: Replica, host: VolumeHost): ReplicaStatus => {
     const s = r.state();
-    return { host, role: s.role, term: s.term, commitIndex: s.commit, appliedIndex: s.applied, healthy: r.error === null, detail: r.error?.message ?? '' };
+    return { host, role: s.role, term: s.term, commitIndex: s.commit, appliedIndex: s.applied, healthy: r.error === null, detail: r.error?.message ?? '', memberId: r.self };
   };
 
   const view = async (r: Replica): Promise<Volume> => {
@@ -65,7 +65,7 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
         try {
           return { ...(await store.transport.peer(h).raft.getReplica({ id: spec.id }, PEER_STATUS_TIMEOUT_MS)), host: h };
         } catch (e) {
-          return { host: h, role: 'unreachable', term: 0, commitIndex: 0, appliedIndex: 0, healthy: false, detail: (e as ServiceError).details ?? (e as Error).message };
+          return { host: h, role: 'unreachable', term: 0, commitIndex: 0, appliedIndex: 0, healthy: false, detail: (e as ServiceError).details ?? (e as Error).message, memberId: '' };
         }
       }),
     );
@@ -112,7 +112,7 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
       for (const p of probes) if (p.status === 'rejected') throw p.reason as ApiError;
       const results = await Promise.allSettled(
         spec.hosts.map((h) =>
-          h.name === store.self ? store.createReplica(spec, false) : store.transport.peer(h).raft.createReplica({ id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false }, 30_000),
+          h.name === store.self ? store.createReplica(spec, null) : store.transport.peer(h).raft.createReplica({ id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false, memberId: '' }, 30_000),
         ),
       );
       for (const [i, res] of results.entries()) {
@@ -217,7 +217,8 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
       checkSize('size_bytes', req.sizeBytes);
       const self = req.hosts.find((h) => h.name === store.self);
       if (!self) throw new ApiError('INVALID_ARGUMENT', 'hosts', `${store.self} is not in the placement`);
-      const r = await store.createReplica({ id: req.id, sizeBytes: req.sizeBytes, hosts: req.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })) }, req.repair);
+      if (req.repair && !req.memberId) throw new ApiError('INVALID_ARGUMENT', 'member_id', 'a repair names the member id the replica joins as');
+      const r = await store.createReplica({ id: req.id, sizeBytes: req.sizeBytes, hosts: req.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })) }, req.repair ? { member: req.memberId } : null);
       return replicaStatus(r, self);
     }),
     deleteReplica: unary(log, 'DeleteReplica', async (req) => ({ existed: await store.deleteReplica(req.id) })),

@@ -25,6 +25,7 @@ import { fsyncDir } from '../storage/fsutil.js';
 import { readSnapshotMeta, writeSnapshotMeta, type SnapshotMeta } from '../storage/snapshot.js';
 import { Wal } from '../storage/wal.js';
 import { decodeCommand, encodeCommand, type VolumeCommand } from './commands.js';
+import { hostOf } from './member.js';
 
 export interface VolumeHost {
   readonly name: string;
@@ -74,7 +75,8 @@ export class NotLeaderError extends Error {
 
 export interface ReplicaState {
   readonly role: Role;
-  readonly leader: NodeId | null;
+  /** The leader's host. */
+  readonly leader: string | null;
   readonly term: number;
   readonly commit: number;
   readonly applied: number;
@@ -194,7 +196,7 @@ export class Replica {
         return;
       } catch (e) {
         if (!(e instanceof NotLeaderError)) throw e;
-        const leader = e.leader === null ? undefined : this.peers.get(e.leader);
+        const leader = e.leader === null ? undefined : this.peers.get(hostOf(e.leader));
         if (leader) {
           try {
             await this.transport.propose(this.spec.id, leader, data, Math.max(1, deadline - Date.now()));
@@ -225,28 +227,34 @@ export class Replica {
   }
 
   /**
-   * Leader only: `peer` lost its replica (data wiped) and was re-created empty. Our progress for
-   * it still claims the entries it once acknowledged, which would let us count it in a quorum and
-   * tell it to commit entries it no longer has; removing and re-adding it starts it from zero
-   * (it then gets a snapshot).
+   * Leader only: `host` lost its replica (data wiped) and it was re-created empty as `member`, a
+   * new incarnation (member.ts). The old member is removed — our progress for it claims entries
+   * the host no longer has, and counting it in a quorum would be a lie — and the new one added as
+   * a voter, starting from zero (it then gets a snapshot).
    */
-  async rejoin(peer: string): Promise<void> {
-    for (const type of ['removeNode', 'addVoter'] as const) {
+  async rejoin(host: string, member: string): Promise<void> {
+    const conf = this.node.confState;
+    const old = [...conf.voters, ...conf.learners].find((m) => hostOf(m) === host && m !== member);
+    const changes = [
+      ...(old !== undefined ? [{ type: 'removeNode' as const, node: old }] : []),
+      ...(!conf.voters.includes(member) ? [{ type: 'addVoter' as const, node: member }] : []),
+    ];
+    for (const change of changes) {
       const deadline = Date.now() + this.opts.requestTimeoutMs;
       for (;;) {
         this.assertOpen();
-        const res = this.node.proposeConfChange({ type, node: peer });
+        const res = this.node.proposeConfChange(change);
         if (res.ok) {
           this.schedule();
           await new Promise<void>((resolve, reject) => this.proposals.set(res.index, { term: res.term, waiter: { resolve, reject, deadline } }));
           break;
         }
-        if (res.reason === 'notLeader' || res.reason === 'invalidConfChange') throw new Error(`rejoin ${peer}: ${res.reason}`);
-        if (Date.now() > deadline) throw new Error(`rejoin ${peer}: ${res.reason} for ${this.opts.requestTimeoutMs} ms`);
+        if (res.reason === 'notLeader' || res.reason === 'invalidConfChange') throw new Error(`rejoin ${member}: ${res.reason}`);
+        if (Date.now() > deadline) throw new Error(`rejoin ${member}: ${res.reason} for ${this.opts.requestTimeoutMs} ms`);
         await sleep(this.opts.tickMs);
       }
     }
-    this.log.info({ peer }, 'peer rejoined from scratch');
+    this.log.info({ host, member, replaces: old ?? null }, 'peer rejoined from scratch as a new member');
   }
 
   /** A linearizable read of the data file. */
@@ -262,7 +270,7 @@ export class Replica {
   state(): ReplicaState {
     return {
       role: this.node.currentRole,
-      leader: this.node.leader,
+      leader: this.node.leader === null ? null : hostOf(this.node.leader),
       term: this.node.currentTerm,
       commit: this.node.commitIndex,
       applied: this.node.appliedIndex,
@@ -284,6 +292,7 @@ export class Replica {
    */
   async receiveSnapshot(message: SnapshotMessage, sizeBytes: number, chunks: AsyncIterable<{ offset: number; data: Uint8Array }>): Promise<void> {
     this.assertOpen();
+    if (message.to !== this.self) throw new Error(`snapshot for ${message.to} delivered to ${this.self}`);
     if (this.snapshotReceiving) throw new Error('a snapshot is already being received');
     this.snapshotReceiving = true;
     const path = join(this.dir, `data.img.incoming-${message.snapshot.index}`);
@@ -423,12 +432,12 @@ export class Replica {
   }
 
   private dispatch(messages: readonly Message[]): void {
-    const byPeer = new Map<string, Message[]>();
+    const byPeer = new Map<string, Message[]>(); // by host: its members share the channel
     for (const m of messages) {
-      const to = this.peers.get(m.to);
+      const to = this.peers.get(hostOf(m.to));
       if (!to) continue;
       if (m.type === 'snapshot') this.shipSnapshot(to, m);
-      else byPeer.set(m.to, [...(byPeer.get(m.to) ?? []), m]);
+      else byPeer.set(to.name, [...(byPeer.get(to.name) ?? []), m]);
     }
     for (const [name, ms] of byPeer) this.transport.send(this.spec.id, this.peers.get(name)!, ms);
   }

@@ -12,6 +12,7 @@ import { VolumeDevice } from './device.js';
 import { DEFAULT_REPLICA_OPTIONS, Replica, type ReplicaOptions, type ReplicaSpec, type VolumeHost } from './replica.js';
 import { GrpcTransport } from './transport.js';
 import { writeFileAtomic } from '../storage/fsutil.js';
+import { hostOf, newIncarnation, readMember, writeMember } from './member.js';
 
 const REPAIR_INTERVAL_MS = 5000;
 const CATCH_UP_MS = 2000;
@@ -38,9 +39,10 @@ export class VolumeStore implements ExportResolver {
     await mkdir(join(dataDir, 'volumes'), { recursive: true, mode: 0o700 });
     await mkdir(join(dataDir, 'deleted'), { recursive: true, mode: 0o700 });
     for (const id of await readdir(join(dataDir, 'volumes'))) {
-      const spec = await readSpec(join(dataDir, 'volumes', id, 'volume.json'));
+      const dir = join(dataDir, 'volumes', id);
+      const spec = await readSpec(join(dir, 'volume.json'));
       if (!spec) continue; // creation interrupted before the spec was written: nothing acknowledged
-      store.replicas.set(id, await Replica.open(join(dataDir, 'volumes', id), self, spec, store.transport, log, opts));
+      store.replicas.set(id, await Replica.open(dir, await readMember(dir, self), spec, store.transport, log, opts));
     }
     log.info({ volumes: [...store.replicas.keys()] }, 'volume store open');
     return store;
@@ -54,8 +56,11 @@ export class VolumeStore implements ExportResolver {
     return [...this.replicas.values()];
   }
 
-  /** Idempotent: the same spec returns the replica, a different one is refused. */
-  createReplica(spec: ReplicaSpec, repair: boolean): Promise<Replica> {
+  /**
+   * Idempotent: the same spec returns the replica, a different one is refused. A repair (the
+   * leader re-creating a replica this host lost) names the new member id the replica joins as.
+   */
+  createReplica(spec: ReplicaSpec, repair: { member: string } | null): Promise<Replica> {
     return this.locked(spec.id, async () => {
       const have = this.replicas.get(spec.id);
       if (have) {
@@ -64,15 +69,18 @@ export class VolumeStore implements ExportResolver {
       }
       const tomb = join(this.dataDir, 'deleted', spec.id);
       if (repair && (await exists(tomb))) throw new ApiError('FAILED_PRECONDITION', 'id', `volume "${spec.id}" was deleted on ${this.self}`);
+      const member = repair?.member ?? this.self;
+      if (hostOf(member) !== this.self) throw new ApiError('INVALID_ARGUMENT', 'member_id', `"${member}" is not a member id of ${this.self}`);
       const dir = join(this.dataDir, 'volumes', spec.id);
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true, mode: 0o700 });
+      await writeMember(dir, member);
       // The spec is written last: a directory without it is an interrupted creation.
-      const replica = await Replica.open(dir, this.self, spec, this.transport, this.log, this.opts);
+      const replica = await Replica.open(dir, member, spec, this.transport, this.log, this.opts);
       await writeFileAtomic(join(dir, 'volume.json'), JSON.stringify(spec, null, 2) + '\n');
       await rm(tomb, { force: true });
       this.replicas.set(spec.id, replica);
-      this.log.info({ volume: spec.id, repair }, 'replica created');
+      this.log.info({ volume: spec.id, member, repair: repair !== null }, 'replica created');
       return replica;
     });
   }
@@ -115,8 +123,9 @@ export class VolumeStore implements ExportResolver {
     this.log.warn({ volume: id, peer: peer.name }, 'peer lost its replica: re-creating it');
     this.transport
       .peer(peer)
-      .raft.createReplica({ id, sizeBytes: r.spec.sizeBytes, hosts: [...r.spec.hosts], repair: true })
-      .then(() => r.rejoin(peer.name))
+      .raft.createReplica({ id, sizeBytes: r.spec.sizeBytes, hosts: [...r.spec.hosts], repair: true, memberId: newIncarnation(peer.name) })
+      // An earlier attempt may have made it already: join it under the id it has.
+      .then((made) => r.rejoin(peer.name, made.memberId))
       .catch((e: Error) => this.log.warn({ volume: id, peer: peer.name, err: e.message }, 'repair failed'));
   }
 

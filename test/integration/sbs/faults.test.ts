@@ -148,6 +148,9 @@ describe('faults', () => {
     await restartAgent(s.t.lab, victim);
     await waitFor(`${victim} to hold a replica of wipe again`, 60_000, async () => (await s.volumes(victim).getVolume({ id: 'wipe' }, 3000)).status === 'healthy');
     expect(await readFile(host(victim).logFile, 'utf8')).toMatch(/"volume":"wipe".*"msg":"installed snapshot"/);
+    // It came back as a new raft member, one that never voted; the others kept theirs.
+    const members = (await s.volumes(leader).getVolume({ id: 'wipe' })).replicaStatus.map((r) => [r.host!.name, r.memberId]);
+    for (const [h, member] of members) expect(member).toMatch(h === victim ? new RegExp(`^${victim}#[0-9a-z]+$`) : new RegExp(`^${h}$`));
     const back = join(tmp, 'wipe-back.img');
     await runOk('nbdcopy', [s.uri(victim, 'wipe'), back], 300_000);
     expect(await sha256File(back)).toBe(await sha256File(source));
@@ -158,7 +161,8 @@ describe('faults', () => {
   it('every replica restarted (SIGKILL): data intact', async () => {
     for (const h of HOSTS) await stopAgent(host(h), 'SIGKILL');
     for (const h of HOSTS) await restartAgent(s.t.lab, h);
-    for (const id of ['stream', 'part']) await waitStatus(s, 'h3', id, (v) => v.status === 'healthy', 'healthy after a full restart', 60_000);
+    // 'wipe' has a re-created member, whose id must survive the restart too.
+    for (const id of ['stream', 'part', 'wipe']) await waitStatus(s, 'h3', id, (v) => v.status === 'healthy', 'healthy after a full restart', 60_000);
     await checkBlocks('h3', 'stream', acked);
     await runOk('qemu-io', ['-f', 'raw', '-c', 'read -P 0x33 1M 1M', '-c', 'read -P 0x11 0 1M', s.uri('h1', 'part')], 30_000);
   }, 200_000);
