@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { createCa, issue, writePair } from '../lib/certs.js';
+import { createCa, issue, writeNbdClientDir, writePair } from '../lib/certs.js';
 import { AgentClient, readTls } from '../lib/agent-client.js';
 import { openNet } from '../agent/net/index.js';
 import type { Net } from '../agent/net/types.js';
@@ -23,6 +23,11 @@ export const NBD_PORT = 10809;
 const NBD_SOCKET = 'nbd.sock';
 /** A storage host's NBD server on a unix socket, for clients outside the lab's namespaces. */
 export const nbdSocketPath = (lab: LabFile, host: string): string => join(lab.dir, host, NBD_SOCKET);
+/**
+ * The lab's client certificate laid out for libnbd/qemu (`tls-certificates=DIR` in an NBD URI),
+ * for storage hosts whose NBD listeners use TLS (LabOptions.nbdTls).
+ */
+export const nbdClientCertDir = (lab: LabFile): string => join(lab.dir, 'pki', 'nbd');
 const UNDERLAY_BRIDGE = 'ul0';
 // The built agent, whether this module runs from dist/ (vxctl) or from source (vitest).
 const here = fileURLToPath(import.meta.url);
@@ -54,6 +59,8 @@ export interface LabOptions {
    * listen on their underlay address, so a router that leaked onto the underlay would be seen.
    */
   internet?: boolean;
+  /** Storage hosts' `storage.nbdTls` (off, optional, required); left out of the config when unset. */
+  nbdTls?: 'off' | 'optional' | 'required';
 }
 
 /** The lab's etcd: data dir, log and pid file under the lab dir, so that labDown finds a leftover. */
@@ -272,7 +279,8 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
   const pki = join(dir, 'pki');
   const ca = await createCa(`vxcloud lab ${opts.name} CA`);
   const caFiles = await writePair(pki, 'ca', ca);
-  const client = await writePair(pki, 'client', await issue(ca, { commonName: 'vxctl', role: 'client' }));
+  const clientPair = await issue(ca, { commonName: 'vxctl', role: 'client' });
+  const client = await writePair(pki, 'client', clientPair);
   const lab: LabFile = {
     name: opts.name,
     dir,
@@ -281,6 +289,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
     tls: { ca: caFiles.cert, cert: client.cert, key: client.key },
     hosts: [],
   };
+  await writeNbdClientDir(nbdClientCertDir(lab), { ca: ca.cert, ...clientPair });
 
   const net = await openNet();
   try {
@@ -326,7 +335,15 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
         reconcile: { intervalSeconds: opts.reconcileIntervalSeconds ?? 10 },
         controlPlane: controlPlaneConfig(opts, hdir),
         router: routerConfig(opts, i),
-        ...(roles.includes('storage') ? { storage: { dataDir: join(hdir, 'storage'), nbdListen: [`${address}:${NBD_PORT}`, `unix://${join(hdir, NBD_SOCKET)}`] } } : {}),
+        ...(roles.includes('storage')
+          ? {
+              storage: {
+                dataDir: join(hdir, 'storage'),
+                nbdListen: [`${address}:${NBD_PORT}`, `unix://${join(hdir, NBD_SOCKET)}`],
+                ...(opts.nbdTls ? { nbdTls: opts.nbdTls } : {}),
+              },
+            }
+          : {}),
       }),
     );
     lab.hosts.push(host);

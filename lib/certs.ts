@@ -105,3 +105,16 @@ export async function writePair(dir: string, name: string, pair: KeyPairPem): Pr
 export async function readPair(cert: string, key: string): Promise<KeyPairPem> {
   return { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8') };
 }
+
+/**
+ * A client certificate directory in the layout libnbd (and qemu's tls-creds-x509) read:
+ * `ca-cert.pem`, `client-cert.pem`, `client-key.pem`. Name it in an NBD URI as
+ * `tls-certificates=DIR`.
+ */
+export async function writeNbdClientDir(dir: string, pem: { ca: string; cert: string; key: string }): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, 'ca-cert.pem'), pem.ca, { mode: 0o644 });
+  await writeFile(join(dir, 'client-cert.pem'), pem.cert, { mode: 0o644 });
+  await writeFile(join(dir, 'client-key.pem'), pem.key, { mode: 0o600 });
+  return dir;
+}

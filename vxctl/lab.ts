@@ -18,8 +18,10 @@ export function registerLabCommands(program: Command): void {
     .option('--route-hosts <n>', 'how many hosts (after the compute hosts) get the route role, for routers', '0')
     .option('--storage-hosts <n>', 'how many hosts (after the compute hosts, before the route hosts) get the storage role, for volumes', '0')
     .option('--internet', "an \"internet\" namespace (203.0.113.0/24) as the route hosts' external network")
-    .action(async (o: { hosts: string; name: string; reconcileInterval: string; controlPlane: string; reflectors: string; routeHosts: string; storageHosts: string; internet?: boolean }) => {
+    .option('--nbd-tls <mode>', "storage hosts' NBD TLS: off, optional or required (clients use tls-certificates=LABDIR/pki/nbd)", 'off')
+    .action(async (o: { hosts: string; name: string; reconcileInterval: string; controlPlane: string; reflectors: string; routeHosts: string; storageHosts: string; internet?: boolean; nbdTls: string }) => {
       if (!['static', 'evpn', 'etcd'].includes(o.controlPlane)) throw new Error('--control-plane: static, evpn or etcd');
+      if (!['off', 'optional', 'required'].includes(o.nbdTls)) throw new Error('--nbd-tls: off, optional or required');
       const hosts = Number(o.hosts);
       const reflectors = o.controlPlane === 'evpn' ? Number(o.reflectors) : 0;
       if (!Number.isInteger(reflectors) || reflectors < 0 || reflectors >= hosts) throw new Error('--reflectors: a whole number below --hosts');
@@ -37,6 +39,7 @@ export function registerLabCommands(program: Command): void {
         controlPlane: o.controlPlane as 'static' | 'evpn' | 'etcd',
         roles: (i) => (i > hosts - reflectors ? ['management'] : i >= firstRoute ? ['route'] : i >= firstStorage ? ['storage'] : ['compute']),
         internet: o.internet === true,
+        nbdTls: o.nbdTls as 'off' | 'optional' | 'required',
       });
       console.log(`lab ${l.name} is up: ${l.hosts.length} hosts; lab file ${labFilePath(l.dir)}`);
       console.log(table(['HOST', 'NAMESPACE', 'UNDERLAY', 'ENDPOINT'], l.hosts.map((h) => [h.name, h.namespace, h.underlayAddress, h.endpoint])));

@@ -2,7 +2,7 @@
 // namespace) and bounded waits for volume states.
 
 import type { Volume } from '../../../gen/vxcloud/agent/v1/volume.js';
-import { AGENT_PORT, nbdSocketPath } from '../../../lab/lab.js';
+import { AGENT_PORT, nbdClientCertDir, nbdSocketPath, type LabOptions } from '../../../lab/lab.js';
 import { readTls } from '../../../lib/agent-client.js';
 import { VolumeClient } from '../../../agent/sbs/volume/client.js';
 import { startLab, type TestLab } from '../../harness/lab.js';
@@ -14,11 +14,13 @@ export interface StorageLab {
   /** Placement of every host of the lab, in order. */
   hosts: { name: string; endpoint: string }[];
   uri(host: string, id: string): string;
+  /** nbds+unix:// with a libnbd certificate directory (default: the lab's client certificate). */
+  tlsUri(host: string, id: string, certDir?: string): string;
   down(): Promise<void>;
 }
 
-export async function startStorageLab(hosts = 3): Promise<StorageLab> {
-  const t = await startLab({ hosts, roles: () => ['storage'] });
+export async function startStorageLab(hosts = 3, opts: Pick<LabOptions, 'nbdTls'> = {}): Promise<StorageLab> {
+  const t = await startLab({ hosts, roles: () => ['storage'], ...opts });
   const tls = await readTls(t.lab.tls);
   const clients = new Map(t.lab.hosts.map((h) => [h.name, new VolumeClient(h.endpoint, tls)]));
   return {
@@ -26,6 +28,7 @@ export async function startStorageLab(hosts = 3): Promise<StorageLab> {
     volumes: (host) => clients.get(host)!.volumes,
     hosts: t.lab.hosts.map((h) => ({ name: h.name, endpoint: `${h.underlayAddress}:${AGENT_PORT}` })),
     uri: (host, id) => `nbd+unix:///${id}?socket=${nbdSocketPath(t.lab, host)}`,
+    tlsUri: (host, id, certDir = nbdClientCertDir(t.lab)) => `nbds+unix:///${id}?socket=${nbdSocketPath(t.lab, host)}&tls-certificates=${encodeURIComponent(certDir)}`,
     async down() {
       for (const c of clients.values()) c.close();
       await t.down();
