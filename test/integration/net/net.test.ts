@@ -46,7 +46,9 @@ describe('Net', () => {
   });
 
   it('probes capabilities there, agreeing with iproute2 on bridge VLAN filtering, and leaves nothing behind', async () => {
-    const before = await net.listNetns();
+    // The list is machine-wide and parallel tests add and remove theirs: look at ours only.
+    const ours = async (): Promise<string[]> => (await net.listNetns()).filter((n) => n.startsWith(`${lab.prefix}-`));
+    const before = await ours();
     const caps = await net.probe();
     const scratch = await lab.netns('vlanf');
     const vlanFiltering = await runInNs(scratch, ['ip', 'link', 'add', 'b0', 'type', 'bridge', 'vlan_filtering', '1']).then(
@@ -55,6 +57,6 @@ describe('Net', () => {
     );
     expect(caps).toEqual({ vxlan: true, bridge: true, bridgeVlanFiltering: vlanFiltering, veth: true, tun: true, netns: true });
     expect(await names(ns)).toEqual(['lo']);
-    expect(await net.listNetns()).toEqual(before.concat(scratch).sort());
+    expect(await ours()).toEqual(before.concat(scratch).sort());
   });
 });
