@@ -51,7 +51,8 @@ export interface VolumeServices {
   raft: RaftServer;
 }
 
-export function volumeServices(store: VolumeStore, nbdAddress: string | undefined, log: Logger): VolumeServices {
+/** `exportBase`: this host's NBD URI without the export name (nbd://ADDRESS:PORT, or nbds:// under required TLS). */
+export function volumeServices(store: VolumeStore, exportBase: string | undefined, log: Logger): VolumeServices {
   const replicaStatus = (r: Replica, host: VolumeHost): ReplicaStatus => {
     const s = r.state();
     return { host, role: s.role, term: s.term, commitIndex: s.commit, appliedIndex: s.applied, healthy: r.error === null, detail: r.error?.message ?? '', memberId: r.self };
@@ -83,7 +84,7 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
       leader: leader?.host?.name ?? r.state().leader ?? '',
       appliedIndex: r.state().applied,
       replicaStatus: statuses,
-      exportUri: nbdAddress ? `nbd://${nbdAddress}/${spec.id}` : '',
+      exportUri: exportBase ? `${exportBase}/${spec.id}` : '',
     };
   };
 

@@ -42,7 +42,8 @@ export async function startStorage(cfg: AgentConfig, storage: NonNullable<AgentC
   const tcp = storage.nbdListen.find((a) => !a.startsWith('unix://'));
   slog.info({ nbd: storage.nbdListen, nbdTls: storage.nbdTls }, 'storage serving');
   return {
-    services: volumeServices(store, tcp, slog),
+    // Under required TLS a client must start TLS: nbds:// says so to libnbd and qemu.
+    services: volumeServices(store, tcp && `${storage.nbdTls === 'required' ? 'nbds' : 'nbd'}://${tcp}`, slog),
     async stop() {
       await Promise.all(servers.map((s) => s.close()));
       await store.close();

@@ -77,6 +77,10 @@ describe('NBD TLS required, with the agents’ certificates', () => {
     }
   });
 
+  it('advertises the export as nbds:// (TLS required) in the volume API', async () => {
+    expect((await s.volumes('h2').getVolume({ id: 'sec' })).exportUri).toBe('nbds://192.0.2.12:10809/sec');
+  });
+
   it('refuses plaintext with NBD_REP_ERR_TLS_REQD, on the unix socket and on TCP', async () => {
     const unix = await run('nbdinfo', ['--json', s.uri('h2', 'sec')], 30_000, { LIBNBD_DEBUG: '1' });
     expect(unix.code).not.toBe(0);
