@@ -1,13 +1,15 @@
 // One replica of a volume: a raft group member driven over durable storage.
 //
 //   <dir>/volume.json     spec (id, initial size, placement) — written by the store
+//   <dir>/member          this replica's raft member id (member.ts) — written by the store
 //   <dir>/wal/            raft entries and hard state (storage/wal.ts)
 //   <dir>/data.img        the state machine: a sparse file that applied entries update
 //   <dir>/snapshot.json   the index data.img is known to reflect at least (storage/snapshot.ts)
 //
-// Driver (one at a time, woken by every input): ready() → send a leader's appends → persist
-// (received snapshot, entries, hard state; fdatasync) → send the other messages → apply committed
-// entries to data.img → serve reads → advance() → compact when the log grew past a threshold.
+// Driver (one at a time, woken by every input): propose the writes that queued meanwhile, as one
+// batch → ready() → send a leader's appends → persist (received snapshot, entries, hard state;
+// fdatasync) while applying the committed entries to data.img → send the other messages → serve
+// reads → advance() → compact when the log grew past a threshold.
 //
 // Writes resolve once their entry is committed and applied here, so an acknowledged write is on a
 // majority's disks and every later read sees it; flush and FUA have nothing left to wait for.
