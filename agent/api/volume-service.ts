@@ -13,7 +13,8 @@ import { ApiError } from '../state/errors.js';
 import { unary } from './unary.js';
 
 const DEFAULT_REPLICAS = 3;
-const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+// The agent config's rule for host.name.
+const HOST_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const PEER_STATUS_TIMEOUT_MS = 1500;
 /** A replica this far behind the leader's commit is reported unhealthy (catching up). */
 const HEALTHY_LAG = 64;
@@ -99,7 +100,7 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
       const hosts = req.hosts.slice(0, replicas);
       const names = new Set<string>();
       for (const [i, h] of hosts.entries()) {
-        if (!ID.test(h.name)) throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].name`, `"${h.name}" is not a host name`);
+        if (!HOST_NAME.test(h.name)) throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].name`, `"${h.name}" is not a host name`);
         if (h.endpoint === '') throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].endpoint`, 'required, e.g. 192.0.2.11:7443');
         if (names.has(h.name)) throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].name`, `"${h.name}" is placed twice`);
         names.add(h.name);

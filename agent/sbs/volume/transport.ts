@@ -30,7 +30,6 @@ export class GrpcTransport implements PeerTransport {
   private readonly clients = new Map<string, RaftPeerClient>();
   private readonly streams = new Map<string, PeerStream>();
 
-
   constructor(
     private readonly tls: Tls,
     private readonly log: Logger,
