@@ -34,7 +34,11 @@ export interface BlockDevice {
   readonly multiConn: boolean;
   /** True when `fua` is honoured by write, trim and writeZeroes. */
   readonly fua: boolean;
-  read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * `into`, when given, holds `length` bytes the device may fill and return instead of allocating
+   * (the server recycles its reply buffers); a device may ignore it and return its own.
+   */
+  read(offset: number, length: number, into?: Buffer): Promise<Buffer>;
   write(offset: number, data: Buffer, options: WriteOptions): Promise<void>;
   flush?(): Promise<void>;
   /** Advisory discard: the range's contents are unspecified until written again. */

@@ -80,9 +80,9 @@ export class SparseFileDevice implements BlockDevice {
     }
   }
 
-  read(offset: number, length: number): Promise<Buffer> {
+  read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     return this.track(async () => {
-      const buf = Buffer.allocUnsafe(length);
+      const buf = into?.length === length ? into : Buffer.allocUnsafe(length);
       let done = 0;
       while (done < length) {
         const n = await pread(this.handle.fd, buf, done, length - done, offset + done);

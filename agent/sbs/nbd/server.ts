@@ -7,6 +7,7 @@ import tls from 'node:tls';
 
 import { decodeClientFlags, decodeOptionHeader, encodeGreeting, encodeOptionReply, encodeString, ProtocolError } from './codec.js';
 import type { ExportResolver } from './exports.js';
+import { BufferPool } from './buffer-pool.js';
 import { Negotiation, type TlsMode } from './handshake.js';
 import { NBD_OPT_EXPORT_NAME, NBD_REP_ERR_TOO_BIG, OPTION_HEADER_LENGTH } from './protocol.js';
 import { StreamReader } from './reader.js';
@@ -74,6 +75,8 @@ export class NbdServer {
   private readonly tlsMode: TlsMode;
   private readonly secureContext: tls.SecureContext | undefined;
   private readonly connections = new Set<Connection>();
+  /** Shared by the connections: nbdcopy and the kernel client read over several at once. */
+  private readonly buffers = new BufferPool(32 * 1024 * 1024);
   private closing = false;
 
   constructor(private readonly options: NbdServerOptions) {
@@ -210,7 +213,7 @@ export class NbdServer {
         case 'transmit':
           clearTimeout(deadline);
           if (this.closing) throw new Error('server is closing');
-          conn.transmission = new Transmission(conn.stream, reader, outcome.export, limits, this.log);
+          conn.transmission = new Transmission(conn.stream, reader, outcome.export, limits, this.log, this.buffers);
           return conn.transmission;
       }
     }

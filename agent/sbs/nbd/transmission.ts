@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { BlockDeviceError, type BlockDevice, type BlockSizeConstraints } from '../backend/block-device.js';
 import { decodeRequestHeader, encodeSimpleReplyHeader, ProtocolError, type RequestHeader } from './codec.js';
 import type { NbdExport } from './exports.js';
+import type { BufferPool } from './buffer-pool.js';
 import { effectiveBlockSize } from './handshake.js';
 import {
   NBD_CMD_DISC,
@@ -66,6 +67,7 @@ export class Transmission {
     exp: NbdExport,
     private readonly limits: TransmissionLimits,
     private readonly log: NbdLogger,
+    private readonly buffers: BufferPool,
   ) {
     this.device = exp.device;
     this.blockSize = effectiveBlockSize(exp.device, limits.maxPayloadBytes);
@@ -223,7 +225,7 @@ export class Transmission {
     const fua = (h.flags & NBD_CMD_FLAG_FUA) !== 0;
     switch (h.type) {
       case NBD_CMD_READ:
-        return device.read(offset, h.length);
+        return device.read(offset, h.length, this.buffers.take(h.length));
       case NBD_CMD_WRITE:
         if (!payload) throw new Error('write without payload');
         await device.write(offset, payload, { fua });
@@ -254,7 +256,10 @@ export class Transmission {
     this.batchReplies();
     if (data && error === 0) {
       this.socket.write(header);
-      this.socket.write(data, done);
+      this.socket.write(data, () => {
+        this.buffers.give(data);
+        done();
+      });
     } else {
       this.socket.write(header, done);
     }

@@ -23,8 +23,8 @@ export class VolumeDevice implements BlockDevice {
     return this.replica.size;
   }
 
-  read(offset: number, length: number): Promise<Buffer> {
-    return this.replica.read(offset, length);
+  read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    return this.replica.read(offset, length, into);
   }
 
   write(offset: number, data: Buffer, _options: WriteOptions): Promise<void> {

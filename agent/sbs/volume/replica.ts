@@ -264,13 +264,13 @@ export class Replica {
   }
 
   /** A linearizable read of the data file. */
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     await new Promise<void>((resolve, reject) => {
       this.assertOpen();
       this.readQueue.push({ resolve, reject, deadline: Date.now() + this.opts.requestTimeoutMs });
       this.kickReads();
     });
-    return this.device.read(offset, length);
+    return this.device.read(offset, length, into);
   }
 
   state(): ReplicaState {
