@@ -67,6 +67,12 @@ export class RaftNode {
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
+  /** Ticks since this node started: the clock of the read lease. */
+  private ticks = 0;
+  /** Leader: the tick of the latest heartbeat a majority answered in this term (the lease's start). */
+  private leaseFrom = -Infinity;
+  /** Leader: a transfer began this term, so a follower may campaign at any moment (no lease). */
+  private transferred = false;
 
   private msgs: Message[] = [];
   private readStates: ReadState[] = [];
@@ -76,6 +82,8 @@ export class RaftNode {
 
   constructor(config: RaftConfig, persisted: PersistedState) {
     if (config.heartbeatTicks >= config.electionTicks) throw new Error('raft: heartbeatTicks must be < electionTicks');
+    const lease = config.leaseTicks ?? 0;
+    if (lease > 0 && (!config.checkQuorum || lease >= config.electionTicks)) throw new Error('raft: leaseTicks needs checkQuorum and must be < electionTicks');
     this.id = config.id;
     this.cfg = config;
     const { hardState, snapshot, entries } = persisted;
@@ -131,6 +139,7 @@ export class RaftNode {
   // ---- inputs -----------------------------------------------------------------------------
 
   tick(): void {
+    this.ticks++;
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
   }
@@ -174,6 +183,7 @@ export class RaftNode {
    * Returns false when no leader is known.
    */
   readIndex(ctx: string): boolean {
+    // (A leader holding the lease answers in the next Ready, without a heartbeat round.)
     if (this.role === 'leader') {
       this.handleReadIndex(ctx, this.id);
       return true;
@@ -183,11 +193,23 @@ export class RaftNode {
     return true;
   }
 
+  /**
+   * The index a read may be served at right now, without a heartbeat round: the commit index,
+   * while this node is the leader and holds the lease (RaftConfig.leaseTicks); null otherwise
+   * (use readIndex). The read is served once the entries up to it are applied.
+   */
+  leaseRead(): number | null {
+    return this.holdsLease() ? this.log.committed : null;
+  }
+
   /** Hand leadership to `to` once its log has caught up; aborted after an election timeout. */
   transferLeader(to: NodeId): boolean {
     if (this.role !== 'leader' || to === this.id || !isVoter(this.conf, to)) return false;
     const pr = this.progress.get(to);
     if (pr === undefined) return false;
+    // Its TimeoutNow may arrive late, even after the transfer was given up: from here on a
+    // follower may start an election that ignores leases, so this term has none.
+    this.transferred = true;
     this.leadTransferee = to;
     this.electionElapsed = 0;
     if (pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to });
@@ -206,7 +228,7 @@ export class RaftNode {
 
   step(m: Message): void {
     if (m.term > this.term) {
-      if (m.type === 'vote' && !m.transfer && this.inLease()) return;
+      if (m.type === 'vote' && !m.transfer && (this.inLease() || this.startingUp())) return;
       const keepsTerm = (m.type === 'vote' && m.pre) || (m.type === 'voteResp' && m.pre && m.granted);
       if (!keepsTerm) {
         const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
@@ -359,6 +381,22 @@ export class RaftNode {
     return this.cfg.checkQuorum && this.lead !== null && this.electionElapsed < this.cfg.electionTicks;
   }
 
+  /**
+   * With leases a node ignores candidates for an election timeout after it starts: it may have
+   * answered a leader's heartbeat just before it restarted, and that leader's lease still runs.
+   */
+  private startingUp(): boolean {
+    return (this.cfg.leaseTicks ?? 0) > 0 && this.ticks < this.cfg.electionTicks;
+  }
+
+  private holdsLease(): boolean {
+    if (this.role !== 'leader' || (this.cfg.leaseTicks ?? 0) === 0 || this.transferred || this.leadTransferee !== null) return false;
+    // Like ReadIndex: until an entry of this term commits, the commit index may be stale.
+    if (this.log.term(this.log.committed) !== this.term) return false;
+    if (this.conf.voters.length === 1 && isVoter(this.conf, this.id)) return true;
+    return this.ticks - this.leaseFrom < this.cfg.leaseTicks!;
+  }
+
   private quorumActive(): boolean {
     const active = (id: NodeId): number => (id === this.id || this.progress.get(id)?.recentActive ? 1 : 0);
     return quorumValue(this.conf.voters, active) === 1;
@@ -431,7 +469,9 @@ export class RaftNode {
     if (term !== this.term) {
       this.term = term;
       this.vote = null;
+      this.transferred = false;
     }
+    this.leaseFrom = -Infinity;
     this.lead = null;
     this.votes.clear();
     this.progress.clear();
@@ -492,12 +532,13 @@ export class RaftNode {
   }
 
   private bcastHeartbeat(): void {
+    const readSeq = (this.cfg.leaseTicks ?? 0) > 0 ? this.reads.beat(this.ticks) : this.reads.lastSeq();
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
       // Never tell a follower to commit past what it is known to hold: beyond `match` its log
       // may still differ from ours.
       const commit = Math.min(pr.match, this.log.committed);
-      this.send({ type: 'heartbeat', to: id, commit, readSeq: this.reads.lastSeq() });
+      this.send({ type: 'heartbeat', to: id, commit, readSeq });
     }
   }
 
@@ -566,6 +607,8 @@ export class RaftNode {
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (isVoter(this.conf, m.from)) {
       this.reads.ack(m.from, m.readSeq);
+      const beat = this.reads.takeConfirmedBeat(this.id, this.conf.voters);
+      if (beat !== null) this.leaseFrom = Math.max(this.leaseFrom, beat);
       this.serveConfirmedReads();
     }
   }
@@ -592,6 +635,10 @@ export class RaftNode {
       this.reads.defer(ctx, from);
       return;
     }
+    if (this.holdsLease()) {
+      this.answerRead(ctx, from, this.log.committed);
+      return;
+    }
     this.reads.register(ctx, from, this.log.committed);
     const alone = this.conf.voters.length === 1 && isVoter(this.conf, this.id);
     if (alone) this.serveConfirmedReads();
@@ -599,10 +646,12 @@ export class RaftNode {
   }
 
   private serveConfirmedReads(): void {
-    for (const r of this.reads.takeConfirmed(this.id, this.conf.voters)) {
-      if (r.from === this.id) this.readStates.push({ ctx: r.ctx, index: r.index });
-      else this.send({ type: 'readIndexResp', to: r.from, ctx: r.ctx, index: r.index });
-    }
+    for (const r of this.reads.takeConfirmed(this.id, this.conf.voters)) this.answerRead(r.ctx, r.from, r.index);
+  }
+
+  private answerRead(ctx: string, from: NodeId, index: number): void {
+    if (from === this.id) this.readStates.push({ ctx, index });
+    else this.send({ type: 'readIndexResp', to: from, ctx, index });
   }
 
   // ---- replication: follower side ---------------------------------------------------------
@@ -678,6 +727,8 @@ export class RaftNode {
     this.conf = conf;
     this.confIndex = index;
     if (this.role !== 'leader') return;
+    // The majority that answered the lease's heartbeats was one of the old configuration.
+    this.leaseFrom = -Infinity;
     const all = new Set(members(conf));
     for (const id of this.progress.keys()) if (!all.has(id) && id !== this.id) this.progress.delete(id);
     for (const id of all) if (!this.progress.has(id)) this.progress.set(id, this.newProgress());

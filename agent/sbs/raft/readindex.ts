@@ -21,6 +21,8 @@ export class ReadIndexTracker {
   private seq = 0;
   private pending: PendingRead[] = [];
   private acked = new Map<NodeId, number>();
+  /** Heartbeat rounds sent for the lease and the tick each left at, oldest first. */
+  private beats: { seq: number; tick: number }[] = [];
   /** Reads that arrived before the leader committed an entry of its own term. */
   private deferred: { ctx: string; from: NodeId }[] = [];
 
@@ -30,6 +32,23 @@ export class ReadIndexTracker {
 
   register(ctx: string, from: NodeId, index: number): void {
     this.pending.push({ ctx, from, index, seq: ++this.seq });
+  }
+
+  /** A heartbeat round for the lease leaves at `tick`: its number goes out with it. */
+  beat(tick: number): number {
+    this.beats.push({ seq: ++this.seq, tick });
+    return this.seq;
+  }
+
+  /**
+   * The tick of the latest heartbeat round a majority of voters has answered (null if none
+   * since the last call): no other leader can have been elected before it.
+   */
+  takeConfirmedBeat(self: NodeId, voters: readonly NodeId[]): number | null {
+    const confirmed = this.confirmedSeq(self, voters);
+    let tick: number | null = null;
+    while (this.beats.length > 0 && this.beats[0]!.seq <= confirmed) tick = this.beats.shift()!.tick;
+    return tick;
   }
 
   defer(ctx: string, from: NodeId): void {
@@ -49,14 +68,19 @@ export class ReadIndexTracker {
   /** Reads confirmed by a majority of voters; the leader's own vote is implicit. */
   takeConfirmed(self: NodeId, voters: readonly NodeId[]): PendingRead[] {
     if (this.pending.length === 0) return [];
-    const confirmed = quorumValue(voters, (id) => (id === self ? this.seq : (this.acked.get(id) ?? 0)));
+    const confirmed = this.confirmedSeq(self, voters);
     const n = this.pending.findIndex((r) => r.seq > confirmed);
     return this.pending.splice(0, n === -1 ? this.pending.length : n);
+  }
+
+  private confirmedSeq(self: NodeId, voters: readonly NodeId[]): number {
+    return quorumValue(voters, (id) => (id === self ? this.seq : (this.acked.get(id) ?? 0)));
   }
 
   /** Leadership lost or regained: nothing confirmed under the old term may be served. */
   reset(): void {
     this.pending = [];
+    this.beats = [];
     this.deferred = [];
     this.acked.clear();
   }

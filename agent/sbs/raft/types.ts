@@ -205,6 +205,17 @@ export interface RaftConfig {
   readonly maxInflight: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
+  /**
+   * Leader lease for reads (raft thesis §6.4.1), in ticks; 0 or absent: every read waits for a
+   * heartbeat round (ReadIndex). With checkQuorum a follower that heard from its leader ignores
+   * other candidates for electionTicks ticks, so once a majority answered a heartbeat sent at
+   * tick t, no other leader can exist before t + electionTicks on their clocks. The leader then
+   * answers reads from its commit index until t + leaseTicks on its own clock. Safe only while
+   * every node's ticks follow real time at about the same rate and never run early or late by
+   * more than the margin electionTicks - leaseTicks leaves (the replica ticks from a monotonic
+   * clock and uses half the election timeout). Requires checkQuorum.
+   */
+  readonly leaseTicks?: number;
   /** Integer in [0, n). Injected so that a simulation is reproducible from its seed. */
   readonly random: (n: number) => number;
 }

@@ -74,7 +74,7 @@ describe('safety checker flags injected violations', () => {
 
 describe('the simulator catches broken storage', () => {
   /** The first seed in 1..limit whose run fails, with the failure. */
-  const firstFailure = (fault: 'forgetVoteOnRestart' | 'fsyncLies', limit: number): { seed: number; error: string } | null => {
+  const firstFailure = (fault: 'forgetVoteOnRestart' | 'fsyncLies' | 'leaderClockStalls', limit: number): { seed: number; error: string } | null => {
     for (let seed = 1; seed <= limit; seed++) {
       try {
         const r = new Simulation({ seed, nodes: 3, steps: 4000, fault }).run();
@@ -94,6 +94,11 @@ describe('the simulator catches broken storage', () => {
   it('acknowledging writes that were not fsynced is caught losing committed entries', () => {
     const found = firstFailure('fsyncLies', 50);
     expect(found).not.toBeNull();
+  });
+
+  it("a leader whose clock stops (the lease's clock assumption broken) is caught serving stale reads", () => {
+    const found = firstFailure('leaderClockStalls', 300);
+    expect(found?.error).toBe('not linearizable');
   });
 });
 

@@ -18,7 +18,7 @@ export interface SimOptions {
    * - forgetVoteOnRestart: term is durable but the vote is not (the bug of the reference code);
    * - fsyncLies: writes acknowledged to raft are only sometimes durable, a crash loses the rest.
    */
-  fault?: 'forgetVoteOnRestart' | 'fsyncLies';
+  fault?: 'forgetVoteOnRestart' | 'fsyncLies' | 'leaderClockStalls';
 }
 
 export interface SimResult {
@@ -28,6 +28,8 @@ export interface SimResult {
   committed: number;
   ackedPuts: number;
   completedGets: number;
+  /** Gets a leader answered from its lease, without a heartbeat round. */
+  leaseReads: number;
   /** Messages delivered, by type (rejected appends count as appendReject). */
   delivered: Record<string, number>;
   confChanges: number;
@@ -55,6 +57,11 @@ interface Chaos {
   checkQuorum: boolean;
   /** Per node, the chance that a chosen tick happens: clocks run at different speeds. */
   clockRates: number[];
+  /**
+   * Leader leases for reads. Their clock assumption holds here: every running node ticks at
+   * the same steps (clockRates unused), however late messages arrive.
+   */
+  lease: boolean;
 }
 
 const KEYS = ['x', 'y', 'z'];
@@ -164,6 +171,7 @@ export class Simulation {
   private ackedPutIndex = 0;
   private ackedPuts = 0;
   private completedGets = 0;
+  private leaseReads = 0;
   private readonly delivered: Record<string, number> = {};
   private confChanges = 0;
   /** Index of the last change each leader proposed, by leader and term. */
@@ -187,7 +195,10 @@ export class Simulation {
       preVote: this.rand() < 0.75,
       checkQuorum: this.rand() < 0.75,
       clockRates: [],
+      lease: false,
     };
+    this.chaos.lease = this.chaos.checkQuorum && this.rand() < 0.5;
+    if (opts.fault === 'leaderClockStalls') this.chaos = { ...this.chaos, checkQuorum: true, lease: true };
     const ids = Array.from({ length: opts.nodes }, (_, i) => `n${i + 1}`);
     // With membership changes, one more node starts outside the group, waiting to be added.
     const spare = this.chaos.membership ? [`n${opts.nodes + 1}`] : [];
@@ -220,8 +231,9 @@ export class Simulation {
   private start(n: SimNode): void {
     const d = n.disk;
     const hardState = this.opts.fault === 'forgetVoteOnRestart' ? { ...d.hardState, vote: null } : d.hardState;
-    const { maxEntriesPerAppend, maxInflight, preVote, checkQuorum } = this.chaos;
-    const cfg = config(n.id, { heartbeatTicks: 2, maxEntriesPerAppend, maxInflight, preVote, checkQuorum, random: (k) => this.int(k) });
+    const { maxEntriesPerAppend, maxInflight, preVote, checkQuorum, lease } = this.chaos;
+    const leaseTicks = lease ? 5 : 0; // half the election timeout, as the replica does
+    const cfg = config(n.id, { heartbeatTicks: 2, maxEntriesPerAppend, maxInflight, preVote, checkQuorum, leaseTicks, random: (k) => this.int(k) });
     n.raft = new RaftNode(cfg, {
       hardState,
       snapshot: d.snapshot,
@@ -396,9 +408,12 @@ export class Simulation {
     const id = this.nextOp++;
     const ctx = `r${id}`;
     const call = ++this.clock;
-    if (!raft.readIndex(ctx)) return;
+    const lease = this.chaos.lease ? raft.leaseRead() : null;
+    if (lease === null && !raft.readIndex(ctx)) return;
+    if (lease !== null) this.leaseReads++;
     const op: Operation = { id, key: this.pick(KEYS) ?? 'x', kind: 'get', input: null, output: null, call, ret: Infinity };
-    this.gets.push({ op, deadline: this.now + CLIENT_TIMEOUT, node: n.id, ctx, readIndex: null });
+    this.gets.push({ op, deadline: this.now + CLIENT_TIMEOUT, node: n.id, ctx, readIndex: lease });
+    if (lease !== null) this.serveGets(n);
   }
 
   // ---- one step -----------------------------------------------------------------------------
@@ -441,6 +456,14 @@ export class Simulation {
     this.now++;
     this.deliverDue();
     this.expireClients();
+    if (this.chaos.lease && this.now % (5 * this.nodes.length) === 0) {
+      for (const n of this.nodes) {
+        // The broken clock assumption: a leader's clock stops (a stalled process that does not
+        // catch up on the time it lost), so its lease never runs out.
+        if (this.opts.fault === 'leaderClockStalls' && n.raft?.currentRole === 'leader') continue;
+        n.raft?.tick();
+      }
+    }
     const r = this.rand() * 100;
     const n = this.pick(this.nodes);
     const raft = n?.raft ?? null;
@@ -448,7 +471,7 @@ export class Simulation {
     if (raft === null) {
       if (r < 3) this.start(n);
     } else if (r < 20) {
-      if (this.rand() < (this.chaos.clockRates[this.nodes.indexOf(n)] ?? 1)) raft.tick();
+      if (!this.chaos.lease && this.rand() < (this.chaos.clockRates[this.nodes.indexOf(n)] ?? 1)) raft.tick();
     }
     else if (r < 75) this.io(n, raft);
     else if (r < 86) this.put(this.client(n));
@@ -562,6 +585,7 @@ export class Simulation {
       committed: this.checker.highestCommitted,
       ackedPuts: this.ackedPuts,
       completedGets: this.completedGets,
+      leaseReads: this.leaseReads,
       delivered: this.delivered,
       confChanges: this.confChanges,
     };

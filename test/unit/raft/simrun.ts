@@ -17,6 +17,7 @@ export function runSeeds({ nodes, seeds, steps, firstSeed }: SeedPlan): void {
   const delivered: Record<string, number> = {};
   let acked = 0;
   let confChanges = 0;
+  let leaseReads = 0;
   const toRun = seedsToRun(seeds, firstSeed);
   for (const seed of toRun) {
     try {
@@ -25,6 +26,7 @@ export function runSeeds({ nodes, seeds, steps, firstSeed }: SeedPlan): void {
       if (!lin.ok) throw new Error(`history of key ${lin.key} is not linearizable`);
       acked += r.ackedPuts;
       confChanges += r.confChanges;
+      leaseReads += r.leaseReads;
       for (const [k, v] of Object.entries(r.delivered)) delivered[k] = (delivered[k] ?? 0) + v;
     } catch (e) {
       const replay = `RAFT_SEED=${seed} npx vitest run test/unit/raft/sim${nodes}`;
@@ -35,6 +37,7 @@ export function runSeeds({ nodes, seeds, steps, firstSeed }: SeedPlan): void {
   // The runs must actually exercise what we claim to test.
   expect(acked).toBeGreaterThan(seeds * 10);
   expect(confChanges).toBeGreaterThan(seeds / 20);
+  expect(leaseReads).toBeGreaterThan(seeds);
   for (const kind of ['snapshot', 'timeoutNow', 'readIndex', 'readIndexResp', 'appendReject']) {
     expect(delivered[kind] ?? 0, kind).toBeGreaterThan(0);
   }
