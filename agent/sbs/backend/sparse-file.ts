@@ -105,6 +105,17 @@ export class SparseFileDevice implements BlockDevice {
     });
   }
 
+  /**
+   * Writes on the calling thread, for a caller that applies small writes one after another
+   * anyway (a replica applying its log): a 4 KiB pwrite into the page cache takes microseconds,
+   * a round trip through libuv's thread pool two context switches on a busy machine.
+   */
+  writeNow(offset: number, data: Buffer): void {
+    if (this.closed) throw new BlockDeviceError('ESHUTDOWN', 'device is closed');
+    this.assertWritable();
+    for (let done = 0; done < data.length; ) done += fs.writeSync(this.handle.fd, data, done, data.length - done, offset + done);
+  }
+
   flush(): Promise<void> {
     return this.track(async () => {
       if (!this.readOnly) await this.handle.datasync();

@@ -13,10 +13,13 @@
 //
 // Writes resolve once their entry is committed and applied here, so an acknowledged write is on a
 // majority's disks and every later read sees it; flush and FUA have nothing left to wait for.
-// Reads are linearizable through ReadIndex: a batch of reads waits for one leader round trip and
-// for this replica to apply up to the index it returns (no lease: no clock assumption).
+// Reads are linearizable: on the leader, within its lease (half an election timeout after a
+// majority answered a heartbeat), at once once applied up to the commit index; otherwise through
+// ReadIndex, a batch of reads waiting for one leader round trip and for this replica to apply up
+// to the index it returns. Ticks follow a monotonic clock (see tick()), which the lease needs.
 
 import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -108,6 +111,8 @@ const MAX_APPEND_BYTES = 1024 * 1024;
 const MAX_INFLIGHT_APPENDS = 8;
 const MAX_READ_ROUNDS = 4;
 const LAGGARD_LOG_FACTOR = 4;
+/** Applied writes up to this size go to the page cache synchronously (SparseFileDevice.writeNow). */
+const SYNC_APPLY_BYTES = 64 * 1024;
 
 export class Replica {
   private readonly peers: Map<string, VolumeHost>;
@@ -115,6 +120,8 @@ export class Replica {
   private closed = false;
   private failure: Error | null = null;
   private timer: NodeJS.Timeout;
+  /** Monotonic time up to which raft has been ticked. */
+  private tickedTo = performance.now();
   private appliedBytes = 0;
   private proposals = new Map<number, { term: number; waiter: Waiter }>();
   /** Proposed while the driver was busy: they go to raft together, as one append per follower. */
@@ -169,6 +176,9 @@ export class Replica {
         maxInflight: MAX_INFLIGHT_APPENDS,
         preVote: true,
         checkQuorum: true,
+        // Half the election timeout: followers ignore other candidates for a whole one after
+        // hearing from us, which leaves half of it for clock drift and tick granularity.
+        leaseTicks: Math.floor(opts.electionTicks / 2),
         random: (n) => randomInt(n),
       },
       // data.img may be ahead of the snapshot: replaying from it is harmless (writes are idempotent).
@@ -265,11 +275,21 @@ export class Replica {
 
   /** A linearizable read of the data file. */
   async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
-    await new Promise<void>((resolve, reject) => {
-      this.assertOpen();
-      this.readQueue.push({ resolve, reject, deadline: Date.now() + this.opts.requestTimeoutMs });
-      this.kickReads();
-    });
+    this.assertOpen();
+    this.catchUpTicks(); // the lease is judged on the time now, not at the last timer
+    const index = this.node.leaseRead();
+    if (index === null || index > this.node.appliedIndex) {
+      await new Promise<void>((resolve, reject) => {
+        const waiter = { resolve, reject, deadline: Date.now() + this.opts.requestTimeoutMs };
+        if (index === null) {
+          this.readQueue.push(waiter);
+          this.kickReads();
+        } else {
+          this.applyWaits.push({ index, waiters: [waiter] });
+          this.schedule();
+        }
+      });
+    }
     return this.device.read(offset, length, into);
   }
 
@@ -338,9 +358,21 @@ export class Replica {
 
   // ---- driver -----------------------------------------------------------------------------
 
+  /**
+   * Ticks raft once per tickMs of monotonic time elapsed, however late the timer fires: a
+   * leader whose event loop stalled must see its lease run out on time, not tick by tick later.
+   */
+  private catchUpTicks(): void {
+    const now = performance.now();
+    while (now - this.tickedTo >= this.opts.tickMs) {
+      this.tickedTo += this.opts.tickMs;
+      this.node.tick();
+    }
+  }
+
   private tick(): void {
     if (this.closed) return;
-    this.node.tick();
+    this.catchUpTicks();
     const now = Date.now();
     for (const [ctx, round] of this.readRounds) {
       if (now - round.sent <= 20 * this.opts.tickMs) continue;
@@ -480,8 +512,11 @@ export class Replica {
 
   private async execute(c: VolumeCommand): Promise<void> {
     switch (c.op) {
-      case 'write':
-        return this.device.write(c.offset, Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength), { fua: false });
+      case 'write': {
+        const data = Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength);
+        if (data.length <= SYNC_APPLY_BYTES) return this.device.writeNow(c.offset, data);
+        return this.device.write(c.offset, data, { fua: false });
+      }
       case 'trim':
         return this.device.trim(c.offset, c.length, { fua: false });
       case 'zero':

@@ -121,6 +121,9 @@ describe('faults', () => {
       expect(fresh.replicaStatus.find((r) => r.host?.name === old)?.role).toBe('unreachable');
       await runOk('qemu-io', ['-f', 'raw', '-c', 'write -P 0x33 1M 1M', s.uri(majority[1]!, 'part')], 30_000);
       await runOk('qemu-io', ['-f', 'raw', '-c', 'read -P 0x33 1M 1M', '-c', 'read -P 0x11 0 1M', s.uri(majority[0]!, 'part')], 30_000);
+      // Its read lease ran out long ago: the old leader must not answer from its stale copy.
+      const stale = await run('qemu-io', ['-f', 'raw', '-c', 'read -P 0 1M 1M', s.uri(old, 'part')], 6000);
+      expect(stale.code, 'the cut-off leader served a stale read').not.toBe(0);
     } finally {
       await s.t.exec(host(old).namespace, ['ip', 'link', 'set', 'eth0', 'up']);
     }
