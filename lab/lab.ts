@@ -32,6 +32,8 @@ const UNDERLAY_BRIDGE = 'ul0';
 // The built agent, whether this module runs from dist/ (vxctl) or from source (vitest).
 const here = fileURLToPath(import.meta.url);
 const AGENT_ENTRY = join(resolve(here, here.includes('/dist/') ? '../../..' : '../..'), 'dist/agent/main.js');
+/** As bin/vxcloud-agent runs it (see there why). */
+const AGENT_NODE_FLAGS = ['--initial-old-space-size=128'];
 
 export interface LabOptions {
   name: string;
@@ -232,7 +234,7 @@ async function startAgent(host: LabHost): Promise<number> {
     // nsenter switches only the network namespace (`ip netns exec` would also give the agent a
     // private mount namespace, hiding the NIC namespaces it mounts under /run/netns), and execs
     // node in place, so the PID we get is the agent's own.
-    const child = spawn('nsenter', [`--net=/run/netns/${host.namespace}`, '--', process.execPath, AGENT_ENTRY, '--config', host.configFile], {
+    const child = spawn('nsenter', [`--net=/run/netns/${host.namespace}`, '--', process.execPath, ...AGENT_NODE_FLAGS, AGENT_ENTRY, '--config', host.configFile], {
       detached: true,
       stdio: ['ignore', log.fd, log.fd],
     });
