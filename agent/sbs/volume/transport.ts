@@ -7,7 +7,7 @@
 // never queues behind megabytes of entries: a heartbeat late by the time a window of 1 MiB
 // appends takes to drain looks like a dead leader to the follower.
 
-import type { ClientDuplexStream } from '@grpc/grpc-js';
+import { status, type ClientDuplexStream } from '@grpc/grpc-js';
 import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { StepReply, StepRequest } from '../../../gen/vxcloud/agent/v1/volume.js';
@@ -19,6 +19,13 @@ import { encodeMessage } from './wire.js';
 const CHUNK = 1024 * 1024;
 /** Written to a stream the peer does not drain; past this, raft's own retries take over. */
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+/**
+ * One StepRequest stays below the receiving server's 4 MiB message limit. A Ready can hold
+ * several 1 MiB appends for one follower (up to the in-flight window); sent as one request they
+ * were refused (RESOURCE_EXHAUSTED), which broke the stream and lost them all, and every
+ * sequential 1 MiB write stream crawled through raft's retries (10 MiB/s).
+ */
+const MAX_STEP_BYTES = 3 * 1024 * 1024;
 
 interface PeerStream {
   readonly call: ClientDuplexStream<StepRequest, StepReply>;
@@ -56,9 +63,10 @@ export class GrpcTransport implements PeerTransport {
 
   private write(s: PeerStream, volumeId: string, messages: readonly Message[]): void {
     if (s.buffered > MAX_BUFFERED_BYTES) return;
-    const encoded = messages.map(encodeMessage);
-    for (const b of encoded) s.buffered += b.length;
-    if (s.call.write({ volumeId, messages: encoded })) s.buffered = 0;
+    for (const batch of stepBatches(messages.map(encodeMessage), MAX_STEP_BYTES)) {
+      for (const b of batch) s.buffered += b.length;
+      if (s.call.write({ volumeId, messages: batch })) s.buffered = 0;
+    }
   }
 
   private stream(to: VolumeHost, lane: 'append' | 'control'): PeerStream {
@@ -73,9 +81,11 @@ export class GrpcTransport implements PeerTransport {
     };
     call.on('data', (r: StepReply) => this.onMissingReplica(r.missingVolumeId, to));
     call.on('drain', () => (s.buffered = 0));
-    call.on('error', (e: Error) => {
+    call.on('error', (e: Error & { code?: number }) => {
       drop();
-      this.log.debug({ err: e.message, to: to.name }, 'raft stream broke; the next message opens another');
+      // A refused message is our bug, not the network's: say so.
+      const level = e.code === status.RESOURCE_EXHAUSTED ? 'warn' : 'debug';
+      this.log[level]({ err: e.message, to: to.name }, 'raft stream broke; the next message opens another');
     });
     call.on('end', () => {
       drop();
@@ -124,4 +134,22 @@ export class GrpcTransport implements PeerTransport {
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }
+}
+
+/** Encoded messages in order, grouped so that each group totals at most `maxBytes` (a larger message goes alone). */
+export function stepBatches(encoded: readonly Buffer[], maxBytes: number): Buffer[][] {
+  const out: Buffer[][] = [];
+  let batch: Buffer[] = [];
+  let bytes = 0;
+  for (const b of encoded) {
+    if (batch.length > 0 && bytes + b.length > maxBytes) {
+      out.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(b);
+    bytes += b.length;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
 }

@@ -3,7 +3,7 @@
 
 import type { ServiceError } from '@grpc/grpc-js';
 import { randomFillSync } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, run, runOk, sha256File } from '../nbd/harness.js';
@@ -80,6 +80,9 @@ describe('volumes', () => {
     await runOk('nbdcopy', [s.uri('h3', 'big'), back], 300_000);
     expect(await sha256File(back)).toBe(await sha256File(source));
     await rm(back);
+    // A Ready held several 1 MiB appends per follower: no peer may have refused them as one
+    // oversized message (the stream then breaks and raft resends everything, slowly).
+    for (const h of s.t.lab.hosts) expect(await readFile(h.logFile, 'utf8')).not.toMatch(/Received message larger than max/);
   }, 600_000);
 
   it('grows in place; shrinking is refused on size_bytes', async () => {
