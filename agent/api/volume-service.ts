@@ -107,14 +107,15 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
       }
       const spec: ReplicaSpec = { id: req.id, sizeBytes: req.sizeBytes, hosts: hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })) };
       // Every placed host must be a storage agent we can reach before any replica is made: a
-      // volume that only some hosts hold would never be healthy.
-      const probes = await Promise.allSettled(spec.hosts.filter((h) => h.name !== store.self).map((h) => store.transport.peer(h).raft.getReplica({ id: spec.id }, 5000).catch((e: ServiceError) => {
+      // volume that only some hosts hold would never be healthy. A peer that restarted a moment
+      // ago gets the probe's 5 s to be reconnected (waitForReady).
+      const probes = await Promise.allSettled(spec.hosts.filter((h) => h.name !== store.self).map((h) => store.transport.peer(h).raft.getReplica({ id: spec.id }, 5000, true).catch((e: ServiceError) => {
         if (e.code !== Status.NOT_FOUND) throw peerError(h.name, e);
       })));
       for (const p of probes) if (p.status === 'rejected') throw p.reason as ApiError;
       const results = await Promise.allSettled(
         spec.hosts.map((h) =>
-          h.name === store.self ? store.createReplica(spec, null) : store.transport.peer(h).raft.createReplica({ id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false, memberId: '' }, 30_000),
+          h.name === store.self ? store.createReplica(spec, null) : store.transport.peer(h).raft.createReplica({ id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false, memberId: '' }, 30_000, true),
         ),
       );
       for (const [i, res] of results.entries()) {
@@ -147,7 +148,7 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
       const r = store.get(req.id);
       if (!r) return { existed: false };
       const others = r.spec.hosts.filter((h) => h.name !== store.self);
-      const results = await Promise.allSettled(others.map((h) => store.transport.peer(h).raft.deleteReplica({ id: req.id }, 15_000)));
+      const results = await Promise.allSettled(others.map((h) => store.transport.peer(h).raft.deleteReplica({ id: req.id }, 15_000, true)));
       await store.deleteReplica(req.id);
       for (const [i, res] of results.entries()) if (res.status === 'rejected') throw peerError(others[i]!.name, res.reason);
       return { existed: true };

@@ -14,16 +14,18 @@ export interface Tls {
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => ClientUnaryCall;
 
 export type PromiseClient<C> = {
-  [K in keyof C as C[K] extends Unary<never, unknown> ? K : never]: C[K] extends Unary<infer Req, infer Res> ? (req: Req, timeoutMs?: number) => Promise<Res> : never;
+  [K in keyof C as C[K] extends Unary<never, unknown> ? K : never]: C[K] extends Unary<infer Req, infer Res> ? (req: Req, timeoutMs?: number, waitForReady?: boolean) => Promise<Res> : never;
 };
 
 function promiseClient<C extends object>(client: C, defaultTimeoutMs: number): PromiseClient<C> {
   return new Proxy({} as PromiseClient<C>, {
     get(_, method: string) {
       const fn = (client as Record<string, unknown>)[method] as Unary<unknown, unknown>;
-      return (req: unknown, timeoutMs = defaultTimeoutMs) =>
+      // waitForReady: a channel between reconnect attempts (its peer restarted a moment ago)
+      // waits for the connection until the deadline instead of failing at once.
+      return (req: unknown, timeoutMs = defaultTimeoutMs, waitForReady = false) =>
         new Promise((resolve, reject) => {
-          fn.call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r)));
+          fn.call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs, waitForReady }, (e, r) => (e ? reject(e) : resolve(r)));
         });
     },
   });
