@@ -69,6 +69,12 @@ export class Supervisor {
   private readonly procs = new Map<string, Managed>();
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
+  /**
+   * ensure, stop and the periodic check run one at a time: interleaved, the reconciler and the
+   * check could each find a daemon dead and each start one (seen under load: two restarts for
+   * one kill, the second daemon failing to bind).
+   */
+  private lock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly log: Logger) {}
 
@@ -77,7 +83,7 @@ export class Supervisor {
     this.timer = setInterval(() => {
       if (this.busy) return;
       this.busy = true;
-      this.check()
+      this.serial(() => this.check())
         .catch((e: unknown) => this.log.error({ err: e }, 'supervising daemons failed; retrying'))
         .finally(() => (this.busy = false));
     }, intervalMs);
@@ -88,7 +94,11 @@ export class Supervisor {
    * Makes the process of `spec.dir` run with `spec.argv`: adopts one that already runs (an agent
    * before us started it) unless `restart`, e.g. because its config changed.
    */
-  async ensure(spec: ProcessSpec, restart: boolean): Promise<number> {
+  ensure(spec: ProcessSpec, restart: boolean): Promise<number> {
+    return this.serial(() => this.ensureNow(spec, restart));
+  }
+
+  private async ensureNow(spec: ProcessSpec, restart: boolean): Promise<number> {
     const m = this.procs.get(spec.dir);
     if (m && !restart && (await alive(m.pid))) {
       m.spec = spec;
@@ -100,10 +110,12 @@ export class Supervisor {
       this.procs.set(spec.dir, { spec, pid: running, restarts: m?.restarts ?? 0, notBefore: 0, failures: m?.failures ?? 0 });
       return running;
     }
-    if (m && (await alive(m.pid))) await stopPid(m.pid);
+    const died = m !== undefined && !(await alive(m.pid));
+    if (m && !died) await stopPid(m.pid);
     if (running !== undefined) await stopIn(spec.dir);
     const pid = await this.spawn(spec);
-    this.procs.set(spec.dir, { spec, pid, restarts: m?.restarts ?? 0, notBefore: 0, failures: m?.failures ?? 0 });
+    // A daemon found dead here was restarted, as much as one the check found.
+    this.procs.set(spec.dir, { spec, pid, restarts: (m?.restarts ?? 0) + (died ? 1 : 0), notBefore: 0, failures: m?.failures ?? 0 });
     return pid;
   }
 
@@ -117,11 +129,19 @@ export class Supervisor {
     return [...this.procs.keys()];
   }
 
-  async stop(dir: string): Promise<void> {
-    const m = this.procs.get(dir);
-    this.procs.delete(dir);
-    if (m && (await alive(m.pid))) await stopPid(m.pid);
-    await stopIn(dir);
+  stop(dir: string): Promise<void> {
+    return this.serial(async () => {
+      const m = this.procs.get(dir);
+      this.procs.delete(dir);
+      if (m && (await alive(m.pid))) await stopPid(m.pid);
+      await stopIn(dir);
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
   }
 
   /** Stops every process this agent supervises (agent shutdown). */
