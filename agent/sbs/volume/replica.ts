@@ -14,7 +14,7 @@
 // Writes resolve once their entry is committed and applied here, so an acknowledged write is on a
 // majority's disks and every later read sees it; flush and FUA have nothing left to wait for.
 // Reads are linearizable: on the leader, within its lease (half an election timeout after a
-// majority answered a heartbeat), at once once applied up to the commit index; otherwise through
+// majority answered a heartbeat), as soon as it has applied up to its commit index; otherwise via
 // ReadIndex, a batch of reads waiting for one leader round trip and for this replica to apply up
 // to the index it returns. Ticks follow a monotonic clock (see tick()), which the lease needs.
 
