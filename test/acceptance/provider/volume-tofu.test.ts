@@ -1,0 +1,3 @@
+import { volumeSuite } from './volume-suite.js';
+
+volumeSuite('tofu');
