@@ -183,7 +183,7 @@ export class RaftNode {
    * Returns false when no leader is known.
    */
   readIndex(ctx: string): boolean {
-    // (A leader holding the lease answers in the next Ready, without a heartbeat round.)
+    // A leader holding the lease answers in the next Ready, without a heartbeat round.
     if (this.role === 'leader') {
       this.handleReadIndex(ctx, this.id);
       return true;
@@ -532,7 +532,8 @@ export class RaftNode {
   }
 
   private bcastHeartbeat(): void {
-    const readSeq = (this.cfg.leaseTicks ?? 0) > 0 ? this.reads.beat(this.ticks) : this.reads.lastSeq();
+    const lease = this.cfg.leaseTicks ?? 0;
+    const readSeq = lease > 0 ? this.reads.beat(this.ticks, this.ticks - lease) : this.reads.lastSeq();
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
       // Never tell a follower to commit past what it is known to hold: beyond `match` its log

@@ -34,8 +34,13 @@ export class ReadIndexTracker {
     this.pending.push({ ctx, from, index, seq: ++this.seq });
   }
 
-  /** A heartbeat round for the lease leaves at `tick`: its number goes out with it. */
-  beat(tick: number): number {
+  /**
+   * A heartbeat round for the lease leaves at `tick`: its number goes out with it. Rounds sent
+   * before `oldestUseful` are forgotten: confirmed now, they would give a lease already over (and
+   * with no voter to answer, a single-voter group, they would pile up).
+   */
+  beat(tick: number, oldestUseful: number): number {
+    while (this.beats.length > 0 && this.beats[0]!.tick < oldestUseful) this.beats.shift();
     this.beats.push({ seq: ++this.seq, tick });
     return this.seq;
   }

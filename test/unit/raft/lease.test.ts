@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RaftNode } from '../../../agent/sbs/raft/index.js';
+import { ReadIndexTracker } from '../../../agent/sbs/raft/readindex.js';
 import { Cluster, config, enc } from './cluster.js';
 
 // electionTicks 10, heartbeatTicks 1 (cluster.ts); the lease is half the election timeout.
@@ -105,6 +106,17 @@ describe('raft leader lease', () => {
     for (let i = 0; i < 10; i++) n.tick();
     n.step(vote);
     expect(answers()).toEqual([expect.objectContaining({ type: 'voteResp', to: 'c', granted: true })]);
+  });
+
+  it('forgets heartbeat rounds too old to start a lease (nobody may ever answer them)', () => {
+    const t = new ReadIndexTracker();
+    const seqs: number[] = [];
+    for (let tick = 0; tick < 1000; tick++) seqs.push(t.beat(tick, tick - 5));
+    // An answer to a round long gone starts no lease: the round was dropped, not kept.
+    t.ack('b', seqs[10]!);
+    expect(t.takeConfirmedBeat('a', ['a', 'b'])).toBeNull();
+    t.ack('b', seqs[998]!);
+    expect(t.takeConfirmedBeat('a', ['a', 'b'])).toBe(998);
   });
 
   it('refuses a lease without checkQuorum or as long as an election timeout', () => {
