@@ -1,8 +1,11 @@
 // What both storage benches share: their arguments, the NBD clients they run (argv only, bounded
-// in time), and the nbdsh script for 4 KiB random writes at queue depth 16.
+// in time), the nbdsh script for 4 KiB random writes at queue depth 16, and the comparison loop.
 
 import { execFile } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+
+import { median, samples } from '../common/stats.js';
 
 export const MiB = 1024 * 1024;
 
@@ -60,3 +63,27 @@ while issued < n or h.aio_in_flight() > 0:
 print(time.monotonic() - start)
 h.shutdown()
 `;
+
+/**
+ * Per workload: one warm-up on each side, then `runs` interleaved repetitions (the order reverses
+ * every other one); prints the medians, every sample and the ratio ours/nbdkit.
+ */
+export async function compare(workloads: readonly Workload[], ours: string, nbdkit: string, runs: number): Promise<void> {
+  for (const w of workloads) {
+    const results = { ours: [] as number[], nbdkit: [] as number[] };
+    const once = (side: 'ours' | 'nbdkit'): Promise<number> => w.run(side === 'ours' ? ours : nbdkit);
+    await once('ours');
+    await once('nbdkit');
+    for (let i = 0; i < runs; i++) {
+      const order = i % 2 ? (['nbdkit', 'ours'] as const) : (['ours', 'nbdkit'] as const);
+      for (const side of order) results[side].push(await once(side));
+    }
+    const a = median(results.ours);
+    const b = median(results.nbdkit);
+    console.log(`${w.name}, ${w.unit}`);
+    console.log(`  ours   : median ${a.toFixed(0)}  ${samples(results.ours, 0)}`);
+    console.log(`  nbdkit : median ${b.toFixed(0)}  ${samples(results.nbdkit, 0)}`);
+    console.log(`  ratio ours/nbdkit ${w.short}: ${(a / b).toFixed(2)}`);
+  }
+  console.log(`load average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+}

@@ -15,8 +15,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { SparseFileDevice } from '../../agent/sbs/backend/sparse-file.js';
-import { median, samples } from '../common/stats.js';
-import { arg, exec, MiB, RANDOM_WRITES, timed, type Workload } from './clients.js';
+import { arg, compare, exec, MiB, RANDOM_WRITES, timed, type Workload } from './clients.js';
 import { StaticExportResolver } from '../../agent/sbs/nbd/exports.js';
 import { NbdServer } from '../../agent/sbs/nbd/server.js';
 
@@ -105,23 +104,7 @@ async function main(): Promise<void> {
     console.log(`NBD server bench: ${SIZE / MiB} MiB export, ${RUNS} runs each (median), ${SMALL_IOS} small I/Os per run; baseline ${version}`);
     // Both servers share the machine with whatever else runs; the load shows how far to trust it.
     console.log(`${cpus().length} CPUs, load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-    for (const w of workloads(source)) {
-      const results = { ours: [] as number[], nbdkit: [] as number[] };
-      const once = async (side: 'ours' | 'nbdkit'): Promise<number> => w.run(side === 'ours' ? ours : started.uri);
-      await once('ours'); // warm-ups, not counted
-      await once('nbdkit');
-      for (let i = 0; i < RUNS; i++) {
-        const order = i % 2 ? (['nbdkit', 'ours'] as const) : (['ours', 'nbdkit'] as const);
-        for (const side of order) results[side].push(await once(side));
-      }
-      const a = median(results.ours);
-      const b = median(results.nbdkit);
-      console.log(`${w.name}, ${w.unit}`);
-      console.log(`  ours   : median ${a.toFixed(0)}  ${samples(results.ours, 0)}`);
-      console.log(`  nbdkit : median ${b.toFixed(0)}  ${samples(results.nbdkit, 0)}`);
-      console.log(`  ratio ours/nbdkit ${w.short}: ${(a / b).toFixed(2)}`);
-    }
-    console.log(`load average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    await compare(workloads(source), ours, started.uri, RUNS);
   } finally {
     nbdkit?.kill('SIGTERM');
     await server?.close();

@@ -17,8 +17,7 @@ import { join } from 'node:path';
 import { VolumeClient } from '../../agent/sbs/volume/client.js';
 import { readTls } from '../../lib/agent-client.js';
 import { withLab } from '../common/lab.js';
-import { median, samples } from '../common/stats.js';
-import { arg, exec, MiB, RANDOM_WRITES, timed, type Workload } from './clients.js';
+import { arg, compare, exec, MiB, RANDOM_WRITES, timed, type Workload } from './clients.js';
 
 const RUNS = arg(0, 'runs', 3);
 const SIZE = arg(1, 'size-mib', 256) * MiB;
@@ -113,23 +112,7 @@ async function main(): Promise<void> {
         const version = (await exec('nbdkit', ['--version'])).trim();
         console.log(`3-replica volume bench: ${SIZE / MiB} MiB volume, ${RUNS} runs each (median), ${IOS} small I/Os per run; ours through the leader (${leader}); baseline ${version}, both on unix sockets`);
         console.log(`${cpus().length} CPUs, load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-        for (const w of workloads(source)) {
-          const results = { ours: [] as number[], nbdkit: [] as number[] };
-          const once = (side: 'ours' | 'nbdkit'): Promise<number> => w.run(side === 'ours' ? ours : theirs);
-          await once('ours');
-          await once('nbdkit');
-          for (let i = 0; i < RUNS; i++) {
-            const order = i % 2 ? (['nbdkit', 'ours'] as const) : (['ours', 'nbdkit'] as const);
-            for (const side of order) results[side].push(await once(side));
-          }
-          const a = median(results.ours);
-          const c = median(results.nbdkit);
-          console.log(`${w.name}, ${w.unit}`);
-          console.log(`  ours   : median ${a.toFixed(0)}  ${samples(results.ours, 0)}`);
-          console.log(`  nbdkit : median ${c.toFixed(0)}  ${samples(results.nbdkit, 0)}`);
-          console.log(`  ratio ours/nbdkit ${w.short}: ${(a / c).toFixed(2)}`);
-        }
-        console.log(`load average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+        await compare(workloads(source), ours, theirs, RUNS);
       } finally {
         client.close();
       }
