@@ -55,6 +55,16 @@ export async function runOk(file: string, args: readonly string[], timeoutMs = 6
   return result;
 }
 
+/**
+ * Runs a Python script in nbdsh with NBD_URI set to `uri`: `lines` (which connect `h`) fill the
+ * dict `r`, printed as JSON after shutdown and returned parsed.
+ */
+export async function nbdshJson(uri: string, lines: readonly string[]): Promise<Record<string, unknown>> {
+  const script = ['import json, os', ...lines, 'h.shutdown()', 'print(json.dumps(r))'].join('\n');
+  const { stdout } = await runOk('nbdsh', ['-c', script], 60_000, { NBD_URI: uri });
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+}
+
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);

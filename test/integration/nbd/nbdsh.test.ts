@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import type { BlockDevice, WriteOptions, WriteZeroesOptions } from '../../../agent/sbs/backend/block-device.js';
-import { MiB, runOk, startServer, type RunningServer } from './harness.js';
+import { MiB, nbdshJson, startServer, type RunningServer } from './harness.js';
 
 type Call =
   | { op: 'read'; offset: number; length: number }
@@ -83,9 +83,8 @@ afterAll(async () => {
 });
 
 /** Runs a Python snippet in nbdsh connected to `name`; the snippet fills the dict `r`, returned parsed. */
-async function nbdsh(name: string, body: string): Promise<Record<string, unknown>> {
-  const script = [
-    'import json, os',
+function nbdsh(name: string, body: string): Promise<Record<string, unknown>> {
+  return nbdshJson(srv.uri(name), [
     'h.set_strict_mode(0)',
     "h.connect_uri(os.environ['NBD_URI'])",
     'r = {}',
@@ -96,11 +95,7 @@ async function nbdsh(name: string, body: string): Promise<Record<string, unknown
     '    except nbd.Error as e:',
     '        return e.errnum',
     body,
-    'h.shutdown()',
-    'print(json.dumps(r))',
-  ].join('\n');
-  const { stdout } = await runOk('nbdsh', ['-c', script], 60_000, { NBD_URI: srv.uri(name) });
-  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+  ]);
 }
 
 describe('writes, flush, trim and zeroes reach the device with their flags', () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nbdClientCertDir, nbdSocketPath } from '../../../lab/lab.js';
 import { createCa, issue, writeNbdClientDir } from '../../../lib/certs.js';
-import { makeTempDir, run, runOk } from '../nbd/harness.js';
+import { makeTempDir, nbdshJson, run, runOk } from '../nbd/harness.js';
 import { startStorageLab, waitStatus, type StorageLab } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -52,19 +52,14 @@ interface Info {
 const tcpUri = (address: string, id: string, certDir: string): string => `nbds://${address}:10809/${id}?tls-certificates=${encodeURIComponent(certDir)}`;
 
 /** Runs a Python snippet in nbdsh connected over TLS; the snippet fills the dict `r`, returned parsed. */
-async function nbdsh(uri: string, body: string): Promise<Record<string, unknown>> {
-  const script = [
-    'import json, os',
+function nbdsh(uri: string, body: string): Promise<Record<string, unknown>> {
+  return nbdshJson(uri, [
     // tls-certificates names a local directory, which libnbd takes from a URI only when told to.
     'h.set_uri_allow_local_file(True)',
     "h.connect_uri(os.environ['NBD_URI'])",
     "r = {'tls': h.get_tls_negotiated()}",
     body,
-    'h.shutdown()',
-    'print(json.dumps(r))',
-  ].join('\n');
-  const { stdout } = await runOk('nbdsh', ['-c', script], 60_000, { NBD_URI: uri });
-  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+  ]);
 }
 
 describe('NBD TLS required, with the agents’ certificates', () => {
