@@ -1,22 +1,26 @@
 // vxcloud-agent: runs on every host, holds the host's desired state and converges the kernel to it.
 
 import { Command } from 'commander';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { networkService } from './api/network-service.js';
 import { routerService } from './api/router-service.js';
-import { dataplaneLayout, dataplaneMode, hostService } from './api/host-service.js';
+import { dataplaneLayout, dataplaneMode, hostService, peerEndpoint } from './api/host-service.js';
 import { startServer } from './api/server.js';
-import { loadConfig } from './config/config.js';
+import { loadConfig, type AgentConfig } from './config/config.js';
 import { startControlPlane } from './evpn/control-plane.js';
 import { overlayMtu, type L2Context } from './l2/context.js';
 import { protectedNetworks } from './l3/protected.js';
 import { Routers } from './l3/routers.js';
 import { Supervisor } from './l3/supervisor.js';
 import { openNet } from './net/index.js';
+import { localAuthority, registryAuthority } from './registry/authority.js';
+import { Registry } from './registry/registry.js';
+import { reservations } from './registry/view.js';
 import { startStorage } from './sbs/volume/runtime.js';
 import { Reconciler } from './state/reconciler.js';
 import { StateStore } from './state/store.js';
 import { AGENT_VERSION } from './version.js';
+import { readFile } from 'node:fs/promises';
 
 async function main(): Promise<void> {
   const opts = new Command('vxcloud-agent')
@@ -34,7 +38,9 @@ async function main(): Promise<void> {
   if (!underlay) throw new Error(`underlay.interface: no interface "${cfg.underlay.interface}" on this host`);
   const ctx: L2Context = { underlayAddress: cfg.underlay.address, underlayMtu: underlay.mtu, vxlanPort: cfg.vxlanPort };
 
-  const layout = dataplaneLayout(dataplaneMode(caps, cfg.dataplane));
+  const mode = dataplaneMode(caps, cfg.dataplane);
+  const layout = dataplaneLayout(mode);
+  const registry = cfg.registry ? await openRegistry(cfg, layout, log) : undefined;
   const reconciler = await Reconciler.open(net, new StateStore(cfg.stateDir), ctx, log, layout, cfg.controlPlane.kind);
   const supervisor = new Supervisor(log);
   const routers = new Routers(
@@ -46,22 +52,27 @@ async function main(): Promise<void> {
       overlayMtu: overlayMtu(ctx),
       protectedCidrs: await protectedNetworks(net.host, cfg.underlay.interface, cfg.listen, cfg.router.protectedCidrs),
       supervisor,
+      // A router's DHCP server reserves every NIC address of its subnets, from the registry.
+      reservations: (subnetId) => (registry?.view ? reservations(registry.view, subnetId) : []),
     },
     cfg.host.roles.includes('route'),
   );
   reconciler.extend(routers);
+  registry?.onView(() => routers.reservationsChanged());
   supervisor.start();
   const first = await reconciler.reconcileAll();
   log.info({ caps, layout, failed: first.failed.length }, 'initial reconcile done');
   reconciler.start(cfg.reconcile.intervalSeconds * 1000);
   // After the first reconcile, so that zebra finds the subnets' devices already there.
-  const plane = await startControlPlane(cfg, net.host, log, reconciler);
+  registry?.start();
+  const plane = await startControlPlane(cfg, net.host, log, reconciler, registry);
+  const authority = registry ? registryAuthority(registry) : localAuthority;
 
   const storage = cfg.storage ? await startStorage(cfg, cfg.storage, log) : undefined;
   const server = await startServer(cfg, {
-    host: hostService(cfg, caps, underlay.mtu, reconciler, log, plane),
-    network: networkService(reconciler, ctx, log),
-    router: routerService(reconciler, routers, log),
+    host: hostService(cfg, caps, underlay.mtu, reconciler, log, plane, registry),
+    network: networkService(reconciler, ctx, authority, log),
+    router: routerService(reconciler, routers, authority, log),
     ...(storage ? { volumes: storage.services } : {}),
   });
   log.info({ listen: cfg.listen }, 'serving');
@@ -69,7 +80,10 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');
     reconciler.stop();
-    const planeStopped = plane.stop().catch((e: unknown) => log.error({ err: e }, 'stopping the control plane failed'));
+    const planeStopped = plane
+      .stop()
+      .then(() => registry?.stop())
+      .catch((e: unknown) => log.error({ err: e }, 'stopping the control plane failed'));
     // dnsmasq and DHCP clients are the agent's children: they go with it (kernel state and leases stay).
     const daemonsStopped = routers.stop().catch((e: unknown) => log.error({ err: e }, 'stopping DHCP daemons failed'));
     const storageStopped = storage?.stop().catch((e: unknown) => log.error({ err: e }, 'stopping volumes failed'));
@@ -83,6 +97,23 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The registry client, with what this host tells the others about itself. */
+async function openRegistry(cfg: AgentConfig, layout: string, log: Logger): Promise<Registry> {
+  const r = cfg.registry!;
+  const tls = r.tls ? { ca: await readFile(r.tls.ca), cert: await readFile(r.tls.cert), key: await readFile(r.tls.key) } : undefined;
+  const self = {
+    name: cfg.host.name,
+    roles: cfg.host.roles,
+    underlay: cfg.underlay.address,
+    endpoints: cfg.listen,
+    peerEndpoint: peerEndpoint(cfg.listen, cfg.underlay.address),
+    controlPlane: cfg.controlPlane.kind,
+    dataplane: layout,
+    agentVersion: AGENT_VERSION,
+  };
+  return new Registry({ endpoints: r.endpoints, prefix: r.prefix, leaseSeconds: r.leaseSeconds, ...(tls ? { tls } : {}) }, self, log.child({ component: 'registry' }));
 }
 
 main().catch((e: unknown) => {

@@ -45,15 +45,15 @@ export interface LabOptions {
   reconcileIntervalSeconds?: number;
   logLevel?: string;
   /**
-   * Who fills the VTEP tables: `static` (default: the caller, through the API), `evpn` (FRR run by
-   * each agent; hosts with the management role are the route reflectors) or `etcd` (one etcd of
-   * the lab's own, in namespace NAME-etcd on the underlay at ETCD_ADDRESS).
+   * Who fills the VTEP tables: `registry` (default: each agent derives them from the lab's
+   * registry), `evpn` (FRR run by each agent; hosts with the management role are the route
+   * reflectors) or `static` (the caller, through the API). The registry runs in every lab.
    */
-  controlPlane?: 'static' | 'evpn' | 'etcd';
+  controlPlane?: 'registry' | 'evpn' | 'static';
   /** evpn settings merged into each agent's `controlPlane` (asn, timers, coalesceTimeMs, ...). */
   evpn?: Record<string, unknown>;
-  /** etcd settings merged into each agent's `controlPlane.etcd` (leaseSeconds, prefix). */
-  etcd?: Record<string, unknown>;
+  /** Settings merged into each agent's `registry` section (leaseSeconds, prefix). */
+  registry?: Record<string, unknown>;
   /**
    * An "internet" namespace (NAME-inet: 203.0.113.1/24, forwarding, and a leg on the underlay at
    * 192.0.2.254 like a real upstream that also reaches management) that each route host's
@@ -65,10 +65,22 @@ export interface LabOptions {
   nbdTls?: 'off' | 'optional' | 'required';
 }
 
-/** The lab's etcd: data dir, log and pid file under the lab dir, so that labDown finds a leftover. */
+/**
+ * The lab's registry: one etcd in a namespace of its own on the underlay, serving mutual TLS with
+ * a CA of its own (pki/registry-ca), so that only hosts — not the tenants and operators that the
+ * deployment CA signs for — can reach it. Data dir, log and pid file live under the lab dir, so
+ * that labDown finds a leftover.
+ */
 export const etcdNamespace = (lab: string): string => `${lab}-etcd`;
 export const ETCD_ADDRESS = '192.0.2.253';
-export const ETCD_ENDPOINT = `http://${ETCD_ADDRESS}:2379`;
+export const ETCD_ENDPOINT = `https://${ETCD_ADDRESS}:2379`;
+/** The registry's CA and a client pair of it, for tools (etcdctl) and tests: LABDIR/pki/registry-*.pem. */
+export const registryPki = (dir: string) => ({ ca: join(dir, 'pki', 'registry-ca.pem'), cert: join(dir, 'pki', 'registry-client.pem'), key: join(dir, 'pki', 'registry-client-key.pem') });
+/** etcdctl's TLS arguments for the lab's registry. */
+export const etcdctlTls = (dir: string): string[] => {
+  const p = registryPki(dir);
+  return ['--cacert', p.ca, '--cert', p.cert, '--key', p.key];
+};
 const etcdRunDir = (dir: string): string => join(dir, 'etcd');
 const ETCD = '/usr/bin/etcd';
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -176,7 +188,7 @@ async function buildUnderlay(net: Net, lab: string, hosts: number): Promise<void
 }
 
 /** etcd in a namespace of its own with one leg on the underlay bridge; returns once it answers. */
-async function startEtcd(net: Net, lab: string, dir: string): Promise<void> {
+async function startEtcd(net: Net, lab: string, dir: string, tls: { ca: string; cert: string; key: string }): Promise<void> {
   const ns = etcdNamespace(lab);
   await net.createNetns(ns);
   const u = await net.netns(underlayNamespace(lab));
@@ -200,7 +212,8 @@ async function startEtcd(net: Net, lab: string, dir: string): Promise<void> {
     const child = spawn(
       'nsenter',
       [`--net=/run/netns/${ns}`, '--', ETCD, '--name', lab, '--data-dir', join(run, 'data'), '--listen-client-urls', ETCD_ENDPOINT, '--advertise-client-urls', ETCD_ENDPOINT,
-        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `${lab}=${peer}`],
+        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `${lab}=${peer}`,
+        '--client-cert-auth', '--trusted-ca-file', tls.ca, '--cert-file', tls.cert, '--key-file', tls.key],
       { detached: true, stdio: ['ignore', log.fd, log.fd] },
     );
     child.unref();
@@ -212,7 +225,7 @@ async function startEtcd(net: Net, lab: string, dir: string): Promise<void> {
   await writeFile(join(run, 'etcd.pid'), `${pid}\n`);
   await waitFor(`etcd of lab ${lab} to answer (log: ${join(run, 'etcd.log')})`, 20_000, async () => {
     if (!isAlive(pid)) throw new Error('etcd exited');
-    await promisify(execFile)('nsenter', [`--net=/run/netns/${ns}`, '--', ETCDCTL, '--endpoints', ETCD_ENDPOINT, '--dial-timeout', '1s', 'endpoint', 'health'], { timeout: 5000 });
+    await promisify(execFile)('nsenter', [`--net=/run/netns/${ns}`, '--', ETCDCTL, '--endpoints', ETCD_ENDPOINT, ...etcdctlTls(dir), '--dial-timeout', '1s', 'endpoint', 'health'], { timeout: 5000 });
     return true;
   });
 }
@@ -292,6 +305,10 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
     hosts: [],
   };
   await writeNbdClientDir(nbdClientCertDir(lab), { ca: ca.cert, ...clientPair });
+  const registryCa = await createCa(`vxcloud lab ${opts.name} registry CA`);
+  const regCa = await writePair(pki, 'registry-ca', registryCa);
+  const regServer = await writePair(pki, 'registry-server', await issue(registryCa, { commonName: 'etcd', role: 'host', ips: [ETCD_ADDRESS] }));
+  await writePair(pki, 'registry-client', await issue(registryCa, { commonName: 'vxctl', role: 'client' }));
 
   const net = await openNet();
   try {
@@ -301,7 +318,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
       await buildInternet(net, opts.name, routeHosts);
       lab.internet = { namespace: internetNamespace(opts.name), cidr: INTERNET.cidr, gateway: INTERNET.gateway };
     }
-    if (opts.controlPlane === 'etcd') await startEtcd(net, opts.name, dir);
+    await startEtcd(net, opts.name, dir, { ca: regCa.cert, ...regServer });
   } finally {
     net.close();
   }
@@ -312,6 +329,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
     const address = underlayAddress(i);
     const pair = await writePair(hdir, 'agent', await issue(ca, { commonName: name, role: 'host', dnsNames: [name, 'localhost'], ips: [address] }));
     const roles = hostRoles(opts, i);
+    const regPair = await writePair(hdir, 'registry', await issue(registryCa, { commonName: name, role: 'client' }));
     const socket = join(hdir, 'agent.sock');
     const host: LabHost = {
       name,
@@ -335,6 +353,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
         stateDir: host.stateDir,
         logLevel: opts.logLevel ?? 'info',
         reconcile: { intervalSeconds: opts.reconcileIntervalSeconds ?? 10 },
+        registry: { endpoints: [ETCD_ENDPOINT], tls: { ca: regCa.cert, ...regPair }, ...opts.registry },
         controlPlane: controlPlaneConfig(opts, hdir),
         router: routerConfig(opts, i),
         ...(roles.includes('storage')
@@ -369,8 +388,7 @@ function hostRoles(opts: LabOptions, i: number): string[] {
 }
 
 function controlPlaneConfig(opts: LabOptions, hostDir: string): Record<string, unknown> {
-  if (opts.controlPlane === 'etcd') return { kind: 'etcd', etcd: { endpoints: [ETCD_ENDPOINT], ...opts.etcd } };
-  if (opts.controlPlane !== 'evpn') return { kind: 'static' };
+  if (opts.controlPlane !== 'evpn') return { kind: opts.controlPlane ?? 'registry' };
   const reflectors: string[] = [];
   for (let i = 1; i <= opts.hosts; i++) if (hostRoles(opts, i).includes('management')) reflectors.push(underlayAddress(i));
   if (reflectors.length === 0) throw new Error('an evpn lab needs at least one host with the management role (the route reflectors)');

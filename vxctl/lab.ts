@@ -13,14 +13,14 @@ export function registerLabCommands(program: Command): void {
     .option('--hosts <n>', 'number of hosts', '3')
     .option('--name <lab>', 'lab name (prefix of its namespaces)', 'vxlab')
     .option('--reconcile-interval <seconds>', 'how often agents reconcile', '10')
-    .option('--control-plane <kind>', 'static (VTEP tables through the API), evpn (FRR on every host) or etcd (a lab etcd on the underlay)', 'static')
+    .option('--control-plane <kind>', 'registry (tables derived from the lab registry), evpn (FRR on every host) or static (VTEP tables through the API)', 'registry')
     .option('--reflectors <n>', 'evpn: how many of the hosts (the last ones) are route reflectors (role management)', '2')
     .option('--route-hosts <n>', 'how many hosts (after the compute hosts) get the route role, for routers', '0')
     .option('--storage-hosts <n>', 'how many hosts (after the compute hosts, before the route hosts) get the storage role, for volumes', '0')
     .option('--internet', "an \"internet\" namespace (203.0.113.0/24) as the route hosts' external network")
     .option('--nbd-tls <mode>', "storage hosts' NBD TLS: off, optional or required (clients use tls-certificates=LABDIR/pki/nbd)", 'off')
     .action(async (o: { hosts: string; name: string; reconcileInterval: string; controlPlane: string; reflectors: string; routeHosts: string; storageHosts: string; internet?: boolean; nbdTls: string }) => {
-      if (!['static', 'evpn', 'etcd'].includes(o.controlPlane)) throw new Error('--control-plane: static, evpn or etcd');
+      if (!['registry', 'evpn', 'static'].includes(o.controlPlane)) throw new Error('--control-plane: registry, evpn or static');
       if (!['off', 'optional', 'required'].includes(o.nbdTls)) throw new Error('--nbd-tls: off, optional or required');
       const hosts = Number(o.hosts);
       const reflectors = o.controlPlane === 'evpn' ? Number(o.reflectors) : 0;
@@ -36,7 +36,7 @@ export function registerLabCommands(program: Command): void {
         name: o.name,
         hosts,
         reconcileIntervalSeconds: Number(o.reconcileInterval),
-        controlPlane: o.controlPlane as 'static' | 'evpn' | 'etcd',
+        controlPlane: o.controlPlane as 'registry' | 'evpn' | 'static',
         roles: (i) => (i > hosts - reflectors ? ['management'] : i >= firstRoute ? ['route'] : i >= firstStorage ? ['storage'] : ['compute']),
         internet: o.internet === true,
         nbdTls: o.nbdTls as 'off' | 'optional' | 'required',

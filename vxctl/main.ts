@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { AGENT_VERSION } from '../agent/version.js';
 import { registerCertCommands } from './certs.js';
-import { registerEtcdCommands } from './etcd.js';
+import { registerRegistryCommands } from './registry.js';
 import { registerEvpnCommands } from './evpn.js';
 import { registerLabCommands } from './lab.js';
 import { registerObjectCommands } from './objects.js';
@@ -15,7 +15,7 @@ registerLabCommands(program);
 registerObjectCommands(program);
 registerRouterCommands(program);
 registerEvpnCommands(program);
-registerEtcdCommands(program);
+registerRegistryCommands(program);
 
 program.parseAsync().catch((e: unknown) => {
   process.stderr.write(`vxctl: ${e instanceof Error ? e.message : String(e)}\n`);

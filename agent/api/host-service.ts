@@ -2,11 +2,13 @@
 
 import { release } from 'node:os';
 import type { Logger } from 'pino';
-import { DataplaneMode, type HostServiceServer } from '../../gen/vxcloud/agent/v1/host.js';
+import { DataplaneMode, type HostServiceServer, type InventoryHost, type RegistryView } from '../../gen/vxcloud/agent/v1/host.js';
 import { ConfigError, type AgentConfig, type DataplaneSetting } from '../config/config.js';
 import type { ControlPlane } from '../evpn/control-plane.js';
 import type { DataplaneLayout } from '../l2/layout.js';
 import type { Capabilities } from '../net/types.js';
+import type { Registry } from '../registry/registry.js';
+import { ApiError } from '../state/errors.js';
 import type { Reconciler } from '../state/reconciler.js';
 import { unary } from './unary.js';
 import { AGENT_VERSION } from '../version.js';
@@ -44,8 +46,46 @@ export function peerEndpoint(listen: readonly string[], underlayAddress: string)
   return tcp[0]?.text ?? '';
 }
 
-export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: number, r: Reconciler, log: Logger, plane?: ControlPlane): HostServiceServer {
+/** The registry as this agent watches it: every host of the inventory, what it spans and holds. */
+export function registryView(reg: Registry): RegistryView {
+  const st = reg.status();
+  const v = reg.view;
+  const members = [...(v?.hosts.values() ?? [])]
+    .map((h) => {
+      const vnis: number[] = [];
+      for (const o of v!.objects.values()) if (o.kind === 'subnet' && o.hosts.includes(h.name)) vnis.push(o.vni);
+      const macs = [...v!.objects.values()].filter((o) => o.kind === 'nic' && o.host === h.name).length;
+      return { name: h.name, vtep: h.underlay, vnis: vnis.sort((a, b) => a - b), macs, up: v!.alive.has(h.name) };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+  return { endpoints: st.endpoints, prefix: st.prefix, leaseId: st.leaseId, leaseSeconds: st.leaseSeconds, members, keys: st.keys, revision: st.revision, problems: st.problems };
+}
+
+export function inventory(reg: Registry, role: string): InventoryHost[] {
+  const v = reg.view;
+  if (!v) throw new ApiError('UNAVAILABLE', '', `the registry has not answered this agent yet: ${reg.status().problems.join('; ')}`);
+  return [...v.hosts.values()]
+    .filter((h) => role === '' || h.roles.includes(role))
+    .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }))
+    .map((h) => ({
+      name: h.name,
+      roles: h.roles,
+      underlayAddress: h.underlay,
+      endpoints: h.endpoints,
+      peerEndpoint: h.peerEndpoint,
+      up: v.alive.has(h.name),
+      controlPlane: h.controlPlane,
+      dataplane: h.dataplane,
+      agentVersion: h.agentVersion,
+    }));
+}
+
+export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: number, r: Reconciler, log: Logger, plane?: ControlPlane, registry?: Registry): HostServiceServer {
   return {
+    listHosts: unary(log, 'ListHosts', async (req) => {
+      if (!registry) throw new ApiError('FAILED_PRECONDITION', '', 'this host has no registry (registry in its agent config): it knows only itself');
+      return { hosts: inventory(registry, req.role) };
+    }),
     getHost: unary(log, 'GetHost', async () => {
       const d = r.desired;
       const statuses = await Promise.all([
@@ -66,6 +106,7 @@ export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: n
         objectsReady: statuses.filter((s) => s.ready).length,
         controlPlane: plane ? await plane.status() : undefined,
         peerEndpoint: peerEndpoint(cfg.listen, cfg.underlay.address),
+        registry: registry ? registryView(registry) : undefined,
       };
     }),
   };

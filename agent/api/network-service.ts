@@ -16,6 +16,7 @@ import { nicGateway } from '../l2/nic.js';
 import { ApiError } from '../state/errors.js';
 import type { NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from '../state/model.js';
 import type { Reconciler } from '../state/reconciler.js';
+import type { Authority } from '../registry/authority.js';
 import { required, unary } from './unary.js';
 
 function found<T>(value: T | undefined, what: string, id: string): T {
@@ -25,7 +26,30 @@ function found<T>(value: T | undefined, what: string, id: string): T {
 
 const NIC_KINDS: Partial<Record<NicKind, NicRecord['kind']>> = { [NicKind.NIC_KIND_VETH]: 'veth', [NicKind.NIC_KIND_TAP]: 'tap' };
 
-export function networkService(r: Reconciler, ctx: L2Context, log: Logger): NetworkServiceServer {
+/**
+ * A change claimed in the registry first, then made on this host; if this host cannot make it,
+ * a claim this call made (the host did not hold the object before) is given back.
+ */
+export async function claimed<T>(isNew: boolean, claim: () => Promise<T>, local: (claimed: T) => Promise<void>, release: () => Promise<void>, log: Logger): Promise<T> {
+  const c = await claim();
+  try {
+    await local(c);
+  } catch (e) {
+    if (isNew) await release().catch((u: unknown) => log.error({ err: u }, 'giving back a registry claim after a failed change failed'));
+    throw e;
+  }
+  return c;
+}
+
+/** A delete: the registry must answer first; then the host drops the object, then its claim. */
+export async function released(check: () => Promise<void>, local: () => Promise<boolean>, release: () => Promise<void>): Promise<{ existed: boolean }> {
+  await check();
+  const existed = await local();
+  await release();
+  return { existed };
+}
+
+export function networkService(r: Reconciler, ctx: L2Context, auth: Authority, log: Logger): NetworkServiceServer {
   const vpc = async (v: VpcRecord): Promise<Vpc> => ({ spec: { ...v }, status: await r.vpcStatus(v) });
   const subnet = async (s: SubnetRecord): Promise<Subnet> => ({
     spec: { id: s.id, vpcId: s.vpc_id, name: s.name, cidr: s.cidr, vni: s.vni, vlan: s.vlan, gateway: s.gateway },
@@ -61,17 +85,17 @@ export function networkService(r: Reconciler, ctx: L2Context, log: Logger): Netw
     putVpc: unary(log, 'PutVpc', async (req) => {
       const s = required(req.vpc, 'vpc');
       const rec: VpcRecord = { id: s.id, name: s.name, tenant: s.tenant, cidr: s.cidr };
-      await r.putVpc(rec);
+      await claimed(!r.desired.vpcs[rec.id], () => auth.joinVpc(rec), () => r.putVpc(rec), () => auth.leaveVpc(rec.id), log);
       return vpc(rec);
     }),
     getVpc: unary(log, 'GetVpc', async (req) => vpc(found(r.desired.vpcs[req.id], 'VPC', req.id))),
     listVpcs: unary(log, 'ListVpcs', async () => ({ vpcs: await Promise.all(Object.values(r.desired.vpcs).map(vpc)) })),
-    deleteVpc: unary(log, 'DeleteVpc', async (req) => ({ existed: await r.deleteVpc(req.id) })),
+    deleteVpc: unary(log, 'DeleteVpc', (req) => released(() => auth.reachable(req.id), () => r.deleteVpc(req.id), () => auth.leaveVpc(req.id))),
 
     putSubnet: unary(log, 'PutSubnet', async (req) => {
       const s = required(req.subnet, 'subnet');
-      const rec: SubnetRecord = { id: s.id, vpc_id: s.vpcId, name: s.name, cidr: s.cidr, vni: s.vni, vlan: s.vlan, gateway: s.gateway };
-      await r.putSubnet(rec);
+      const asked: SubnetRecord = { id: s.id, vpc_id: s.vpcId, name: s.name, cidr: s.cidr, vni: s.vni, vlan: s.vlan, gateway: s.gateway };
+      const rec = await claimed(!r.desired.subnets[asked.id], () => auth.joinSubnet(asked), (c) => r.putSubnet(c), () => auth.leaveSubnet(asked.id), log);
       return subnet(rec);
     }),
     getSubnet: unary(log, 'GetSubnet', async (req) => subnet(found(r.desired.subnets[req.id], 'subnet', req.id))),
@@ -82,13 +106,13 @@ export function networkService(r: Reconciler, ctx: L2Context, log: Logger): Netw
           .map(subnet),
       ),
     })),
-    deleteSubnet: unary(log, 'DeleteSubnet', async (req) => ({ existed: await r.deleteSubnet(req.id) })),
+    deleteSubnet: unary(log, 'DeleteSubnet', (req) => released(() => auth.reachable(req.id), () => r.deleteSubnet(req.id), () => auth.leaveSubnet(req.id))),
 
     putNic: unary(log, 'PutNic', async (req) => {
       const s = required(req.nic, 'nic');
       const kind = NIC_KINDS[s.kind];
       if (!kind) throw new ApiError('INVALID_ARGUMENT', 'kind', 'required: NIC_KIND_VETH (a namespace) or NIC_KIND_TAP (a VM)');
-      const rec: NicRecord = {
+      const asked: NicRecord = {
         id: s.id,
         subnet_id: s.subnetId,
         kind,
@@ -99,7 +123,7 @@ export function networkService(r: Reconciler, ctx: L2Context, log: Logger): Netw
         ifname: kind === 'veth' ? s.ifname || 'eth0' : '',
         dhcp: s.dhcp,
       };
-      await r.putNic(rec);
+      const rec = await claimed(!r.desired.nics[asked.id], () => auth.claimNic(asked, true), (c) => r.putNic(c), () => auth.releaseNic(asked.id), log);
       return nic(rec);
     }),
     getNic: unary(log, 'GetNic', async (req) => nic(found(r.desired.nics[req.id], 'NIC', req.id))),
@@ -110,7 +134,7 @@ export function networkService(r: Reconciler, ctx: L2Context, log: Logger): Netw
           .map(nic),
       ),
     })),
-    deleteNic: unary(log, 'DeleteNic', async (req) => ({ existed: await r.deleteNic(req.id) })),
+    deleteNic: unary(log, 'DeleteNic', (req) => released(() => auth.reachable(req.id), () => r.deleteNic(req.id), () => auth.releaseNic(req.id))),
 
     putVtepTable: unary(log, 'PutVtepTable', async (req) => {
       const t = required(req.table, 'table');

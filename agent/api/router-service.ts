@@ -13,6 +13,8 @@ import type { Routers } from '../l3/routers.js';
 import { ApiError } from '../state/errors.js';
 import type { NatRuleRecord, RouterRecord } from '../state/model.js';
 import type { Reconciler } from '../state/reconciler.js';
+import type { Authority } from '../registry/authority.js';
+import { claimed, released } from './network-service.js';
 import { required, unary } from './unary.js';
 
 function found<T>(value: T | undefined, what: string, id: string): T {
@@ -33,7 +35,7 @@ const PROTOCOLS: Partial<Record<NatProtocol, NatRuleRecord['protocol']>> = {
 };
 const PROTOCOL_OF: Record<NatRuleRecord['protocol'], NatProtocol> = { '': NatProtocol.NAT_PROTOCOL_UNSPECIFIED, tcp: NatProtocol.NAT_PROTOCOL_TCP, udp: NatProtocol.NAT_PROTOCOL_UDP };
 
-export function routerService(r: Reconciler, routers: Routers, log: Logger): RouterServiceServer {
+export function routerService(r: Reconciler, routers: Routers, auth: Authority, log: Logger): RouterServiceServer {
   const router = async (rec: RouterRecord): Promise<Router> => {
     const v = await routers.routerView(rec);
     const o = v.observed;
@@ -103,7 +105,7 @@ export function routerService(r: Reconciler, routers: Routers, log: Logger): Rou
         reservations: s.reservations.map((x) => ({ subnet_id: x.subnetId, mac: x.mac, ip: x.ip, hostname: x.hostname })),
         dhcp_lease_seconds: s.dhcpLeaseSeconds,
       };
-      await routers.putRouter(rec);
+      await claimed(!r.desired.routers[rec.id], () => auth.claimRouter(rec), () => routers.putRouter(rec), () => auth.releaseRouter(rec.id), log);
       return router(rec);
     }),
     getRouter: unary(log, 'GetRouter', async (req) => router(found(r.desired.routers[req.id], 'router', req.id))),
@@ -112,7 +114,7 @@ export function routerService(r: Reconciler, routers: Routers, log: Logger): Rou
       for (const rec of Object.values(r.desired.routers)) if (req.parentId === '' || rec.vpc_id === req.parentId) out.push(await router(rec));
       return { routers: out };
     }),
-    deleteRouter: unary(log, 'DeleteRouter', async (req) => ({ existed: await routers.deleteRouter(req.id) })),
+    deleteRouter: unary(log, 'DeleteRouter', (req) => released(() => auth.reachable(req.id), () => routers.deleteRouter(req.id), () => auth.releaseRouter(req.id))),
 
     putNatRule: unary(log, 'PutNatRule', async (req) => {
       const s = required(req.rule, 'rule');

@@ -6,6 +6,7 @@ import { resolve, dirname } from 'node:path';
 import { parse } from 'yaml';
 import { parseIp } from '../../lib/ipv4.js';
 import { parseControlPlane, type ControlPlaneConfig } from './control-plane.js';
+import { parseRegistryConfig, type RegistryConfig } from './registry.js';
 import { parseRouterConfig, type RouterConfig } from './router.js';
 
 export const ROLES = ['compute', 'route', 'management', 'storage'] as const;
@@ -35,6 +36,8 @@ export interface AgentConfig {
   reconcile: { intervalSeconds: number };
   vxlanPort: number;
   dataplane: DataplaneSetting;
+  /** The deployment's registry; undefined on a host without one (see registry.ts). */
+  registry?: RegistryConfig;
   controlPlane: ControlPlaneConfig;
   /** Route hosts: the external network and namespaces of routers (see router.ts). */
   router: RouterConfig;
@@ -88,6 +91,7 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
   if (typeof vxlanPort !== 'number' || !Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) throw new ConfigError('vxlanPort: a UDP port, 1..65535');
   const dataplane = raw.dataplane ?? 'auto';
   if (!DATAPLANE_SETTINGS.includes(dataplane as DataplaneSetting)) throw new ConfigError(`dataplane: one of ${DATAPLANE_SETTINGS.join(', ')}`);
+  const registry = parseRegistryConfig(raw.registry, rel, (m) => new ConfigError(m));
 
   return {
     host: { name, roles: roles as Role[] },
@@ -99,7 +103,8 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
     reconcile: { intervalSeconds: interval },
     vxlanPort,
     dataplane: dataplane as DataplaneSetting,
-    controlPlane: parseControlPlane(raw.controlPlane, (m) => new ConfigError(m)),
+    ...(registry ? { registry } : {}),
+    controlPlane: parseControlPlane(raw.controlPlane, registry !== undefined, (m) => new ConfigError(m)),
     router: parseRouterConfig(raw.router, (m) => new ConfigError(m)),
     ...parseStorage(raw, rel),
   };

@@ -1,10 +1,11 @@
-// The `controlPlane` section of the agent config: which control plane fills the VTEP tables, and
-// how FRR (BGP EVPN) or etcd is reached. Checked field by field like the rest of the config.
+// The `controlPlane` section of the agent config: which control plane fills the VTEP tables
+// (derived from the registry, FRR's BGP EVPN, or static tables put through the API), and how FRR
+// is run. Checked field by field like the rest of the config.
 
 import { isAbsolute } from 'node:path';
 import { parseCidr, parseIp } from '../../lib/ipv4.js';
 
-export const CONTROL_PLANES = ['evpn', 'static', 'etcd'] as const;
+export const CONTROL_PLANES = ['registry', 'evpn', 'static'] as const;
 export type ControlPlaneKind = (typeof CONTROL_PLANES)[number];
 
 export interface BgpTimers {
@@ -28,12 +29,6 @@ export interface FrrSettings {
   configFile: string;
 }
 
-export interface EtcdSettings {
-  endpoints: string[];
-  prefix: string;
-  leaseSeconds: number;
-}
-
 export interface ControlPlaneConfig {
   kind: ControlPlaneKind;
   asn: number;
@@ -47,7 +42,6 @@ export interface ControlPlaneConfig {
   /** BGP update-group coalescing: lower converges faster after a start. */
   coalesceTimeMs: number;
   frr: FrrSettings;
-  etcd: EtcdSettings;
 }
 
 class FieldError extends Error {}
@@ -84,22 +78,23 @@ function list(v: unknown, path: string, check: (s: string) => boolean, what: str
 const isIp = (s: string): boolean => parseIp(s) !== undefined;
 
 /**
- * Parses `controlPlane`. Absent means `static`, the foundation's behaviour, so configs written
- * before the control planes existed keep working. A mistake becomes `toError(message)`, the
- * message starting with the field's path.
+ * Parses `controlPlane`. Absent means `registry` on a host with a registry and `static` on one
+ * without. A mistake becomes `toError(message)`, the message starting with the field's path.
  */
-export function parseControlPlane(raw: unknown, toError: (message: string) => Error): ControlPlaneConfig {
+export function parseControlPlane(raw: unknown, hasRegistry: boolean, toError: (message: string) => Error): ControlPlaneConfig {
   try {
-    return parse(raw);
+    return parse(raw, hasRegistry);
   } catch (e) {
     throw e instanceof FieldError ? toError(e.message) : e;
   }
 }
 
-function parse(raw: unknown): ControlPlaneConfig {
+function parse(raw: unknown, hasRegistry: boolean): ControlPlaneConfig {
   const o = mapping(raw, 'controlPlane');
-  const kind = (o.kind ?? 'static') as ControlPlaneKind;
+  const kind = (o.kind ?? (hasRegistry ? 'registry' : 'static')) as ControlPlaneKind;
+  if (kind === ('etcd' as ControlPlaneKind) || o.etcd !== undefined) throw new FieldError('controlPlane.etcd: the etcd control plane is now the registry: move the endpoints to the top-level registry section and use kind registry');
   if (!CONTROL_PLANES.includes(kind)) throw new FieldError(`controlPlane.kind: one of ${CONTROL_PLANES.join(', ')}`);
+  if (kind === 'registry' && !hasRegistry) throw new FieldError('controlPlane.kind: registry needs the top-level registry section (the etcd endpoints)');
   const reflectors = list(o.reflectors, 'controlPlane.reflectors', isIp, 'an IPv4 address');
   if (kind === 'evpn' && reflectors.length === 0) throw new FieldError('controlPlane.reflectors: required for evpn, the underlay addresses of the route reflectors (two or more for redundancy)');
   const clusterId = o.clusterId ?? '';
@@ -113,11 +108,6 @@ function parse(raw: unknown): ControlPlaneConfig {
   if (mode !== 'managed' && mode !== 'system') throw new FieldError('controlPlane.frr.mode: managed or system');
   const user = frr.user ?? 'frr';
   if (typeof user !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) throw new FieldError('controlPlane.frr.user: a user name');
-  const etcd = mapping(o.etcd, 'controlPlane.etcd');
-  const endpoints = list(etcd.endpoints, 'controlPlane.etcd.endpoints', (s) => /^https?:\/\/[^\s/]+$/.test(s), 'an http(s)://host:port URL');
-  if (kind === 'etcd' && endpoints.length === 0) throw new FieldError('controlPlane.etcd.endpoints: required for etcd, such as "http://192.0.2.5:2379"');
-  const prefix = etcd.prefix ?? '/vxcloud/';
-  if (typeof prefix !== 'string' || !prefix.startsWith('/')) throw new FieldError('controlPlane.etcd.prefix: a key prefix starting with "/"');
   return {
     kind,
     asn: int(o.asn, 'controlPlane.asn', 65000, 1, 4294967295),
@@ -134,6 +124,5 @@ function parse(raw: unknown): ControlPlaneConfig {
       user,
       configFile: absPath(frr.configFile, 'controlPlane.frr.configFile', '/etc/frr/frr.conf'),
     },
-    etcd: { endpoints, prefix, leaseSeconds: int(etcd.leaseSeconds, 'controlPlane.etcd.leaseSeconds', 10, 2, 3600) },
   };
 }

@@ -7,7 +7,8 @@ import type { AgentConfig } from '../config/config.js';
 import { formatCidr, parseCidr } from '../../lib/ipv4.js';
 import type { NetHandle } from '../net/types.js';
 import type { Reconciler } from '../state/reconciler.js';
-import { EtcdControlPlane } from '../etcd/control-plane.js';
+import { RegistryControlPlane } from '../registry/control-plane.js';
+import type { Registry } from '../registry/registry.js';
 import { FrrControlPlane } from './frr.js';
 import { frrIdle, frrPlan } from './frr-config.js';
 
@@ -17,7 +18,7 @@ export interface ControlPlane {
 }
 
 const quiet = (kind: string): ControlPlane => ({
-  status: async () => ({ kind, frrMode: '', vtep: false, reflector: false, routerId: '', asn: 0, sessions: [], vnis: [], daemons: [], problems: [], etcd: undefined }),
+  status: async () => ({ kind, frrMode: '', vtep: false, reflector: false, routerId: '', asn: 0, sessions: [], vnis: [], daemons: [], problems: [] }),
   stop: async () => undefined,
 });
 
@@ -29,14 +30,15 @@ async function underlayPrefix(h: NetHandle, cfg: AgentConfig): Promise<string> {
   return formatCidr(mine);
 }
 
-/** etcd: feeds `r` the watched tables; it never waits for etcd, which may come up later. */
-export async function startControlPlane(cfg: AgentConfig, h: NetHandle, log: Logger, r: Reconciler): Promise<ControlPlane> {
+/** registry: feeds `r` the tables derived from the watched registry; it never waits for etcd. */
+export async function startControlPlane(cfg: AgentConfig, h: NetHandle, log: Logger, r: Reconciler, registry: Registry | undefined): Promise<ControlPlane> {
   const cp = cfg.controlPlane;
   if (cp.kind === 'static') return quiet('static');
-  if (cp.kind === 'etcd') {
-    const etcd = new EtcdControlPlane(cfg, r, log.child({ component: 'etcd' }));
-    etcd.start();
-    return { status: async () => etcd.status(), stop: () => etcd.stop() };
+  if (cp.kind === 'registry') {
+    if (!registry) throw new Error('controlPlane.kind registry needs the registry section of the agent config');
+    const plane = new RegistryControlPlane(registry, r, log.child({ component: 'registry' }));
+    plane.start();
+    return { status: async () => plane.status(), stop: async () => plane.stop() };
   }
   const plan = frrPlan(cp, cfg.host.roles, cfg.underlay.address, await underlayPrefix(h, cfg));
   if (frrIdle(plan)) return quiet('evpn');
@@ -55,7 +57,6 @@ export async function startControlPlane(cfg: AgentConfig, h: NetHandle, log: Log
         vnis: s.vnis,
         daemons: s.daemons,
         problems: s.problems,
-        etcd: undefined,
       };
     },
     stop: () => frr.stop(),

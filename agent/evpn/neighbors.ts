@@ -8,7 +8,7 @@ import type { NeighborEntry, NetHandle } from '../net/types.js';
 import type { NicRecord } from '../state/model.js';
 
 /** Which control plane fills a subnet's FDB and neighbour tables. */
-export type TableSource = 'static' | 'evpn' | 'etcd';
+export type TableSource = 'static' | 'evpn' | 'registry';
 
 export function localNeighbors(nics: readonly NicRecord[]): NeighborEntry[] {
   return nics.filter((n) => n.ip !== '').map((n) => ({ ip: n.ip.split('/')[0]!, mac: n.mac }));

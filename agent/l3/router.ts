@@ -29,6 +29,8 @@ export interface L3Env {
   /** Networks no router may reach: the route host's underlay, the agent's listen addresses, management. */
   protectedCidrs: string[];
   supervisor: Supervisor;
+  /** Addresses the registry holds for the NICs of a subnet (on every host); none without a registry. */
+  reservations?: (subnetId: string) => { mac: string; ip: string }[];
 }
 
 export interface LegPlan {
@@ -118,10 +120,11 @@ export function dnsmasqPlan(env: L3Env, state: Readonly<DesiredState>, r: Router
     subnets: dhcp.map((l) => {
       const s = state.subnets[l.subnetId!]!;
       const reserved = r.reservations.filter((v) => v.subnet_id === s.id).map((v) => ({ mac: v.mac, ip: v.ip, hostname: v.hostname }));
-      // Static NICs on this host are reserved too, so their addresses are never handed out.
-      for (const n of Object.values(state.nics)) {
-        const ip = n.ip.split('/')[0]!;
-        if (n.subnet_id === s.id && ip !== '' && !reserved.some((v) => v.mac === n.mac || v.ip === ip)) reserved.push({ mac: n.mac, ip, hostname: '' });
+      // Every NIC of the subnet the registry knows, and the static NICs on this host, are reserved
+      // too, so that each gets its own address and no address of theirs is handed to another.
+      const local = Object.values(state.nics).filter((n) => n.subnet_id === s.id).map((n) => ({ mac: n.mac, ip: n.ip.split('/')[0]! }));
+      for (const v of [...(env.reservations?.(s.id) ?? []), ...local]) {
+        if (v.ip !== '' && !reserved.some((o) => o.mac === v.mac || o.ip === v.ip)) reserved.push({ mac: v.mac, ip: v.ip, hostname: '' });
       }
       return { vni: s.vni, ifname: l.ifname, cidr: s.cidr, gateway: subnetGateway(s), mtu: env.overlayMtu, reservations: reserved };
     }),

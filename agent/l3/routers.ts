@@ -16,6 +16,9 @@ import { stopIn } from './supervisor.js';
 const status = (devices: string[], problems: string[]): ObjectStatus => ({ ready: problems.length === 0, devices, problems });
 
 export class Routers implements ReconcilerExtension {
+  /** Per router, the registry reservations its dnsmasq was last converged with (as JSON). */
+  private readonly seen = new Map<string, string>();
+
   constructor(
     private readonly r: Reconciler,
     private readonly env: L3Env,
@@ -129,6 +132,26 @@ export class Routers implements ReconcilerExtension {
     const c = view.observed.counters.get(rec.id);
     const problems = c ? [] : [`${view.observed.namespace}: no rule of NAT rule "${rec.id}" in the kernel`];
     return { status: status([view.observed.namespace], problems), packets: c?.packets ?? 0, bytes: c?.bytes ?? 0 };
+  }
+
+  /**
+   * The registry's NICs changed: routers whose subnets' reservations moved get a new dnsmasq
+   * config (convergeRouter restarts dnsmasq only when its config changed).
+   */
+  reservationsChanged(): void {
+    const current = (rec: RouterRecord): string => JSON.stringify(rec.subnet_ids.map((id) => this.env.reservations?.(id) ?? []));
+    const stale = Object.values(this.r.desired.routers).filter((rec) => this.seen.get(rec.id) !== current(rec));
+    if (stale.length === 0) return;
+    void this.r
+      .transaction(async (tx) => {
+        for (const rec of stale) {
+          const router = tx.state.routers[rec.id];
+          if (!router) continue;
+          await convergeRouter(this.env, tx, router);
+          this.seen.set(rec.id, current(router));
+        }
+      })
+      .catch(() => undefined); // the periodic reconcile converges what failed here
   }
 
   // ---- DHCP clients of NICs (any host) ----

@@ -2,7 +2,8 @@
 
 import type { Problem, ProblemCode } from '../../lib/validation.js';
 
-export type ApiCode = ProblemCode | 'NOT_FOUND' | 'INTERNAL';
+/** ABORTED: a conflict that a retry may not meet; UNAVAILABLE: the registry cannot be reached. */
+export type ApiCode = ProblemCode | 'NOT_FOUND' | 'INTERNAL' | 'ABORTED' | 'UNAVAILABLE';
 
 export class ApiError extends Error {
   constructor(

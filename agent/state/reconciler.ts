@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { validateNic, validateSubnet, validateVpc, validateVtepTable } from '../../lib/validation.js';
 import { parseCidr, contains } from '../../lib/ipv4.js';
-import type { PlaneTable } from '../etcd/registry.js';
+import type { PlaneTable } from '../registry/view.js';
 import { convergeLocalNeighbors, localNeighborProblems, type TableSource } from '../evpn/neighbors.js';
 import type { L2Context } from '../l2/context.js';
 import { l2Layout, type DataplaneLayout, type L2Layout } from '../l2/layout.js';
@@ -54,7 +54,7 @@ export class Reconciler {
   private readonly extensions: ReconcilerExtension[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly l2: L2Layout;
-  /** etcd: the watched tables per VNI; undefined until the first view, so a restart leaves the kernel's entries alone. */
+  /** registry: the derived tables per VNI; undefined until the first view, so a restart leaves the kernel's entries alone. */
   private planeTables: ReadonlyMap<number, PlaneTable> | undefined;
   private readonly changeListeners: (() => void)[] = [];
 
@@ -94,12 +94,12 @@ export class Reconciler {
     this.extensions.push(e);
   }
 
-  /** Called after desired state changed (the etcd control plane re-registers from it). */
+  /** Called after desired state changed (the registry control plane derives a new subnet's table). */
   onChange(f: () => void): void {
     this.changeListeners.push(f);
   }
 
-  /** etcd: the control plane's tables per VNI; every subnet's FDB and neighbours converge to them. */
+  /** registry: the control plane's tables per VNI; every subnet's FDB and neighbours converge to them. */
   setPlaneTables(tables: ReadonlyMap<number, PlaneTable>): Promise<{ failed: string[] }> {
     return this.mutex.run(async () => {
       this.planeTables = tables;
@@ -420,7 +420,7 @@ export class Reconciler {
   private async convergeSubnetAll(s: SubnetRecord): Promise<void> {
     await this.l2.convergeSubnet(this.net.host, await this.links(), s, this.subnetsOf(s.vpc_id));
     if (this.tables === 'static') await convergeTable(this.net.host, this.l2.tableDevices(s), this.state.vtepTables[s.id]);
-    else if (this.tables === 'etcd') await this.convergePlaneTable(s);
+    else if (this.tables === 'registry') await this.convergePlaneTable(s);
     else await this.convergeNeighbors(s);
   }
 

@@ -127,4 +127,4 @@ async function bench(b: BenchLab): Promise<void> {
   }
 }
 
-await withLab('f', { hosts: 1, reconcileIntervalSeconds: 3600 }, bench);
+await withLab('f', { hosts: 1, controlPlane: 'static', reconcileIntervalSeconds: 3600 }, bench);

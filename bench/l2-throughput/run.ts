@@ -103,7 +103,7 @@ async function round(b: BenchLab, mtu: number): Promise<void> {
   }
 }
 
-await withLab('t', { hosts: 2 }, async (b) => {
+await withLab('t', { hosts: 2, controlPlane: 'static' }, async (b) => {
   console.log(`l2-throughput bench: iperf3 TCP, 1 stream, ${seconds} s (+1 s omitted) x ${reps} repetitions per path, kernel ${os.release()}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);
   let current = 1500; // the lab sets no MTU: veths start at the kernel's 1500
   for (const mtu of mtus) {

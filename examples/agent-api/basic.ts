@@ -1,6 +1,6 @@
-// The agent API by hand: a VPC with two subnets across the hosts of a lab, a NIC per host in each
-// subnet, and the static VTEP tables (flood list, MAC→VTEP, IP→MAC) that tell each host where the
-// other NICs are. Run: node dist/examples/agent-api/basic.js --lab NAME [--delete]
+// The agent API by hand: a VPC with two subnets across the hosts of a lab and a NIC per host in
+// each subnet. The agents record them in the lab's registry and derive from it where the other
+// NICs are (no VTEP table is put by hand). Run: node dist/examples/agent-api/basic.js --lab NAME [--delete]
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -53,21 +53,6 @@ export async function applyBasic(lab: LabFile): Promise<ReturnType<typeof basicO
       for (const s of objs.subnets) await c.network.putSubnet({ subnet: s });
     }
     for (const p of objs.nics) await clients.get(p.host)!.network.putNic({ nic: p.nic });
-    // Static control plane: each host learns where the other hosts' NICs are.
-    for (const h of hosts) {
-      for (const s of objs.subnets) {
-        const remote = objs.nics.filter((p) => p.host !== h.name && p.nic.subnetId === s.id);
-        const vtep = (host: string): string => lab.hosts.find((x) => x.name === host)!.underlayAddress;
-        await clients.get(h.name)!.network.putVtepTable({
-          table: {
-            subnetId: s.id,
-            floodVteps: [...new Set(remote.map((p) => vtep(p.host)))],
-            fdb: remote.map((p) => ({ mac: p.nic.mac, vtep: vtep(p.host) })),
-            neighbors: remote.map((p) => ({ ip: p.nic.ip.split('/')[0]!, mac: p.nic.mac })),
-          },
-        });
-      }
-    }
   } finally {
     for (const c of clients.values()) c.close();
   }

@@ -39,7 +39,6 @@ const CONCURRENCY = 8;
 
 export class Fleet {
   private readonly clients = new Map<string, AgentClient>();
-  private readonly locks = new Map<string, Promise<unknown>>();
   private readonly described = new Map<string, Promise<Host>>();
 
   constructor(
@@ -55,14 +54,6 @@ export class Fleet {
   /** Names of the hosts with any of these roles, in the provider's order. */
   hostsWithRole(...roles: string[]): string[] {
     return this.hosts.filter((h) => h.roles.some((r) => roles.includes(r))).map((h) => h.name);
-  }
-
-  /**
-   * The control plane that fills the host's VTEP tables ("static", "evpn", "etcd"), asked once per
-   * provider run; an agent that reports none predates the choice and is static.
-   */
-  async controlPlane(name: string): Promise<string> {
-    return (await this.describe(name)).controlPlane?.kind || 'static';
   }
 
   /**
@@ -108,14 +99,6 @@ export class Fleet {
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, names.length) }, worker));
     if (failures.length > 0) throw new FleetError(failures, done);
     return done;
-  }
-
-  /** Runs tasks with the same key one at a time (allocation, VTEP table updates). */
-  serialize<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const run = prev.then(task, task);
-    this.locks.set(key, run.catch(() => undefined));
-    return run;
   }
 
   close(): void {

@@ -10,7 +10,6 @@ import { intBetween } from '../plugin/validators.js';
 import { getEach, hostsHaving, newId, planStatus, READY, str, strs } from './common.js';
 import { fleetDiagnostics } from './errors.js';
 import { FleetError, type Fleet } from './fleet.js';
-import { reservationsFor } from './router-sync.js';
 
 const schema = {
   version: 0,
@@ -53,8 +52,8 @@ function toState(r: RouterMessage, host: string): RouterState {
 }
 
 async function put(fleet: Fleet, host: string, what: string, spec: Omit<RouterMessage['spec'] & object, 'reservations'>): Promise<RouterMessage> {
-  const reservations = await reservationsFor(fleet, spec.subnetIds);
-  return fleet.client(host).router.putRouter({ router: { ...spec, reservations } }, fleet.timeoutMs).catch((e: unknown) => {
+  // The router's agent reserves every NIC address of its subnets itself, from the registry.
+  return fleet.client(host).router.putRouter({ router: { ...spec, reservations: [] } }, fleet.timeoutMs).catch((e: unknown) => {
     throw new DiagnosticsError(fleetDiagnostics(what, new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
   });
 }

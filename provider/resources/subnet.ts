@@ -11,7 +11,6 @@ import { intBetween } from '../plugin/validators.js';
 import { getEach, hostsHaving, newId, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
 import { fleetDiagnostics } from './errors.js';
 import type { Fleet } from './fleet.js';
-import { syncVtepTables } from './vtep-sync.js';
 
 const schema = {
   version: 0,
@@ -21,7 +20,7 @@ const schema = {
     vpc_id: { type: t.string, required: true, requiresReplace: true, description: 'The VPC it divides.' },
     name: { type: t.string, optional: true, computed: true, description: 'A name for people (default "").' },
     cidr: { type: t.string, required: true, requiresReplace: true, validators: [rule(checkCidr)], description: "IPv4 CIDR inside the VPC's, not overlapping its other subnets." },
-    vni: { type: t.number, optional: true, computed: true, requiresReplace: true, validators: [intBetween(1, VNI_MAX)], description: 'VXLAN network identifier (default: the lowest free from 1000).' },
+    vni: { type: t.number, optional: true, computed: true, requiresReplace: true, validators: [intBetween(1, VNI_MAX)], description: 'VXLAN network identifier, unique in the deployment (default: the lowest free from 1000, allocated by the registry).' },
     gateway: { type: t.string, optional: true, computed: true, requiresReplace: true, description: "The router's address in the subnet (default: the first host address)." },
     hosts: { type: t.list(t.string), optional: true, computed: true, description: 'Hosts the subnet spans (default: every host its VPC is on). Changes in place.' },
     mtu: { type: t.number, computed: true, description: 'MTU workloads get: the underlay MTU minus 50.' },
@@ -32,38 +31,6 @@ const schema = {
 type SubnetState = StateOf<typeof schema>;
 const ATTRS = Object.keys(schema.attributes);
 const FIRST_VNI = 1000;
-
-const allHosts = (f: Fleet): string[] => f.hosts.map((h) => h.name);
-
-/**
- * The VNIs a provider process must not give out: those the hosts used when it first looked, and
- * those it has given since. The hosts are listed once per run — a listing per create made a
- * 50-subnet apply list every subnet on every host 50 times (the agent reads each one's kernel
- * state). A subnet another client makes meanwhile with the same VNI is refused by the agent
- * (ALREADY_EXISTS on vni), and the next run's listing sees it.
- */
-const takenVnis = new WeakMap<Fleet, Promise<Set<number>>>();
-
-function vnisTaken(fleet: Fleet): Promise<Set<number>> {
-  let taken = takenVnis.get(fleet);
-  if (!taken) {
-    taken = subnetsOn(fleet, allHosts(fleet)).then((subnets) => new Set(subnets.map((s) => s.spec!.vni)));
-    // A failed listing is not remembered: the next create lists again.
-    taken.catch(() => takenVnis.delete(fleet));
-    takenVnis.set(fleet, taken);
-  }
-  return taken;
-}
-
-/** `requested`, or the lowest free VNI from FIRST_VNI; either way no later pick of this run gets it. */
-async function reserveVni(fleet: Fleet, requested: number | null): Promise<number> {
-  const taken = await vnisTaken(fleet);
-  // No await from here on: the pick and the reservation are one step for parallel creates.
-  let vni = requested ?? FIRST_VNI;
-  if (requested === null) while (taken.has(vni)) vni++;
-  taken.add(vni);
-  return vni;
-}
 
 async function findVpc(fleet: Fleet, vpcId: string): Promise<{ hosts: string[]; vpc?: VpcMessage }> {
   const { hosts, found } = await hostsHaving<VpcMessage>(fleet, (c) => c.network.getVpc({ id: vpcId }));
@@ -117,10 +84,9 @@ export const subnet = defineResource<typeof schema, Fleet>({
     const id = newId('subnet');
     const requested = knownOr(planned.vni, null);
     const gateway = knownOr(planned.gateway, null) ?? '';
-    const vni = await reserveVni(provider, requested === null ? null : Number(requested));
-    const spec = { id, vpcId, name: knownOr(planned.name, null) ?? '', cidr: known(planned.cidr), vni, vlan: 0, gateway };
-    const res = await putEach(provider, 'Creating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ id, vpc_id: vpcId, name: spec.name, cidr: spec.cidr, vni, gateway, hosts, mtu: 0, status: 'partially created' }));
-    await syncVtepTables(provider, id);
+    // VNI 0: the registry allocates one, the same on every host of the subnet.
+    const spec = { id, vpcId, name: knownOr(planned.name, null) ?? '', cidr: known(planned.cidr), vni: requested === null ? 0 : Number(requested), vlan: 0, gateway };
+    const res = await putEach(provider, 'Creating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ id, vpc_id: vpcId, name: spec.name, cidr: spec.cidr, vni: spec.vni, gateway, hosts, mtu: 0, status: 'partially created' }));
     const first = [...res.values()][0]!;
     return toState(first, hosts, statuses(res));
   },
@@ -138,7 +104,6 @@ export const subnet = defineResource<typeof schema, Fleet>({
     await provider.each(removed, (c) => c.network.deleteSubnet({ id: spec.id })).catch((e: unknown) => {
       throw new DiagnosticsError(fleetDiagnostics('Removing the subnet from a host', e, ATTRS), { ...prior, hosts: [...hosts, ...removed], status: 'partially updated' });
     });
-    await syncVtepTables(provider, spec.id);
     return toState([...res.values()][0]!, hosts, statuses(res));
   },
   async delete(state, { provider }) {

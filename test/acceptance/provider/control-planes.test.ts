@@ -1,6 +1,5 @@
 import { providerSuite } from './suite.js';
 
-// The same example on the dynamic control planes: the provider learns each host's control plane
-// and pushes no VTEP table to hosts that fill their own (they would refuse it).
+// The same example on EVPN: FRR carries reachability, the registry still allocates (the other
+// suites run on the registry control plane, the default).
 providerSuite('terraform', { full: false, controlPlane: 'evpn' });
-providerSuite('terraform', { full: false, controlPlane: 'etcd' });

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { waitFor } from '../../../lab/lab.js';
-import { startEtcdLab } from '../../harness/etcd.js';
 import { startEvpnLab } from '../../harness/evpn.js';
 import { hostLinks, ping, startLab, type TestLab } from '../../harness/lab.js';
 import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
@@ -21,8 +20,8 @@ interface NicOut {
   mac: string;
 }
 
-/** `controlPlane`: the lab's, when not static; the example and the provider's config stay the same. */
-export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boolean; controlPlane?: 'evpn' | 'etcd' }): void {
+/** `controlPlane`: the lab's, when not the registry; the example and the provider's config stay the same. */
+export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boolean; controlPlane?: 'evpn' }): void {
   describe(`examples/hcl/basic with ${cliName}${opts.controlPlane ? ` on ${opts.controlPlane}` : ''}`, () => {
     let lab: TestLab;
     let ws: Workspace;
@@ -39,8 +38,8 @@ export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boole
       expect(nics).toHaveLength(2);
       const [[nsA, a], [, b]] = nics as [[string, NicOut], [string, NicOut]];
       expect(a.host).not.toBe(b.host);
-      // Static tables are in place when apply returns; a dynamic control plane converges just after.
-      if (opts.controlPlane) await waitFor(`${nsA} to reach ${b.ip}`, 10_000, () => ping(lab, nsA, b.ip.split('/')[0]!, 1));
+      // The control plane converges just after apply returns.
+      await waitFor(`${nsA} to reach ${b.ip}`, 10_000, () => ping(lab, nsA, b.ip.split('/')[0]!, 1));
       expect(await ping(lab, nsA, b.ip.split('/')[0]!)).toBe(true);
     };
 
@@ -48,7 +47,6 @@ export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boole
       // Agents reconcile only hourly here, so that drift made by hand stays until plan sees it.
       // evpn: h1 and h2 are the VTEPs (the compute hosts the example uses), h3 the route reflector.
       if (opts.controlPlane === 'evpn') lab = await startEvpnLab({ vteps: 2, reflectors: 1, reconcileIntervalSeconds: 3600 });
-      else if (opts.controlPlane === 'etcd') lab = await startEtcdLab({ hosts: 2, leaseSeconds: 10 });
       else lab = await startLab({ hosts: 2, reconcileIntervalSeconds: 3600 });
       ws = await Workspace.create(join(TOOLS, cliName), ENTRY, VXCLOUD_SOURCE, VERSION);
       await ws.writeConfig(await readFile(join(REPO, 'examples/hcl/basic/main.tf'), 'utf8'));

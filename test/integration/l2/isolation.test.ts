@@ -17,7 +17,7 @@ const ns = (vpc: string, host: string): string => `${t.lab.name}-${vpc}-${host}`
 const mac = (vpc: string, last: number): string => `02:00:c6:12:${vpc === 'a' ? '0a' : '0b'}:${last.toString(16).padStart(2, '0')}`;
 
 beforeAll(async () => {
-  t = await startLab({ hosts: 2 });
+  t = await startLab({ hosts: 2, controlPlane: 'static' });
   const vtep = (h: string): string => t.lab.hosts.find((x) => x.name === h)!.underlayAddress;
   for (const ten of tenants) {
     for (const h of ['h1', 'h2']) {

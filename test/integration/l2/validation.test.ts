@@ -10,7 +10,7 @@ const okSubnet: SubnetSpec = { id: 'good', vpcId: 'v', name: 'good', cidr: '198.
 const okNic: NicSpec = { id: 'nic', subnetId: 'good', kind: NicKind.NIC_KIND_VETH, mac: '02:00:00:00:00:01', ip: '198.18.1.10/24', namespace: 'x', createNamespace: true, ifname: 'eth0' };
 
 beforeAll(async () => {
-  t = await startLab({ hosts: 1 });
+  t = await startLab({ hosts: 1, controlPlane: 'static' });
   const c = t.client('h1').network;
   await c.putVpc({ vpc: { id: 'v', name: 'v', tenant: 't', cidr: '198.18.0.0/16' } });
   await c.putSubnet({ subnet: okSubnet });

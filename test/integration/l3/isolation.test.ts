@@ -16,7 +16,7 @@ const inet = (): string => t.lab.internet!.namespace;
 const routeHost = (): string => t.lab.hosts[1]!.underlayAddress;
 
 beforeAll(async () => {
-  t = await startLab({ hosts: 2, roles: (i) => (i === 2 ? ['route'] : ['compute']), internet: true });
+  t = await startLab({ hosts: 2, roles: (i) => (i === 2 ? ['route'] : ['compute']), internet: true, controlPlane: 'static' });
   acme = {
     vpc: 'acme',
     cidr: '198.18.0.0/16',

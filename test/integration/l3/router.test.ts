@@ -19,7 +19,7 @@ const inet = (): string => t.lab.internet!.namespace;
 const r3 = () => t.client('h3').router;
 
 beforeAll(async () => {
-  t = await startLab({ hosts: 3, roles: (i) => (i === 3 ? ['route'] : ['compute']), internet: true, reconcileIntervalSeconds: 2 });
+  t = await startLab({ hosts: 3, roles: (i) => (i === 3 ? ['route'] : ['compute']), internet: true, controlPlane: 'static', reconcileIntervalSeconds: 2 });
   tenant = {
     vpc: 'acme',
     cidr: '198.18.0.0/16',

@@ -1,0 +1,62 @@
+// What the API asks of the registry before it changes a host: ownership, membership and
+// allocations (claims.ts) through the deployment's registry, or — on a host configured without
+// one — only what the caller gave, since nothing could keep values unique across hosts.
+
+import { ApiError } from '../state/errors.js';
+import type { NicRecord, RouterRecord, SubnetRecord, VpcRecord } from '../state/model.js';
+import { claimNic, claimRouter, joinSubnet, joinVpc, leaveSubnet, leaveVpc, releaseNic, releaseRouter } from './claims.js';
+import type { Registry } from './registry.js';
+
+export interface Authority {
+  /** Fails with UNAVAILABLE unless the registry answers: deletes ask before they touch the kernel. */
+  reachable(id: string): Promise<void>;
+  joinVpc(v: VpcRecord): Promise<void>;
+  leaveVpc(id: string): Promise<void>;
+  /** The subnet with its VNI settled (allocated when 0). */
+  joinSubnet(s: SubnetRecord): Promise<SubnetRecord>;
+  leaveSubnet(id: string): Promise<void>;
+  /** The NIC with its MAC (and, when `allocateIp`, its address) settled. */
+  claimNic(n: NicRecord, allocateIp: boolean): Promise<NicRecord>;
+  releaseNic(id: string): Promise<void>;
+  claimRouter(r: RouterRecord): Promise<void>;
+  releaseRouter(id: string): Promise<void>;
+}
+
+export function registryAuthority(reg: Registry): Authority {
+  const host = reg.host;
+  return {
+    reachable: (id) => reg.transact(async (tx, k) => void (await tx.get(k.object(id)))),
+    joinVpc: (v) => reg.transact(async (tx, k) => void (await joinVpc(tx, k, v, host))),
+    leaveVpc: (id) => reg.transact((tx, k) => leaveVpc(tx, k, id, host)),
+    joinSubnet: async (s) => ({ ...s, vni: (await reg.transact((tx, k) => joinSubnet(tx, k, s, host))).vni }),
+    leaveSubnet: (id) => reg.transact((tx, k) => leaveSubnet(tx, k, id, host)),
+    async claimNic(n, allocateIp) {
+      const o = await reg.transact((tx, k) => claimNic(tx, k, n, host, allocateIp));
+      return { ...n, mac: o.mac, ip: o.ip };
+    },
+    releaseNic: (id) => reg.transact((tx, k) => releaseNic(tx, k, id, host)),
+    claimRouter: (r) => reg.transact(async (tx, k) => void (await claimRouter(tx, k, r, host))),
+    releaseRouter: (id) => reg.transact((tx, k) => releaseRouter(tx, k, id, host)),
+  };
+}
+
+const none = async (): Promise<void> => undefined;
+
+/** A host without a registry: every value must be given; uniqueness is checked on this host only. */
+export const localAuthority: Authority = {
+  reachable: none,
+  joinVpc: none,
+  leaveVpc: none,
+  async joinSubnet(s) {
+    if (s.vni === 0) throw new ApiError('INVALID_ARGUMENT', 'vni', 'required: this host has no registry to allocate one from (registry in its agent config)');
+    return s;
+  },
+  leaveSubnet: none,
+  async claimNic(n) {
+    if (n.mac === '') throw new ApiError('INVALID_ARGUMENT', 'mac', 'required: this host has no registry to allocate one from (registry in its agent config)');
+    return n;
+  },
+  releaseNic: none,
+  claimRouter: none,
+  releaseRouter: none,
+};

@@ -1,0 +1,244 @@
+// Ownership, membership and allocation, as transaction functions over the registry (see txn.ts):
+// a host joins an object when it holds it and leaves when it drops it; the object, its tenant and
+// what it was allocated (VNI, addresses, MAC, router legs) go when the last host leaves, and a
+// tombstone keeps a late Put of the same id from bringing it back. Every function is idempotent
+// per object id: a retry returns what the first call got. No I/O but the Txn.
+
+import { createHash } from 'node:crypto';
+import { contains, firstHost, formatIp, isHostAddress, parseCidr, parseIp } from '../../lib/ipv4.js';
+import { ApiError } from '../state/errors.js';
+import { FIRST_VNI, parseObject, type Keys, type NicObject, type ObjectKind, type RegistryObject, type RouterObject, type SubnetObject, type VpcObject } from './model.js';
+import type { Txn } from './txn.js';
+import { VNI_MAX } from '../../lib/validation.js';
+
+const KIND_NAMES: Record<ObjectKind, string> = { vpc: 'VPC', subnet: 'subnet', nic: 'NIC', router: 'router' };
+
+async function read(tx: Txn, k: Keys, id: string): Promise<RegistryObject | undefined> {
+  const raw = await tx.get(k.object(id));
+  return raw === undefined ? undefined : parseObject(raw);
+}
+
+/** The object `id` if it is of `kind`; an id taken by another kind is refused. */
+async function readAs<K extends ObjectKind>(tx: Txn, k: Keys, id: string, kind: K): Promise<Extract<RegistryObject, { kind: K }> | undefined> {
+  const o = await read(tx, k, id);
+  if (o && o.kind !== kind) throw new ApiError('ALREADY_EXISTS', 'id', `"${id}" is the id of a ${KIND_NAMES[o.kind]}: give the ${KIND_NAMES[kind]} another id`);
+  return o as Extract<RegistryObject, { kind: K }> | undefined;
+}
+
+/** A new object must not reuse the id of one deleted lately (a late retry of a deleted object's Put). */
+async function fresh(tx: Txn, k: Keys, id: string, kind: ObjectKind): Promise<void> {
+  if ((await tx.get(k.deleted(id))) !== undefined) {
+    throw new ApiError('FAILED_PRECONDITION', 'id', `${KIND_NAMES[kind]} "${id}" was deleted: a deleted object is not created again under its id; create a new one`);
+  }
+}
+
+function remove(tx: Txn, k: Keys, id: string, kind: ObjectKind): void {
+  tx.delete(k.object(id));
+  tx.putTombstone(k.deleted(id), kind);
+}
+
+const withHost = (hosts: string[], host: string): string[] => (hosts.includes(host) ? hosts : [...hosts, host].sort());
+
+function immutable(what: string, field: string, was: string | number, now: string | number): void {
+  if (was !== now) throw new ApiError('FAILED_PRECONDITION', field, `${what} has ${String(was)}, not ${String(now)}: a change needs a new ${what}`);
+}
+
+// ---- VPCs ----
+
+export async function joinVpc(tx: Txn, k: Keys, v: { id: string; tenant: string; name: string; cidr: string }, host: string): Promise<VpcObject> {
+  const cur = await readAs(tx, k, v.id, 'vpc');
+  if (!cur) {
+    await fresh(tx, k, v.id, 'vpc');
+    const o: VpcObject = { kind: 'vpc', tenant: v.tenant, name: v.name, cidr: v.cidr, hosts: [host] };
+    tx.put(k.object(v.id), JSON.stringify(o));
+    return o;
+  }
+  immutable(`VPC "${v.id}"`, 'cidr', cur.cidr, v.cidr);
+  immutable(`VPC "${v.id}"`, 'tenant', cur.tenant, v.tenant);
+  const next: VpcObject = { ...cur, name: v.name, hosts: withHost(cur.hosts, host) };
+  if (JSON.stringify(next) !== JSON.stringify(cur)) tx.put(k.object(v.id), JSON.stringify(next));
+  return next;
+}
+
+export async function leaveVpc(tx: Txn, k: Keys, id: string, host: string): Promise<void> {
+  const cur = await readAs(tx, k, id, 'vpc');
+  if (!cur?.hosts.includes(host)) return;
+  const hosts = cur.hosts.filter((h) => h !== host);
+  if (hosts.length > 0) tx.put(k.object(id), JSON.stringify({ ...cur, hosts }));
+  else remove(tx, k, id, 'vpc');
+}
+
+// ---- subnets ----
+
+async function allocateVni(tx: Txn, k: Keys, id: string, requested: number): Promise<number> {
+  if (requested !== 0) {
+    const holder = await tx.get(k.vni(requested));
+    if (holder !== undefined && holder !== id) throw new ApiError('ALREADY_EXISTS', 'vni', `VNI ${requested} is taken by another subnet of the deployment: leave vni unset to get a free one`);
+    tx.put(k.vni(requested), id);
+    return requested;
+  }
+  const taken = new Set([...(await tx.list(k.vnis)).keys()].map((key) => Number(key.slice(k.vnis.length))));
+  for (let vni = FIRST_VNI; vni <= VNI_MAX; vni++) {
+    // The compare on the chosen key is what makes two concurrent picks of it collide.
+    if (taken.has(vni) || (await tx.get(k.vni(vni))) !== undefined) continue;
+    tx.put(k.vni(vni), id);
+    return vni;
+  }
+  throw new ApiError('FAILED_PRECONDITION', 'vni', 'every VNI is taken');
+}
+
+export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: string; cidr: string; gateway: string; vni: number }, host: string): Promise<SubnetObject> {
+  const cur = await readAs(tx, k, s.id, 'subnet');
+  if (cur) {
+    immutable(`subnet "${s.id}"`, 'vpc_id', cur.vpc, s.vpc_id);
+    immutable(`subnet "${s.id}"`, 'cidr', cur.cidr, s.cidr);
+    if (s.vni !== 0) immutable(`subnet "${s.id}"`, 'vni', cur.vni, s.vni);
+    if (s.gateway !== '') immutable(`subnet "${s.id}"`, 'gateway', cur.gateway, s.gateway);
+    if (cur.hosts.includes(host)) return cur;
+    const next: SubnetObject = { ...cur, hosts: withHost(cur.hosts, host) };
+    tx.put(k.object(s.id), JSON.stringify(next));
+    return next;
+  }
+  await fresh(tx, k, s.id, 'subnet');
+  const vpc = await readAs(tx, k, s.vpc_id, 'vpc');
+  if (!vpc) throw new ApiError('FAILED_PRECONDITION', 'vpc_id', `VPC "${s.vpc_id}" does not exist: create it first`);
+  const net = parseCidr(s.cidr);
+  if (!net || !contains(parseCidr(vpc.cidr)!, net)) throw new ApiError('INVALID_ARGUMENT', 'cidr', `${s.cidr} is not inside the VPC's ${vpc.cidr}: pick a subnet of it`);
+  const o: SubnetObject = {
+    kind: 'subnet',
+    tenant: vpc.tenant,
+    vpc: s.vpc_id,
+    cidr: s.cidr,
+    gateway: s.gateway || formatIp(firstHost(net)),
+    vni: await allocateVni(tx, k, s.id, s.vni),
+    hosts: [host],
+  };
+  tx.put(k.object(s.id), JSON.stringify(o));
+  return o;
+}
+
+export async function leaveSubnet(tx: Txn, k: Keys, id: string, host: string): Promise<void> {
+  const cur = await readAs(tx, k, id, 'subnet');
+  if (!cur?.hosts.includes(host)) return;
+  const hosts = cur.hosts.filter((h) => h !== host);
+  if (hosts.length > 0) {
+    tx.put(k.object(id), JSON.stringify({ ...cur, hosts }));
+    return;
+  }
+  if ((await tx.list(k.ips(id))).size > 0) throw new ApiError('FAILED_PRECONDITION', 'id', `subnet "${id}" still has NICs: delete them first`);
+  remove(tx, k, id, 'subnet');
+  if ((await tx.get(k.vni(cur.vni))) === id) tx.delete(k.vni(cur.vni));
+}
+
+// ---- NICs ----
+
+/** A locally administered unicast MAC from the NIC id (and a counter, should it collide). */
+export function macFor(id: string, n = 0): string {
+  const h = createHash('sha256').update(n === 0 ? id : `${id}#${n}`).digest();
+  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+async function claimMac(tx: Txn, k: Keys, subnet: string, id: string, mac: string): Promise<string> {
+  if (mac !== '') {
+    const holder = await tx.get(k.mac(subnet, mac));
+    if (holder !== undefined && holder !== id) throw new ApiError('ALREADY_EXISTS', 'mac', `${mac} is used by another NIC of subnet "${subnet}": leave mac unset to get a free one`);
+    tx.put(k.mac(subnet, mac), id);
+    return mac;
+  }
+  for (let n = 0; n < 64; n++) {
+    const m = macFor(id, n);
+    if ((await tx.get(k.mac(subnet, m))) !== undefined) continue;
+    tx.put(k.mac(subnet, m), id);
+    return m;
+  }
+  throw new ApiError('ALREADY_EXISTS', 'mac', 'no free MAC derived from the id: give one');
+}
+
+async function claimIp(tx: Txn, k: Keys, s: SubnetObject, subnet: string, id: string, ip: string): Promise<string> {
+  const net = parseCidr(s.cidr)!;
+  const gateway = parseIp(s.gateway);
+  if (ip !== '') {
+    const a = parseCidr(ip, false);
+    if (!a || a.prefix !== net.prefix || !isHostAddress(net, a.address)) throw new ApiError('INVALID_ARGUMENT', 'ip', `${ip} is not a host address of subnet ${s.cidr} with /${net.prefix}`);
+    if (a.address === gateway) throw new ApiError('ALREADY_EXISTS', 'ip', `${ip} is the subnet's gateway address: pick another`);
+    const key = k.ip(subnet, formatIp(a.address));
+    const holder = await tx.get(key);
+    if (holder !== undefined && holder !== id) throw new ApiError('ALREADY_EXISTS', 'ip', `${ip} is used by another NIC of subnet "${subnet}": pick another, or leave ip unset`);
+    tx.put(key, id);
+    return ip;
+  }
+  const taken = new Set([...(await tx.list(k.ips(subnet))).keys()].map((key) => parseIp(key.slice(k.ips(subnet).length))));
+  for (let a = net.network + 1; isHostAddress(net, a); a++) {
+    if (a === gateway || taken.has(a) || (await tx.get(k.ip(subnet, formatIp(a)))) !== undefined) continue;
+    tx.put(k.ip(subnet, formatIp(a)), id);
+    return `${formatIp(a)}/${net.prefix}`;
+  }
+  throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `subnet "${subnet}" (${s.cidr}) has no free address left`);
+}
+
+/** `ip`: '' allocates the lowest free address when `allocateIp`, else the NIC has none. `mac`: '' allocates. */
+export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: string; mac: string; ip: string }, host: string, allocateIp: boolean): Promise<NicObject> {
+  const cur = await readAs(tx, k, n.id, 'nic');
+  if (cur) {
+    immutable(`NIC "${n.id}"`, 'subnet_id', cur.subnet, n.subnet_id);
+    immutable(`NIC "${n.id}"`, 'host', cur.host, host);
+    if (n.mac !== '') immutable(`NIC "${n.id}"`, 'mac', cur.mac, n.mac);
+    if (n.ip !== '' || !allocateIp) immutable(`NIC "${n.id}"`, 'ip', cur.ip, n.ip);
+    return cur;
+  }
+  await fresh(tx, k, n.id, 'nic');
+  const s = await readAs(tx, k, n.subnet_id, 'subnet');
+  if (!s) throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `subnet "${n.subnet_id}" does not exist: create it first`);
+  if (!s.hosts.includes(host)) {
+    throw new ApiError('FAILED_PRECONDITION', 'host', `subnet "${n.subnet_id}" does not span host ${host} (it spans ${s.hosts.join(', ')}): put the NIC on one of those, or add ${host} to the subnet's hosts`);
+  }
+  const o: NicObject = {
+    kind: 'nic',
+    tenant: s.tenant,
+    subnet: n.subnet_id,
+    host,
+    mac: await claimMac(tx, k, n.subnet_id, n.id, n.mac),
+    ip: n.ip === '' && !allocateIp ? '' : await claimIp(tx, k, s, n.subnet_id, n.id, n.ip),
+  };
+  tx.put(k.object(n.id), JSON.stringify(o));
+  return o;
+}
+
+/** Releases the NIC's address and MAC; a NIC that lives on another host is not this host's to release. */
+export async function releaseNic(tx: Txn, k: Keys, id: string, host: string): Promise<void> {
+  const cur = await readAs(tx, k, id, 'nic');
+  if (!cur || cur.host !== host) return;
+  remove(tx, k, id, 'nic');
+  if (cur.ip !== '') tx.delete(k.ip(cur.subnet, cur.ip.split('/')[0]!));
+  tx.delete(k.mac(cur.subnet, cur.mac));
+}
+
+// ---- routers ----
+
+export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: string; subnet_ids: string[] }, host: string): Promise<RouterObject> {
+  const cur = await readAs(tx, k, r.id, 'router');
+  if (cur) {
+    immutable(`router "${r.id}"`, 'vpc_id', cur.vpc, r.vpc_id);
+    immutable(`router "${r.id}"`, 'host', cur.host, host);
+  } else await fresh(tx, k, r.id, 'router');
+  const vpc = await readAs(tx, k, r.vpc_id, 'vpc');
+  if (!vpc) throw new ApiError('FAILED_PRECONDITION', 'vpc_id', `VPC "${r.vpc_id}" does not exist: create it first`);
+  for (const [i, sid] of r.subnet_ids.entries()) {
+    const s = await readAs(tx, k, sid, 'subnet');
+    if (!s || s.vpc !== r.vpc_id) throw new ApiError('FAILED_PRECONDITION', `subnet_ids[${i}]`, `subnet "${sid}" is not a subnet of VPC "${r.vpc_id}"`);
+    const holder = await tx.get(k.leg(sid));
+    if (holder !== undefined && holder !== r.id) throw new ApiError('ALREADY_EXISTS', `subnet_ids[${i}]`, `subnet "${sid}" is attached to another router: a subnet has one router`);
+    tx.put(k.leg(sid), r.id);
+  }
+  for (const sid of cur?.subnets ?? []) if (!r.subnet_ids.includes(sid) && (await tx.get(k.leg(sid))) === r.id) tx.delete(k.leg(sid));
+  const o: RouterObject = { kind: 'router', tenant: vpc.tenant, vpc: r.vpc_id, host, subnets: [...r.subnet_ids] };
+  tx.put(k.object(r.id), JSON.stringify(o));
+  return o;
+}
+
+export async function releaseRouter(tx: Txn, k: Keys, id: string, host: string): Promise<void> {
+  const cur = await readAs(tx, k, id, 'router');
+  if (!cur || cur.host !== host) return;
+  remove(tx, k, id, 'router');
+  for (const sid of cur.subnets) if ((await tx.get(k.leg(sid))) === id) tx.delete(k.leg(sid));
+}

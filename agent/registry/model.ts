@@ -1,0 +1,104 @@
+// The registry's key layout and records: what every agent of a deployment agrees on, kept in etcd.
+// Pure. The layout is documented in agent/registry/README.md; change both together.
+
+export interface HostRecord {
+  name: string;
+  roles: string[];
+  /** The VTEP address: remote hosts send this host's VXLAN traffic there. */
+  underlay: string;
+  /** gRPC endpoints callers reach the agent at (`host:port`, `unix:///path`). */
+  endpoints: string[];
+  /** `host:port` other agents reach this one at on the underlay; '' when it listens on none. */
+  peerEndpoint: string;
+  controlPlane: string;
+  dataplane: string;
+  agentVersion: string;
+}
+
+export interface VpcObject {
+  kind: 'vpc';
+  tenant: string;
+  name: string;
+  cidr: string;
+  /** Hosts that hold the VPC, sorted. */
+  hosts: string[];
+}
+
+export interface SubnetObject {
+  kind: 'subnet';
+  tenant: string;
+  vpc: string;
+  cidr: string;
+  /** Resolved: the first host address when the caller gave none. */
+  gateway: string;
+  vni: number;
+  /** Hosts the subnet spans, sorted: the flood list of every VTEP of the subnet. */
+  hosts: string[];
+}
+
+export interface NicObject {
+  kind: 'nic';
+  tenant: string;
+  subnet: string;
+  host: string;
+  mac: string;
+  /** With prefix length; '' for none. */
+  ip: string;
+}
+
+export interface RouterObject {
+  kind: 'router';
+  tenant: string;
+  vpc: string;
+  host: string;
+  subnets: string[];
+}
+
+export type RegistryObject = VpcObject | SubnetObject | NicObject | RouterObject;
+export type ObjectKind = RegistryObject['kind'];
+
+/** Keys under the deployment's prefix (which ends in "/"). */
+export const keys = (prefix: string) => ({
+  prefix,
+  /** Persistent inventory: a host stays known (and reachable as a VTEP) while its agent is down. */
+  host: (name: string) => `${prefix}hosts/${name}`,
+  hosts: `${prefix}hosts/`,
+  /** Present while the host's agent holds its lease. */
+  alive: (name: string) => `${prefix}alive/${name}`,
+  alives: `${prefix}alive/`,
+  /** Ownership and membership: every object id → its kind, tenant and placement. */
+  object: (id: string) => `${prefix}objects/${id}`,
+  objects: `${prefix}objects/`,
+  /** A deleted id, for a few minutes (etcd.ts): a late Put of it fails instead of bringing it back. */
+  deleted: (id: string) => `${prefix}deleted/${id}`,
+  /** VNIs are unique in the whole deployment. */
+  vni: (vni: number) => `${prefix}vni/${vni}`,
+  vnis: `${prefix}vni/`,
+  /** Addresses and MACs are unique per subnet. */
+  ip: (subnet: string, ip: string) => `${prefix}ip/${subnet}/${ip}`,
+  ips: (subnet: string) => `${prefix}ip/${subnet}/`,
+  mac: (subnet: string, mac: string) => `${prefix}mac/${subnet}/${mac}`,
+  /** A subnet has at most one router leg (it takes the gateway address). */
+  leg: (subnet: string) => `${prefix}leg/${subnet}`,
+});
+export type Keys = ReturnType<typeof keys>;
+
+export const FIRST_VNI = 1000;
+
+export function parseObject(raw: string): RegistryObject | undefined {
+  try {
+    const o = JSON.parse(raw) as RegistryObject;
+    return typeof o === 'object' && o !== null && ['vpc', 'subnet', 'nic', 'router'].includes(o.kind) ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseHost(raw: string): HostRecord | undefined {
+  try {
+    const h = JSON.parse(raw) as HostRecord;
+    return typeof h?.name === 'string' && typeof h.underlay === 'string' && Array.isArray(h.roles) ? h : undefined;
+  } catch {
+    return undefined;
+  }
+}
