@@ -104,9 +104,10 @@ export interface SubnetInput {
   gateway: string;
 }
 
-/** `vpc` is the parent (undefined when unknown); `others` the other subnets known on the host. */
-export function validateSubnet(s: SubnetInput, vpc: VpcInput | undefined, others: SubnetInput[]): Problem[] {
-  const problems = [...checkId('id', s.id), ...checkId('vpc_id', s.vpc_id), ...checkCidr('cidr', s.cidr), ...checkVni('vni', s.vni)];
+/** What can be wrong with a subnet's own fields; vni 0 (to be allocated) passes. */
+export function subnetFieldProblems(s: SubnetInput): Problem[] {
+  const problems = [...checkId('id', s.id), ...checkId('vpc_id', s.vpc_id), ...checkCidr('cidr', s.cidr)];
+  if (s.vni !== 0) problems.push(...checkVni('vni', s.vni));
   if (s.vlan !== 0) problems.push(...checkVlan('vlan', s.vlan));
   const net = parseCidr(s.cidr);
   if (s.gateway !== '') {
@@ -114,7 +115,14 @@ export function validateSubnet(s: SubnetInput, vpc: VpcInput | undefined, others
     if (gw === undefined) problems.push(bad('gateway', `"${s.gateway}" is not an IPv4 address`));
     else if (net && !isHostAddress(net, gw)) problems.push(bad('gateway', `${s.gateway} is not a host address of ${s.cidr}: pick one inside it`));
   }
+  return problems;
+}
+
+/** `vpc` is the parent (undefined when unknown); `others` the other subnets known on the host. */
+export function validateSubnet(s: SubnetInput, vpc: VpcInput | undefined, others: SubnetInput[]): Problem[] {
+  const problems = [...subnetFieldProblems(s), ...(s.vni === 0 ? checkVni('vni', 0) : [])];
   if (problems.length > 0) return problems;
+  const net = parseCidr(s.cidr);
   if (vpc === undefined) {
     return [{ code: 'FAILED_PRECONDITION', field: 'vpc_id', message: `VPC "${s.vpc_id}" does not exist: create it first` }];
   }
@@ -147,9 +155,9 @@ export interface NicInput {
   dhcp?: boolean;
 }
 
-/** `subnet` is the parent (undefined when unknown); `others` the other NICs on the host. */
-export function validateNic(n: NicInput, subnet: SubnetInput | undefined, others: NicInput[]): Problem[] {
-  const problems = [...checkId('id', n.id), ...checkId('subnet_id', n.subnet_id), ...checkMac('mac', n.mac)];
+/** What can be wrong with a NIC's own fields; an empty MAC (to be allocated) passes. */
+export function nicFieldProblems(n: NicInput): Problem[] {
+  const problems = [...checkId('id', n.id), ...checkId('subnet_id', n.subnet_id), ...(n.mac === '' ? [] : checkMac('mac', n.mac))];
   if (n.kind === 'veth') {
     if (n.namespace === '') problems.push(bad('namespace', 'a veth NIC needs the namespace its far end moves into'));
     else problems.push(...checkNetns('namespace', n.namespace));
@@ -158,12 +166,15 @@ export function validateNic(n: NicInput, subnet: SubnetInput | undefined, others
     problems.push(bad('namespace', 'a TAP NIC has no namespace: leave it empty (the VM opens the TAP)'));
   }
   if (n.dhcp && n.kind !== 'veth') problems.push(bad('dhcp', 'a TAP NIC\'s VM runs its own DHCP client: leave dhcp off'));
-  let addr: ReturnType<typeof parseCidr>;
-  if (n.ip !== '') {
-    addr = parseCidr(n.ip, false);
-    if (addr === undefined) problems.push(bad('ip', `"${n.ip}" is not an address with prefix: write it as a.b.c.d/n, e.g. 198.18.1.10/24`));
-  }
+  if (n.ip !== '' && parseCidr(n.ip, false) === undefined) problems.push(bad('ip', `"${n.ip}" is not an address with prefix: write it as a.b.c.d/n, e.g. 198.18.1.10/24`));
+  return problems;
+}
+
+/** `subnet` is the parent (undefined when unknown); `others` the other NICs on the host. */
+export function validateNic(n: NicInput, subnet: SubnetInput | undefined, others: NicInput[]): Problem[] {
+  const problems = [...nicFieldProblems(n), ...(n.mac === '' ? checkMac('mac', n.mac) : [])];
   if (problems.length > 0) return problems;
+  const addr = n.ip !== '' ? parseCidr(n.ip, false) : undefined;
   if (subnet === undefined) {
     return [{ code: 'FAILED_PRECONDITION', field: 'subnet_id', message: `subnet "${n.subnet_id}" does not exist on this host: create it first` }];
   }

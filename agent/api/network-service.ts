@@ -13,6 +13,7 @@ import {
 import { overlayMtu, type L2Context } from '../l2/context.js';
 import { nicDevice, vxlanDevice } from '../l2/names.js';
 import { nicGateway } from '../l2/nic.js';
+import { nicFieldProblems, subnetFieldProblems, validateVpc, type Problem } from '../../lib/validation.js';
 import { ApiError } from '../state/errors.js';
 import type { NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from '../state/model.js';
 import type { Reconciler } from '../state/reconciler.js';
@@ -25,6 +26,11 @@ function found<T>(value: T | undefined, what: string, id: string): T {
 }
 
 const NIC_KINDS: Partial<Record<NicKind, NicRecord['kind']>> = { [NicKind.NIC_KIND_VETH]: 'veth', [NicKind.NIC_KIND_TAP]: 'tap' };
+
+/** The caller's own mistakes are refused before anything is claimed in the registry. */
+function refuse(problems: Problem[]): void {
+  if (problems.length > 0) throw ApiError.of(problems);
+}
 
 /**
  * A change claimed in the registry first, then made on this host; if this host cannot make it,
@@ -85,7 +91,8 @@ export function networkService(r: Reconciler, ctx: L2Context, auth: Authority, l
     putVpc: unary(log, 'PutVpc', async (req) => {
       const s = required(req.vpc, 'vpc');
       const rec: VpcRecord = { id: s.id, name: s.name, tenant: s.tenant, cidr: s.cidr };
-      await claimed(!r.desired.vpcs[rec.id], () => auth.joinVpc(rec), () => r.putVpc(rec), () => auth.leaveVpc(rec.id), log);
+      refuse(validateVpc(rec));
+      await claimed(!r.desired.vpcs[rec.id], () => auth.joinVpc(rec), () => r.putVpc(rec), () => auth.leaveVpc(rec.id, true), log);
       return vpc(rec);
     }),
     getVpc: unary(log, 'GetVpc', async (req) => vpc(found(r.desired.vpcs[req.id], 'VPC', req.id))),
@@ -95,7 +102,8 @@ export function networkService(r: Reconciler, ctx: L2Context, auth: Authority, l
     putSubnet: unary(log, 'PutSubnet', async (req) => {
       const s = required(req.subnet, 'subnet');
       const asked: SubnetRecord = { id: s.id, vpc_id: s.vpcId, name: s.name, cidr: s.cidr, vni: s.vni, vlan: s.vlan, gateway: s.gateway };
-      const rec = await claimed(!r.desired.subnets[asked.id], () => auth.joinSubnet(asked), (c) => r.putSubnet(c), () => auth.leaveSubnet(asked.id), log);
+      refuse(subnetFieldProblems(asked));
+      const rec = await claimed(!r.desired.subnets[asked.id], () => auth.joinSubnet(asked), (c) => r.putSubnet(c), () => auth.leaveSubnet(asked.id, true), log);
       return subnet(rec);
     }),
     getSubnet: unary(log, 'GetSubnet', async (req) => subnet(found(r.desired.subnets[req.id], 'subnet', req.id))),
@@ -123,7 +131,8 @@ export function networkService(r: Reconciler, ctx: L2Context, auth: Authority, l
         ifname: kind === 'veth' ? s.ifname || 'eth0' : '',
         dhcp: s.dhcp,
       };
-      const rec = await claimed(!r.desired.nics[asked.id], () => auth.claimNic(asked, true), (c) => r.putNic(c), () => auth.releaseNic(asked.id), log);
+      refuse(nicFieldProblems(asked));
+      const rec = await claimed(!r.desired.nics[asked.id], () => auth.claimNic(asked, true), (c) => r.putNic(c), () => auth.releaseNic(asked.id, true), log);
       return nic(rec);
     }),
     getNic: unary(log, 'GetNic', async (req) => nic(found(r.desired.nics[req.id], 'NIC', req.id))),

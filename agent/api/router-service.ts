@@ -105,7 +105,7 @@ export function routerService(r: Reconciler, routers: Routers, auth: Authority, 
         reservations: s.reservations.map((x) => ({ subnet_id: x.subnetId, mac: x.mac, ip: x.ip, hostname: x.hostname })),
         dhcp_lease_seconds: s.dhcpLeaseSeconds,
       };
-      await claimed(!r.desired.routers[rec.id], () => auth.claimRouter(rec), () => routers.putRouter(rec), () => auth.releaseRouter(rec.id), log);
+      await claimed(!r.desired.routers[rec.id], () => auth.claimRouter(rec), () => routers.putRouter(rec), () => auth.releaseRouter(rec.id, true), log);
       return router(rec);
     }),
     getRouter: unary(log, 'GetRouter', async (req) => router(found(r.desired.routers[req.id], 'router', req.id))),

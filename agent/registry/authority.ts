@@ -11,15 +11,16 @@ export interface Authority {
   /** Fails with UNAVAILABLE unless the registry answers: deletes ask before they touch the kernel. */
   reachable(id: string): Promise<void>;
   joinVpc(v: VpcRecord): Promise<void>;
-  leaveVpc(id: string): Promise<void>;
+  /** `undo`: giving back a claim the host could not make (no tombstone: the id may come again). */
+  leaveVpc(id: string, undo?: boolean): Promise<void>;
   /** The subnet with its VNI settled (allocated when 0). */
   joinSubnet(s: SubnetRecord): Promise<SubnetRecord>;
-  leaveSubnet(id: string): Promise<void>;
+  leaveSubnet(id: string, undo?: boolean): Promise<void>;
   /** The NIC with its MAC (and, when `allocateIp`, its address) settled. */
   claimNic(n: NicRecord, allocateIp: boolean): Promise<NicRecord>;
-  releaseNic(id: string): Promise<void>;
+  releaseNic(id: string, undo?: boolean): Promise<void>;
   claimRouter(r: RouterRecord): Promise<void>;
-  releaseRouter(id: string): Promise<void>;
+  releaseRouter(id: string, undo?: boolean): Promise<void>;
 }
 
 export function registryAuthority(reg: Registry): Authority {
@@ -27,16 +28,16 @@ export function registryAuthority(reg: Registry): Authority {
   return {
     reachable: (id) => reg.transact(async (tx, k) => void (await tx.get(k.object(id)))),
     joinVpc: (v) => reg.transact(async (tx, k) => void (await joinVpc(tx, k, v, host))),
-    leaveVpc: (id) => reg.transact((tx, k) => leaveVpc(tx, k, id, host)),
+    leaveVpc: (id, undo) => reg.transact((tx, k) => leaveVpc(tx, k, id, host, undo)),
     joinSubnet: async (s) => ({ ...s, vni: (await reg.transact((tx, k) => joinSubnet(tx, k, s, host))).vni }),
-    leaveSubnet: (id) => reg.transact((tx, k) => leaveSubnet(tx, k, id, host)),
+    leaveSubnet: (id, undo) => reg.transact((tx, k) => leaveSubnet(tx, k, id, host, undo)),
     async claimNic(n, allocateIp) {
       const o = await reg.transact((tx, k) => claimNic(tx, k, n, host, allocateIp));
       return { ...n, mac: o.mac, ip: o.ip };
     },
-    releaseNic: (id) => reg.transact((tx, k) => releaseNic(tx, k, id, host)),
+    releaseNic: (id, undo) => reg.transact((tx, k) => releaseNic(tx, k, id, host, undo)),
     claimRouter: (r) => reg.transact(async (tx, k) => void (await claimRouter(tx, k, r, host))),
-    releaseRouter: (id) => reg.transact((tx, k) => releaseRouter(tx, k, id, host)),
+    releaseRouter: (id, undo) => reg.transact((tx, k) => releaseRouter(tx, k, id, host, undo)),
   };
 }
 

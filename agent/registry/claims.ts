@@ -32,9 +32,13 @@ async function fresh(tx: Txn, k: Keys, id: string, kind: ObjectKind): Promise<vo
   }
 }
 
-function remove(tx: Txn, k: Keys, id: string, kind: ObjectKind): void {
+/**
+ * `undo`: a claim given back because the host could not make the object — no tombstone, so that
+ * the caller may put it again, corrected, under the same id.
+ */
+function remove(tx: Txn, k: Keys, id: string, kind: ObjectKind, undo: boolean): void {
   tx.delete(k.object(id));
-  tx.putTombstone(k.deleted(id), kind);
+  if (!undo) tx.putTombstone(k.deleted(id), kind);
 }
 
 const withHost = (hosts: string[], host: string): string[] => (hosts.includes(host) ? hosts : [...hosts, host].sort());
@@ -60,12 +64,12 @@ export async function joinVpc(tx: Txn, k: Keys, v: { id: string; tenant: string;
   return next;
 }
 
-export async function leaveVpc(tx: Txn, k: Keys, id: string, host: string): Promise<void> {
+export async function leaveVpc(tx: Txn, k: Keys, id: string, host: string, undo = false): Promise<void> {
   const cur = await readAs(tx, k, id, 'vpc');
   if (!cur?.hosts.includes(host)) return;
   const hosts = cur.hosts.filter((h) => h !== host);
   if (hosts.length > 0) tx.put(k.object(id), JSON.stringify({ ...cur, hosts }));
-  else remove(tx, k, id, 'vpc');
+  else remove(tx, k, id, 'vpc', undo);
 }
 
 // ---- subnets ----
@@ -117,7 +121,7 @@ export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: stri
   return o;
 }
 
-export async function leaveSubnet(tx: Txn, k: Keys, id: string, host: string): Promise<void> {
+export async function leaveSubnet(tx: Txn, k: Keys, id: string, host: string, undo = false): Promise<void> {
   const cur = await readAs(tx, k, id, 'subnet');
   if (!cur?.hosts.includes(host)) return;
   const hosts = cur.hosts.filter((h) => h !== host);
@@ -126,7 +130,7 @@ export async function leaveSubnet(tx: Txn, k: Keys, id: string, host: string): P
     return;
   }
   if ((await tx.list(k.ips(id))).size > 0) throw new ApiError('FAILED_PRECONDITION', 'id', `subnet "${id}" still has NICs: delete them first`);
-  remove(tx, k, id, 'subnet');
+  remove(tx, k, id, 'subnet', undo);
   if ((await tx.get(k.vni(cur.vni))) === id) tx.delete(k.vni(cur.vni));
 }
 
@@ -205,10 +209,10 @@ export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: str
 }
 
 /** Releases the NIC's address and MAC; a NIC that lives on another host is not this host's to release. */
-export async function releaseNic(tx: Txn, k: Keys, id: string, host: string): Promise<void> {
+export async function releaseNic(tx: Txn, k: Keys, id: string, host: string, undo = false): Promise<void> {
   const cur = await readAs(tx, k, id, 'nic');
   if (!cur || cur.host !== host) return;
-  remove(tx, k, id, 'nic');
+  remove(tx, k, id, 'nic', undo);
   if (cur.ip !== '') tx.delete(k.ip(cur.subnet, cur.ip.split('/')[0]!));
   tx.delete(k.mac(cur.subnet, cur.mac));
 }
@@ -236,9 +240,9 @@ export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: str
   return o;
 }
 
-export async function releaseRouter(tx: Txn, k: Keys, id: string, host: string): Promise<void> {
+export async function releaseRouter(tx: Txn, k: Keys, id: string, host: string, undo = false): Promise<void> {
   const cur = await readAs(tx, k, id, 'router');
   if (!cur || cur.host !== host) return;
-  remove(tx, k, id, 'router');
+  remove(tx, k, id, 'router', undo);
   for (const sid of cur.subnets) if ((await tx.get(k.leg(sid))) === id) tx.delete(k.leg(sid));
 }

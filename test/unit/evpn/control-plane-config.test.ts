@@ -41,15 +41,38 @@ describe('agent config: controlPlane', () => {
       ['{ kind: evpn, reflectors: [192.0.2.14], frr: { mode: docker } }', 'controlPlane.frr.mode'],
       ['{ kind: evpn, reflectors: [192.0.2.14], frr: { runDir: relative/dir } }', 'controlPlane.frr.runDir'],
       ['{ kind: evpn, reflectors: [192.0.2.14], frr: { user: "frr; rm" } }', 'controlPlane.frr.user'],
-      ['{ kind: etcd }', 'controlPlane.etcd.endpoints'],
-      ['{ kind: etcd, etcd: { endpoints: ["192.0.2.5:2379"] } }', 'controlPlane.etcd.endpoints[0]'],
-      ['{ kind: etcd, etcd: { endpoints: ["http://192.0.2.5:2379"], prefix: vx } }', 'controlPlane.etcd.prefix'],
+      ['{ kind: etcd }', 'controlPlane.etcd'],
+      ['{ kind: registry }', 'controlPlane.kind'],
       ['[evpn]', 'controlPlane'],
     ];
     for (const [value, field] of cases) {
       const text = `${base}controlPlane: ${value}\n`;
       expect(() => parseConfig(text, '/'), field).toThrow(ConfigError);
       expect(() => parseConfig(text, '/'), field).toThrow(new RegExp(`^${field.replace(/[.[\]]/g, '\\$&')}:`));
+    }
+  });
+});
+
+describe('agent config: registry', () => {
+  const base = 'host: { name: h1 }\nunderlay: { interface: eth0, address: 192.0.2.11 }\nlisten: ["unix:///run/a.sock"]\ntls: { ca: ca.pem, cert: c.pem, key: k.pem }\nstateDir: /var/lib/vx\n';
+
+  it('makes the registry control plane the default where a registry is configured', () => {
+    const c = parseConfig(`${base}registry: { endpoints: ["https://192.0.2.5:2379"], tls: { ca: r/ca.pem, cert: r/c.pem, key: r/k.pem } }\n`, '/etc/vx');
+    expect(c.controlPlane.kind).toBe('registry');
+    expect(c.registry).toEqual({ endpoints: ['https://192.0.2.5:2379'], prefix: '/vxcloud/', leaseSeconds: 10, tls: { ca: '/etc/vx/r/ca.pem', cert: '/etc/vx/r/c.pem', key: '/etc/vx/r/k.pem' } });
+  });
+
+  it('names the field of each mistake', () => {
+    const cases: [string, string][] = [
+      ['{ endpoints: [] }', 'registry.endpoints'],
+      ['{ endpoints: ["192.0.2.5:2379"] }', 'registry.endpoints'],
+      ['{ endpoints: ["https://192.0.2.5:2379"] }', 'registry.tls'],
+      ['{ endpoints: ["http://192.0.2.5:2379"], prefix: vx }', 'registry.prefix'],
+      ['{ endpoints: ["http://192.0.2.5:2379"], leaseSeconds: 1 }', 'registry.leaseSeconds'],
+      ['{ endpoints: ["http://192.0.2.5:2379"], tls: { ca: a } }', 'registry.tls.cert'],
+    ];
+    for (const [value, field] of cases) {
+      expect(() => parseConfig(`${base}registry: ${value}\n`, '/'), field).toThrow(new RegExp(`^${field.replaceAll('.', '\\.')}:`));
     }
   });
 });

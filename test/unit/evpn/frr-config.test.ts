@@ -4,7 +4,7 @@ import { daemonArgv } from '../../../agent/evpn/daemons.js';
 import { configProblems, frrPlan, frrRoles, needsZebra, renderFrrConfig, sessions, vniCounts } from '../../../agent/evpn/frr-config.js';
 
 const cp = (extra: Record<string, unknown> = {}): ControlPlaneConfig =>
-  parseControlPlane({ kind: 'evpn', reflectors: ['192.0.2.14', '192.0.2.15'], ...extra }, (m) => new Error(m));
+  parseControlPlane({ kind: 'evpn', reflectors: ['192.0.2.14', '192.0.2.15'], ...extra }, false, (m) => new Error(m));
 
 describe('FRR config rendering', () => {
   it('a VTEP peers with every reflector over l2vpn evpn and advertises all VNIs', () => {

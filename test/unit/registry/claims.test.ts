@@ -1,0 +1,155 @@
+// The registry's claims against an in-memory store with etcd's compare semantics: allocations are
+// unique under concurrency, idempotent per id, released on the last leave, and a deleted id
+// cannot be put again while its tombstone lasts.
+
+import { describe, expect, it } from 'vitest';
+import { claimNic, claimRouter, joinSubnet, joinVpc, leaveSubnet, leaveVpc, macFor, releaseNic, releaseRouter } from '../../../agent/registry/claims.js';
+import { keys } from '../../../agent/registry/model.js';
+import { optimistic, type Txn } from '../../../agent/registry/txn.js';
+import { reservations, viewOf, vtepTables } from '../../../agent/registry/view.js';
+import { ApiError } from '../../../agent/state/errors.js';
+import { MemoryBackend } from './memory-backend.js';
+
+const k = keys('/vx/');
+
+function setup() {
+  const b = new MemoryBackend();
+  const run = <T>(fn: (tx: Txn) => Promise<T>): Promise<T> => optimistic(b, fn);
+  return { b, run };
+}
+
+const refused = async (p: Promise<unknown>): Promise<ApiError> => {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(ApiError);
+  return e as ApiError;
+};
+
+async function vpcWithSubnet(run: ReturnType<typeof setup>['run'], hosts = ['h1', 'h2']) {
+  for (const h of hosts) await run((tx) => joinVpc(tx, k, { id: 'v', tenant: 'a', name: 'v', cidr: '198.18.0.0/16' }, h));
+  for (const h of hosts) await run((tx) => joinSubnet(tx, k, { id: 's', vpc_id: 'v', cidr: '198.18.1.0/24', gateway: '', vni: 0 }, h));
+}
+
+describe('registry claims', () => {
+  it('gives 40 subnets created at once on different hosts 40 distinct VNIs, from 1000', async () => {
+    const { run, b } = setup();
+    await run((tx) => joinVpc(tx, k, { id: 'v', tenant: 'a', name: 'v', cidr: '198.18.0.0/15' }, 'h1'));
+    const subs = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => run((tx) => joinSubnet(tx, k, { id: `s${i}`, vpc_id: 'v', cidr: `198.18.${i}.0/24`, gateway: '', vni: 0 }, `h${i % 4}`))),
+    );
+    const vnis = subs.map((s) => s.vni).sort((a, c) => a - c);
+    expect(vnis).toEqual(Array.from({ length: 40 }, (_, i) => 1000 + i));
+    expect(b.conflicts).toBeGreaterThan(0); // they did collide, and the compares caught it
+  });
+
+  it('gives every host of a subnet the same VNI, and a retry the same answer', async () => {
+    const { run } = setup();
+    await run((tx) => joinVpc(tx, k, { id: 'v', tenant: 'a', name: 'v', cidr: '198.18.0.0/16' }, 'h1'));
+    const [a, c] = await Promise.all(['h1', 'h2'].map((h) => run((tx) => joinSubnet(tx, k, { id: 's', vpc_id: 'v', cidr: '198.18.1.0/24', gateway: '', vni: 0 }, h))));
+    const again = await run((tx) => joinSubnet(tx, k, { id: 's', vpc_id: 'v', cidr: '198.18.1.0/24', gateway: '', vni: 0 }, 'h1'));
+    expect(new Set([a!.vni, c!.vni, again.vni]).size).toBe(1);
+    expect(again.hosts).toEqual(['h1', 'h2']);
+    expect(again.gateway).toBe('198.18.1.1');
+  });
+
+  it('refuses a VNI another subnet holds, and a change of CIDR, naming the field', async () => {
+    const { run } = setup();
+    await vpcWithSubnet(run);
+    const vni = (await run((tx) => joinSubnet(tx, k, { id: 's', vpc_id: 'v', cidr: '198.18.1.0/24', gateway: '', vni: 0 }, 'h1'))).vni;
+    const e = await refused(run((tx) => joinSubnet(tx, k, { id: 't', vpc_id: 'v', cidr: '198.18.2.0/24', gateway: '', vni }, 'h1')));
+    expect([e.code, e.field]).toEqual(['ALREADY_EXISTS', 'vni']);
+    const c = await refused(run((tx) => joinSubnet(tx, k, { id: 's', vpc_id: 'v', cidr: '198.18.3.0/24', gateway: '', vni: 0 }, 'h1')));
+    expect([c.code, c.field]).toEqual(['FAILED_PRECONDITION', 'cidr']);
+    const p = await refused(run((tx) => joinSubnet(tx, k, { id: 'u', vpc_id: 'nope', cidr: '198.18.4.0/24', gateway: '', vni: 0 }, 'h1')));
+    expect([p.code, p.field]).toEqual(['FAILED_PRECONDITION', 'vpc_id']);
+  });
+
+  it('gives 60 NICs created at once distinct addresses and MACs, never the gateway', async () => {
+    const { run } = setup();
+    await vpcWithSubnet(run);
+    const nics = await Promise.all(Array.from({ length: 60 }, (_, i) => run((tx) => claimNic(tx, k, { id: `n${i}`, subnet_id: 's', mac: '', ip: '' }, i % 2 ? 'h1' : 'h2', true))));
+    const ips = nics.map((n) => n.ip);
+    expect(new Set(ips).size).toBe(60);
+    expect(ips).not.toContain('198.18.1.1/24');
+    expect(ips.sort()).toEqual(Array.from({ length: 60 }, (_, i) => `198.18.1.${i + 2}/24`).sort());
+    expect(new Set(nics.map((n) => n.mac)).size).toBe(60);
+    expect(nics[0]!.mac).toBe(macFor('n0'));
+  });
+
+  it('refuses a NIC on a host its subnet does not span, naming host and the fix', async () => {
+    const { run } = setup();
+    await vpcWithSubnet(run);
+    const e = await refused(run((tx) => claimNic(tx, k, { id: 'n', subnet_id: 's', mac: '', ip: '' }, 'h9', true)));
+    expect([e.code, e.field]).toEqual(['FAILED_PRECONDITION', 'host']);
+    expect(e.message).toMatch(/does not span host h9 \(it spans h1, h2\)/);
+    const ip = await refused(run((tx) => claimNic(tx, k, { id: 'n', subnet_id: 's', mac: '', ip: '198.18.1.1/24' }, 'h1', true)));
+    expect([ip.code, ip.field]).toEqual(['ALREADY_EXISTS', 'ip']);
+  });
+
+  it('a released NIC frees its address; a late Put of it fails until the tombstone goes', async () => {
+    const { run, b } = setup();
+    await vpcWithSubnet(run);
+    const n = await run((tx) => claimNic(tx, k, { id: 'n', subnet_id: 's', mac: '', ip: '' }, 'h1', true));
+    expect(await run((tx) => claimNic(tx, k, { id: 'n', subnet_id: 's', mac: '', ip: '' }, 'h1', true))).toEqual(n);
+    await run((tx) => releaseNic(tx, k, 'n', 'h2')); // not h2's to release
+    expect(b.keys()).toContain(k.object('n'));
+    await run((tx) => releaseNic(tx, k, 'n', 'h1'));
+    const late = await refused(run((tx) => claimNic(tx, k, { id: 'n', subnet_id: 's', mac: '', ip: '' }, 'h1', true)));
+    expect([late.code, late.field]).toEqual(['FAILED_PRECONDITION', 'id']);
+    const other = await run((tx) => claimNic(tx, k, { id: 'm', subnet_id: 's', mac: '', ip: '' }, 'h1', true));
+    expect(other.ip).toBe(n.ip);
+    b.expireTombstones();
+    await run((tx) => claimNic(tx, k, { id: 'n', subnet_id: 's', mac: '', ip: '' }, 'h1', true));
+  });
+
+  it('the last host leaving releases the subnet, its VNI and the VPC: nothing is left but tombstones', async () => {
+    const { run, b } = setup();
+    await vpcWithSubnet(run);
+    await run((tx) => claimRouter(tx, k, { id: 'r', vpc_id: 'v', subnet_ids: ['s'] }, 'h2'));
+    const n = await run((tx) => claimNic(tx, k, { id: 'n', subnet_id: 's', mac: '', ip: '' }, 'h1', true));
+    await run((tx) => leaveSubnet(tx, k, 's', 'h2'));
+    const busy = await refused(run((tx) => leaveSubnet(tx, k, 's', 'h1')));
+    expect(busy.code).toBe('FAILED_PRECONDITION');
+    await run((tx) => releaseNic(tx, k, 'n', n.host));
+    await run((tx) => releaseRouter(tx, k, 'r', 'h2'));
+    await run((tx) => leaveSubnet(tx, k, 's', 'h1'));
+    for (const h of ['h1', 'h2']) await run((tx) => leaveVpc(tx, k, 'v', h));
+    b.expireTombstones();
+    expect(b.keys()).toEqual([]);
+  });
+
+  it('a subnet has one router leg', async () => {
+    const { run } = setup();
+    await vpcWithSubnet(run);
+    await run((tx) => claimRouter(tx, k, { id: 'r1', vpc_id: 'v', subnet_ids: ['s'] }, 'h2'));
+    const e = await refused(run((tx) => claimRouter(tx, k, { id: 'r2', vpc_id: 'v', subnet_ids: ['s'] }, 'h2')));
+    expect([e.code, e.field]).toEqual(['ALREADY_EXISTS', 'subnet_ids[0]']);
+    await run((tx) => claimRouter(tx, k, { id: 'r1', vpc_id: 'v', subnet_ids: [] }, 'h2'));
+    await run((tx) => claimRouter(tx, k, { id: 'r2', vpc_id: 'v', subnet_ids: ['s'] }, 'h2'));
+  });
+
+  it('an id of one kind is refused for another', async () => {
+    const { run } = setup();
+    await vpcWithSubnet(run);
+    const e = await refused(run((tx) => claimNic(tx, k, { id: 's', subnet_id: 's', mac: '', ip: '' }, 'h1', true)));
+    expect([e.code, e.field]).toEqual(['ALREADY_EXISTS', 'id']);
+  });
+
+  it('derives each host its remote entries and every router its reservations', async () => {
+    const { run, b } = setup();
+    await vpcWithSubnet(run, ['h1', 'h2', 'h3']);
+    for (const [i, h] of ['h1', 'h2', 'h3'].entries()) {
+      b.kv.set(k.host(h), { value: JSON.stringify({ name: h, roles: ['compute'], underlay: `192.0.2.${11 + i}`, endpoints: [], peerEndpoint: '', controlPlane: 'registry', dataplane: 'bridge-per-subnet', agentVersion: '0' }), mod: 1 });
+      await run((tx) => claimNic(tx, k, { id: `n${h}`, subnet_id: 's', mac: '', ip: '' }, h, true));
+    }
+    const v = viewOf(k, new Map([...b.kv].map(([key, e]) => [key, e.value])));
+    const t = vtepTables(v, 'h1').get(1000)!;
+    expect(t.flood_vteps).toEqual(['192.0.2.12', '192.0.2.13']);
+    expect(t.fdb.map((e) => e.vtep).sort()).toEqual(['192.0.2.12', '192.0.2.13']);
+    expect(t.neighbors.map((e) => e.ip).sort()).toEqual(['198.18.1.3', '198.18.1.4']);
+    expect(reservations(v, 's').map((r) => r.ip)).toEqual(['198.18.1.2', '198.18.1.3', '198.18.1.4']);
+    expect(vtepTables(v, 'h9').size).toBe(0);
+  });
+});
