@@ -9,10 +9,9 @@
 // Lab vbp<pid>, hosts h1-h3 (compute). The VPC spans the three hosts, so does every subnet; NIC j
 // is a veth into its own namespace in subnet ⌊j/2⌋ on host j mod 3, so each subnet has NICs on two
 // hosts. The direct side does what the provider's creates amount to, with terraform's default
-// parallelism of 10: the VPC on every host; each subnet on every host (VNI, CIDR and gateway chosen
-// up front); each NIC on its host (MAC and IP chosen up front); then each subnet's static VTEP table
-// on each host (the other hosts as flood targets, their NICs as MAC→VTEP and IP→MAC). Deletes go
-// NICs, subnets, VPC. terraform init runs once, outside the timings. Sides alternate order every
+// parallelism of 10: the VPC on every host; each subnet on every host (VNI from the registry); each
+// NIC on its host (MAC and address from the registry). The agents derive the VTEP tables from the
+// registry on both sides. Deletes go NICs, subnets, VPC. terraform init runs once, outside the timings. Sides alternate order every
 // repetition; every repetition starts and must end with hosts holding no VPC.
 //
 // Set TF_LOG=TRACE and TF_LOG_PATH=FILE to see where an apply's time goes.
@@ -35,7 +34,6 @@ if (!Number.isInteger(nNics) || nNics < 0 || nNics > 2 * nSubnets) throw new Err
 const TERRAFORM = join(process.env.VXCLOUD_TOOLS ?? '/root/.cache/vxcloud-tools/bin', 'terraform');
 const PARALLELISM = 10;
 const CLI_TIMEOUT_MS = 30 * 60_000;
-const FIRST_VNI = 1000;
 
 const subnetCidr = (i: number): string => `198.18.${i}.0/24`;
 const nicSubnet = (j: number): number => Math.floor(j / 2);
@@ -91,8 +89,6 @@ interface DirectNic {
   id: string;
   subnet: number;
   host: string;
-  mac: string;
-  ip: string;
 }
 
 /** What the direct side makes; ids carry the repetition so no state of an earlier one is reused. */
@@ -102,42 +98,27 @@ function directPlan(b: BenchLab, rep: number): { vpcId: string; subnetId: (i: nu
     id: `nic-r${rep}-${j}`,
     subnet: nicSubnet(j),
     host: nicHost(hosts, j),
-    mac: `02:00:c6:${rep.toString(16).padStart(2, '0')}:${(j >> 8).toString(16).padStart(2, '0')}:${(j & 0xff).toString(16).padStart(2, '0')}`,
-    // .1 is the gateway; the two NICs of a subnet take .2 and .3, as the provider's allocation does.
-    ip: `198.18.${nicSubnet(j)}.${2 + (j % 2)}/24`,
   }));
   return { vpcId: `vpc-r${rep}`, subnetId: (i) => `subnet-r${rep}-${i}`, nics };
 }
 
 async function directCreate(b: BenchLab, rep: number): Promise<void> {
   const hosts = b.lab.hosts.map((h) => h.name);
-  const vtep = new Map(b.lab.hosts.map((h) => [h.name, h.underlayAddress]));
   const { vpcId, subnetId, nics } = directPlan(b, rep);
   await Promise.all(hosts.map((h) => b.client(h).network.putVpc({ vpc: { id: vpcId, name: 'bench', tenant: '', cidr: '198.18.0.0/16' } })));
   await pool(range(nSubnets), PARALLELISM, (i) =>
     Promise.all(
       hosts.map((h) =>
-        b.client(h).network.putSubnet({ subnet: { id: subnetId(i), vpcId, name: '', cidr: subnetCidr(i), vni: FIRST_VNI + i, vlan: 0, gateway: '' } }),
+        // VNI, MAC and address from the registry, as the provider asks for them.
+        b.client(h).network.putSubnet({ subnet: { id: subnetId(i), vpcId, name: '', cidr: subnetCidr(i), vni: 0, vlan: 0, gateway: '' } }),
       ),
     ),
   );
   await pool(nics, PARALLELISM, (n) =>
     b.client(n.host).network.putNic({
-      nic: { id: n.id, subnetId: subnetId(n.subnet), kind: NicKind.NIC_KIND_VETH, mac: n.mac, ip: n.ip, namespace: `${b.lab.name}-d${n.id}`, createNamespace: true, ifname: 'eth0', dhcp: false },
+      nic: { id: n.id, subnetId: subnetId(n.subnet), kind: NicKind.NIC_KIND_VETH, mac: '', ip: '', namespace: `${b.lab.name}-d${n.id}`, createNamespace: true, ifname: 'eth0', dhcp: false },
     }),
   );
-  const tables = range(nSubnets).flatMap((i) => hosts.map((h) => ({ i, h })));
-  await pool(tables, PARALLELISM, ({ i, h }) => {
-    const remote = nics.filter((n) => n.subnet === i && n.host !== h);
-    return b.client(h).network.putVtepTable({
-      table: {
-        subnetId: subnetId(i),
-        floodVteps: hosts.filter((x) => x !== h).map((x) => vtep.get(x)!),
-        fdb: remote.map((n) => ({ mac: n.mac, vtep: vtep.get(n.host)! })),
-        neighbors: remote.map((n) => ({ ip: n.ip.split('/')[0]!, mac: n.mac })),
-      },
-    });
-  });
 }
 
 async function directDelete(b: BenchLab, rep: number): Promise<void> {

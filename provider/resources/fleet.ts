@@ -10,7 +10,6 @@ export interface FleetHost {
   name: string;
   endpoint: string;
   roles: string[];
-  underlayAddress: string;
 }
 
 export interface HostFailure {

@@ -30,7 +30,7 @@ export const providerSchema = {
         attributes: {
           name: { type: t.string, required: true, description: 'Host name, as in its agent config.' },
           endpoint: { type: t.string, required: true, description: 'Agent endpoint: `host:port` or `unix:///path`.' },
-          underlay_address: { type: t.string, required: true, description: 'The address its VTEPs use on the underlay.' },
+          underlay_address: { type: t.string, optional: true, description: 'Unused, accepted for older configurations: each agent records its underlay address in the registry.' },
           roles: { type: t.list(t.string), optional: true, description: 'compute, route, management, storage (default compute).' },
         },
       },
@@ -54,7 +54,7 @@ export function validateProviderConfig(c: Config<typeof providerSchema>): Diagno
     return out;
   }
   if (isUnknown(c.host)) return out;
-  if (hosts.length === 0) out.push(attributeError(['host'], 'No hosts', 'Give lab_file, or at least one host block with name, endpoint and underlay_address.'));
+  if (hosts.length === 0) out.push(attributeError(['host'], 'No hosts', 'Give lab_file, or at least one host block with name and endpoint.'));
   for (const [file, pem, what] of [['ca_file', 'ca_pem', 'CA certificate'], ['cert_file', 'cert_pem', 'client certificate'], ['key_file', 'key_pem', 'client key']] as const) {
     if (given(c[file]) === given(c[pem])) out.push(attributeError([file], `One ${what} needed`, `Give exactly one of ${file} and ${pem}.`));
   }
@@ -77,11 +77,11 @@ export async function configureFleet(c: ProviderConfig): Promise<Fleet> {
       throw new Error(`lab_file: cannot read ${c.lab_file}: ${e.message}. Run \`vxctl lab up\` first.`);
     });
     const [ca, cert, key] = await Promise.all([readFile(lab.tls.ca), readFile(lab.tls.cert), readFile(lab.tls.key)]);
-    const hosts: FleetHost[] = lab.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint, roles: h.roles, underlayAddress: h.underlayAddress }));
+    const hosts: FleetHost[] = lab.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint, roles: h.roles }));
     return new Fleet(hosts, { ca, cert, key }, timeoutMs);
   }
   const pem = async (file: string | null, text: string | null): Promise<Buffer> => (file !== null ? readFile(file) : Buffer.from(text ?? ''));
   const [ca, cert, key] = await Promise.all([pem(c.ca_file, c.ca_pem), pem(c.cert_file, c.cert_pem), pem(c.key_file, c.key_pem)]);
-  const hosts = c.host.map((h) => ({ name: h.name, endpoint: h.endpoint, underlayAddress: h.underlay_address, roles: (h.roles ?? ['compute']).filter((r): r is string => r !== null) }));
+  const hosts = c.host.map((h) => ({ name: h.name, endpoint: h.endpoint, roles: (h.roles ?? ['compute']).filter((r): r is string => r !== null) }));
   return new Fleet(hosts, { ca, cert, key }, timeoutMs);
 }
