@@ -7,6 +7,7 @@ import { ConfigError, type AgentConfig, type DataplaneSetting } from '../config/
 import type { ControlPlane } from '../evpn/control-plane.js';
 import type { DataplaneLayout } from '../l2/layout.js';
 import type { Capabilities } from '../net/types.js';
+import { parseObject } from '../registry/model.js';
 import type { Registry } from '../registry/registry.js';
 import { ApiError } from '../state/errors.js';
 import type { Reconciler } from '../state/reconciler.js';
@@ -85,6 +86,15 @@ export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: n
     listHosts: unary(log, 'ListHosts', async (req) => {
       if (!registry) throw new ApiError('FAILED_PRECONDITION', '', 'this host has no registry (registry in its agent config): it knows only itself');
       return { hosts: inventory(registry, req.role) };
+    }),
+    lookupObject: unary(log, 'LookupObject', async (req) => {
+      if (!registry) throw new ApiError('FAILED_PRECONDITION', '', 'this host has no registry (registry in its agent config): ask the hosts themselves');
+      const o = await registry.transact(async (tx, k) => {
+        const raw = await tx.get(k.object(req.id));
+        return raw === undefined ? undefined : parseObject(raw);
+      });
+      if (!o) throw new ApiError('NOT_FOUND', 'id', `the registry has no object "${req.id}"`);
+      return { id: req.id, kind: o.kind, tenant: o.tenant, hosts: o.kind === 'vpc' || o.kind === 'subnet' ? o.hosts : [o.host] };
     }),
     getHost: unary(log, 'GetHost', async () => {
       const d = r.desired;

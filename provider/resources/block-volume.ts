@@ -164,7 +164,7 @@ async function place(fleet: Fleet, name: string | null, replicas: number | null,
     return diagnostics.length > 0 ? { diagnostics } : { placement: { replicas: hosts.length, hosts }, diagnostics: [] };
   }
   const want = replicas ?? DEFAULT_REPLICAS;
-  const names = fleet.hosts.map((h) => h.name);
+  const names = fleet.hostsWithRole('storage');
   const problems = await Promise.all(names.map((h) => storageProblem(fleet, h)));
   const usable = names.filter((_, i) => problems[i] === undefined);
   if (usable.length < want) {
@@ -385,7 +385,7 @@ export const blockVolume = defineResource<typeof schema, Fleet>({
   async importState(id, { provider }) {
     const problems = checkVolumeId('id', id);
     if (problems.length > 0) throw new Error(`${problems[0]!.message}: import a volume by its name`);
-    const names = provider.hosts.map((h) => h.name);
+    const names = provider.hostsWithRole('storage');
     const answers = await Promise.allSettled(names.map((h) => provider.client(h).volume.getVolume({ id }, provider.timeoutMs)));
     const found = answers.find((a) => a.status === 'fulfilled');
     if (!found) {

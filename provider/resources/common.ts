@@ -85,9 +85,8 @@ export function strs(v: readonly (string | null)[] | null | undefined): string[]
   return (v ?? []).filter((x): x is string => typeof x === 'string');
 }
 
-/** The hosts that have an object, in the provider's host order, and what each returned. */
-export async function hostsHaving<T>(fleet: Fleet, get: (c: AgentClient) => Promise<T>): Promise<{ hosts: string[]; found: Map<string, T | null> }> {
-  const names = fleet.hosts.map((h) => h.name);
-  const found = await getEach(fleet, names, get);
-  return { hosts: names.filter((h) => found.get(h) != null), found };
+/** The hosts that hold an object, from the registry ([] when it has no record): no other host is asked. */
+export async function placedOn(fleet: Fleet, id: string, kind: string): Promise<string[]> {
+  const p = await fleet.lookup(id);
+  return p && p.kind === kind ? p.hosts : [];
 }

@@ -1,15 +1,18 @@
-// The hosts a provider manages and a client for each: calls fan out with bounded concurrency,
-// and a host that fails is named in the error while the others' results are kept, so that a
-// partial create can still be recorded and repaired or cleaned up later.
+// The hosts a provider manages and a client for each. The registry's inventory is the list of
+// hosts (the provider block needs only one agent that answers); calls fan out with bounded
+// concurrency, and a host that fails is named in the error while the others' results are kept,
+// so that a partial create can still be recorded and repaired or cleaned up later.
 
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { AgentClient, type TlsMaterial } from '../../lib/agent-client.js';
-import type { Host } from '../../gen/vxcloud/agent/v1/host.js';
+import type { Host, ObjectPlacement } from '../../gen/vxcloud/agent/v1/host.js';
 
 export interface FleetHost {
   name: string;
   endpoint: string;
   roles: string[];
+  /** From the inventory: whether its agent holds its registry lease; true for hosts only configured. */
+  up: boolean;
 }
 
 export interface HostFailure {
@@ -36,23 +39,60 @@ export const isNotFound = (e: unknown): boolean => (e as Partial<ServiceError>).
 
 const CONCURRENCY = 8;
 
+const INVENTORY_DEADLINE_MS = 10_000;
+
 export class Fleet {
   private readonly clients = new Map<string, AgentClient>();
   private readonly described = new Map<string, Promise<Host>>();
+  /** The configured host that answered for the registry; lookups go there too. */
+  private registryHost: string | undefined;
+  private registryProblem = 'none of the provider\'s hosts was asked yet';
 
   constructor(
-    readonly hosts: FleetHost[],
+    public hosts: FleetHost[],
     private readonly tls: TlsMaterial,
     readonly timeoutMs: number,
   ) {}
+
+  /**
+   * Takes the hosts from the registry's inventory, asking the configured hosts in turn until one
+   * answers; an endpoint the provider was given wins over the one the agent registered. Without
+   * an answer the configured hosts stay, and lookups say why.
+   */
+  async loadInventory(): Promise<void> {
+    const problems: string[] = [];
+    for (const h of this.hosts) {
+      try {
+        const inv = await this.client(h.name).host.listHosts({ role: '' }, Math.min(this.timeoutMs, INVENTORY_DEADLINE_MS));
+        const configured = new Map(this.hosts.map((x) => [x.name, x.endpoint]));
+        this.hosts = inv.hosts.map((x) => ({ name: x.name, endpoint: configured.get(x.name) ?? x.endpoints[0] ?? '', roles: x.roles, up: x.up }));
+        this.registryHost = h.name;
+        return;
+      } catch (e) {
+        problems.push(`${h.name}: ${agentMessage(e as Error)}`);
+      }
+    }
+    this.registryProblem = problems.join('; ');
+  }
 
   host(name: string): FleetHost | undefined {
     return this.hosts.find((h) => h.name === name);
   }
 
-  /** Names of the hosts with any of these roles, in the provider's order. */
+  /** Names of the hosts with any of these roles that are up, in the inventory's order. */
   hostsWithRole(...roles: string[]): string[] {
-    return this.hosts.filter((h) => h.roles.some((r) => roles.includes(r))).map((h) => h.name);
+    return this.hosts.filter((h) => h.up && h.roles.some((r) => roles.includes(r))).map((h) => h.name);
+  }
+
+  /** Where an object lives, from the registry; undefined when it has no record of it. */
+  async lookup(id: string): Promise<ObjectPlacement | undefined> {
+    if (!this.registryHost) throw new Error(`no registry answered the provider (${this.registryProblem}): the hosts in its block need a registry (registry in their agent config)`);
+    return this.client(this.registryHost)
+      .host.lookupObject({ id }, this.timeoutMs)
+      .catch((e: unknown) => {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      });
   }
 
   /**

@@ -9,7 +9,7 @@ import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/dia
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { intBetween, oneOf } from '../plugin/validators.js';
-import { getEach, hostsHaving, newId, planStatus, READY, rule, str } from './common.js';
+import { getEach, newId, placedOn, planStatus, READY, rule, str } from './common.js';
 import { fleetDiagnostics, problemDiagnostics } from './errors.js';
 import { FleetError, type Fleet } from './fleet.js';
 
@@ -74,12 +74,12 @@ const ruleInput = (r: NatRuleMessage): NatRuleInput => {
 async function planChecks(fleet: Fleet, p: Planned<typeof schema>): Promise<Diagnostic[]> {
   const inputs = [p.router_id, p.type, p.protocol, p.external_ip, p.external_port, p.internal_ip, p.internal_port];
   if (inputs.some(isUnknown) || typeof p.router_id !== 'string' || typeof p.type !== 'string') return [];
-  const { hosts, found } = await hostsHaving<RouterMessage>(fleet, (c) => c.router.getRouter({ id: p.router_id as string }));
-  if (hosts.length === 0) return [attributeError(['router_id'], 'No such router', `No host has router "${p.router_id}".`)];
-  const host = hosts[0]!;
+  const host = (await placedOn(fleet, p.router_id, 'router'))[0];
+  if (!host) return [attributeError(['router_id'], 'No such router', `No host has router "${p.router_id}".`)];
   const c = fleet.client(host);
+  const router = await c.router.getRouter({ id: p.router_id }, fleet.timeoutMs);
   const [subnets, routers, rules] = await Promise.all([
-    Promise.all(found.get(host)!.spec!.subnetIds.map((id) => c.network.getSubnet({ id }, fleet.timeoutMs))),
+    Promise.all(router.spec!.subnetIds.map((id) => c.network.getSubnet({ id }, fleet.timeoutMs))),
     c.router.listRouters({ parentId: '' }, fleet.timeoutMs),
     c.router.listNatRules({ parentId: '' }, fleet.timeoutMs),
   ]);
@@ -94,7 +94,7 @@ async function planChecks(fleet: Fleet, p: Planned<typeof schema>): Promise<Diag
     internal_port: Number(p.internal_port ?? 0),
   };
   const problems = validateNatRule(rule, {
-    router: routerInput(found.get(host)!),
+    router: routerInput(router),
     subnets: subnets.map((s) => ({ id: s.spec!.id, vpc_id: s.spec!.vpcId, cidr: s.spec!.cidr, vni: s.spec!.vni, vlan: s.spec!.vlan, gateway: s.spec!.gateway })),
     routers: routers.routers.map(routerInput),
     rules: rules.rules.map(ruleInput),
@@ -103,9 +103,9 @@ async function planChecks(fleet: Fleet, p: Planned<typeof schema>): Promise<Diag
 }
 
 async function routerHost(fleet: Fleet, routerId: string): Promise<string> {
-  const { hosts } = await hostsHaving<RouterMessage>(fleet, (c) => c.router.getRouter({ id: routerId }));
-  if (hosts.length === 0) throw new Error(`router_id: no host has router "${routerId}"`);
-  return hosts[0]!;
+  const host = (await placedOn(fleet, routerId, 'router'))[0];
+  if (!host) throw new Error(`router_id: no host has router "${routerId}"`);
+  return host;
 }
 
 async function put(fleet: Fleet, host: string, spec: NatRuleMessage['spec'] & object): Promise<NatRuleMessage> {
@@ -151,7 +151,9 @@ export const natRule = defineResource<typeof schema, Fleet>({
     await provider.client(str(state.host)).router.deleteNatRule({ id: str(state.id) }, provider.timeoutMs);
   },
   async importState(id, { provider }) {
-    const { hosts } = await hostsHaving<NatRuleMessage>(provider, (c) => c.router.getNatRule({ id }));
+    // NAT rules have no registry record yet: the route hosts are asked.
+    const found = await getEach<NatRuleMessage>(provider, provider.hostsWithRole('route'), (c) => c.router.getNatRule({ id }));
+    const hosts = [...found].filter(([, r]) => r !== null).map(([h]) => h);
     if (hosts.length === 0) throw new Error(`no host has a NAT rule with id "${id}"`);
     return { id, host: hosts[0]! };
   },

@@ -8,7 +8,7 @@ import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/dia
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { oneOf } from '../plugin/validators.js';
-import { getEach, hostsHaving, newId, planStatus, READY, rule, str } from './common.js';
+import { getEach, newId, placedOn, planStatus, READY, rule, str } from './common.js';
 import { fleetDiagnostics } from './errors.js';
 import { FleetError, type Fleet } from './fleet.js';
 
@@ -111,8 +111,7 @@ export const nic = defineResource<typeof schema, Fleet>({
     await provider.client(state.host).network.deleteNic({ id: str(state.id) }, provider.timeoutMs);
   },
   async importState(id, { provider }) {
-    const found = await getEach<NicMessage>(provider, provider.hosts.map((h) => h.name), (c) => c.network.getNic({ id }));
-    const host = [...found].find(([, n]) => n !== null)?.[0];
+    const host = (await placedOn(provider, id, 'nic'))[0];
     if (!host) throw new Error(`no host has a NIC with id "${id}"`);
     return { id, host };
   },

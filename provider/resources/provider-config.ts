@@ -25,13 +25,13 @@ export const providerSchema = {
   blocks: {
     host: {
       nesting: 'list',
-      description: 'A host and its agent.',
+      description: 'An agent to reach the deployment through: the provider learns every other host from the registry (one answering host is enough; list more in case one is down).',
       block: {
         attributes: {
           name: { type: t.string, required: true, description: 'Host name, as in its agent config.' },
           endpoint: { type: t.string, required: true, description: 'Agent endpoint: `host:port` or `unix:///path`.' },
           underlay_address: { type: t.string, optional: true, description: 'Unused, accepted for older configurations: each agent records its underlay address in the registry.' },
-          roles: { type: t.list(t.string), optional: true, description: 'compute, route, management, storage (default compute).' },
+          roles: { type: t.list(t.string), optional: true, description: 'Unused, accepted for older configurations: each agent records its roles in the registry.' },
         },
       },
     },
@@ -70,6 +70,11 @@ export function validateProviderConfig(c: Config<typeof providerSchema>): Diagno
   return out;
 }
 
+async function withInventory(f: Fleet): Promise<Fleet> {
+  await f.loadInventory();
+  return f;
+}
+
 export async function configureFleet(c: ProviderConfig): Promise<Fleet> {
   const timeoutMs = Number(c.timeout_seconds ?? 60) * 1000;
   if (c.lab_file !== null) {
@@ -77,11 +82,11 @@ export async function configureFleet(c: ProviderConfig): Promise<Fleet> {
       throw new Error(`lab_file: cannot read ${c.lab_file}: ${e.message}. Run \`vxctl lab up\` first.`);
     });
     const [ca, cert, key] = await Promise.all([readFile(lab.tls.ca), readFile(lab.tls.cert), readFile(lab.tls.key)]);
-    const hosts: FleetHost[] = lab.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint, roles: h.roles }));
-    return new Fleet(hosts, { ca, cert, key }, timeoutMs);
+    const hosts: FleetHost[] = lab.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint, roles: h.roles, up: true }));
+    return withInventory(new Fleet(hosts, { ca, cert, key }, timeoutMs));
   }
   const pem = async (file: string | null, text: string | null): Promise<Buffer> => (file !== null ? readFile(file) : Buffer.from(text ?? ''));
   const [ca, cert, key] = await Promise.all([pem(c.ca_file, c.ca_pem), pem(c.cert_file, c.cert_pem), pem(c.key_file, c.key_pem)]);
-  const hosts = c.host.map((h) => ({ name: h.name, endpoint: h.endpoint, roles: (h.roles ?? ['compute']).filter((r): r is string => r !== null) }));
-  return new Fleet(hosts, { ca, cert, key }, timeoutMs);
+  const hosts = c.host.map((h) => ({ name: h.name, endpoint: h.endpoint, roles: (h.roles ?? ['compute']).filter((r): r is string => r !== null), up: true }));
+  return withInventory(new Fleet(hosts, { ca, cert, key }, timeoutMs));
 }

@@ -7,7 +7,7 @@ import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/dia
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { intBetween } from '../plugin/validators.js';
-import { getEach, hostsHaving, newId, planStatus, READY, str, strs } from './common.js';
+import { getEach, newId, placedOn, planStatus, READY, str, strs } from './common.js';
 import { fleetDiagnostics } from './errors.js';
 import { FleetError, type Fleet } from './fleet.js';
 
@@ -111,7 +111,7 @@ export const router = defineResource<typeof schema, Fleet>({
     await provider.client(str(state.host)).router.deleteRouter({ id: str(state.id) }, provider.timeoutMs);
   },
   async importState(id, { provider }) {
-    const { hosts } = await hostsHaving<RouterMessage>(provider, (c) => c.router.getRouter({ id }));
+    const hosts = await placedOn(provider, id, 'router');
     if (hosts.length === 0) throw new Error(`no host has a router with id "${id}"`);
     return { id, host: hosts[0]! };
   },

@@ -8,7 +8,7 @@ import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/dia
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { intBetween } from '../plugin/validators.js';
-import { getEach, hostsHaving, newId, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
+import { getEach, newId, placedOn, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
 import { fleetDiagnostics } from './errors.js';
 import type { Fleet } from './fleet.js';
 
@@ -33,8 +33,9 @@ const ATTRS = Object.keys(schema.attributes);
 const FIRST_VNI = 1000;
 
 async function findVpc(fleet: Fleet, vpcId: string): Promise<{ hosts: string[]; vpc?: VpcMessage }> {
-  const { hosts, found } = await hostsHaving<VpcMessage>(fleet, (c) => c.network.getVpc({ id: vpcId }));
-  return { hosts, vpc: hosts.length > 0 ? found.get(hosts[0]!)! : undefined };
+  const hosts = await placedOn(fleet, vpcId, 'vpc');
+  // Any one of its hosts knows it (and its CIDR); the others are not asked.
+  return { hosts, vpc: hosts.length > 0 ? await fleet.client(hosts[0]!).network.getVpc({ id: vpcId }, fleet.timeoutMs) : undefined };
 }
 
 async function subnetsOn(fleet: Fleet, hosts: string[], vpcId = ''): Promise<SubnetMessage[]> {
@@ -113,7 +114,7 @@ export const subnet = defineResource<typeof schema, Fleet>({
     });
   },
   async importState(id, { provider }) {
-    const { hosts } = await hostsHaving<SubnetMessage>(provider, (c) => c.network.getSubnet({ id }));
+    const hosts = await placedOn(provider, id, 'subnet');
     if (hosts.length === 0) throw new Error(`no host has a subnet with id "${id}"`);
     return { id, hosts, status: READY };
   },

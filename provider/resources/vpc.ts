@@ -6,7 +6,7 @@ import { defineResource } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import type { Vpc as VpcMessage } from '../../gen/vxcloud/agent/v1/network.js';
 import type { Planned } from '../plugin/framework.js';
-import { getEach, hostsHaving, newId, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
+import { getEach, newId, placedOn, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
 import { DiagnosticsError } from '../plugin/diagnostics.js';
 import { fleetDiagnostics } from './errors.js';
 import type { Fleet } from './fleet.js';
@@ -66,7 +66,7 @@ export const vpc = defineResource<typeof schema, Fleet>({
     });
   },
   async importState(id, { provider }) {
-    const { hosts } = await hostsHaving<VpcMessage>(provider, (c) => c.network.getVpc({ id }));
+    const hosts = await placedOn(provider, id, 'vpc');
     if (hosts.length === 0) throw new Error(`no host has a VPC with id "${id}"`);
     return { id, hosts, status: READY };
   },

@@ -109,7 +109,7 @@ class FakeAgents {
 
 class FakeFleet extends Fleet {
   constructor(readonly agents: FakeAgents) {
-    const hosts: FleetHost[] = Object.entries(agents.hosts).map(([name, h]) => ({ name, endpoint: `unix:///run/${name}.sock`, roles: h.roles }));
+    const hosts: FleetHost[] = Object.entries(agents.hosts).map(([name, h]) => ({ name, endpoint: `unix:///run/${name}.sock`, roles: h.roles, up: true }));
     super(hosts, { ca: Buffer.alloc(0), cert: Buffer.alloc(0), key: Buffer.alloc(0) }, 2000);
   }
 
