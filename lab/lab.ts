@@ -54,6 +54,8 @@ export interface LabOptions {
   evpn?: Record<string, unknown>;
   /** Settings merged into each agent's `registry` section (leaseSeconds, prefix). */
   registry?: Record<string, unknown>;
+  /** Members of the lab's etcd: 1 (default) or 3, at 192.0.2.253, .252 and .251. */
+  registryMembers?: 1 | 3;
   /**
    * An "internet" namespace (NAME-inet: 203.0.113.1/24, forwarding, and a leg on the underlay at
    * 192.0.2.254 like a real upstream that also reaches management) that each route host's
@@ -66,11 +68,23 @@ export interface LabOptions {
 }
 
 /**
- * The lab's registry: one etcd in a namespace of its own on the underlay, serving mutual TLS with
- * a CA of its own (pki/registry-ca), so that only hosts — not the tenants and operators that the
- * deployment CA signs for — can reach it. Data dir, log and pid file live under the lab dir, so
- * that labDown finds a leftover.
+ * The lab's registry: etcd (one member, or three with `registryMembers`), each member in a
+ * namespace of its own on the underlay, serving mutual TLS — to clients and to its peers — with a
+ * CA of its own (pki/registry-ca), so that only hosts, not the tenants and operators the deployment
+ * CA signs for, can reach it. Data dirs, logs and pid files live under the lab dir, so that labDown
+ * finds leftovers.
  */
+export interface EtcdMember {
+  name: string;
+  namespace: string;
+  address: string;
+  endpoint: string;
+  runDir: string;
+}
+export function etcdMember(lab: string, dir: string, i: number): EtcdMember {
+  const address = `192.0.2.${254 - i}`;
+  return { name: `${lab}m${i}`, namespace: i === 1 ? `${lab}-etcd` : `${lab}-etcd${i}`, address, endpoint: `https://${address}:2379`, runDir: join(dir, i === 1 ? 'etcd' : `etcd${i}`) };
+}
 export const etcdNamespace = (lab: string): string => `${lab}-etcd`;
 export const ETCD_ADDRESS = '192.0.2.253';
 export const ETCD_ENDPOINT = `https://${ETCD_ADDRESS}:2379`;
@@ -81,7 +95,6 @@ export const etcdctlTls = (dir: string): string[] => {
   const p = registryPki(dir);
   return ['--cacert', p.ca, '--cert', p.cert, '--key', p.key];
 };
-const etcdRunDir = (dir: string): string => join(dir, 'etcd');
 const ETCD = '/usr/bin/etcd';
 const ETCDCTL = '/usr/bin/etcdctl';
 
@@ -187,58 +200,76 @@ async function buildUnderlay(net: Net, lab: string, hosts: number): Promise<void
   }
 }
 
-/** etcd in a namespace of its own with one leg on the underlay bridge; returns once it answers. */
-async function startEtcd(net: Net, lab: string, dir: string, tls: { ca: string; cert: string; key: string }): Promise<void> {
-  const ns = etcdNamespace(lab);
-  await net.createNetns(ns);
+/** The registry's members, each in a namespace with one leg on the underlay bridge; returns once all answer. */
+async function startEtcd(net: Net, lab: string, dir: string, members: EtcdMember[], tls: { ca: string; cert: string; key: string }): Promise<void> {
   const u = await net.netns(underlayNamespace(lab));
-  const e = await net.netns(ns);
   try {
-    await u.createVeth('etcd', { peer: { name: 'eth0', netns: ns } });
-    await u.setLink('etcd', { master: UNDERLAY_BRIDGE, up: true });
-    await e.setLink('lo', { up: true });
-    await e.setLink('eth0', { up: true });
-    await e.replaceAddress('eth0', `${ETCD_ADDRESS}/24`);
+    for (const [i, m] of members.entries()) {
+      await net.createNetns(m.namespace);
+      const e = await net.netns(m.namespace);
+      try {
+        await u.createVeth(`etcd${i + 1}`, { peer: { name: 'eth0', netns: m.namespace } });
+        await u.setLink(`etcd${i + 1}`, { master: UNDERLAY_BRIDGE, up: true });
+        await e.setLink('lo', { up: true });
+        await e.setLink('eth0', { up: true });
+        await e.replaceAddress('eth0', `${m.address}/24`);
+      } finally {
+        e.close();
+      }
+    }
   } finally {
     u.close();
-    e.close();
   }
-  const run = etcdRunDir(dir);
-  await mkdir(run, { recursive: true, mode: 0o700 });
-  const peer = `http://${ETCD_ADDRESS}:2380`;
-  const log = await open(join(run, 'etcd.log'), 'a');
-  let pid: number | undefined;
-  try {
-    const child = spawn(
-      'nsenter',
-      [`--net=/run/netns/${ns}`, '--', ETCD, '--name', lab, '--data-dir', join(run, 'data'), '--listen-client-urls', ETCD_ENDPOINT, '--advertise-client-urls', ETCD_ENDPOINT,
-        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `${lab}=${peer}`,
-        '--client-cert-auth', '--trusted-ca-file', tls.ca, '--cert-file', tls.cert, '--key-file', tls.key],
-      { detached: true, stdio: ['ignore', log.fd, log.fd] },
-    );
-    child.unref();
-    pid = child.pid;
-  } finally {
-    await log.close();
-  }
-  if (pid === undefined) throw new Error(`could not start ${ETCD}`);
-  await writeFile(join(run, 'etcd.pid'), `${pid}\n`);
-  await waitFor(`etcd of lab ${lab} to answer (log: ${join(run, 'etcd.log')})`, 20_000, async () => {
-    if (!isAlive(pid)) throw new Error('etcd exited');
-    await promisify(execFile)('nsenter', [`--net=/run/netns/${ns}`, '--', ETCDCTL, '--endpoints', ETCD_ENDPOINT, ...etcdctlTls(dir), '--dial-timeout', '1s', 'endpoint', 'health'], { timeout: 5000 });
-    return true;
-  });
+  const peer = (m: EtcdMember): string => `https://${m.address}:2380`;
+  const cluster = members.map((m) => `${m.name}=${peer(m)}`).join(',');
+  // Members start together: each waits for the others to form a quorum.
+  const pids = await Promise.all(
+    members.map(async (m) => {
+      await mkdir(m.runDir, { recursive: true, mode: 0o700 });
+      const log = await open(join(m.runDir, 'etcd.log'), 'a');
+      let pid: number | undefined;
+      try {
+        const child = spawn(
+          'nsenter',
+          [`--net=/run/netns/${m.namespace}`, '--', ETCD, '--name', m.name, '--data-dir', join(m.runDir, 'data'), '--listen-client-urls', m.endpoint, '--advertise-client-urls', m.endpoint,
+            '--listen-peer-urls', peer(m), '--initial-advertise-peer-urls', peer(m), '--initial-cluster', cluster,
+            '--client-cert-auth', '--trusted-ca-file', tls.ca, '--cert-file', tls.cert, '--key-file', tls.key,
+            '--peer-client-cert-auth', '--peer-trusted-ca-file', tls.ca, '--peer-cert-file', tls.cert, '--peer-key-file', tls.key],
+          { detached: true, stdio: ['ignore', log.fd, log.fd] },
+        );
+        child.unref();
+        pid = child.pid;
+      } finally {
+        await log.close();
+      }
+      if (pid === undefined) throw new Error(`could not start ${ETCD}`);
+      await writeFile(join(m.runDir, 'etcd.pid'), `${pid}\n`);
+      return pid;
+    }),
+  );
+  await Promise.all(
+    members.map((m, i) =>
+      waitFor(`etcd member ${m.name} of lab ${lab} to answer (log: ${join(m.runDir, 'etcd.log')})`, 30_000, async () => {
+        if (!isAlive(pids[i]!)) throw new Error('etcd exited');
+        await promisify(execFile)('nsenter', [`--net=/run/netns/${m.namespace}`, '--', ETCDCTL, '--endpoints', m.endpoint, ...etcdctlTls(dir), '--dial-timeout', '1s', 'endpoint', 'health'], { timeout: 5000 });
+        return true;
+      }),
+    ),
+  );
 }
 
-/** Stops the lab's etcd by the PID in its pid file, and only if that PID still runs etcd on this lab's data dir. */
+/** Stops the lab's etcd members by the PIDs in their pid files, each only if that PID still runs etcd on its data dir. */
 async function stopLabEtcd(dir: string): Promise<void> {
-  const run = etcdRunDir(dir);
-  const pid = Number((await readFile(join(run, 'etcd.pid'), 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!cmdline.split('\0').includes(join(run, 'data'))) return;
-  process.kill(pid, 'SIGKILL');
-  await waitFor(`etcd (${pid}) to die`, 5000, async () => !isAlive(pid));
+  for (const entry of await readdir(dir).catch((): string[] => [])) {
+    if (!/^etcd\d*$/.test(entry)) continue;
+    const run = join(dir, entry);
+    const pid = Number((await readFile(join(run, 'etcd.pid'), 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.split('\0').includes(join(run, 'data'))) continue;
+    process.kill(pid, 'SIGKILL');
+    await waitFor(`etcd (${pid}) to die`, 5000, async () => !isAlive(pid));
+  }
 }
 
 async function startAgent(host: LabHost): Promise<number> {
@@ -307,7 +338,8 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
   await writeNbdClientDir(nbdClientCertDir(lab), { ca: ca.cert, ...clientPair });
   const registryCa = await createCa(`vxcloud lab ${opts.name} registry CA`);
   const regCa = await writePair(pki, 'registry-ca', registryCa);
-  const regServer = await writePair(pki, 'registry-server', await issue(registryCa, { commonName: 'etcd', role: 'host', ips: [ETCD_ADDRESS] }));
+  const members = Array.from({ length: opts.registryMembers ?? 1 }, (_, i) => etcdMember(opts.name, dir, i + 1));
+  const regServer = await writePair(pki, 'registry-server', await issue(registryCa, { commonName: 'etcd', role: 'host', ips: members.map((m) => m.address) }));
   await writePair(pki, 'registry-client', await issue(registryCa, { commonName: 'vxctl', role: 'client' }));
 
   const net = await openNet();
@@ -318,7 +350,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
       await buildInternet(net, opts.name, routeHosts);
       lab.internet = { namespace: internetNamespace(opts.name), cidr: INTERNET.cidr, gateway: INTERNET.gateway };
     }
-    await startEtcd(net, opts.name, dir, { ca: regCa.cert, ...regServer });
+    await startEtcd(net, opts.name, dir, members, { ca: regCa.cert, ...regServer });
   } finally {
     net.close();
   }
@@ -353,7 +385,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
         stateDir: host.stateDir,
         logLevel: opts.logLevel ?? 'info',
         reconcile: { intervalSeconds: opts.reconcileIntervalSeconds ?? 10 },
-        registry: { endpoints: [ETCD_ENDPOINT], tls: { ca: regCa.cert, ...regPair }, ...opts.registry },
+        registry: { endpoints: members.map((m) => m.endpoint), tls: { ca: regCa.cert, ...regPair }, ...opts.registry },
         controlPlane: controlPlaneConfig(opts, hdir),
         router: routerConfig(opts, i),
         ...(roles.includes('storage')
