@@ -80,7 +80,7 @@ export const subnet = defineResource<typeof schema, Fleet>({
   },
   async create({ planned }, { provider }) {
     const vpcId = known(planned.vpc_id);
-    const hosts = (knownOr(planned.hosts, null) as string[] | null) ?? (await findVpc(provider, vpcId)).hosts;
+    const hosts = (knownOr(planned.hosts, null) as string[] | null) ?? (await placedOn(provider, vpcId, 'vpc'));
     if (hosts.length === 0) throw new DiagnosticsError([attributeError(['vpc_id'], 'No such VPC', `No host has VPC "${vpcId}".`)]);
     const id = newId('subnet');
     const requested = knownOr(planned.vni, null);
