@@ -13,6 +13,7 @@ import { protectedNetworks } from './l3/protected.js';
 import { Routers } from './l3/routers.js';
 import { Supervisor } from './l3/supervisor.js';
 import { openNet } from './net/index.js';
+import { Ownership } from './api/ownership.js';
 import { localAuthority, registryAuthority } from './registry/authority.js';
 import { Registry } from './registry/registry.js';
 import { reservations } from './registry/view.js';
@@ -67,12 +68,13 @@ async function main(): Promise<void> {
   registry?.start();
   const plane = await startControlPlane(cfg, net.host, log, reconciler, registry);
   const authority = registry ? registryAuthority(registry) : localAuthority;
+  const ownership = new Ownership(() => reconciler.desired, registry);
 
   const storage = cfg.storage ? await startStorage(cfg, cfg.storage, log) : undefined;
   const server = await startServer(cfg, {
     host: hostService(cfg, caps, underlay.mtu, reconciler, log, plane, registry),
-    network: networkService(reconciler, ctx, authority, log),
-    router: routerService(reconciler, routers, authority, log),
+    network: networkService(reconciler, ctx, authority, ownership, log),
+    router: routerService(reconciler, routers, authority, ownership, log),
     ...(storage ? { volumes: storage.services } : {}),
   });
   log.info({ listen: cfg.listen }, 'serving');

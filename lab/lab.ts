@@ -18,6 +18,7 @@ import { stopLeftoverDaemons } from '../agent/l3/routers.js';
 import { labDir, labFilePath, readLabFile, writeLabFile, type LabFile, type LabHost } from './labfile.js';
 
 export const UNDERLAY_CIDR = '192.0.2.0/24';
+export const DEFAULT_TENANTS = ['t1', 't2'];
 export const AGENT_PORT = 7443;
 export const NBD_PORT = 10809;
 const NBD_SOCKET = 'nbd.sock';
@@ -54,6 +55,8 @@ export interface LabOptions {
   evpn?: Record<string, unknown>;
   /** Settings merged into each agent's `registry` section (leaseSeconds, prefix). */
   registry?: Record<string, unknown>;
+  /** Tenants to mint client certificates for (pki/tenant-T.pem); default DEFAULT_TENANTS. */
+  tenants?: string[];
   /** Members of the lab's etcd: 1 (default) or 3, at 192.0.2.253, .252 and .251. */
   registryMembers?: 1 | 3;
   /**
@@ -325,14 +328,21 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
   const pki = join(dir, 'pki');
   const ca = await createCa(`vxcloud lab ${opts.name} CA`);
   const caFiles = await writePair(pki, 'ca', ca);
-  const clientPair = await issue(ca, { commonName: 'vxctl', role: 'client' });
+  // The lab's own client (vxctl, tests, the provider by lab_file) is an operator; each tenant
+  // gets a certificate of its own (LabFile.tenants).
+  const clientPair = await issue(ca, { commonName: 'vxctl', role: 'client', identity: { kind: 'operator' } });
   const client = await writePair(pki, 'client', clientPair);
+  const tenants: NonNullable<LabFile['tenants']> = {};
+  for (const tenant of opts.tenants ?? DEFAULT_TENANTS) {
+    tenants[tenant] = await writePair(pki, `tenant-${tenant}`, await issue(ca, { commonName: tenant, role: 'client', identity: { kind: 'tenant', tenant } }));
+  }
   const lab: LabFile = {
     name: opts.name,
     dir,
     underlayNamespace: underlayNamespace(opts.name),
     underlayCidr: UNDERLAY_CIDR,
     tls: { ca: caFiles.cert, cert: client.cert, key: client.key },
+    tenants,
     hosts: [],
   };
   await writeNbdClientDir(nbdClientCertDir(lab), { ca: ca.cert, ...clientPair });
@@ -359,7 +369,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
     const name = `h${i}`;
     const hdir = join(dir, name);
     const address = underlayAddress(i);
-    const pair = await writePair(hdir, 'agent', await issue(ca, { commonName: name, role: 'host', dnsNames: [name, 'localhost'], ips: [address] }));
+    const pair = await writePair(hdir, 'agent', await issue(ca, { commonName: name, role: 'host', dnsNames: [name, 'localhost'], ips: [address], identity: { kind: 'host', host: name } }));
     const roles = hostRoles(opts, i);
     const regPair = await writePair(hdir, 'registry', await issue(registryCa, { commonName: name, role: 'client' }));
     const socket = join(hdir, 'agent.sock');

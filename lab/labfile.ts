@@ -22,8 +22,10 @@ export interface LabFile {
   dir: string;
   underlayNamespace: string;
   underlayCidr: string;
-  /** Client certificate (and the CA) that callers use for every agent. */
+  /** The operator's client certificate (and the CA) that tools use for every agent. */
   tls: { ca: string; cert: string; key: string };
+  /** A client certificate per tenant (vxcloud://tenant/T): its own objects only. */
+  tenants?: Record<string, { cert: string; key: string }>;
   hosts: LabHost[];
   /** With `internet`: the namespace that plays the internet for the route hosts' routers. */
   internet?: { namespace: string; cidr: string; gateway: string };

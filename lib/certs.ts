@@ -7,6 +7,7 @@ import * as x509 from '@peculiar/x509';
 import { webcrypto, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { identityUri, type Identity } from './identity.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -54,6 +55,8 @@ export interface LeafOptions {
   ips?: string[];
   /** Hosts serve the agent API and call other agents; clients only call. */
   role: 'host' | 'client';
+  /** Who the holder is (lib/identity.ts), as a URI subject alternative name. */
+  identity?: Identity;
   days?: number;
 }
 
@@ -65,6 +68,7 @@ export async function issue(ca: KeyPairPem, opts: LeafOptions): Promise<KeyPairP
   const names = [
     ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
+    ...(opts.identity ? [{ type: 'url' as const, value: identityUri(opts.identity) }] : []),
   ];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),

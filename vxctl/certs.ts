@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCa, issue, readPair, writePair } from '../lib/certs.js';
+import { checkIdentityName, type Identity } from '../lib/identity.js';
 
 async function loadCa(dir: string): Promise<Awaited<ReturnType<typeof readPair>>> {
   return readPair(join(dir, 'ca.pem'), join(dir, 'ca-key.pem')).catch(() => {
@@ -31,16 +32,22 @@ export function registerCertCommands(program: Command): void {
     .option('--ip <address...>', 'underlay/management addresses the agent is reached on', [])
     .option('--dns <name...>', 'extra DNS names', [])
     .action(async (name: string, o: { dir: string; ip: string[]; dns: string[] }) => {
-      const pair = await issue(await loadCa(o.dir), { commonName: name, role: 'host', dnsNames: [name, 'localhost', ...o.dns], ips: o.ip });
+      checkIdentityName('host', name);
+      const pair = await issue(await loadCa(o.dir), { commonName: name, role: 'host', dnsNames: [name, 'localhost', ...o.dns], ips: o.ip, identity: { kind: 'host', host: name } });
       const files = await writePair(o.dir, name, pair);
       console.log(`${files.cert}\n${files.key}`);
     });
   certs
     .command('client <name>')
-    .description('a client certificate (vxctl, the Terraform provider)')
+    .description('a client certificate (vxctl, the Terraform provider) of a tenant (--tenant T: its own objects only) or an operator (--operator: everything)')
     .requiredOption('--dir <dir>', 'where the PKI lives')
-    .action(async (name: string, o: { dir: string }) => {
-      const files = await writePair(o.dir, name, await issue(await loadCa(o.dir), { commonName: name, role: 'client' }));
+    .option('--tenant <tenant>', 'the tenant it acts for')
+    .option('--operator', 'an operator: every tenant, every object')
+    .action(async (name: string, o: { dir: string; tenant?: string; operator?: boolean }) => {
+      if ((o.tenant === undefined) === (o.operator !== true)) throw new Error('give exactly one of --tenant T and --operator: a client certificate says whom it acts for');
+      if (o.tenant !== undefined) checkIdentityName('--tenant', o.tenant);
+      const identity: Identity = o.tenant !== undefined ? { kind: 'tenant', tenant: o.tenant } : { kind: 'operator' };
+      const files = await writePair(o.dir, name, await issue(await loadCa(o.dir), { commonName: name, role: 'client', identity }));
       console.log(`${files.cert}\n${files.key}`);
     });
 }

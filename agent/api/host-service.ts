@@ -9,6 +9,7 @@ import type { DataplaneLayout } from '../l2/layout.js';
 import type { Capabilities } from '../net/types.js';
 import { parseObject } from '../registry/model.js';
 import type { Registry } from '../registry/registry.js';
+import { describeIdentity } from '../../lib/identity.js';
 import { ApiError } from '../state/errors.js';
 import type { Reconciler } from '../state/reconciler.js';
 import { unary } from './unary.js';
@@ -87,12 +88,16 @@ export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: n
       if (!registry) throw new ApiError('FAILED_PRECONDITION', '', 'this host has no registry (registry in its agent config): it knows only itself');
       return { hosts: inventory(registry, req.role) };
     }),
-    lookupObject: unary(log, 'LookupObject', async (req) => {
+    lookupObject: unary(log, 'LookupObject', async (req, caller) => {
       if (!registry) throw new ApiError('FAILED_PRECONDITION', '', 'this host has no registry (registry in its agent config): ask the hosts themselves');
       const o = await registry.transact(async (tx, k) => {
         const raw = await tx.get(k.object(req.id));
         return raw === undefined ? undefined : parseObject(raw);
       });
+      // A tenant learns where its own objects are, and nothing of anyone else's.
+      if (caller.kind === 'host' || (caller.kind === 'tenant' && o?.tenant !== caller.tenant)) {
+        throw new ApiError('PERMISSION_DENIED', 'id', `"${req.id}" is not an object of ${describeIdentity(caller)}`);
+      }
       if (!o) throw new ApiError('NOT_FOUND', 'id', `the registry has no object "${req.id}"`);
       return { id: req.id, kind: o.kind, tenant: o.tenant, hosts: o.kind === 'vpc' || o.kind === 'subnet' ? o.hosts : [o.host] };
     }),

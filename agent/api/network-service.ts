@@ -17,7 +17,10 @@ import { nicFieldProblems, subnetFieldProblems, validateVpc, type Problem } from
 import { ApiError } from '../state/errors.js';
 import type { NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from '../state/model.js';
 import type { Reconciler } from '../state/reconciler.js';
-import type { Authority } from '../registry/authority.js';
+import type { Identity } from '../../lib/identity.js';
+import type { Authorities, Authority } from '../registry/authority.js';
+import { requireKind } from './caller.js';
+import type { Ownership } from './ownership.js';
 import { required, unary } from './unary.js';
 
 function found<T>(value: T | undefined, what: string, id: string): T {
@@ -55,7 +58,8 @@ export async function released(check: () => Promise<void>, local: () => Promise<
   return { existed };
 }
 
-export function networkService(r: Reconciler, ctx: L2Context, auth: Authority, log: Logger): NetworkServiceServer {
+export function networkService(r: Reconciler, ctx: L2Context, authorities: Authorities, own: Ownership, log: Logger): NetworkServiceServer {
+  const auth = (caller: Identity, what: string): Authority => authorities(own.scope(caller, what));
   const vpc = async (v: VpcRecord): Promise<Vpc> => ({ spec: { ...v }, status: await r.vpcStatus(v) });
   const subnet = async (s: SubnetRecord): Promise<Subnet> => ({
     spec: { id: s.id, vpcId: s.vpc_id, name: s.name, cidr: s.cidr, vni: s.vni, vlan: s.vlan, gateway: s.gateway },
@@ -88,36 +92,58 @@ export function networkService(r: Reconciler, ctx: L2Context, auth: Authority, l
   };
 
   return {
-    putVpc: unary(log, 'PutVpc', async (req) => {
+    putVpc: unary(log, 'PutVpc', async (req, caller) => {
       const s = required(req.vpc, 'vpc');
-      const rec: VpcRecord = { id: s.id, name: s.name, tenant: s.tenant, cidr: s.cidr };
+      // A tenant's VPC is its own: an empty tenant is the caller's, another is refused.
+      const tenant = caller.kind === 'tenant' && s.tenant === '' ? caller.tenant : s.tenant;
+      if (caller.kind === 'tenant' && tenant !== caller.tenant) throw new ApiError('PERMISSION_DENIED', 'tenant', `tenant ${caller.tenant} may create VPCs of its own tenant only, not of "${tenant}"`);
+      const rec: VpcRecord = { id: s.id, name: s.name, tenant, cidr: s.cidr };
+      own.requirePut(caller, 'VPC', rec.id);
       refuse(validateVpc(rec));
-      await claimed(!r.desired.vpcs[rec.id], () => auth.joinVpc(rec), () => r.putVpc(rec), () => auth.leaveVpc(rec.id, true), log);
+      const a = auth(caller, 'put VPCs');
+      await claimed(!r.desired.vpcs[rec.id], () => a.joinVpc(rec), () => r.putVpc(rec), () => a.leaveVpc(rec.id, true), log);
       return vpc(rec);
     }),
-    getVpc: unary(log, 'GetVpc', async (req) => vpc(found(r.desired.vpcs[req.id], 'VPC', req.id))),
-    listVpcs: unary(log, 'ListVpcs', async () => ({ vpcs: await Promise.all(Object.values(r.desired.vpcs).map(vpc)) })),
-    deleteVpc: unary(log, 'DeleteVpc', (req) => released(() => auth.reachable(req.id), () => r.deleteVpc(req.id), () => auth.leaveVpc(req.id))),
+    getVpc: unary(log, 'GetVpc', async (req, caller) => {
+      own.require(caller, 'VPC', req.id);
+      return vpc(found(r.desired.vpcs[req.id], 'VPC', req.id));
+    }),
+    listVpcs: unary(log, 'ListVpcs', async (_req, caller) => ({ vpcs: await Promise.all(Object.values(r.desired.vpcs).filter((v) => own.visible(caller, 'VPC', v.id)).map(vpc)) })),
+    deleteVpc: unary(log, 'DeleteVpc', (req, caller) => {
+      own.require(caller, 'VPC', req.id);
+      const a = auth(caller, 'delete VPCs');
+      return released(() => a.reachable(req.id), () => r.deleteVpc(req.id), () => a.leaveVpc(req.id));
+    }),
 
-    putSubnet: unary(log, 'PutSubnet', async (req) => {
+    putSubnet: unary(log, 'PutSubnet', async (req, caller) => {
       const s = required(req.subnet, 'subnet');
       const asked: SubnetRecord = { id: s.id, vpc_id: s.vpcId, name: s.name, cidr: s.cidr, vni: s.vni, vlan: s.vlan, gateway: s.gateway };
+      own.requirePut(caller, 'subnet', asked.id, { kind: 'VPC', id: asked.vpc_id, field: 'vpc_id' });
       refuse(subnetFieldProblems(asked));
-      const rec = await claimed(!r.desired.subnets[asked.id], () => auth.joinSubnet(asked), (c) => r.putSubnet(c), () => auth.leaveSubnet(asked.id, true), log);
+      const a = auth(caller, 'put subnets');
+      const rec = await claimed(!r.desired.subnets[asked.id], () => a.joinSubnet(asked), (c) => r.putSubnet(c), () => a.leaveSubnet(asked.id, true), log);
       return subnet(rec);
     }),
-    getSubnet: unary(log, 'GetSubnet', async (req) => subnet(found(r.desired.subnets[req.id], 'subnet', req.id))),
-    listSubnets: unary(log, 'ListSubnets', async (req) => ({
+    getSubnet: unary(log, 'GetSubnet', async (req, caller) => {
+      own.require(caller, 'subnet', req.id);
+      return subnet(found(r.desired.subnets[req.id], 'subnet', req.id));
+    }),
+    listSubnets: unary(log, 'ListSubnets', async (req, caller) => ({
       subnets: await Promise.all(
         Object.values(r.desired.subnets)
-          .filter((s) => req.parentId === '' || s.vpc_id === req.parentId)
+          .filter((s) => (req.parentId === '' || s.vpc_id === req.parentId) && own.visible(caller, 'subnet', s.id))
           .map(subnet),
       ),
     })),
-    deleteSubnet: unary(log, 'DeleteSubnet', (req) => released(() => auth.reachable(req.id), () => r.deleteSubnet(req.id), () => auth.leaveSubnet(req.id))),
+    deleteSubnet: unary(log, 'DeleteSubnet', (req, caller) => {
+      own.require(caller, 'subnet', req.id);
+      const a = auth(caller, 'delete subnets');
+      return released(() => a.reachable(req.id), () => r.deleteSubnet(req.id), () => a.leaveSubnet(req.id));
+    }),
 
-    putNic: unary(log, 'PutNic', async (req) => {
+    putNic: unary(log, 'PutNic', async (req, caller) => {
       const s = required(req.nic, 'nic');
+      own.requirePut(caller, 'NIC', s.id, { kind: 'subnet', id: s.subnetId, field: 'subnet_id' });
       const kind = NIC_KINDS[s.kind];
       if (!kind) throw new ApiError('INVALID_ARGUMENT', 'kind', 'required: NIC_KIND_VETH (a namespace) or NIC_KIND_TAP (a VM)');
       const asked: NicRecord = {
@@ -132,20 +158,30 @@ export function networkService(r: Reconciler, ctx: L2Context, auth: Authority, l
         dhcp: s.dhcp,
       };
       refuse(nicFieldProblems(asked));
-      const rec = await claimed(!r.desired.nics[asked.id], () => auth.claimNic(asked, true), (c) => r.putNic(c), () => auth.releaseNic(asked.id, true), log);
+      const a = auth(caller, 'put NICs');
+      const rec = await claimed(!r.desired.nics[asked.id], () => a.claimNic(asked, true), (c) => r.putNic(c), () => a.releaseNic(asked.id, true), log);
       return nic(rec);
     }),
-    getNic: unary(log, 'GetNic', async (req) => nic(found(r.desired.nics[req.id], 'NIC', req.id))),
-    listNics: unary(log, 'ListNics', async (req) => ({
+    getNic: unary(log, 'GetNic', async (req, caller) => {
+      own.require(caller, 'NIC', req.id);
+      return nic(found(r.desired.nics[req.id], 'NIC', req.id));
+    }),
+    listNics: unary(log, 'ListNics', async (req, caller) => ({
       nics: await Promise.all(
         Object.values(r.desired.nics)
-          .filter((n) => req.parentId === '' || n.subnet_id === req.parentId)
+          .filter((n) => (req.parentId === '' || n.subnet_id === req.parentId) && own.visible(caller, 'NIC', n.id))
           .map(nic),
       ),
     })),
-    deleteNic: unary(log, 'DeleteNic', (req) => released(() => auth.reachable(req.id), () => r.deleteNic(req.id), () => auth.releaseNic(req.id))),
+    deleteNic: unary(log, 'DeleteNic', (req, caller) => {
+      own.require(caller, 'NIC', req.id);
+      const a = auth(caller, 'delete NICs');
+      return released(() => a.reachable(req.id), () => r.deleteNic(req.id), () => a.releaseNic(req.id));
+    }),
 
-    putVtepTable: unary(log, 'PutVtepTable', async (req) => {
+    // Static VTEP tables steer every tenant's traffic of a subnet: an operator's tool.
+    putVtepTable: unary(log, 'PutVtepTable', async (req, caller) => {
+      requireKind(caller, ['operator'], 'put VTEP tables');
       const t = required(req.table, 'table');
       const rec: VtepTableRecord = {
         subnet_id: t.subnetId,
@@ -155,7 +191,13 @@ export function networkService(r: Reconciler, ctx: L2Context, auth: Authority, l
       };
       return table(rec, await r.putVtepTable(rec));
     }),
-    getVtepTable: unary(log, 'GetVtepTable', async (req) => table(found(r.desired.vtepTables[req.id], 'VTEP table of subnet', req.id))),
-    deleteVtepTable: unary(log, 'DeleteVtepTable', async (req) => ({ existed: await r.deleteVtepTable(req.id) })),
+    getVtepTable: unary(log, 'GetVtepTable', async (req, caller) => {
+      requireKind(caller, ['operator'], 'read VTEP tables');
+      return table(found(r.desired.vtepTables[req.id], 'VTEP table of subnet', req.id));
+    }),
+    deleteVtepTable: unary(log, 'DeleteVtepTable', async (req, caller) => {
+      requireKind(caller, ['operator'], 'delete VTEP tables');
+      return { existed: await r.deleteVtepTable(req.id) };
+    }),
   };
 }

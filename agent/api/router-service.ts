@@ -13,7 +13,8 @@ import type { Routers } from '../l3/routers.js';
 import { ApiError } from '../state/errors.js';
 import type { NatRuleRecord, RouterRecord } from '../state/model.js';
 import type { Reconciler } from '../state/reconciler.js';
-import type { Authority } from '../registry/authority.js';
+import type { Authorities } from '../registry/authority.js';
+import type { Ownership } from './ownership.js';
 import { claimed, released } from './network-service.js';
 import { required, unary } from './unary.js';
 
@@ -35,7 +36,7 @@ const PROTOCOLS: Partial<Record<NatProtocol, NatRuleRecord['protocol']>> = {
 };
 const PROTOCOL_OF: Record<NatRuleRecord['protocol'], NatProtocol> = { '': NatProtocol.NAT_PROTOCOL_UNSPECIFIED, tcp: NatProtocol.NAT_PROTOCOL_TCP, udp: NatProtocol.NAT_PROTOCOL_UDP };
 
-export function routerService(r: Reconciler, routers: Routers, auth: Authority, log: Logger): RouterServiceServer {
+export function routerService(r: Reconciler, routers: Routers, authorities: Authorities, own: Ownership, log: Logger): RouterServiceServer {
   const router = async (rec: RouterRecord): Promise<Router> => {
     const v = await routers.routerView(rec);
     const o = v.observed;
@@ -91,8 +92,12 @@ export function routerService(r: Reconciler, routers: Routers, auth: Authority, 
   };
 
   return {
-    putRouter: unary(log, 'PutRouter', async (req) => {
+    putRouter: unary(log, 'PutRouter', async (req, caller) => {
       const s = required(req.router, 'router');
+      own.requirePut(caller, 'router', s.id, { kind: 'VPC', id: s.vpcId, field: 'vpc_id' });
+      // Every leg in a subnet of the caller's own.
+      s.subnetIds.forEach((id, i) => own.require(caller, 'subnet', id, `subnet_ids[${i}]`));
+      const auth = authorities(own.scope(caller, 'put routers'));
       const rec: RouterRecord = {
         id: s.id,
         vpc_id: s.vpcId,
@@ -108,16 +113,24 @@ export function routerService(r: Reconciler, routers: Routers, auth: Authority, 
       await claimed(!r.desired.routers[rec.id], () => auth.claimRouter(rec), () => routers.putRouter(rec), () => auth.releaseRouter(rec.id, true), log);
       return router(rec);
     }),
-    getRouter: unary(log, 'GetRouter', async (req) => router(found(r.desired.routers[req.id], 'router', req.id))),
-    listRouters: unary(log, 'ListRouters', async (req) => {
+    getRouter: unary(log, 'GetRouter', async (req, caller) => {
+      own.require(caller, 'router', req.id);
+      return router(found(r.desired.routers[req.id], 'router', req.id));
+    }),
+    listRouters: unary(log, 'ListRouters', async (req, caller) => {
       const out: Router[] = [];
-      for (const rec of Object.values(r.desired.routers)) if (req.parentId === '' || rec.vpc_id === req.parentId) out.push(await router(rec));
+      for (const rec of Object.values(r.desired.routers)) if ((req.parentId === '' || rec.vpc_id === req.parentId) && own.visible(caller, 'router', rec.id)) out.push(await router(rec));
       return { routers: out };
     }),
-    deleteRouter: unary(log, 'DeleteRouter', (req) => released(() => auth.reachable(req.id), () => routers.deleteRouter(req.id), () => auth.releaseRouter(req.id))),
+    deleteRouter: unary(log, 'DeleteRouter', (req, caller) => {
+      own.require(caller, 'router', req.id);
+      const auth = authorities(own.scope(caller, 'delete routers'));
+      return released(() => auth.reachable(req.id), () => routers.deleteRouter(req.id), () => auth.releaseRouter(req.id));
+    }),
 
-    putNatRule: unary(log, 'PutNatRule', async (req) => {
+    putNatRule: unary(log, 'PutNatRule', async (req, caller) => {
       const s = required(req.rule, 'rule');
+      own.requirePut(caller, 'NAT rule', s.id, { kind: 'router', id: s.routerId, field: 'router_id' });
       const type = NAT_TYPES[s.type];
       if (!type) throw new ApiError('INVALID_ARGUMENT', 'type', 'required: NAT_TYPE_DNAT (port forward), NAT_TYPE_SNAT or NAT_TYPE_DNAT_AND_SNAT (floating IP)');
       const protocol = PROTOCOLS[s.protocol];
@@ -135,12 +148,18 @@ export function routerService(r: Reconciler, routers: Routers, auth: Authority, 
       await routers.putNatRule(rec);
       return rule(rec);
     }),
-    getNatRule: unary(log, 'GetNatRule', async (req) => rule(found(r.desired.natRules[req.id], 'NAT rule', req.id))),
-    listNatRules: unary(log, 'ListNatRules', async (req) => {
+    getNatRule: unary(log, 'GetNatRule', async (req, caller) => {
+      own.require(caller, 'NAT rule', req.id);
+      return rule(found(r.desired.natRules[req.id], 'NAT rule', req.id));
+    }),
+    listNatRules: unary(log, 'ListNatRules', async (req, caller) => {
       const out: NatRule[] = [];
-      for (const rec of Object.values(r.desired.natRules)) if (req.parentId === '' || rec.router_id === req.parentId) out.push(await rule(rec));
+      for (const rec of Object.values(r.desired.natRules)) if ((req.parentId === '' || rec.router_id === req.parentId) && own.visible(caller, 'NAT rule', rec.id)) out.push(await rule(rec));
       return { rules: out };
     }),
-    deleteNatRule: unary(log, 'DeleteNatRule', async (req) => ({ existed: await routers.deleteNatRule(req.id) })),
+    deleteNatRule: unary(log, 'DeleteNatRule', async (req, caller) => {
+      own.require(caller, 'NAT rule', req.id);
+      return { existed: await routers.deleteNatRule(req.id) };
+    }),
   };
 }

@@ -1,7 +1,10 @@
 // The agent's gRPC server: mutual TLS only (a client must present a certificate signed by the
-// deployment's CA), the standard health service, and one bind per configured address.
+// deployment's CA, and every call is authorized by the identity in it: see caller.ts), the
+// standard health service, and one bind per configured address.
 
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status as Status } from '@grpc/grpc-js';
+import { describeIdentity, type Identity } from '../../lib/identity.js';
+import { callerOf, type CallWithPeer } from './caller.js';
 import { HealthImplementation } from 'grpc-health-check';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -20,6 +23,30 @@ export interface AgentServices {
   volumes?: VolumeServices;
 }
 
+/**
+ * The raft and replica service is for agents of storage hosts only (each handler further admits
+ * only the hosts of a volume's placement): a tenant's or operator's certificate is refused before
+ * any handler runs, on unary and streaming calls alike.
+ */
+function hostsOnly<S extends object>(impl: S): S {
+  const out: Record<string, unknown> = {};
+  for (const [name, handler] of Object.entries(impl) as [string, (call: CallWithPeer & { emit(e: string, v: unknown): void }, cb?: (e: unknown) => void) => void][]) {
+    out[name] = (call: CallWithPeer & { emit(e: string, v: unknown): void }, callback?: (e: unknown) => void) => {
+      let who: Identity | undefined;
+      try {
+        who = callerOf(call);
+      } catch {
+        who = undefined;
+      }
+      if (who?.kind === 'host') return handler(call, callback);
+      const err = { code: Status.PERMISSION_DENIED, details: `${describeIdentity(who)} may not call the raft service: it is for the agents of storage hosts` };
+      if (typeof callback === 'function') callback(err);
+      else call.emit('error', err);
+    };
+  }
+  return out as S;
+}
+
 export async function serverCredentials(tls: AgentConfig['tls']): Promise<ServerCredentials> {
   const [ca, cert, key] = await Promise.all([readFile(tls.ca), readFile(tls.cert), readFile(tls.key)]);
   return ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], true);
@@ -32,7 +59,7 @@ export async function startServer(cfg: AgentConfig, services: AgentServices): Pr
   server.addService(RouterServiceService, services.router);
   if (services.volumes) {
     server.addService(VolumeServiceService, services.volumes.volume);
-    server.addService(RaftService, services.volumes.raft);
+    server.addService(RaftService, hostsOnly(services.volumes.raft));
   }
   new HealthImplementation({ '': 'SERVING', 'vxcloud.agent.v1.NetworkService': 'SERVING' }).addToServer(server);
   const creds = await serverCredentials(cfg.tls);

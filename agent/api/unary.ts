@@ -4,7 +4,9 @@
 
 import { Metadata, status as Status, type handleUnaryCall, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { describeIdentity, type Identity } from '../../lib/identity.js';
 import { FIELD_METADATA } from '../../lib/wire.js';
+import { callerOf } from './caller.js';
 import { ApiError, type ApiCode } from '../state/errors.js';
 
 const CODES: Record<ApiCode, Status> = {
@@ -15,14 +17,46 @@ const CODES: Record<ApiCode, Status> = {
   INTERNAL: Status.INTERNAL,
   ABORTED: Status.ABORTED,
   UNAVAILABLE: Status.UNAVAILABLE,
+  PERMISSION_DENIED: Status.PERMISSION_DENIED,
 };
 
+/** Calls that change something: each gets an audit line (who, what, which object, result). */
+const CHANGES = /^(Put|Delete|Create|Grow)/;
 
-export function unary<Req, Res>(log: Logger, name: string, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
+/** The object a request names: its id, or the id of the spec it carries. */
+function objectOf(req: unknown): string {
+  const r = req as Record<string, unknown> | null;
+  if (typeof r?.id === 'string') return r.id;
+  for (const v of Object.values(r ?? {})) {
+    const o = v as Record<string, unknown> | null;
+    if (typeof o === 'object' && o !== null) {
+      if (typeof o.id === 'string') return o.id;
+      if (typeof o.subnetId === 'string') return o.subnetId;
+    }
+  }
+  return '';
+}
+
+
+/** The handler gets the caller's identity; a call without one never reaches it. */
+export function unary<Req, Res>(log: Logger, name: string, fn: (req: Req, caller: Identity) => Promise<Res>): handleUnaryCall<Req, Res> {
+  const audited = CHANGES.test(name);
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    fn(call.request).then(
-      (res) => callback(null, res),
+    let who = '';
+    const audit = (result: string): void => {
+      if (audited) log.info({ audit: { who, rpc: name, object: objectOf(call.request), result } }, 'audit');
+    };
+    new Promise<Res>((resolve) => {
+      const caller = callerOf(call);
+      who = describeIdentity(caller);
+      resolve(fn(call.request, caller));
+    }).then(
+      (res) => {
+        audit('ok');
+        callback(null, res);
+      },
       (e: unknown) => {
+        audit(e instanceof ApiError ? e.code : 'INTERNAL');
         if (e instanceof ApiError) {
           log.info({ rpc: name, code: e.code }, e.message);
           const metadata = new Metadata();

@@ -1,6 +1,8 @@
 // VolumeService (public) and Raft (agent to agent) on storage hosts: validation, fan-out of
 // create/delete to the placed hosts, and status gathered from every replica.
 
+import { describeIdentity, type Identity } from '../../lib/identity.js';
+import { callerOf, requireKind } from './caller.js';
 import { status as Status, type handleClientStreamingCall, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { RaftServer, ReplicaStatus, SnapshotChunk, StepRequest, Volume, VolumeHost, VolumeServiceServer } from '../../gen/vxcloud/agent/v1/volume.js';
@@ -89,8 +91,12 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
     };
   };
 
+  // Volumes carry no tenant yet: until they do, only an operator may manage them.
+  const operatorOnly = (caller: Identity): void => requireKind(caller, ['operator'], 'manage volumes (volumes belong to no tenant yet: an operator manages them)');
+
   const volume: VolumeServiceServer = {
-    createVolume: unary(log, 'CreateVolume', async (req) => {
+    createVolume: unary(log, 'CreateVolume', async (req, caller) => {
+      operatorOnly(caller);
       checkId(req.id);
       checkSize('size_bytes', req.sizeBytes);
       const replicas = req.replicas === 0 ? DEFAULT_REPLICAS : req.replicas;
@@ -129,9 +135,13 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
       );
     }),
 
-    getVolume: unary(log, 'GetVolume', async (req) => view(found(store, req.id))),
+    getVolume: unary(log, 'GetVolume', async (req, caller) => {
+      operatorOnly(caller);
+      return view(found(store, req.id));
+    }),
 
-    growVolume: unary(log, 'GrowVolume', async (req) => {
+    growVolume: unary(log, 'GrowVolume', async (req, caller) => {
+      operatorOnly(caller);
       const r = found(store, req.id);
       checkSize('size_bytes', req.sizeBytes);
       await r.read(0, 0); // catch up with the leader: the size we compare with is the latest
@@ -143,7 +153,8 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
       return view(r);
     }),
 
-    deleteVolume: unary(log, 'DeleteVolume', async (req) => {
+    deleteVolume: unary(log, 'DeleteVolume', async (req, caller) => {
+      operatorOnly(caller);
       checkId(req.id);
       const r = store.get(req.id);
       if (!r) return { existed: false };
@@ -154,7 +165,10 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
       return { existed: true };
     }),
 
-    listVolumes: unary(log, 'ListVolumes', async () => ({ volumes: await Promise.all(store.all().map(view)) })),
+    listVolumes: unary(log, 'ListVolumes', async (_req, caller) => {
+      operatorOnly(caller);
+      return ({ volumes: await Promise.all(store.all().map(view)) });
+    }),
   };
 
   const installSnapshot: handleClientStreamingCall<SnapshotChunk, Record<string, never>> = (call, callback) => {
@@ -185,8 +199,14 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
   const raft: RaftServer = {
     step: (call) => {
       const reported = new Map<string, number>();
+      // Only the hosts of a volume's placement step its raft group (server.ts admits hosts only).
+      const from = callerOf(call);
       call.on('data', (req: StepRequest) => {
         const r = store.get(req.volumeId);
+        if (r && (from.kind !== 'host' || !r.spec.hosts.some((h) => h.name === from.host))) {
+          log.warn({ volume: req.volumeId, from: describeIdentity(from) }, 'raft messages from a host outside the placement dropped');
+          return;
+        }
         if (!r) {
           // Once a second is plenty: the sender tries a repair every few seconds at most.
           if (Date.now() - (reported.get(req.volumeId) ?? 0) >= 1000) {

@@ -23,28 +23,31 @@ export interface Authority {
   releaseRouter(id: string, undo?: boolean): Promise<void>;
 }
 
-export function registryAuthority(reg: Registry): Authority {
+/** Claims as the tenant `as` acts (undefined: an operator, for any tenant). */
+export type Authorities = (as: string | undefined) => Authority;
+
+export function registryAuthority(reg: Registry): Authorities {
   const host = reg.host;
-  return {
+  return (as) => ({
     reachable: (id) => reg.transact(async (tx, k) => void (await tx.get(k.object(id)))),
-    joinVpc: (v) => reg.transact(async (tx, k) => void (await joinVpc(tx, k, v, host))),
-    leaveVpc: (id, undo) => reg.transact((tx, k) => leaveVpc(tx, k, id, host, undo)),
-    joinSubnet: async (s) => ({ ...s, vni: (await reg.transact((tx, k) => joinSubnet(tx, k, s, host))).vni }),
-    leaveSubnet: (id, undo) => reg.transact((tx, k) => leaveSubnet(tx, k, id, host, undo)),
+    joinVpc: (v) => reg.transact(async (tx, k) => void (await joinVpc(tx, k, v, host, as))),
+    leaveVpc: (id, undo) => reg.transact((tx, k) => leaveVpc(tx, k, id, host, undo, as)),
+    joinSubnet: async (s) => ({ ...s, vni: (await reg.transact((tx, k) => joinSubnet(tx, k, s, host, as))).vni }),
+    leaveSubnet: (id, undo) => reg.transact((tx, k) => leaveSubnet(tx, k, id, host, undo, as)),
     async claimNic(n, allocateIp) {
-      const o = await reg.transact((tx, k) => claimNic(tx, k, n, host, allocateIp));
+      const o = await reg.transact((tx, k) => claimNic(tx, k, n, host, allocateIp, as));
       return { ...n, mac: o.mac, ip: o.ip };
     },
-    releaseNic: (id, undo) => reg.transact((tx, k) => releaseNic(tx, k, id, host, undo)),
-    claimRouter: (r) => reg.transact(async (tx, k) => void (await claimRouter(tx, k, r, host))),
-    releaseRouter: (id, undo) => reg.transact((tx, k) => releaseRouter(tx, k, id, host, undo)),
-  };
+    releaseNic: (id, undo) => reg.transact((tx, k) => releaseNic(tx, k, id, host, undo, as)),
+    claimRouter: (r) => reg.transact(async (tx, k) => void (await claimRouter(tx, k, r, host, as))),
+    releaseRouter: (id, undo) => reg.transact((tx, k) => releaseRouter(tx, k, id, host, undo, as)),
+  });
 }
 
 const none = async (): Promise<void> => undefined;
 
 /** A host without a registry: every value must be given; uniqueness is checked on this host only. */
-export const localAuthority: Authority = {
+const local: Authority = {
   reachable: none,
   joinVpc: none,
   leaveVpc: none,
@@ -61,3 +64,5 @@ export const localAuthority: Authority = {
   claimRouter: none,
   releaseRouter: none,
 };
+
+export const localAuthority: Authorities = () => local;

@@ -18,9 +18,10 @@ async function read(tx: Txn, k: Keys, id: string): Promise<RegistryObject | unde
   return raw === undefined ? undefined : parseObject(raw);
 }
 
-/** The object `id` if it is of `kind`; an id taken by another kind is refused. */
-async function readAs<K extends ObjectKind>(tx: Txn, k: Keys, id: string, kind: K): Promise<Extract<RegistryObject, { kind: K }> | undefined> {
+/** The object `id` if it is of `kind` (and, with `as`, of that tenant); an id taken by another kind is refused. */
+async function readAs<K extends ObjectKind>(tx: Txn, k: Keys, id: string, kind: K, as?: string): Promise<Extract<RegistryObject, { kind: K }> | undefined> {
   const o = await read(tx, k, id);
+  owned(o, kind, id, as);
   if (o && o.kind !== kind) throw new ApiError('ALREADY_EXISTS', 'id', `"${id}" is the id of a ${KIND_NAMES[o.kind]}: give the ${KIND_NAMES[kind]} another id`);
   return o as Extract<RegistryObject, { kind: K }> | undefined;
 }
@@ -36,9 +37,21 @@ async function fresh(tx: Txn, k: Keys, id: string, kind: ObjectKind): Promise<vo
  * `undo`: a claim given back because the host could not make the object — no tombstone, so that
  * the caller may put it again, corrected, under the same id.
  */
-function remove(tx: Txn, k: Keys, id: string, kind: ObjectKind, undo: boolean): void {
+function remove(tx: Txn, k: Keys, id: string, cur: RegistryObject, undo: boolean): void {
   tx.delete(k.object(id));
-  if (!undo) tx.putTombstone(k.deleted(id), kind);
+  if (!undo) tx.putTombstone(k.deleted(id), JSON.stringify({ kind: cur.kind, tenant: cur.tenant }));
+}
+
+/**
+ * `as`: the tenant a call acts for (undefined: an operator, for every tenant). Another tenant's
+ * object is refused in the same words as one that does not exist, so nothing tells them apart.
+ */
+export function notYours(kind: ObjectKind, id: string, tenant: string): ApiError {
+  return new ApiError('PERMISSION_DENIED', 'id', `${KIND_NAMES[kind]} "${id}" is not an object of tenant ${tenant}`);
+}
+
+function owned(o: RegistryObject | undefined, kind: ObjectKind, id: string, as: string | undefined): void {
+  if (as !== undefined && o !== undefined && o.tenant !== as) throw notYours(kind, id, as);
 }
 
 const withHost = (hosts: string[], host: string): string[] => (hosts.includes(host) ? hosts : [...hosts, host].sort());
@@ -49,8 +62,8 @@ function immutable(what: string, field: string, was: string | number, now: strin
 
 // ---- VPCs ----
 
-export async function joinVpc(tx: Txn, k: Keys, v: { id: string; tenant: string; name: string; cidr: string }, host: string): Promise<VpcObject> {
-  const cur = await readAs(tx, k, v.id, 'vpc');
+export async function joinVpc(tx: Txn, k: Keys, v: { id: string; tenant: string; name: string; cidr: string }, host: string, as?: string): Promise<VpcObject> {
+  const cur = await readAs(tx, k, v.id, 'vpc', as);
   if (!cur) {
     await fresh(tx, k, v.id, 'vpc');
     const o: VpcObject = { kind: 'vpc', tenant: v.tenant, name: v.name, cidr: v.cidr, hosts: [host] };
@@ -64,12 +77,12 @@ export async function joinVpc(tx: Txn, k: Keys, v: { id: string; tenant: string;
   return next;
 }
 
-export async function leaveVpc(tx: Txn, k: Keys, id: string, host: string, undo = false): Promise<void> {
-  const cur = await readAs(tx, k, id, 'vpc');
+export async function leaveVpc(tx: Txn, k: Keys, id: string, host: string, undo = false, as?: string): Promise<void> {
+  const cur = await readAs(tx, k, id, 'vpc', as);
   if (!cur?.hosts.includes(host)) return;
   const hosts = cur.hosts.filter((h) => h !== host);
   if (hosts.length > 0) tx.put(k.object(id), JSON.stringify({ ...cur, hosts }));
-  else remove(tx, k, id, 'vpc', undo);
+  else remove(tx, k, id, cur, undo);
 }
 
 // ---- subnets ----
@@ -91,8 +104,8 @@ async function allocateVni(tx: Txn, k: Keys, id: string, requested: number): Pro
   throw new ApiError('FAILED_PRECONDITION', 'vni', 'every VNI is taken');
 }
 
-export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: string; cidr: string; gateway: string; vni: number }, host: string): Promise<SubnetObject> {
-  const cur = await readAs(tx, k, s.id, 'subnet');
+export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: string; cidr: string; gateway: string; vni: number }, host: string, as?: string): Promise<SubnetObject> {
+  const cur = await readAs(tx, k, s.id, 'subnet', as);
   if (cur) {
     immutable(`subnet "${s.id}"`, 'vpc_id', cur.vpc, s.vpc_id);
     immutable(`subnet "${s.id}"`, 'cidr', cur.cidr, s.cidr);
@@ -104,7 +117,8 @@ export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: stri
     return next;
   }
   await fresh(tx, k, s.id, 'subnet');
-  const vpc = await readAs(tx, k, s.vpc_id, 'vpc');
+  const vpc = await readAs(tx, k, s.vpc_id, 'vpc', as);
+  if (as !== undefined && vpc?.tenant !== as) throw notYours('vpc', s.vpc_id, as);
   if (!vpc) throw new ApiError('FAILED_PRECONDITION', 'vpc_id', `VPC "${s.vpc_id}" does not exist: create it first`);
   const net = parseCidr(s.cidr);
   if (!net || !contains(parseCidr(vpc.cidr)!, net)) throw new ApiError('INVALID_ARGUMENT', 'cidr', `${s.cidr} is not inside the VPC's ${vpc.cidr}: pick a subnet of it`);
@@ -121,8 +135,8 @@ export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: stri
   return o;
 }
 
-export async function leaveSubnet(tx: Txn, k: Keys, id: string, host: string, undo = false): Promise<void> {
-  const cur = await readAs(tx, k, id, 'subnet');
+export async function leaveSubnet(tx: Txn, k: Keys, id: string, host: string, undo = false, as?: string): Promise<void> {
+  const cur = await readAs(tx, k, id, 'subnet', as);
   if (!cur?.hosts.includes(host)) return;
   const hosts = cur.hosts.filter((h) => h !== host);
   if (hosts.length > 0) {
@@ -130,7 +144,7 @@ export async function leaveSubnet(tx: Txn, k: Keys, id: string, host: string, un
     return;
   }
   if ((await tx.list(k.ips(id))).size > 0) throw new ApiError('FAILED_PRECONDITION', 'id', `subnet "${id}" still has NICs: delete them first`);
-  remove(tx, k, id, 'subnet', undo);
+  remove(tx, k, id, cur, undo);
   if ((await tx.get(k.vni(cur.vni))) === id) tx.delete(k.vni(cur.vni));
 }
 
@@ -181,8 +195,8 @@ async function claimIp(tx: Txn, k: Keys, s: SubnetObject, subnet: string, id: st
 }
 
 /** `ip`: '' allocates the lowest free address when `allocateIp`, else the NIC has none. `mac`: '' allocates. */
-export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: string; mac: string; ip: string }, host: string, allocateIp: boolean): Promise<NicObject> {
-  const cur = await readAs(tx, k, n.id, 'nic');
+export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: string; mac: string; ip: string }, host: string, allocateIp: boolean, as?: string): Promise<NicObject> {
+  const cur = await readAs(tx, k, n.id, 'nic', as);
   if (cur) {
     immutable(`NIC "${n.id}"`, 'subnet_id', cur.subnet, n.subnet_id);
     immutable(`NIC "${n.id}"`, 'host', cur.host, host);
@@ -191,7 +205,8 @@ export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: str
     return cur;
   }
   await fresh(tx, k, n.id, 'nic');
-  const s = await readAs(tx, k, n.subnet_id, 'subnet');
+  const s = await readAs(tx, k, n.subnet_id, 'subnet', as);
+  if (as !== undefined && s?.tenant !== as) throw notYours('subnet', n.subnet_id, as);
   if (!s) throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `subnet "${n.subnet_id}" does not exist: create it first`);
   if (!s.hosts.includes(host)) {
     throw new ApiError('FAILED_PRECONDITION', 'host', `subnet "${n.subnet_id}" does not span host ${host} (it spans ${s.hosts.join(', ')}): put the NIC on one of those, or add ${host} to the subnet's hosts`);
@@ -209,26 +224,27 @@ export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: str
 }
 
 /** Releases the NIC's address and MAC; a NIC that lives on another host is not this host's to release. */
-export async function releaseNic(tx: Txn, k: Keys, id: string, host: string, undo = false): Promise<void> {
-  const cur = await readAs(tx, k, id, 'nic');
+export async function releaseNic(tx: Txn, k: Keys, id: string, host: string, undo = false, as?: string): Promise<void> {
+  const cur = await readAs(tx, k, id, 'nic', as);
   if (!cur || cur.host !== host) return;
-  remove(tx, k, id, 'nic', undo);
+  remove(tx, k, id, cur, undo);
   if (cur.ip !== '') tx.delete(k.ip(cur.subnet, cur.ip.split('/')[0]!));
   tx.delete(k.mac(cur.subnet, cur.mac));
 }
 
 // ---- routers ----
 
-export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: string; subnet_ids: string[] }, host: string): Promise<RouterObject> {
-  const cur = await readAs(tx, k, r.id, 'router');
+export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: string; subnet_ids: string[] }, host: string, as?: string): Promise<RouterObject> {
+  const cur = await readAs(tx, k, r.id, 'router', as);
   if (cur) {
     immutable(`router "${r.id}"`, 'vpc_id', cur.vpc, r.vpc_id);
     immutable(`router "${r.id}"`, 'host', cur.host, host);
   } else await fresh(tx, k, r.id, 'router');
-  const vpc = await readAs(tx, k, r.vpc_id, 'vpc');
+  const vpc = await readAs(tx, k, r.vpc_id, 'vpc', as);
+  if (as !== undefined && vpc?.tenant !== as) throw notYours('vpc', r.vpc_id, as);
   if (!vpc) throw new ApiError('FAILED_PRECONDITION', 'vpc_id', `VPC "${r.vpc_id}" does not exist: create it first`);
   for (const [i, sid] of r.subnet_ids.entries()) {
-    const s = await readAs(tx, k, sid, 'subnet');
+    const s = await readAs(tx, k, sid, 'subnet', as);
     if (!s || s.vpc !== r.vpc_id) throw new ApiError('FAILED_PRECONDITION', `subnet_ids[${i}]`, `subnet "${sid}" is not a subnet of VPC "${r.vpc_id}"`);
     const holder = await tx.get(k.leg(sid));
     if (holder !== undefined && holder !== r.id) throw new ApiError('ALREADY_EXISTS', `subnet_ids[${i}]`, `subnet "${sid}" is attached to another router: a subnet has one router`);
@@ -240,9 +256,9 @@ export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: str
   return o;
 }
 
-export async function releaseRouter(tx: Txn, k: Keys, id: string, host: string, undo = false): Promise<void> {
-  const cur = await readAs(tx, k, id, 'router');
+export async function releaseRouter(tx: Txn, k: Keys, id: string, host: string, undo = false, as?: string): Promise<void> {
+  const cur = await readAs(tx, k, id, 'router', as);
   if (!cur || cur.host !== host) return;
-  remove(tx, k, id, 'router', undo);
+  remove(tx, k, id, cur, undo);
   for (const sid of cur.subnets) if ((await tx.get(k.leg(sid))) === id) tx.delete(k.leg(sid));
 }

@@ -20,18 +20,30 @@ export interface RegistryView {
   objects: Map<string, RegistryObject>;
   /** NICs per subnet id. */
   nics: Map<string, { id: string; nic: NicObject }[]>;
+  /** Ids deleted lately, and whose they were. */
+  deleted: Map<string, string>;
   /** Keys that did not parse, as "key: why" (another writer, or a newer agent). */
   malformed: string[];
 }
 
+function tombstoneTenant(raw: string): string {
+  try {
+    return String((JSON.parse(raw) as { tenant?: unknown }).tenant ?? '');
+  } catch {
+    return '';
+  }
+}
+
 export function viewOf(k: Keys, kvs: ReadonlyMap<string, string>): RegistryView {
-  const v: RegistryView = { hosts: new Map(), alive: new Set(), objects: new Map(), nics: new Map(), malformed: [] };
+  const v: RegistryView = { hosts: new Map(), alive: new Set(), objects: new Map(), nics: new Map(), deleted: new Map(), malformed: [] };
+  const deleted = k.deleted('');
   for (const [key, raw] of kvs) {
     if (key.startsWith(k.hosts)) {
       const h = parseHost(raw);
       if (h) v.hosts.set(h.name, h);
       else v.malformed.push(`${key}: not a host record`);
     } else if (key.startsWith(k.alives)) v.alive.add(key.slice(k.alives.length));
+    else if (key.startsWith(deleted)) v.deleted.set(key.slice(deleted.length), tombstoneTenant(raw));
     else if (key.startsWith(k.objects)) {
       const id = key.slice(k.objects.length);
       const o = parseObject(raw);

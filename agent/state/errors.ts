@@ -2,8 +2,11 @@
 
 import type { Problem, ProblemCode } from '../../lib/validation.js';
 
-/** ABORTED: a conflict that a retry may not meet; UNAVAILABLE: the registry cannot be reached. */
-export type ApiCode = ProblemCode | 'NOT_FOUND' | 'INTERNAL' | 'ABORTED' | 'UNAVAILABLE';
+/**
+ * ABORTED: a conflict that a retry may not meet; UNAVAILABLE: the registry cannot be reached;
+ * PERMISSION_DENIED: the caller's identity may not do this.
+ */
+export type ApiCode = ProblemCode | 'NOT_FOUND' | 'INTERNAL' | 'ABORTED' | 'UNAVAILABLE' | 'PERMISSION_DENIED';
 
 export class ApiError extends Error {
   constructor(
