@@ -43,8 +43,13 @@ export function identityOfAltNames(altNames: string | undefined): Identity | und
   return parseUri(uris[0]!);
 }
 
+/** undefined also for what is not a certificate at all. */
 export function identityOfPem(pem: string | Buffer): Identity | undefined {
-  return identityOfAltNames(new X509Certificate(pem).subjectAltName);
+  try {
+    return identityOfAltNames(new X509Certificate(pem).subjectAltName);
+  } catch {
+    return undefined;
+  }
 }
 
 export function describeIdentity(id: Identity | undefined): string {

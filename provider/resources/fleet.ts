@@ -5,6 +5,7 @@
 
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { AgentClient, type TlsMaterial } from '../../lib/agent-client.js';
+import { identityOfPem, type Identity } from '../../lib/identity.js';
 import type { Host, ObjectPlacement } from '../../gen/vxcloud/agent/v1/host.js';
 
 export interface FleetHost {
@@ -48,11 +49,16 @@ export class Fleet {
   private registryHost: string | undefined;
   private registryProblem = 'none of the provider\'s hosts was asked yet';
 
+  /** Who the provider's certificate says it is (lib/identity.ts). */
+  readonly identity: Identity | undefined;
+
   constructor(
     public hosts: FleetHost[],
     private readonly tls: TlsMaterial,
     readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.identity = identityOfPem(tls.cert);
+  }
 
   /**
    * Takes the hosts from the registry's inventory, asking the configured hosts in turn until one

@@ -1,13 +1,13 @@
 // vxcloud_vpc: a tenant's address space, present on a set of hosts.
 
 import { checkCidr } from '../../lib/validation.js';
-import { known, knownOr, t } from '../plugin/cty.js';
+import { isUnknown, known, knownOr, t } from '../plugin/cty.js';
 import { defineResource } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import type { Vpc as VpcMessage } from '../../gen/vxcloud/agent/v1/network.js';
 import type { Planned } from '../plugin/framework.js';
 import { getEach, newId, placedOn, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
-import { DiagnosticsError } from '../plugin/diagnostics.js';
+import { attributeError, DiagnosticsError } from '../plugin/diagnostics.js';
 import { fleetDiagnostics } from './errors.js';
 import type { Fleet } from './fleet.js';
 
@@ -17,7 +17,7 @@ const schema = {
   attributes: {
     id: { type: t.string, computed: true, description: 'Assigned on create.' },
     name: { type: t.string, required: true, description: 'A name for people.' },
-    tenant: { type: t.string, optional: true, computed: true, description: 'The owning tenant (default "").' },
+    tenant: { type: t.string, optional: true, computed: true, description: "The owning tenant (default: the tenant of the provider's certificate; \"\" for an operator's). A tenant's certificate may name only its own." },
     cidr: { type: t.string, required: true, requiresReplace: true, validators: [rule(checkCidr)], description: 'IPv4 CIDR, e.g. 198.18.0.0/16.' },
     hosts: { type: t.list(t.string), optional: true, computed: true, description: 'Hosts the VPC is on (default: every compute and route host). Changes in place.' },
     status: { type: t.string, computed: true, description: '"ready", or what each host lacks; drift plans a repair.' },
@@ -33,7 +33,17 @@ export const vpc = defineResource<typeof schema, Fleet>({
   typeName: 'vxcloud_vpc',
   schema,
   plan({ prior, planned }, { provider }) {
-    return { planned: planStatus(prior, planned) as Planned<typeof schema>, diagnostics: unknownHosts(provider, planned.hosts, 'hosts') };
+    // A tenant's certificate makes its VPCs its own: the tenant defaults to it, and another is refused here.
+    const id = provider.identity;
+    const diagnostics = unknownHosts(provider, planned.hosts, 'hosts');
+    let p = planned;
+    if (id?.kind === 'tenant') {
+      if (planned.tenant === null || isUnknown(planned.tenant)) p = { ...planned, tenant: id.tenant };
+      else if (planned.tenant !== id.tenant) {
+        diagnostics.push(attributeError(['tenant'], 'Not your tenant', `The provider's certificate is tenant ${id.tenant}'s: it may create VPCs of tenant "${id.tenant}" only, not "${String(planned.tenant)}". Remove tenant, or use an operator's certificate.`));
+      }
+    }
+    return { planned: planStatus(prior, p) as Planned<typeof schema>, diagnostics };
   },
   async create({ planned }, { provider }) {
     const v = { id: newId('vpc'), name: known(planned.name), tenant: knownOr(planned.tenant, null) ?? '', cidr: known(planned.cidr) };

@@ -1,0 +1,72 @@
+// The provider under tenants' certificates: the VPC's tenant defaults to the certificate's, a
+// configuration naming another tenant is refused at plan time on that attribute, and a tenant's
+// provider can neither import nor build on another tenant's objects.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
+import { startRegistryLab } from '../../harness/registry.js';
+import type { TestLab } from '../../harness/lab.js';
+import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
+
+const ENTRY = join(REPO, 'dist/provider/main.js');
+const VERSION = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+
+let lab: TestLab;
+const spaces: Workspace[] = [];
+
+function providerAs(tenant: string): string {
+  const h1 = lab.lab.hosts[0]!;
+  const { cert, key } = lab.lab.tenants![tenant]!;
+  return `terraform {\n  required_providers {\n    vxcloud = { source = "${VXCLOUD_SOURCE.host}/${VXCLOUD_SOURCE.namespace}/${VXCLOUD_SOURCE.type}" }\n  }\n}\n\nprovider "vxcloud" {\n  ca_file   = "${lab.lab.tls.ca}"\n  cert_file = "${cert}"\n  key_file  = "${key}"\n  host {\n    name     = "${h1.name}"\n    endpoint = "${h1.endpoint}"\n  }\n}\n`;
+}
+
+async function workspace(hcl: string): Promise<Workspace> {
+  const ws = await Workspace.create(join(TOOLS, 'terraform'), ENTRY, VXCLOUD_SOURCE, VERSION);
+  spaces.push(ws);
+  await ws.writeConfig(hcl);
+  await ws.ok(['init', '-no-color']);
+  return ws;
+}
+
+const vpc = (extra = ''): string => `resource "vxcloud_vpc" "v" {\n  name  = "v"\n  cidr  = "198.18.0.0/16"\n  hosts = ["h1"]\n${extra}}\n`;
+
+beforeAll(async () => {
+  lab = await startRegistryLab({ hosts: 1, leaseSeconds: 10, reconcileIntervalSeconds: 3600 });
+});
+afterAll(async () => {
+  for (const ws of spaces) await ws.remove();
+  await lab?.down();
+});
+
+describe("the provider under a tenant's certificate", () => {
+  let t1Vpc = '';
+
+  it("makes the VPC the certificate's tenant's", async () => {
+    const ws = await workspace(providerAs('t1') + vpc());
+    await ws.ok(['apply', '-auto-approve', '-no-color']);
+    const v = (await ws.stateValues('vxcloud_vpc.v'))!;
+    expect(v.tenant).toBe('t1');
+    t1Vpc = v.id as string;
+  });
+
+  it('refuses another tenant at plan time, on the tenant attribute', async () => {
+    const ws = await workspace(providerAs('t1') + vpc('  tenant = "t2"\n'));
+    const r = await ws.run(['plan', '-no-color']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Not your tenant/);
+    expect(r.stderr).toMatch(/\n\s*\d+:\s+tenant\s+=/);
+  });
+
+  it("another tenant's provider cannot import t1's VPC nor put a subnet in it", async () => {
+    const ws = await workspace(`${providerAs('t2')}resource "vxcloud_subnet" "s" {\n  vpc_id = "${t1Vpc}"\n  cidr   = "198.18.1.0/24"\n}\n`);
+    const plan = await ws.run(['apply', '-auto-approve', '-no-color']);
+    expect(plan.code).toBe(1);
+    expect(plan.stderr.replace(/\s+/g, ' ')).toMatch(new RegExp(`is not an object of tenant t2`));
+    await ws.writeConfig(providerAs('t2') + vpc());
+    const imp = await ws.run(['import', '-no-color', 'vxcloud_vpc.v', t1Vpc]);
+    expect(imp.code).toBe(1);
+    expect(imp.stderr.replace(/\s+/g, ' ')).toMatch(/is not an object of/);
+  });
+});
