@@ -93,12 +93,12 @@ beforeAll(async () => {
   await sweepDeadRuns(tmpdir());
   dir = await mkdtemp(join(tmpdir(), runPrefix()));
   const ca = await createCa('vxcloud vm test');
-  const client = await issue(ca, { commonName: 'test', role: 'client' });
+  const client = await issue(ca, { commonName: 'test', role: 'client', identity: { kind: 'operator' } });
   const tls = { ca: Buffer.from(ca.cert), cert: Buffer.from(client.cert), key: Buffer.from(client.key) };
   const linkPorts = [await freePort(), await freePort()];
   for (const [i, h] of HOSTS.entries()) {
     const share = join(dir, h.name);
-    const pair = await issue(ca, { commonName: h.name, role: 'host', dnsNames: [h.name, 'localhost'] });
+    const pair = await issue(ca, { commonName: h.name, role: 'host', dnsNames: [h.name, 'localhost'], identity: { kind: 'host', host: h.name } });
     await mkdir(share);
     await writeFile(join(share, 'ca.pem'), ca.cert);
     await writeFile(join(share, 'agent.pem'), pair.cert);
