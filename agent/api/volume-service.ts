@@ -1,6 +1,7 @@
 // VolumeService (public) and Raft (agent to agent) on storage hosts: validation, fan-out of
 // create/delete to the placed hosts, and status gathered from every replica.
 
+import type { NbdTlsSetting } from '../config/config.js';
 import { describeIdentity, type Identity } from '../../lib/identity.js';
 import { callerOf, requireKind } from './caller.js';
 import { status as Status, type handleClientStreamingCall, type ServiceError } from '@grpc/grpc-js';
@@ -54,8 +55,17 @@ export interface VolumeServices {
   raft: RaftServer;
 }
 
-/** `exportBase`: this host's NBD URI without the export name (nbd://ADDRESS:PORT, or nbds:// under required TLS). */
-export function volumeServices(store: VolumeStore, exportBase: string | undefined, log: Logger): VolumeServices {
+/**
+ * `nbdAddress`: this host's NBD ADDRESS:PORT (undefined: it listens on none). A volume's export URI
+ * is nbds:// where a client must start TLS: under required TLS, and for a tenant's volume, whose
+ * export is served over TLS only (to its tenant's and operators' certificates).
+ */
+export function volumeServices(store: VolumeStore, nbdAddress: string | undefined, nbdTls: NbdTlsSetting, log: Logger): VolumeServices {
+  const exportUri = (spec: ReplicaSpec): string => {
+    if (!nbdAddress) return '';
+    const tls = nbdTls === 'required' || (spec.tenant ?? '') !== '';
+    return `${tls ? 'nbds' : 'nbd'}://${nbdAddress}/${spec.id}`;
+  };
   const replicaStatus = (r: Replica, host: VolumeHost): ReplicaStatus => {
     const s = r.state();
     return { host, role: s.role, term: s.term, commitIndex: s.commit, appliedIndex: s.applied, healthy: r.error === null, detail: r.error?.message ?? '', memberId: r.self };
@@ -87,16 +97,29 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
       leader: leader?.host?.name ?? r.state().leader ?? '',
       appliedIndex: r.state().applied,
       replicaStatus: statuses,
-      exportUri: exportBase ? `${exportBase}/${spec.id}` : '',
+      exportUri: exportUri(spec),
+      tenant: spec.tenant ?? '',
     };
   };
 
-  // Volumes carry no tenant yet: until they do, only an operator may manage them.
-  const operatorOnly = (caller: Identity): void => requireKind(caller, ['operator'], 'manage volumes (volumes belong to no tenant yet: an operator manages them)');
+  /**
+   * A tenant manages its own volumes only; an operator every one; a host none (raft is its way).
+   * A volume a tenant does not own is refused alike whether it exists or not.
+   */
+  const owned = (caller: Identity, id: string): Replica | undefined => {
+    requireKind(caller, ['tenant', 'operator'], `manage volume "${id}"`);
+    const r = store.get(id);
+    if (caller.kind === 'tenant' && (r?.spec.tenant ?? '') !== caller.tenant) throw new ApiError('PERMISSION_DENIED', 'id', `volume "${id}" is not an object of tenant ${caller.tenant}`);
+    return r;
+  };
 
   const volume: VolumeServiceServer = {
     createVolume: unary(log, 'CreateVolume', async (req, caller) => {
-      operatorOnly(caller);
+      requireKind(caller, ['tenant', 'operator'], 'create volumes');
+      const tenant = caller.kind === 'tenant' && req.tenant === '' ? caller.tenant : req.tenant;
+      if (caller.kind === 'tenant' && tenant !== caller.tenant) throw new ApiError('PERMISSION_DENIED', 'tenant', `tenant ${caller.tenant} may create volumes of its own tenant only, not of "${tenant}"`);
+      if (store.get(req.id)) owned(caller, req.id);
+      if (tenant !== '' && nbdTls === 'off') throw new ApiError('FAILED_PRECONDITION', 'tenant', `${store.self} serves NBD without TLS (storage.nbdTls off): a tenant's volume is exported over TLS only, to its tenant's certificate; set storage.nbdTls to optional or required`);
       checkId(req.id);
       checkSize('size_bytes', req.sizeBytes);
       const replicas = req.replicas === 0 ? DEFAULT_REPLICAS : req.replicas;
@@ -111,7 +134,7 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
         if (names.has(h.name)) throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].name`, `"${h.name}" is placed twice`);
         names.add(h.name);
       }
-      const spec: ReplicaSpec = { id: req.id, sizeBytes: req.sizeBytes, hosts: hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })) };
+      const spec: ReplicaSpec = { id: req.id, sizeBytes: req.sizeBytes, hosts: hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })), tenant };
       // Every placed host must be a storage agent we can reach before any replica is made: a
       // volume that only some hosts hold would never be healthy. A peer that restarted a moment
       // ago gets the probe's 5 s to be reconnected (waitForReady).
@@ -121,7 +144,7 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
       for (const p of probes) if (p.status === 'rejected') throw p.reason as ApiError;
       const results = await Promise.allSettled(
         spec.hosts.map((h) =>
-          h.name === store.self ? store.createReplica(spec, null) : store.transport.peer(h).raft.createReplica({ id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false, memberId: '' }, 30_000, true),
+          h.name === store.self ? store.createReplica(spec, null) : store.transport.peer(h).raft.createReplica({ id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false, memberId: '', tenant }, 30_000, true),
         ),
       );
       for (const [i, res] of results.entries()) {
@@ -131,17 +154,17 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
       if (local) return view(local);
       // Not placed here: describe it from a replica host.
       return store.transport.peer(spec.hosts[0]!).raft.getReplica({ id: spec.id }).then(
-        (s) => ({ id: spec.id, sizeBytes: spec.sizeBytes, replicas, hosts: [...spec.hosts], status: '', leader: '', appliedIndex: s.appliedIndex, replicaStatus: [], exportUri: '' }),
+        (s) => ({ id: spec.id, sizeBytes: spec.sizeBytes, replicas, hosts: [...spec.hosts], status: '', leader: '', appliedIndex: s.appliedIndex, replicaStatus: [], exportUri: '', tenant }),
       );
     }),
 
     getVolume: unary(log, 'GetVolume', async (req, caller) => {
-      operatorOnly(caller);
+      owned(caller, req.id);
       return view(found(store, req.id));
     }),
 
     growVolume: unary(log, 'GrowVolume', async (req, caller) => {
-      operatorOnly(caller);
+      owned(caller, req.id);
       const r = found(store, req.id);
       checkSize('size_bytes', req.sizeBytes);
       await r.read(0, 0); // catch up with the leader: the size we compare with is the latest
@@ -154,9 +177,8 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
     }),
 
     deleteVolume: unary(log, 'DeleteVolume', async (req, caller) => {
-      operatorOnly(caller);
       checkId(req.id);
-      const r = store.get(req.id);
+      const r = owned(caller, req.id);
       if (!r) return { existed: false };
       const others = r.spec.hosts.filter((h) => h.name !== store.self);
       const results = await Promise.allSettled(others.map((h) => store.transport.peer(h).raft.deleteReplica({ id: req.id }, 15_000, true)));
@@ -166,8 +188,9 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
     }),
 
     listVolumes: unary(log, 'ListVolumes', async (_req, caller) => {
-      operatorOnly(caller);
-      return ({ volumes: await Promise.all(store.all().map(view)) });
+      requireKind(caller, ['tenant', 'operator'], 'list volumes');
+      const mine = store.all().filter((r) => caller.kind === 'operator' || (caller.kind === 'tenant' && (r.spec.tenant ?? '') === caller.tenant));
+      return { volumes: await Promise.all(mine.map(view)) };
     }),
   };
 
@@ -241,7 +264,7 @@ export function volumeServices(store: VolumeStore, exportBase: string | undefine
       const self = req.hosts.find((h) => h.name === store.self);
       if (!self) throw new ApiError('INVALID_ARGUMENT', 'hosts', `${store.self} is not in the placement`);
       if (req.repair && !req.memberId) throw new ApiError('INVALID_ARGUMENT', 'member_id', 'a repair names the member id the replica joins as');
-      const r = await store.createReplica({ id: req.id, sizeBytes: req.sizeBytes, hosts: req.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })) }, req.repair ? { member: req.memberId } : null);
+      const r = await store.createReplica({ id: req.id, sizeBytes: req.sizeBytes, hosts: req.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })), tenant: req.tenant }, req.repair ? { member: req.memberId } : null);
       return replicaStatus(r, self);
     }),
     deleteReplica: unary(log, 'DeleteReplica', async (req) => ({ existed: await store.deleteReplica(req.id) })),

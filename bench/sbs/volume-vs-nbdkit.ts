@@ -102,7 +102,7 @@ async function main(): Promise<void> {
       const client = new VolumeClient(h1.endpoint, await readTls(b.lab.tls));
       try {
         const hosts = b.lab.hosts.map((h) => ({ name: h.name, endpoint: `${h.underlayAddress}:7443` }));
-        await client.volumes.createVolume({ id: 'bench', sizeBytes: SIZE, replicas: 3, hosts });
+        await client.volumes.createVolume({ id: 'bench', sizeBytes: SIZE, replicas: 3, hosts, tenant: '' });
         let leader = '';
         for (const until = Date.now() + 30_000; leader === '' && Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
           leader = (await client.volumes.getVolume({ id: 'bench' })).leader;

@@ -11,7 +11,7 @@ import { attributeError, DiagnosticsError, error, type Diagnostic } from '../plu
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import type { Validator } from '../plugin/validators.js';
-import { knownStrings, rule, str, strs, unknownHosts } from './common.js';
+import { knownStrings, planTenant, rule, str, strs, unknownHosts } from './common.js';
 import { agentMessage, isNotFound, type Fleet } from './fleet.js';
 
 const DEFAULT_REPLICAS = 3;
@@ -90,7 +90,19 @@ const schema = {
       description:
         "The storage hosts holding its replicas, exactly `replicas` of them (default: the provider chooses among the hosts whose agent has the storage role, by rendezvous hashing of the name, and records its choice so later plans keep it). Calls go to the first one; its NBD address is in export_uri.",
     },
-    export_uri: { type: t.string, computed: true, description: 'NBD URI of the export on the first placed host that answered, e.g. nbd://192.0.2.11:10809/NAME; every placed host exports the volume under the same name.' },
+    tenant: {
+      type: t.string,
+      optional: true,
+      computed: true,
+      requiresReplace: true,
+      description: "The owning tenant (default: the tenant of the provider's certificate; \"\" for an operator's). A tenant's volume is exported over TLS only, to its tenant's and operators' certificates.",
+    },
+    export_uri: {
+      type: t.string,
+      computed: true,
+      description:
+        "NBD URI of the export on the first placed host that answered, e.g. nbd://192.0.2.11:10809/NAME; every placed host exports the volume under the same name. nbds:// when a client must start TLS (a tenant's volume, or a host requiring NBD TLS): connect with the tenant's certificate, e.g. `nbdinfo 'nbds://ADDRESS/NAME?tls-certificates=DIR'` where DIR holds ca-cert.pem, client-cert.pem and client-key.pem.",
+    },
     status: { type: t.string, computed: true, description: '"healthy" (every replica caught up), "degraded" (a majority) or "unavailable" (no leader), as the agents report it.' },
     leader: { type: t.string, computed: true, description: 'The storage host whose replica leads the raft group, when last read.' },
   },
@@ -226,6 +238,7 @@ function toState(v: Volume): VolumeState {
     size_bytes: v.sizeBytes,
     replicas: v.replicas,
     hosts: v.hosts.map((h) => h.name),
+    tenant: v.tenant,
     export_uri: v.exportUri,
     status: v.status,
     leader: v.leader || '',
@@ -282,8 +295,9 @@ export const blockVolume = defineResource<typeof schema, Fleet>({
     return Array.isArray(c.hosts) ? hostListProblems(c.hosts, whole(c.replicas)) : [];
   },
   async plan({ prior, planned, config, requiresReplace }, { provider }) {
-    const diagnostics: Diagnostic[] = [];
-    let p: Planned<typeof schema> = { ...planned };
+    const t = planTenant(provider, planned, 'volumes');
+    const diagnostics: Diagnostic[] = [...t.diagnostics];
+    let p: Planned<typeof schema> = { ...t.planned };
     if (prior === null) {
       const name = typeof planned.name === 'string' ? planned.name : null;
       if (name !== null) p = { ...p, id: name };
@@ -334,7 +348,7 @@ export const blockVolume = defineResource<typeof schema, Fleet>({
     }
     const first = hosts[0]!;
     try {
-      await provider.client(first).volume.createVolume({ id: name, sizeBytes: size, replicas, hosts: placed }, provider.timeoutMs);
+      await provider.client(first).volume.createVolume({ id: name, sizeBytes: size, replicas, hosts: placed, tenant: knownOr(planned.tenant, null) ?? '' }, provider.timeoutMs);
       return toState(await waitHealthy(provider, name, hosts, signal));
     } catch (e) {
       const failure = e instanceof DiagnosticsError ? [...e.diagnostics] : [agentDiagnostic('Creating the volume', first, e)];
@@ -342,7 +356,7 @@ export const blockVolume = defineResource<typeof schema, Fleet>({
       // No half-made volume is left behind: replicas some hosts made are deleted again.
       const cleanup = await deleteEverywhere(provider, name, hosts, true);
       if (cleanup.length === 0) throw new DiagnosticsError(failure);
-      const partial: VolumeState = { id: name, name, size_bytes: size, replicas, hosts, export_uri: '', status: 'partially created', leader: '' };
+      const partial: VolumeState = { id: name, name, size_bytes: size, replicas, hosts, tenant: knownOr(planned.tenant, null) ?? '', export_uri: '', status: 'partially created', leader: '' };
       throw new DiagnosticsError(
         [...failure, ...cleanup, error('The half-made volume is left', 'Deleting it again failed too; it is recorded as tainted, and the next apply deletes it and creates it again.')],
         partial,

@@ -90,3 +90,18 @@ export async function placedOn(fleet: Fleet, id: string, kind: string): Promise<
   const p = await fleet.lookup(id);
   return p && p.kind === kind ? p.hosts : [];
 }
+
+/**
+ * The `tenant` of a planned object under the provider's certificate: a tenant's certificate makes
+ * it the default and refuses any other (on the attribute); an operator's leaves it as configured.
+ */
+export function planTenant<P extends { tenant: Value }>(fleet: Fleet, planned: P, what: string): { planned: P; diagnostics: Diagnostic[] } {
+  const id = fleet.identity;
+  if (id?.kind !== 'tenant') return { planned, diagnostics: [] };
+  if (planned.tenant === null || isUnknown(planned.tenant)) return { planned: { ...planned, tenant: id.tenant }, diagnostics: [] };
+  if (planned.tenant === id.tenant) return { planned, diagnostics: [] };
+  return {
+    planned,
+    diagnostics: [attributeError(['tenant'], 'Not your tenant', `The provider's certificate is tenant ${id.tenant}'s: it may create ${what} of tenant "${id.tenant}" only, not "${String(planned.tenant)}". Remove tenant, or use an operator's certificate.`)],
+  };
+}

@@ -1,13 +1,13 @@
 // vxcloud_vpc: a tenant's address space, present on a set of hosts.
 
 import { checkCidr } from '../../lib/validation.js';
-import { isUnknown, known, knownOr, t } from '../plugin/cty.js';
+import { known, knownOr, t } from '../plugin/cty.js';
 import { defineResource } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import type { Vpc as VpcMessage } from '../../gen/vxcloud/agent/v1/network.js';
 import type { Planned } from '../plugin/framework.js';
-import { getEach, newId, placedOn, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
-import { attributeError, DiagnosticsError } from '../plugin/diagnostics.js';
+import { getEach, newId, placedOn, planStatus, planTenant, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
+import { DiagnosticsError } from '../plugin/diagnostics.js';
 import { fleetDiagnostics } from './errors.js';
 import type { Fleet } from './fleet.js';
 
@@ -33,17 +33,8 @@ export const vpc = defineResource<typeof schema, Fleet>({
   typeName: 'vxcloud_vpc',
   schema,
   plan({ prior, planned }, { provider }) {
-    // A tenant's certificate makes its VPCs its own: the tenant defaults to it, and another is refused here.
-    const id = provider.identity;
-    const diagnostics = unknownHosts(provider, planned.hosts, 'hosts');
-    let p = planned;
-    if (id?.kind === 'tenant') {
-      if (planned.tenant === null || isUnknown(planned.tenant)) p = { ...planned, tenant: id.tenant };
-      else if (planned.tenant !== id.tenant) {
-        diagnostics.push(attributeError(['tenant'], 'Not your tenant', `The provider's certificate is tenant ${id.tenant}'s: it may create VPCs of tenant "${id.tenant}" only, not "${String(planned.tenant)}". Remove tenant, or use an operator's certificate.`));
-      }
-    }
-    return { planned: planStatus(prior, p) as Planned<typeof schema>, diagnostics };
+    const t = planTenant(provider, planned, 'VPCs');
+    return { planned: planStatus(prior, t.planned) as Planned<typeof schema>, diagnostics: [...unknownHosts(provider, planned.hosts, 'hosts'), ...t.diagnostics] };
   },
   async create({ planned }, { provider }) {
     const v = { id: newId('vpc'), name: known(planned.name), tenant: knownOr(planned.tenant, null) ?? '', cidr: known(planned.cidr) };

@@ -1,3 +1,4 @@
+import type { Identity } from '../../../lib/identity.js';
 import type { BlockDevice } from '../backend/block-device.js';
 
 export interface ExportSummary {
@@ -15,8 +16,12 @@ export interface NbdExport extends ExportSummary {
  * The empty name is the "default" export; a resolver may alias it or leave it unknown.
  */
 export interface ExportResolver {
-  resolve(name: string): NbdExport | undefined | Promise<NbdExport | undefined>;
-  list(): readonly ExportSummary[] | Promise<readonly ExportSummary[]>;
+  /**
+   * `who`: the identity in the client's TLS certificate (undefined without TLS or without one); a
+   * resolver answers as if exports the client may not use did not exist.
+   */
+  resolve(name: string, who?: Identity): NbdExport | undefined | Promise<NbdExport | undefined>;
+  list(who?: Identity): readonly ExportSummary[] | Promise<readonly ExportSummary[]>;
 }
 
 /** A fixed name → device table, for tools and tests. */

@@ -10,6 +10,7 @@ import {
   encodeServerEntry,
   encodeString,
 } from './codec.js';
+import type { Identity } from '../../../lib/identity.js';
 import type { ExportResolver, NbdExport } from './exports.js';
 import {
   NBD_FLAG_C_FIXED_NEWSTYLE,
@@ -83,6 +84,8 @@ export function effectiveBlockSize(device: BlockDevice, maxPayload: number): Blo
 
 export class Negotiation {
   private tlsActive = false;
+  /** Who the client's TLS certificate says it is, once TLS is up. */
+  private who: Identity | undefined;
   readonly noZeroes: boolean;
 
   /** Throws if the client flags carry bits this server did not offer (the spec requires a hang-up). */
@@ -107,8 +110,9 @@ export class Negotiation {
   }
 
   /** Called by the server once the TLS handshake that followed a 'starttls' outcome succeeded. */
-  tlsEstablished(): void {
+  tlsEstablished(who?: Identity): void {
     this.tlsActive = true;
+    this.who = who;
   }
 
   async handle(option: number, data: Buffer): Promise<NegotiationOutcome> {
@@ -118,7 +122,7 @@ export class Negotiation {
       if (mustUpgrade) return close('NBD_OPT_EXPORT_NAME before STARTTLS while TLS is required');
       const name = decodeString(data);
       if (name === undefined) return close('export name is not a valid NBD string');
-      const found = await this.resolver.resolve(name);
+      const found = await this.resolver.resolve(name, this.who);
       if (!found) return close(`unknown export ${JSON.stringify(name)}`);
       const device = found.device;
       return {
@@ -152,7 +156,7 @@ export class Negotiation {
 
   private async list(data: Buffer): Promise<NegotiationOutcome> {
     if (data.length !== 0) return reply(NBD_OPT_LIST, NBD_REP_ERR_INVALID, 'NBD_OPT_LIST takes no data');
-    const exports = await this.resolver.list();
+    const exports = await this.resolver.list(this.who);
     const replies = exports.map((e) => encodeOptionReply(NBD_OPT_LIST, NBD_REP_SERVER, encodeServerEntry(e.name, e.description)));
     replies.push(encodeOptionReply(NBD_OPT_LIST, NBD_REP_ACK));
     return { kind: 'continue', replies };
@@ -161,7 +165,7 @@ export class Negotiation {
   private async info(option: number, data: Buffer): Promise<NegotiationOutcome> {
     const request = decodeInfoRequest(data);
     if (typeof request === 'string') return reply(option, NBD_REP_ERR_INVALID, request);
-    const found = await this.resolver.resolve(request.name);
+    const found = await this.resolver.resolve(request.name, this.who);
     if (!found) return reply(option, NBD_REP_ERR_UNKNOWN, `unknown export ${JSON.stringify(request.name)}`);
     const { device } = found;
     const infos = [encodeInfo({ type: NBD_INFO_EXPORT, size: device.size, transmissionFlags: transmissionFlags(device) })];

@@ -1,5 +1,6 @@
 // NBD server: fixed newstyle handshake, optional or mandatory STARTTLS, then the transmission
 // phase over any ExportResolver's devices.
+import { identityOfAltNames } from '../../../lib/identity.js';
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -205,9 +206,10 @@ export class NbdServer {
         case 'starttls': {
           // The client may not send anything until it has our ACK, so leftover bytes are a breach.
           if (reader.detach().length !== 0) throw new ProtocolError('data sent before the STARTTLS reply');
-          conn.stream = await this.upgrade(conn.socket);
+          const secure = await this.upgrade(conn.socket);
+          conn.stream = secure;
           reader = new StreamReader(conn.stream, limits.readAheadBytes);
-          negotiation.tlsEstablished();
+          negotiation.tlsEstablished(identityOfAltNames(secure.getPeerCertificate()?.subjectaltname));
           break;
         }
         case 'transmit':

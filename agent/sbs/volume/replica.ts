@@ -41,6 +41,8 @@ export interface ReplicaSpec {
   readonly id: string;
   readonly sizeBytes: number;
   readonly hosts: readonly VolumeHost[];
+  /** The owning tenant; '' (or absent, in specs written before tenants) for none. */
+  readonly tenant?: string;
 }
 
 /** How a replica reaches its peers (transport.ts over gRPC; a fake in tests). */

@@ -42,8 +42,7 @@ export async function startStorage(cfg: AgentConfig, storage: NonNullable<AgentC
   const tcp = storage.nbdListen.find((a) => !a.startsWith('unix://'));
   slog.info({ nbd: storage.nbdListen, nbdTls: storage.nbdTls }, 'storage serving');
   return {
-    // Under required TLS a client must start TLS: nbds:// says so to libnbd and qemu.
-    services: volumeServices(store, tcp && `${storage.nbdTls === 'required' ? 'nbds' : 'nbd'}://${tcp}`, slog),
+    services: volumeServices(store, tcp, storage.nbdTls, slog),
     async stop() {
       await Promise.all(servers.map((s) => s.close()));
       await store.close();

@@ -2,6 +2,7 @@
 // start; and the NBD export table (export name = volume id). A deleted volume leaves a tombstone
 // so that a leader which still believes in it cannot re-create it as a "repair".
 
+import type { Identity } from '../../../lib/identity.js';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -64,7 +65,7 @@ export class VolumeStore implements ExportResolver {
     return this.locked(spec.id, async () => {
       const have = this.replicas.get(spec.id);
       if (have) {
-        if (!sameSpec(have.spec, spec)) throw new ApiError('ALREADY_EXISTS', 'id', `volume "${spec.id}" exists with another size or placement`);
+        if (!sameSpec(have.spec, spec)) throw new ApiError('ALREADY_EXISTS', 'id', `volume "${spec.id}" exists with another size, placement or tenant`);
         return have;
       }
       const tomb = join(this.dataDir, 'deleted', spec.id);
@@ -96,17 +97,28 @@ export class VolumeStore implements ExportResolver {
     });
   }
 
-  async resolve(name: string): Promise<NbdExport | undefined> {
+  /**
+   * A tenant's volume is exported to its tenant's and operators' certificates only (so over TLS
+   * only); a volume of no tenant (an operator's) to anyone the host's NBD TLS policy lets in but
+   * tenants.
+   */
+  private static admits(r: Replica, who: Identity | undefined): boolean {
+    const tenant = r.spec.tenant ?? '';
+    if (tenant === '') return who?.kind !== 'tenant';
+    return who?.kind === 'operator' || (who?.kind === 'tenant' && who.tenant === tenant);
+  }
+
+  async resolve(name: string, who?: Identity): Promise<NbdExport | undefined> {
     const r = this.replicas.get(name);
-    if (!r) return undefined;
+    if (!r || !VolumeStore.admits(r, who)) return undefined;
     // A client is told the size now: catch up with the leader first, so that one connecting to a
     // follower right after a grow sees the new size. Without a quorum, say what we have.
     await Promise.race([r.read(0, 0).catch(() => undefined), new Promise((ok) => setTimeout(ok, CATCH_UP_MS).unref())]);
     return { name, description: `vxcloud volume ${name}`, device: new VolumeDevice(r) };
   }
 
-  list(): readonly ExportSummary[] {
-    return [...this.replicas.keys()].map((name) => ({ name }));
+  list(who?: Identity): readonly ExportSummary[] {
+    return [...this.replicas].filter(([, r]) => VolumeStore.admits(r, who)).map(([name]) => ({ name }));
   }
 
   async close(): Promise<void> {
@@ -123,7 +135,7 @@ export class VolumeStore implements ExportResolver {
     this.log.warn({ volume: id, peer: peer.name }, 'peer lost its replica: re-creating it');
     this.transport
       .peer(peer)
-      .raft.createReplica({ id, sizeBytes: r.spec.sizeBytes, hosts: [...r.spec.hosts], repair: true, memberId: newIncarnation(peer.name) })
+      .raft.createReplica({ id, sizeBytes: r.spec.sizeBytes, hosts: [...r.spec.hosts], repair: true, memberId: newIncarnation(peer.name), tenant: r.spec.tenant ?? '' })
       // An earlier attempt may have made it already: join it under the id it has.
       .then((made) => r.rejoin(peer.name, made.memberId))
       .catch((e: Error) => this.log.warn({ volume: id, peer: peer.name, err: e.message }, 'repair failed'));
@@ -142,7 +154,7 @@ export class VolumeStore implements ExportResolver {
 }
 
 function sameSpec(a: ReplicaSpec, b: ReplicaSpec): boolean {
-  return a.sizeBytes === b.sizeBytes && a.hosts.length === b.hosts.length && a.hosts.every((h, i) => h.name === b.hosts[i]!.name && h.endpoint === b.hosts[i]!.endpoint);
+  return (a.tenant ?? '') === (b.tenant ?? '') && a.sizeBytes === b.sizeBytes && a.hosts.length === b.hosts.length && a.hosts.every((h, i) => h.name === b.hosts[i]!.name && h.endpoint === b.hosts[i]!.endpoint);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -33,7 +33,8 @@ async function workspace(hcl: string): Promise<Workspace> {
 const vpc = (extra = ''): string => `resource "vxcloud_vpc" "v" {\n  name  = "v"\n  cidr  = "198.18.0.0/16"\n  hosts = ["h1"]\n${extra}}\n`;
 
 beforeAll(async () => {
-  lab = await startRegistryLab({ hosts: 1, leaseSeconds: 10, reconcileIntervalSeconds: 3600 });
+  // h1 compute; h2 storage, serving NBD with TLS optional (a tenant's volume needs TLS).
+  lab = await startRegistryLab({ hosts: 2, leaseSeconds: 10, roles: (i) => (i === 2 ? ['storage'] : ['compute']), nbdTls: 'optional', reconcileIntervalSeconds: 3600 });
 });
 afterAll(async () => {
   for (const ws of spaces) await ws.remove();
@@ -68,5 +69,18 @@ describe("the provider under a tenant's certificate", () => {
     const imp = await ws.run(['import', '-no-color', 'vxcloud_vpc.v', t1Vpc]);
     expect(imp.code).toBe(1);
     expect(imp.stderr.replace(/\s+/g, ' ')).toMatch(/is not an object of/);
+  });
+
+  it("makes a volume the tenant's, exported over TLS; another tenant cannot import it", async () => {
+    const vol = 'resource "vxcloud_block_volume" "d" {\n  name       = "tdata"\n  size_bytes = 16 * 1024 * 1024\n  replicas   = 1\n}\n';
+    const ws = await workspace(providerAs('t1') + vol);
+    await ws.ok(['apply', '-auto-approve', '-no-color']);
+    const v = (await ws.stateValues('vxcloud_block_volume.d'))!;
+    expect(v.tenant).toBe('t1');
+    expect(v.export_uri).toBe('nbds://192.0.2.12:10809/tdata');
+    const other = await workspace(providerAs('t2') + vol);
+    const imp = await other.run(['import', '-no-color', 'vxcloud_block_volume.d', 'tdata']);
+    expect(imp.code).toBe(1);
+    await ws.ok(['destroy', '-auto-approve', '-no-color']);
   });
 });

@@ -130,7 +130,7 @@ const POLICY: Record<string, string[]> = {
   'ListHosts': ['ok', 'ok', 'ok', 'ok', U, D],
   'LookupObject v1': ['ok', D, 'ok', D, U, D],
   'PutVtepTable s1': [D, D, 'FAILED_PRECONDITION' /* the registry plane fills tables */, D, U, D],
-  'ListVolumes': [D, D, 'ok', D, U, D],
+  'ListVolumes': ['ok', 'ok', 'ok', D, U, D], // each sees its own volumes (none here)
   'raft Step': [D, D, D, 'ok', U, D],
 };
 

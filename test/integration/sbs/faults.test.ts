@@ -76,7 +76,7 @@ describe('faults', () => {
   const acked = new Set<number>();
 
   it('leader SIGKILLed during a write stream: a new leader, the client continues elsewhere, no acknowledged write lost', async () => {
-    await s.volumes('h1').createVolume({ id: 'stream', sizeBytes: 16 * MiB, replicas: 3, hosts: s.hosts });
+    await s.volumes('h1').createVolume({ id: 'stream', sizeBytes: 16 * MiB, replicas: 3, hosts: s.hosts, tenant: '' });
     const leader = await leaderOf('stream', 'h1');
     const END = 1500;
     let next = 0;
@@ -109,7 +109,7 @@ describe('faults', () => {
   }, 400_000);
 
   it('leader cut off: the minority stops acknowledging, the majority goes on, the old leader catches up after healing', async () => {
-    await s.volumes('h2').createVolume({ id: 'part', sizeBytes: 16 * MiB, replicas: 3, hosts: s.hosts });
+    await s.volumes('h2').createVolume({ id: 'part', sizeBytes: 16 * MiB, replicas: 3, hosts: s.hosts, tenant: '' });
     await runOk('qemu-io', ['-f', 'raw', '-c', 'write -P 0x11 0 1M', s.uri('h2', 'part')], 60_000);
     const old = await leaderOf('part', 'h2');
     const majority = HOSTS.filter((h) => h !== old);
@@ -136,7 +136,7 @@ describe('faults', () => {
   }, 200_000);
 
   it('one replica’s data directory wiped: the leader re-creates it and refills it from a snapshot', async () => {
-    await s.volumes('h1').createVolume({ id: 'wipe', sizeBytes: 128 * MiB, replicas: 3, hosts: s.hosts });
+    await s.volumes('h1').createVolume({ id: 'wipe', sizeBytes: 128 * MiB, replicas: 3, hosts: s.hosts, tenant: '' });
     const source = join(tmp, 'wipe-src.img');
     const fh = await open(source, 'w');
     const chunk = Buffer.alloc(MiB);

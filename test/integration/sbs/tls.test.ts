@@ -35,7 +35,7 @@ beforeAll(async () => {
   noCertDir = join(tmp, 'nocert');
   await mkdir(noCertDir);
   await writeFile(join(noCertDir, 'ca-cert.pem'), labCa);
-  await s.volumes('h1').createVolume({ id: 'sec', sizeBytes: 32 * MiB, replicas: 3, hosts: s.hosts });
+  await s.volumes('h1').createVolume({ id: 'sec', sizeBytes: 32 * MiB, replicas: 3, hosts: s.hosts, tenant: '' });
   await waitStatus(s, 'h1', 'sec', (v) => v.status === 'healthy', 'healthy');
 }, 180_000);
 

@@ -34,7 +34,7 @@ async function rpcError(p: Promise<unknown>): Promise<ServiceError> {
 
 describe('volumes', () => {
   it('creates a volume, elects a leader and exports it on every replica', async () => {
-    const v = await s.volumes('h1').createVolume({ id: 'vol1', sizeBytes: 64 * MiB, replicas: 3, hosts: s.hosts });
+    const v = await s.volumes('h1').createVolume({ id: 'vol1', sizeBytes: 64 * MiB, replicas: 3, hosts: s.hosts, tenant: '' });
     expect(v.id).toBe('vol1');
     const ready = await waitStatus(s, 'h2', 'vol1', (x) => x.status === 'healthy', 'healthy');
     expect(ready.leader).toMatch(/^h[123]$/);
@@ -53,9 +53,9 @@ describe('volumes', () => {
   }, 60_000);
 
   it('is idempotent: the same create returns the volume, another spec is refused', async () => {
-    const again = await s.volumes('h3').createVolume({ id: 'vol1', sizeBytes: 64 * MiB, replicas: 3, hosts: s.hosts });
+    const again = await s.volumes('h3').createVolume({ id: 'vol1', sizeBytes: 64 * MiB, replicas: 3, hosts: s.hosts, tenant: '' });
     expect(again.sizeBytes).toBe(64 * MiB);
-    const e = await rpcError(s.volumes('h1').createVolume({ id: 'vol1', sizeBytes: 128 * MiB, replicas: 3, hosts: s.hosts }));
+    const e = await rpcError(s.volumes('h1').createVolume({ id: 'vol1', sizeBytes: 128 * MiB, replicas: 3, hosts: s.hosts, tenant: '' }));
     expect(e.details).toMatch(/^id: volume "vol1" exists/);
   });
 
@@ -68,7 +68,7 @@ describe('volumes', () => {
   }, 120_000);
 
   it('copies a 256 MiB random image in and out with nbdcopy, checksums equal', async () => {
-    await s.volumes('h1').createVolume({ id: 'big', sizeBytes: 256 * MiB, replicas: 3, hosts: s.hosts });
+    await s.volumes('h1').createVolume({ id: 'big', sizeBytes: 256 * MiB, replicas: 3, hosts: s.hosts, tenant: '' });
     await waitStatus(s, 'h1', 'big', (x) => x.leader !== '', 'led');
     const source = join(tmp, 'source.img');
     const fh = await open(source, 'w');
@@ -96,7 +96,7 @@ describe('volumes', () => {
   }, 120_000);
 
   it('refuses bad input with the field named', async () => {
-    const create = (over: Record<string, unknown>): Promise<ServiceError> => rpcError(s.volumes('h1').createVolume({ id: 'bad', sizeBytes: 64 * MiB, replicas: 3, hosts: s.hosts, ...over }));
+    const create = (over: Record<string, unknown>): Promise<ServiceError> => rpcError(s.volumes('h1').createVolume({ id: 'bad', sizeBytes: 64 * MiB, replicas: 3, hosts: s.hosts, tenant: '', ...over }));
     expect((await create({ sizeBytes: 0 })).details).toBe('size_bytes: must be a positive number of bytes');
     expect((await create({ sizeBytes: 4097 })).details).toBe('size_bytes: 4097 is not a multiple of 4096');
     expect((await create({ replicas: 4 })).details).toBe('replicas: 4 replicas need 4 storage hosts; 3 given in hosts');
