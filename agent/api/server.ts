@@ -24,9 +24,9 @@ export interface AgentServices {
 }
 
 /**
- * The raft and replica service is for agents of storage hosts only (each handler further admits
- * only the hosts of a volume's placement): a tenant's or operator's certificate is refused before
- * any handler runs, on unary and streaming calls alike.
+ * The raft and replica service is for hosts' agents only: a tenant's or operator's certificate is
+ * refused before any handler runs, on unary and streaming calls alike. Raft traffic and proposals
+ * are further admitted only from the hosts of the volume's placement (volume-service.ts).
  */
 function hostsOnly<S extends object>(impl: S): S {
   const out: Record<string, unknown> = {};

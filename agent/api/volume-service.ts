@@ -194,12 +194,21 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
     }),
   };
 
+  /** Raft traffic and proposals come only from the hosts of a volume's placement. */
+  const fromPlacement = (who: Identity, r: Replica): void => {
+    if (who.kind !== 'host' || !r.spec.hosts.some((h) => h.name === who.host)) {
+      throw new ApiError('PERMISSION_DENIED', 'volume_id', `${describeIdentity(who)} is not a host of volume "${r.spec.id}"`);
+    }
+  };
+
   const installSnapshot: handleClientStreamingCall<SnapshotChunk, Record<string, never>> = (call, callback) => {
     const it = call[Symbol.asyncIterator]() as AsyncIterator<SnapshotChunk>;
     (async () => {
+      const who = callerOf(call);
       const first = await it.next();
       if (first.done) throw new ApiError('INVALID_ARGUMENT', 'message', 'empty snapshot stream');
       const r = found(store, first.value.volumeId);
+      fromPlacement(who, r);
       const m = decodeMessage(first.value.message);
       if (m.type !== 'snapshot') throw new ApiError('INVALID_ARGUMENT', 'message', 'the first chunk must carry a snapshot message');
       const chunks = async function* (): AsyncGenerator<{ offset: number; data: Uint8Array }> {
@@ -214,7 +223,8 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
       () => callback(null, {}),
       (e: unknown) => {
         log.warn({ err: e }, 'InstallSnapshot failed');
-        callback({ code: e instanceof ApiError && e.code === 'NOT_FOUND' ? Status.NOT_FOUND : Status.INTERNAL, details: (e as Error).message });
+        const code = e instanceof ApiError ? (e.code === 'NOT_FOUND' ? Status.NOT_FOUND : e.code === 'PERMISSION_DENIED' ? Status.PERMISSION_DENIED : Status.INTERNAL) : Status.INTERNAL;
+        callback({ code, details: (e as Error).message });
       },
     );
   };
@@ -249,8 +259,9 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
       call.on('error', () => {});
     },
     installSnapshot,
-    propose: unary(log, 'Propose', async (req) => {
+    propose: unary(log, 'Propose', async (req, caller) => {
       const r = found(store, req.volumeId);
+      fromPlacement(caller, r);
       try {
         return { index: await r.proposeLocal(req.command) };
       } catch (e) {

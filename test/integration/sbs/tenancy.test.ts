@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nbdClientCertDir } from '../../../lab/lab.js';
 import { readTls } from '../../../lib/agent-client.js';
-import { writeNbdClientDir } from '../../../lib/certs.js';
-import { VolumeClient } from '../../../agent/sbs/volume/client.js';
+import { issue, readPair, writeNbdClientDir } from '../../../lib/certs.js';
+import { RaftPeerClient, VolumeClient } from '../../../agent/sbs/volume/client.js';
 import { makeTempDir, run, runOk } from '../nbd/harness.js';
 import { startStorageLab, waitStatus, type StorageLab } from './harness.js';
 
@@ -82,6 +82,25 @@ describe("a tenant's volume", () => {
     // A tenant's listing holds its own exports only.
     const { stdout } = await runOk('nbdinfo', ['--list', '--json', s.tlsUri('h1', '', dirs.get('t2')!)], 30_000);
     expect((JSON.parse(stdout) as { exports: { 'export-name': string }[] }).exports.map((e) => e['export-name'])).toEqual([]);
+  });
+
+  it('raft proposals are taken only from the hosts of the placement', async () => {
+    const pki = join(s.t.lab.dir, 'pki');
+    const ca = await readPair(join(pki, 'ca.pem'), join(pki, 'ca-key.pem'));
+    const stranger = await issue(ca, { commonName: 'h9', role: 'host', identity: { kind: 'host', host: 'h9' } });
+    const base = await readTls(s.t.lab.tls);
+    const c = new RaftPeerClient(s.t.lab.hosts[0]!.endpoint, { ca: base.ca, cert: Buffer.from(stranger.cert), key: Buffer.from(stranger.key) });
+    try {
+      expect(await outcome(c.raft.propose({ volumeId: 'tv', command: Buffer.alloc(0) }))).toBe('PERMISSION_DENIED');
+    } finally {
+      c.close();
+    }
+    const tenant = new RaftPeerClient(s.t.lab.hosts[0]!.endpoint, { ca: base.ca, cert: await readFile(s.t.lab.tenants!.t1!.cert), key: await readFile(s.t.lab.tenants!.t1!.key) });
+    try {
+      expect(await outcome(tenant.raft.propose({ volumeId: 'tv', command: Buffer.alloc(0) }))).toBe('PERMISSION_DENIED');
+    } finally {
+      tenant.close();
+    }
   });
 
   it("an operator's volume of no tenant is served as before, but not to tenants", async () => {
