@@ -88,9 +88,6 @@ export function etcdMember(lab: string, dir: string, i: number): EtcdMember {
   const address = `192.0.2.${254 - i}`;
   return { name: `${lab}m${i}`, namespace: i === 1 ? `${lab}-etcd` : `${lab}-etcd${i}`, address, endpoint: `https://${address}:2379`, runDir: join(dir, i === 1 ? 'etcd' : `etcd${i}`) };
 }
-export const etcdNamespace = (lab: string): string => `${lab}-etcd`;
-export const ETCD_ADDRESS = '192.0.2.253';
-export const ETCD_ENDPOINT = `https://${ETCD_ADDRESS}:2379`;
 /** The registry's CA and a client pair of it, for tools (etcdctl) and tests: LABDIR/pki/registry-*.pem. */
 export const registryPki = (dir: string) => ({ ca: join(dir, 'pki', 'registry-ca.pem'), cert: join(dir, 'pki', 'registry-client.pem'), key: join(dir, 'pki', 'registry-client-key.pem') });
 /** etcdctl's TLS arguments for the lab's registry. */

@@ -18,9 +18,9 @@ import { ApiError } from '../state/errors.js';
 import type { NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from '../state/model.js';
 import type { Reconciler } from '../state/reconciler.js';
 import type { Identity } from '../../lib/identity.js';
-import type { Authorities, Authority } from '../registry/authority.js';
+import { claimed, released, type Authorities, type Authority } from '../registry/authority.js';
 import { requireKind } from './caller.js';
-import type { Ownership } from './ownership.js';
+import { tenantFor, type Ownership } from './ownership.js';
 import { required, unary } from './unary.js';
 
 function found<T>(value: T | undefined, what: string, id: string): T {
@@ -33,29 +33,6 @@ const NIC_KINDS: Partial<Record<NicKind, NicRecord['kind']>> = { [NicKind.NIC_KI
 /** The caller's own mistakes are refused before anything is claimed in the registry. */
 function refuse(problems: Problem[]): void {
   if (problems.length > 0) throw ApiError.of(problems);
-}
-
-/**
- * A change claimed in the registry first, then made on this host; if this host cannot make it,
- * a claim this call made (the host did not hold the object before) is given back.
- */
-export async function claimed<T>(isNew: boolean, claim: () => Promise<T>, local: (claimed: T) => Promise<void>, release: () => Promise<void>, log: Logger): Promise<T> {
-  const c = await claim();
-  try {
-    await local(c);
-  } catch (e) {
-    if (isNew) await release().catch((u: unknown) => log.error({ err: u }, 'giving back a registry claim after a failed change failed'));
-    throw e;
-  }
-  return c;
-}
-
-/** A delete: the registry must answer first; then the host drops the object, then its claim. */
-export async function released(check: () => Promise<void>, local: () => Promise<boolean>, release: () => Promise<void>): Promise<{ existed: boolean }> {
-  await check();
-  const existed = await local();
-  await release();
-  return { existed };
 }
 
 export function networkService(r: Reconciler, ctx: L2Context, authorities: Authorities, own: Ownership, log: Logger): NetworkServiceServer {
@@ -94,10 +71,7 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
   return {
     putVpc: unary(log, 'PutVpc', async (req, caller) => {
       const s = required(req.vpc, 'vpc');
-      // A tenant's VPC is its own: an empty tenant is the caller's, another is refused.
-      const tenant = caller.kind === 'tenant' && s.tenant === '' ? caller.tenant : s.tenant;
-      if (caller.kind === 'tenant' && tenant !== caller.tenant) throw new ApiError('PERMISSION_DENIED', 'tenant', `tenant ${caller.tenant} may create VPCs of its own tenant only, not of "${tenant}"`);
-      const rec: VpcRecord = { id: s.id, name: s.name, tenant, cidr: s.cidr };
+      const rec: VpcRecord = { id: s.id, name: s.name, tenant: tenantFor(caller, s.tenant, 'VPCs'), cidr: s.cidr };
       own.requirePut(caller, 'VPC', rec.id);
       refuse(validateVpc(rec));
       const a = auth(caller, 'put VPCs');

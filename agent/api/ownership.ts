@@ -11,8 +11,14 @@ import { requireKind } from './caller.js';
 
 export type OwnedKind = 'VPC' | 'subnet' | 'NIC' | 'router' | 'NAT rule';
 
-export function notYours(kind: OwnedKind, id: string, tenant: string, field = 'id'): ApiError {
-  return new ApiError('PERMISSION_DENIED', field, `${kind} "${id}" is not an object of tenant ${tenant}`);
+/**
+ * The tenant a new object is created for: a tenant's own (an empty value becomes it; another is
+ * refused), or what an operator names.
+ */
+export function tenantFor(caller: Identity, requested: string, what: string): string {
+  if (caller.kind !== 'tenant') return requested;
+  if (requested !== '' && requested !== caller.tenant) throw new ApiError('PERMISSION_DENIED', 'tenant', `tenant ${caller.tenant} may create ${what} of its own tenant only, not of "${requested}"`);
+  return caller.tenant;
 }
 
 export class Ownership {
@@ -46,7 +52,7 @@ export class Ownership {
   /** Refuses a tenant an object that is not its own (or that no one has). */
   require(caller: Identity, kind: OwnedKind, id: string, field = 'id'): void {
     const as = this.scope(caller, `act on ${kind} "${id}"`);
-    if (as !== undefined && this.tenantOf(kind, id) !== as) throw notYours(kind, id, as, field);
+    if (as !== undefined && this.tenantOf(kind, id) !== as) throw ApiError.notYours(kind, id, as, field);
   }
 
   /** A Put: the object if it exists anywhere, else its parent, must be the caller's. */
@@ -55,7 +61,7 @@ export class Ownership {
     if (as === undefined) return;
     const owner = this.tenantOf(kind, id);
     if (owner !== undefined) {
-      if (owner !== as) throw notYours(kind, id, as);
+      if (owner !== as) throw ApiError.notYours(kind, id, as);
     } else if (parent) this.require(caller, parent.kind, parent.id, parent.field);
   }
 

@@ -13,9 +13,8 @@ import type { Routers } from '../l3/routers.js';
 import { ApiError } from '../state/errors.js';
 import type { NatRuleRecord, RouterRecord } from '../state/model.js';
 import type { Reconciler } from '../state/reconciler.js';
-import type { Authorities } from '../registry/authority.js';
 import type { Ownership } from './ownership.js';
-import { claimed, released } from './network-service.js';
+import { claimed, released, type Authorities } from '../registry/authority.js';
 import { required, unary } from './unary.js';
 
 function found<T>(value: T | undefined, what: string, id: string): T {

@@ -4,6 +4,7 @@
 import type { NbdTlsSetting } from '../config/config.js';
 import { describeIdentity, type Identity } from '../../lib/identity.js';
 import { callerOf, requireKind } from './caller.js';
+import { tenantFor } from './ownership.js';
 import { status as Status, type handleClientStreamingCall, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { RaftServer, ReplicaStatus, SnapshotChunk, StepRequest, Volume, VolumeHost, VolumeServiceServer } from '../../gen/vxcloud/agent/v1/volume.js';
@@ -109,15 +110,14 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
   const owned = (caller: Identity, id: string): Replica | undefined => {
     requireKind(caller, ['tenant', 'operator'], `manage volume "${id}"`);
     const r = store.get(id);
-    if (caller.kind === 'tenant' && (r?.spec.tenant ?? '') !== caller.tenant) throw new ApiError('PERMISSION_DENIED', 'id', `volume "${id}" is not an object of tenant ${caller.tenant}`);
+    if (caller.kind === 'tenant' && (r?.spec.tenant ?? '') !== caller.tenant) throw ApiError.notYours('volume', id, caller.tenant);
     return r;
   };
 
   const volume: VolumeServiceServer = {
     createVolume: unary(log, 'CreateVolume', async (req, caller) => {
       requireKind(caller, ['tenant', 'operator'], 'create volumes');
-      const tenant = caller.kind === 'tenant' && req.tenant === '' ? caller.tenant : req.tenant;
-      if (caller.kind === 'tenant' && tenant !== caller.tenant) throw new ApiError('PERMISSION_DENIED', 'tenant', `tenant ${caller.tenant} may create volumes of its own tenant only, not of "${tenant}"`);
+      const tenant = tenantFor(caller, req.tenant, 'volumes');
       if (store.get(req.id)) owned(caller, req.id);
       if (tenant !== '' && nbdTls === 'off') throw new ApiError('FAILED_PRECONDITION', 'tenant', `${store.self} serves NBD without TLS (storage.nbdTls off): a tenant's volume is exported over TLS only, to its tenant's certificate; set storage.nbdTls to optional or required`);
       checkId(req.id);

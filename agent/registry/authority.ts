@@ -2,6 +2,7 @@
 // allocations (claims.ts) through the deployment's registry, or — on a host configured without
 // one — only what the caller gave, since nothing could keep values unique across hosts.
 
+import type { Logger } from 'pino';
 import { ApiError } from '../state/errors.js';
 import type { NicRecord, RouterRecord, SubnetRecord, VpcRecord } from '../state/model.js';
 import { claimNic, claimRouter, joinSubnet, joinVpc, leaveSubnet, leaveVpc, releaseNic, releaseRouter } from './claims.js';
@@ -21,6 +22,31 @@ export interface Authority {
   releaseNic(id: string, undo?: boolean): Promise<void>;
   claimRouter(r: RouterRecord): Promise<void>;
   releaseRouter(id: string, undo?: boolean): Promise<void>;
+}
+
+// ---- the order of a change against the authority ----
+
+/**
+ * A change claimed in the registry first, then made on this host; if this host cannot make it,
+ * a claim this call made (the host did not hold the object before) is given back.
+ */
+export async function claimed<T>(isNew: boolean, claim: () => Promise<T>, local: (claimed: T) => Promise<void>, release: () => Promise<void>, log: Logger): Promise<T> {
+  const c = await claim();
+  try {
+    await local(c);
+  } catch (e) {
+    if (isNew) await release().catch((u: unknown) => log.error({ err: u }, 'giving back a registry claim after a failed change failed'));
+    throw e;
+  }
+  return c;
+}
+
+/** A delete: the registry must answer first; then the host drops the object, then its claim. */
+export async function released(check: () => Promise<void>, local: () => Promise<boolean>, release: () => Promise<void>): Promise<{ existed: boolean }> {
+  await check();
+  const existed = await local();
+  await release();
+  return { existed };
 }
 
 /** Claims as the tenant `as` acts (undefined: an operator, for any tenant). */

@@ -42,13 +42,8 @@ function remove(tx: Txn, k: Keys, id: string, cur: RegistryObject, undo: boolean
   if (!undo) tx.putTombstone(k.deleted(id), JSON.stringify({ kind: cur.kind, tenant: cur.tenant }));
 }
 
-/**
- * `as`: the tenant a call acts for (undefined: an operator, for every tenant). Another tenant's
- * object is refused in the same words as one that does not exist, so nothing tells them apart.
- */
-export function notYours(kind: ObjectKind, id: string, tenant: string): ApiError {
-  return new ApiError('PERMISSION_DENIED', 'id', `${KIND_NAMES[kind]} "${id}" is not an object of tenant ${tenant}`);
-}
+/** `as`: the tenant a call acts for (undefined: an operator, for every tenant). */
+const notYours = (kind: ObjectKind, id: string, tenant: string): ApiError => ApiError.notYours(KIND_NAMES[kind], id, tenant);
 
 function owned(o: RegistryObject | undefined, kind: ObjectKind, id: string, as: string | undefined): void {
   if (as !== undefined && o !== undefined && o.tenant !== as) throw notYours(kind, id, as);

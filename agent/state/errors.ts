@@ -18,6 +18,14 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 
+  /**
+   * A tenant's refusal of an object that is not its own: the same words whether another tenant
+   * has it or nobody does, so that no call tells a tenant what another has.
+   */
+  static notYours(kind: string, id: string, tenant: string, field = 'id'): ApiError {
+    return new ApiError('PERMISSION_DENIED', field, `${kind} "${id}" is not an object of tenant ${tenant}`);
+  }
+
   /** One error for a list of problems: the first problem's code, every message joined. */
   static of(problems: Problem[]): ApiError {
     const first = problems[0]!;

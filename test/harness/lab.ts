@@ -3,7 +3,7 @@
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { labDown, labUp, type LabOptions } from '../../lab/lab.js';
 import { LAB_ROOT, type LabFile } from '../../lab/labfile.js';
@@ -66,6 +66,17 @@ export async function startLab(opts: Omit<LabOptions, 'name'>): Promise<TestLab>
       await labDown(name);
     },
   };
+}
+
+/** Command lines of the processes still running that mention `dir` (a torn-down lab's: none). */
+export async function processesUnder(dir: string): Promise<string[]> {
+  const left: string[] = [];
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.includes(dir)) left.push(cmd.replaceAll('\0', ' '));
+  }
+  return left;
 }
 
 /** Links of a host namespace, by name. */

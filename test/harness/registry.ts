@@ -1,7 +1,7 @@
 // Registry labs for tests: hosts whose agents register in, allocate from and (under the registry
 // control plane) derive their VTEP tables from the lab's own etcd.
 
-import { etcdctlTls, etcdNamespace, ETCD_ENDPOINT, waitFor, type LabOptions } from '../../lab/lab.js';
+import { etcdctlTls, etcdMember, waitFor, type LabOptions } from '../../lab/lab.js';
 import { startLab, type TestLab } from './lab.js';
 
 export interface RegistryLabOptions extends Omit<LabOptions, 'name' | 'registry'> {
@@ -39,6 +39,7 @@ export async function waitUp(t: TestLab, watchers: string[], expected: string[],
 
 /** Keys under a prefix, read with etcdctl (over the registry's TLS) inside the etcd's namespace. */
 export async function registryKeys(t: TestLab, prefix: string): Promise<string[]> {
-  const { stdout } = await t.exec(etcdNamespace(t.lab.name), ['etcdctl', '--endpoints', ETCD_ENDPOINT, ...etcdctlTls(t.lab.dir), 'get', '--prefix', '--keys-only', prefix]);
+  const m = etcdMember(t.lab.name, t.lab.dir, 1);
+  const { stdout } = await t.exec(m.namespace, ['etcdctl', '--endpoints', m.endpoint, ...etcdctlTls(t.lab.dir), 'get', '--prefix', '--keys-only', prefix]);
   return stdout.split('\n').filter((l) => l !== '');
 }

@@ -2,12 +2,11 @@
 // agent running its own zebra/bgpd. No VTEP table is ever put: zebra fills the kernel.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restartAgent, stopAgent, waitFor } from '../../../lab/lab.js';
 import { addr, daemonPid, fdb, host, neighbors, nicNamespace, pingUntil, putNic, putSubnet, startEvpnLab, waitSessions, type NicPlace } from '../../harness/evpn.js';
-import { ping, type TestLab } from '../../harness/lab.js';
+import { ping, processesUnder, type TestLab } from '../../harness/lab.js';
 
 let t: TestLab;
 const VNI = 3001;
@@ -219,13 +218,6 @@ describe('BGP EVPN control plane', () => {
   it('lab teardown leaves no FRR daemon behind', async () => {
     const dir = t.lab.dir;
     await t.down();
-    const { readdir } = await import('node:fs/promises');
-    const left: string[] = [];
-    for (const p of await readdir('/proc')) {
-      if (!/^\d+$/.test(p)) continue;
-      const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-      if (cmd.includes(dir)) left.push(cmd.replaceAll('\0', ' '));
-    }
-    expect(left).toEqual([]);
+    expect(await processesUnder(dir)).toEqual([]);
   });
 });

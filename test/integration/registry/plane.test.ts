@@ -3,13 +3,13 @@
 // each other's entries from the watch. No VTEP table is ever put through the API.
 
 import { spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restartAgent, waitFor } from '../../../lab/lab.js';
 import { registryKeys, startRegistryLab, upHosts, waitUp } from '../../harness/registry.js';
 import { addr, fdb, host, neighbors, nicNamespace, pingUntil, putNic, putSubnet, type NicPlace } from '../../harness/evpn.js';
-import { ping, type TestLab } from '../../harness/lab.js';
+import { ping, processesUnder, type TestLab } from '../../harness/lab.js';
 
 const LEASE_SECONDS = 3;
 // etcd checks for expired leases every 500 ms; the watch adds a few ms.
@@ -166,12 +166,6 @@ describe('registry control plane', () => {
     const dir = t.lab.dir;
     expect((await readFile(`${dir}/etcd/etcd.pid`, 'utf8')).trim()).toMatch(/^\d+$/);
     await t.down();
-    const left: string[] = [];
-    for (const p of await readdir('/proc')) {
-      if (!/^\d+$/.test(p)) continue;
-      const cmd = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
-      if (cmd.includes(dir)) left.push(cmd.replaceAll('\0', ' '));
-    }
-    expect(left).toEqual([]);
+    expect(await processesUnder(dir)).toEqual([]);
   });
 });
