@@ -3,7 +3,7 @@
 // the watched keys and hands them here.
 
 import type { VtepTableRecord } from '../state/model.js';
-import { parseHost, parseObject, type HostRecord, type Keys, type NicObject, type RegistryObject, type SubnetObject } from './model.js';
+import { parseHost, parseObject, type HostRecord, type Keys, type NicObject, type RegistryObject } from './model.js';
 
 /** A VNI's table as the control plane fills it; the reconciler converges the subnet of that VNI to it. */
 export type PlaneTable = Omit<VtepTableRecord, 'subnet_id'>;
@@ -91,8 +91,3 @@ export function reservations(v: RegistryView, subnetId: string): Reservation[] {
     .map(({ nic }) => ({ mac: nic.mac, ip: nic.ip.split('/')[0]! }))
     .sort((a, b) => a.ip.localeCompare(b.ip, undefined, { numeric: true }));
 }
-
-export const subnetOf = (v: RegistryView, id: string): SubnetObject | undefined => {
-  const o = v.objects.get(id);
-  return o?.kind === 'subnet' ? o : undefined;
-};
