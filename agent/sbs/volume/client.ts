@@ -22,10 +22,11 @@ function promiseClient<C extends object>(client: C, defaultTimeoutMs: number): P
     get(_, method: string) {
       const fn = (client as Record<string, unknown>)[method] as Unary<unknown, unknown>;
       // waitForReady: a channel between reconnect attempts (its peer restarted a moment ago)
-      // waits for the connection until the deadline instead of failing at once.
+      // waits for the connection until the deadline instead of failing at once. grpc-js reads
+      // it from the metadata's options; as a call option it is silently ignored.
       return (req: unknown, timeoutMs = defaultTimeoutMs, waitForReady = false) =>
         new Promise((resolve, reject) => {
-          fn.call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs, waitForReady }, (e, r) => (e ? reject(e) : resolve(r)));
+          fn.call(client, req, new Metadata({ waitForReady }), { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r)));
         });
     },
   });
