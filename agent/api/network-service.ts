@@ -16,7 +16,7 @@ import { nicGateway } from '../l2/nic.js';
 import { nicFieldProblems, subnetFieldProblems, validateVpc, type Problem } from '../../lib/validation.js';
 import { ApiError } from '../state/errors.js';
 import type { NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from '../state/model.js';
-import type { Reconciler } from '../state/reconciler.js';
+import type { Links, Reconciler } from '../state/reconciler.js';
 import type { Identity } from '../../lib/identity.js';
 import { claimed, released, type Authorities, type Authority } from '../registry/authority.js';
 import { requireKind } from './caller.js';
@@ -37,13 +37,14 @@ function refuse(problems: Problem[]): void {
 
 export function networkService(r: Reconciler, ctx: L2Context, authorities: Authorities, own: Ownership, log: Logger): NetworkServiceServer {
   const auth = (caller: Identity, what: string): Authority => authorities(own.scope(caller, what));
-  const vpc = async (v: VpcRecord): Promise<Vpc> => ({ spec: { ...v }, status: await r.vpcStatus(v) });
-  const subnet = async (s: SubnetRecord): Promise<Subnet> => ({
+  // A listing reads the host's links once for all its objects (`links`); one object reads them itself.
+  const vpc = async (v: VpcRecord, links?: Links): Promise<Vpc> => ({ spec: { ...v }, status: await r.vpcStatus(v, links) });
+  const subnet = async (s: SubnetRecord, links?: Links): Promise<Subnet> => ({
     spec: { id: s.id, vpcId: s.vpc_id, name: s.name, cidr: s.cidr, vni: s.vni, vlan: s.vlan, gateway: s.gateway },
-    status: await r.subnetStatus(s),
+    status: await r.subnetStatus(s, links),
     observed: { mtu: overlayMtu(ctx), bridge: r.subnetBridge(s), vxlanDevice: vxlanDevice(s.vni) },
   });
-  const nic = async (n: NicRecord): Promise<Nic> => ({
+  const nic = async (n: NicRecord, links?: Links): Promise<Nic> => ({
     spec: {
       id: n.id,
       subnetId: n.subnet_id,
@@ -55,7 +56,7 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
       ifname: n.ifname,
       dhcp: n.dhcp ?? false,
     },
-    status: await r.nicStatus(n),
+    status: await r.nicStatus(n, links),
     observed: { hostIfname: nicDevice(n.kind, n.id), mtu: overlayMtu(ctx), gateway: nicGateway(r.desired.subnets[n.subnet_id]!), dhcpAddress: await r.nicDhcpAddress(n) },
   });
   /** `known` is the kernel's table as a Put just left it; otherwise it is read. */
@@ -82,7 +83,10 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
       own.require(caller, 'VPC', req.id);
       return vpc(found(r.desired.vpcs[req.id], 'VPC', req.id));
     }),
-    listVpcs: unary(log, 'ListVpcs', async (_req, caller) => ({ vpcs: await Promise.all(Object.values(r.desired.vpcs).filter((v) => own.visible(caller, 'VPC', v.id)).map(vpc)) })),
+    listVpcs: unary(log, 'ListVpcs', async (_req, caller) => {
+      const links = await r.links();
+      return { vpcs: await Promise.all(Object.values(r.desired.vpcs).filter((v) => own.visible(caller, 'VPC', v.id)).map((v) => vpc(v, links))) };
+    }),
     deleteVpc: unary(log, 'DeleteVpc', (req, caller) => {
       own.require(caller, 'VPC', req.id);
       const a = auth(caller, 'delete VPCs');
@@ -102,13 +106,16 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
       own.require(caller, 'subnet', req.id);
       return subnet(found(r.desired.subnets[req.id], 'subnet', req.id));
     }),
-    listSubnets: unary(log, 'ListSubnets', async (req, caller) => ({
-      subnets: await Promise.all(
-        Object.values(r.desired.subnets)
-          .filter((s) => (req.parentId === '' || s.vpc_id === req.parentId) && own.visible(caller, 'subnet', s.id))
-          .map(subnet),
-      ),
-    })),
+    listSubnets: unary(log, 'ListSubnets', async (req, caller) => {
+      const links = await r.links();
+      return {
+        subnets: await Promise.all(
+          Object.values(r.desired.subnets)
+            .filter((s) => (req.parentId === '' || s.vpc_id === req.parentId) && own.visible(caller, 'subnet', s.id))
+            .map((s) => subnet(s, links)),
+        ),
+      };
+    }),
     deleteSubnet: unary(log, 'DeleteSubnet', (req, caller) => {
       own.require(caller, 'subnet', req.id);
       const a = auth(caller, 'delete subnets');
@@ -140,13 +147,16 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
       own.require(caller, 'NIC', req.id);
       return nic(found(r.desired.nics[req.id], 'NIC', req.id));
     }),
-    listNics: unary(log, 'ListNics', async (req, caller) => ({
-      nics: await Promise.all(
-        Object.values(r.desired.nics)
-          .filter((n) => (req.parentId === '' || n.subnet_id === req.parentId) && own.visible(caller, 'NIC', n.id))
-          .map(nic),
-      ),
-    })),
+    listNics: unary(log, 'ListNics', async (req, caller) => {
+      const links = await r.links();
+      return {
+        nics: await Promise.all(
+          Object.values(r.desired.nics)
+            .filter((n) => (req.parentId === '' || n.subnet_id === req.parentId) && own.visible(caller, 'NIC', n.id))
+            .map((n) => nic(n, links)),
+        ),
+      };
+    }),
     deleteNic: unary(log, 'DeleteNic', (req, caller) => {
       own.require(caller, 'NIC', req.id);
       const a = auth(caller, 'delete NICs');

@@ -43,8 +43,9 @@ export function unary<Req, Res>(log: Logger, name: string, fn: (req: Req, caller
   const audited = CHANGES.test(name);
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     let who = '';
+    const start = performance.now();
     const audit = (result: string): void => {
-      if (audited) log.info({ audit: { who, rpc: name, object: objectOf(call.request), result } }, 'audit');
+      if (audited) log.info({ audit: { who, rpc: name, object: objectOf(call.request), result, ms: Math.round(performance.now() - start) } }, 'audit');
     };
     new Promise<Res>((resolve) => {
       const caller = callerOf(call);

@@ -16,6 +16,8 @@ import { convergeTable, observeTable, type TableObservation } from '../l2/subnet
 import type { LinkSpec } from '../l2/links.js';
 import { leasedAddress } from '../l3/dhcp-client.js';
 import type { Link, Net } from '../net/types.js';
+
+export type Links = Map<string, Link>;
 import { ApiError } from './errors.js';
 import type { DesiredState, NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from './model.js';
 import { Mutex } from './mutex.js';
@@ -187,8 +189,9 @@ export class Reconciler {
     });
   }
 
-  async vpcStatus(v: VpcRecord): Promise<ObjectStatus> {
-    const links = await this.links();
+  /** `links`: one dump shared by the statuses of a listing; otherwise the kernel is read. */
+  async vpcStatus(v: VpcRecord, links?: Links): Promise<ObjectStatus> {
+    links ??= await this.links();
     const subnets = this.subnetsOf(v.id);
     const devices = [...new Set(subnets.flatMap((s) => this.l2.subnetDevices(s)))];
     return status(devices, subnets.flatMap((s) => this.l2.subnetProblems(links, s, subnets)));
@@ -247,8 +250,8 @@ export class Reconciler {
     });
   }
 
-  async subnetStatus(s: SubnetRecord): Promise<ObjectStatus> {
-    return status(this.l2.subnetDevices(s), this.l2.subnetProblems(await this.links(), s, this.subnetsOf(s.vpc_id)));
+  async subnetStatus(s: SubnetRecord, links?: Links): Promise<ObjectStatus> {
+    return status(this.l2.subnetDevices(s), this.l2.subnetProblems(links ?? (await this.links()), s, this.subnetsOf(s.vpc_id)));
   }
 
   // ---- VTEP tables ----
@@ -357,10 +360,10 @@ export class Reconciler {
     });
   }
 
-  async nicStatus(n: NicRecord): Promise<ObjectStatus> {
+  async nicStatus(n: NicRecord, links?: Links): Promise<ObjectStatus> {
     const s = this.state.subnets[n.subnet_id]!;
     const devices = [nicDevice(n.kind, n.id), ...(n.kind === 'veth' ? [`${n.namespace}/${n.ifname}`] : [])];
-    const problems = await nicProblems(this.net, await this.links(), n, s, this.ctx, this.l2.nicHostLink(n, s));
+    const problems = await nicProblems(this.net, links ?? (await this.links()), n, s, this.ctx, this.l2.nicHostLink(n, s));
     if (this.tables === 'evpn') problems.push(...(await localNeighborProblems(this.net.host, this.l2.tableDevices(s).neighbors, n)));
     return status(devices, problems);
   }
@@ -413,7 +416,8 @@ export class Reconciler {
     return Object.values(this.state.nics).filter((n) => n.subnet_id === subnetId);
   }
 
-  private async links(): Promise<Map<string, Link>> {
+  /** The host's links by name, read once for a listing's statuses. */
+  async links(): Promise<Links> {
     return new Map((await this.net.host.links()).map((l) => [l.name, l]));
   }
 
