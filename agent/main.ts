@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   const authority = registry ? registryAuthority(registry) : localAuthority;
   const ownership = new Ownership(() => reconciler.desired, registry);
 
-  const storage = cfg.storage ? await startStorage(cfg, cfg.storage, log) : undefined;
+  const storage = cfg.storage ? await startStorage(cfg, cfg.storage, authority, log) : undefined;
   const server = await startServer(cfg, {
     host: hostService(cfg, caps, underlay.mtu, reconciler, log, plane, registry),
     network: networkService(reconciler, ctx, authority, ownership, log),

@@ -99,7 +99,9 @@ export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: n
         throw new ApiError('PERMISSION_DENIED', 'id', `"${req.id}" is not an object of ${describeIdentity(caller)}`);
       }
       if (!o) throw new ApiError('NOT_FOUND', 'id', `the registry has no object "${req.id}"`);
-      return { id: req.id, kind: o.kind, tenant: o.tenant, hosts: o.kind === 'vpc' || o.kind === 'subnet' ? o.hosts : [o.host] };
+      const spans = o.kind === 'vpc' || o.kind === 'subnet';
+      const hosts = spans || o.kind === 'volume' ? o.hosts : [o.host];
+      return { id: req.id, kind: o.kind, tenant: o.tenant, hosts, cidr: spans ? o.cidr : '', subnets: o.kind === 'vpc' ? o.subnets : {} };
     }),
     getHost: unary(log, 'GetHost', async () => {
       const d = r.desired;

@@ -14,6 +14,7 @@ import type { VolumeStore } from '../sbs/volume/store.js';
 import { decodeMessage } from '../sbs/volume/wire.js';
 import { checkVolumeId, checkVolumeSize } from '../../lib/validation.js';
 import { ApiError } from '../state/errors.js';
+import { released, type Authorities } from '../registry/authority.js';
 import { unary } from './unary.js';
 
 const DEFAULT_REPLICAS = 3;
@@ -61,7 +62,9 @@ export interface VolumeServices {
  * is nbds:// where a client must start TLS: under required TLS, and for a tenant's volume, whose
  * export is served over TLS only (to its tenant's and operators' certificates).
  */
-export function volumeServices(store: VolumeStore, nbdAddress: string | undefined, nbdTls: NbdTlsSetting, log: Logger): VolumeServices {
+/** `authorities`: the registry, which keeps volume names unique in the deployment and knows their owners. */
+export function volumeServices(store: VolumeStore, nbdAddress: string | undefined, nbdTls: NbdTlsSetting, authorities: Authorities, log: Logger): VolumeServices {
+  const claims = (caller: Identity) => authorities(caller.kind === 'tenant' ? caller.tenant : undefined);
   const exportUri = (spec: ReplicaSpec): string => {
     if (!nbdAddress) return '';
     const tls = nbdTls === 'required' || (spec.tenant ?? '') !== '';
@@ -114,6 +117,25 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
     return r;
   };
 
+  /** Every replica of a new volume, made on its hosts (idempotent per host). */
+  const createReplicas = async (spec: ReplicaSpec): Promise<void> => {
+    // Every placed host must be a storage agent we can reach before any replica is made: a
+    // volume that only some hosts hold would never be healthy. A peer that restarted a moment
+    // ago gets the probe's 5 s to be reconnected (waitForReady).
+    const probes = await Promise.allSettled(spec.hosts.filter((h) => h.name !== store.self).map((h) => store.transport.peer(h).raft.getReplica({ id: spec.id }, 5000, true).catch((e: ServiceError) => {
+      if (e.code !== Status.NOT_FOUND) throw peerError(h.name, e);
+    })));
+    for (const p of probes) if (p.status === 'rejected') throw p.reason as ApiError;
+    const results = await Promise.allSettled(
+      spec.hosts.map((h) =>
+        h.name === store.self ? store.createReplica(spec, null) : store.transport.peer(h).raft.createReplica({ id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false, memberId: '', tenant: spec.tenant ?? '' }, 30_000, true),
+      ),
+    );
+    for (const [i, res] of results.entries()) {
+      if (res.status === 'rejected') throw res.reason instanceof ApiError ? res.reason : peerError(spec.hosts[i]!.name, res.reason);
+    }
+  };
+
   const volume: VolumeServiceServer = {
     createVolume: unary(log, 'CreateVolume', async (req, caller) => {
       requireKind(caller, ['tenant', 'operator'], 'create volumes');
@@ -135,20 +157,14 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
         names.add(h.name);
       }
       const spec: ReplicaSpec = { id: req.id, sizeBytes: req.sizeBytes, hosts: hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })), tenant };
-      // Every placed host must be a storage agent we can reach before any replica is made: a
-      // volume that only some hosts hold would never be healthy. A peer that restarted a moment
-      // ago gets the probe's 5 s to be reconnected (waitForReady).
-      const probes = await Promise.allSettled(spec.hosts.filter((h) => h.name !== store.self).map((h) => store.transport.peer(h).raft.getReplica({ id: spec.id }, 5000, true).catch((e: ServiceError) => {
-        if (e.code !== Status.NOT_FOUND) throw peerError(h.name, e);
-      })));
-      for (const p of probes) if (p.status === 'rejected') throw p.reason as ApiError;
-      const results = await Promise.allSettled(
-        spec.hosts.map((h) =>
-          h.name === store.self ? store.createReplica(spec, null) : store.transport.peer(h).raft.createReplica({ id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false, memberId: '', tenant }, 30_000, true),
-        ),
-      );
-      for (const [i, res] of results.entries()) {
-        if (res.status === 'rejected') throw res.reason instanceof ApiError ? res.reason : peerError(spec.hosts[i]!.name, res.reason);
+      const claim = claims(caller);
+      const isNew = await claim.claimVolume({ id: spec.id, tenant, hosts: spec.hosts.map((h) => h.name) });
+      try {
+        await createReplicas(spec);
+      } catch (e) {
+        // A name this call claimed goes back, so that a corrected retry may take it.
+        if (isNew) await claim.releaseVolume(spec.id).catch((u: unknown) => log.error({ err: u }, 'giving back a volume name after a failed create failed'));
+        throw e;
       }
       const local = store.get(spec.id);
       if (local) return view(local);
@@ -157,7 +173,6 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
         (s) => ({ id: spec.id, sizeBytes: spec.sizeBytes, replicas, hosts: [...spec.hosts], status: '', leader: '', appliedIndex: s.appliedIndex, replicaStatus: [], exportUri: '', tenant }),
       );
     }),
-
     getVolume: unary(log, 'GetVolume', async (req, caller) => {
       owned(caller, req.id);
       return view(found(store, req.id));
@@ -180,11 +195,15 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
       checkId(req.id);
       const r = owned(caller, req.id);
       if (!r) return { existed: false };
-      const others = r.spec.hosts.filter((h) => h.name !== store.self);
-      const results = await Promise.allSettled(others.map((h) => store.transport.peer(h).raft.deleteReplica({ id: req.id }, 15_000, true)));
-      await store.deleteReplica(req.id);
-      for (const [i, res] of results.entries()) if (res.status === 'rejected') throw peerError(others[i]!.name, res.reason);
-      return { existed: true };
+      const claim = claims(caller);
+      // The name goes last: a delete that fails on a peer keeps it, and is retried.
+      return released(() => claim.reachable(req.id), async () => {
+        const others = r.spec.hosts.filter((h) => h.name !== store.self);
+        const results = await Promise.allSettled(others.map((h) => store.transport.peer(h).raft.deleteReplica({ id: req.id }, 15_000, true)));
+        await store.deleteReplica(req.id);
+        for (const [i, res] of results.entries()) if (res.status === 'rejected') throw peerError(others[i]!.name, res.reason);
+        return true;
+      }, () => claim.releaseVolume(req.id));
     }),
 
     listVolumes: unary(log, 'ListVolumes', async (_req, caller) => {

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { ApiError } from '../state/errors.js';
 import type { NicRecord, RouterRecord, SubnetRecord, VpcRecord } from '../state/model.js';
-import { claimNic, claimRouter, joinSubnet, joinVpc, leaveSubnet, leaveVpc, releaseNic, releaseRouter } from './claims.js';
+import { claimNic, claimRouter, claimVolume, joinSubnet, joinVpc, leaveSubnet, leaveVpc, releaseNic, releaseRouter, releaseVolume } from './claims.js';
 import type { Registry } from './registry.js';
 
 export interface Authority {
@@ -22,6 +22,9 @@ export interface Authority {
   releaseNic(id: string, undo?: boolean): Promise<void>;
   claimRouter(r: RouterRecord): Promise<void>;
   releaseRouter(id: string, undo?: boolean): Promise<void>;
+  /** A volume's name and placement; true when this call made the record. */
+  claimVolume(v: { id: string; tenant: string; hosts: string[] }): Promise<boolean>;
+  releaseVolume(id: string): Promise<void>;
 }
 
 // ---- the order of a change against the authority ----
@@ -67,6 +70,8 @@ export function registryAuthority(reg: Registry): Authorities {
     releaseNic: (id, undo) => reg.transact((tx, k) => releaseNic(tx, k, id, host, undo, as)),
     claimRouter: (r) => reg.transact(async (tx, k) => void (await claimRouter(tx, k, r, host, as))),
     releaseRouter: (id, undo) => reg.transact((tx, k) => releaseRouter(tx, k, id, host, undo, as)),
+    claimVolume: (v) => reg.transact((tx, k) => claimVolume(tx, k, v, as)),
+    releaseVolume: (id) => reg.transact((tx, k) => releaseVolume(tx, k, id, as)),
   });
 }
 
@@ -89,6 +94,9 @@ const local: Authority = {
   releaseNic: none,
   claimRouter: none,
   releaseRouter: none,
+  // Without a registry a volume's name is unique among its hosts only (their stores refuse a second).
+  claimVolume: async () => true,
+  releaseVolume: none,
 };
 
 export const localAuthority: Authorities = () => local;

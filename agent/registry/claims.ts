@@ -5,13 +5,13 @@
 // per object id: a retry returns what the first call got. No I/O but the Txn.
 
 import { createHash } from 'node:crypto';
-import { contains, firstHost, formatIp, isHostAddress, parseCidr, parseIp } from '../../lib/ipv4.js';
+import { contains, firstHost, formatIp, isHostAddress, overlaps, parseCidr, parseIp } from '../../lib/ipv4.js';
 import { ApiError } from '../state/errors.js';
-import { FIRST_VNI, parseObject, type Keys, type NicObject, type ObjectKind, type RegistryObject, type RouterObject, type SubnetObject, type VpcObject } from './model.js';
+import { FIRST_VNI, parseObject, type Keys, type NicObject, type ObjectKind, type RegistryObject, type RouterObject, type SubnetObject, type VolumeObject, type VpcObject } from './model.js';
 import type { Txn } from './txn.js';
 import { VNI_MAX } from '../../lib/validation.js';
 
-const KIND_NAMES: Record<ObjectKind, string> = { vpc: 'VPC', subnet: 'subnet', nic: 'NIC', router: 'router' };
+const KIND_NAMES: Record<ObjectKind, string> = { vpc: 'VPC', subnet: 'subnet', nic: 'NIC', router: 'router', volume: 'volume' };
 
 async function read(tx: Txn, k: Keys, id: string): Promise<RegistryObject | undefined> {
   const raw = await tx.get(k.object(id));
@@ -61,7 +61,7 @@ export async function joinVpc(tx: Txn, k: Keys, v: { id: string; tenant: string;
   const cur = await readAs(tx, k, v.id, 'vpc', as);
   if (!cur) {
     await fresh(tx, k, v.id, 'vpc');
-    const o: VpcObject = { kind: 'vpc', tenant: v.tenant, name: v.name, cidr: v.cidr, hosts: [host] };
+    const o: VpcObject = { kind: 'vpc', tenant: v.tenant, name: v.name, cidr: v.cidr, hosts: [host], subnets: {} };
     tx.put(k.object(v.id), JSON.stringify(o));
     return o;
   }
@@ -117,6 +117,11 @@ export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: stri
   if (!vpc) throw new ApiError('FAILED_PRECONDITION', 'vpc_id', `VPC "${s.vpc_id}" does not exist: create it first`);
   const net = parseCidr(s.cidr);
   if (!net || !contains(parseCidr(vpc.cidr)!, net)) throw new ApiError('INVALID_ARGUMENT', 'cidr', `${s.cidr} is not inside the VPC's ${vpc.cidr}: pick a subnet of it`);
+  // Across every host of the VPC, not only this one's subnets (the agent checks those).
+  for (const [other, cidr] of Object.entries(vpc.subnets)) {
+    if (overlaps(parseCidr(cidr)!, net)) throw new ApiError('ALREADY_EXISTS', 'cidr', `${s.cidr} overlaps subnet "${other}" (${cidr}) of VPC "${s.vpc_id}": pick a CIDR that does not`);
+  }
+  tx.put(k.object(s.vpc_id), JSON.stringify({ ...vpc, subnets: { ...vpc.subnets, [s.id]: s.cidr } }));
   const o: SubnetObject = {
     kind: 'subnet',
     tenant: vpc.tenant,
@@ -140,6 +145,11 @@ export async function leaveSubnet(tx: Txn, k: Keys, id: string, host: string, un
   }
   if ((await tx.list(k.ips(id))).size > 0) throw new ApiError('FAILED_PRECONDITION', 'id', `subnet "${id}" still has NICs: delete them first`);
   remove(tx, k, id, cur, undo);
+  const vpc = await read(tx, k, cur.vpc);
+  if (vpc?.kind === 'vpc' && id in vpc.subnets) {
+    const { [id]: _, ...subnets } = vpc.subnets;
+    tx.put(k.object(cur.vpc), JSON.stringify({ ...vpc, subnets }));
+  }
   if ((await tx.get(k.vni(cur.vni))) === id) tx.delete(k.vni(cur.vni));
 }
 
@@ -256,4 +266,27 @@ export async function releaseRouter(tx: Txn, k: Keys, id: string, host: string, 
   if (!cur || cur.host !== host) return;
   remove(tx, k, id, cur, undo);
   for (const sid of cur.subnets) if ((await tx.get(k.leg(sid))) === id) tx.delete(k.leg(sid));
+}
+
+// ---- volumes ----
+
+/**
+ * A volume's name, unique in the deployment, and its tenant and placement. True when this call
+ * made the record (a retry of the same volume finds it and gets false).
+ */
+export async function claimVolume(tx: Txn, k: Keys, v: { id: string; tenant: string; hosts: string[] }, as?: string): Promise<boolean> {
+  const cur = await readAs(tx, k, v.id, 'volume', as);
+  if (cur) {
+    if (cur.tenant === v.tenant && cur.hosts.join() === v.hosts.join()) return false;
+    throw new ApiError('ALREADY_EXISTS', 'id', `volume "${v.id}" exists already (volume names are unique in the deployment): pick another name`);
+  }
+  const o: VolumeObject = { kind: 'volume', tenant: v.tenant, hosts: [...v.hosts] };
+  tx.put(k.object(v.id), JSON.stringify(o));
+  return true;
+}
+
+/** No tombstone: a volume's name is its owner's to use again, e.g. when terraform replaces it. */
+export async function releaseVolume(tx: Txn, k: Keys, id: string, as?: string): Promise<void> {
+  const cur = await readAs(tx, k, id, 'volume', as);
+  if (cur) remove(tx, k, id, cur, true);
 }

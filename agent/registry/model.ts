@@ -22,6 +22,11 @@ export interface VpcObject {
   cidr: string;
   /** Hosts that hold the VPC, sorted. */
   hosts: string[];
+  /**
+   * Its subnets, id → CIDR, on whichever hosts: a new subnet's overlap check reads them, and
+   * writing them here makes two overlapping subnets created at once on two hosts collide.
+   */
+  subnets: Record<string, string>;
 }
 
 export interface SubnetObject {
@@ -54,7 +59,14 @@ export interface RouterObject {
   subnets: string[];
 }
 
-export type RegistryObject = VpcObject | SubnetObject | NicObject | RouterObject;
+export interface VolumeObject {
+  kind: 'volume';
+  tenant: string;
+  /** The hosts of its replicas, in placement order. */
+  hosts: string[];
+}
+
+export type RegistryObject = VpcObject | SubnetObject | NicObject | RouterObject | VolumeObject;
 export type ObjectKind = RegistryObject['kind'];
 
 /** Keys under the deployment's prefix (which ends in "/"). */
@@ -88,7 +100,9 @@ export const FIRST_VNI = 1000;
 export function parseObject(raw: string): RegistryObject | undefined {
   try {
     const o = JSON.parse(raw) as RegistryObject;
-    return typeof o === 'object' && o !== null && ['vpc', 'subnet', 'nic', 'router'].includes(o.kind) ? o : undefined;
+    if (typeof o !== 'object' || o === null || !['vpc', 'subnet', 'nic', 'router', 'volume'].includes(o.kind)) return undefined;
+    if (o.kind === 'vpc') o.subnets ??= {}; // written before VPCs listed their subnets
+    return o;
   } catch {
     return undefined;
   }

@@ -1,6 +1,6 @@
 // vxcloud_subnet: one VNI of a VPC, on the hosts the VPC is on (or those given).
 
-import type { Subnet as SubnetMessage, Vpc as VpcMessage } from '../../gen/vxcloud/agent/v1/network.js';
+import type { Subnet as SubnetMessage } from '../../gen/vxcloud/agent/v1/network.js';
 import { contains, overlaps, parseCidr } from '../../lib/ipv4.js';
 import { checkCidr, VNI_MAX } from '../../lib/validation.js';
 import { known, knownOr, t } from '../plugin/cty.js';
@@ -32,29 +32,21 @@ type SubnetState = StateOf<typeof schema>;
 const ATTRS = Object.keys(schema.attributes);
 const FIRST_VNI = 1000;
 
-async function findVpc(fleet: Fleet, vpcId: string): Promise<{ hosts: string[]; vpc?: VpcMessage }> {
-  const hosts = await placedOn(fleet, vpcId, 'vpc');
-  // Any one of its hosts knows it (and its CIDR); the others are not asked.
-  return { hosts, vpc: hosts.length > 0 ? await fleet.client(hosts[0]!).network.getVpc({ id: vpcId }, fleet.timeoutMs) : undefined };
-}
-
-async function subnetsOn(fleet: Fleet, hosts: string[], vpcId = ''): Promise<SubnetMessage[]> {
-  const lists = await fleet.each(hosts, async (c) => (await c.network.listSubnets({ parentId: vpcId })).subnets);
-  const byId = new Map([...lists.values()].flat().map((s) => [s.spec!.id, s]));
-  return [...byId.values()];
-}
-
-/** Checks a subnet against its VPC and siblings when they exist already (the agent checks again). */
+/**
+ * Checks a subnet against its VPC and sibling subnets when the VPC exists already, from the
+ * registry's record of the VPC (one call, whatever the number of hosts and subnets). The
+ * registry checks again, atomically, when the subnet is created.
+ */
 async function planChecks(fleet: Fleet, p: Planned<typeof schema>, selfId: string | null): Promise<Diagnostic[]> {
   if (typeof p.vpc_id !== 'string' || typeof p.cidr !== 'string' || checkCidr('', p.cidr).length > 0) return [];
-  const { hosts, vpc } = await findVpc(fleet, p.vpc_id);
-  if (!vpc) return [attributeError(['vpc_id'], 'No such VPC', `No host has VPC "${p.vpc_id}".`)];
+  const vpc = await fleet.lookup(p.vpc_id);
+  if (vpc?.kind !== 'vpc') return [attributeError(['vpc_id'], 'No such VPC', `The registry has no VPC "${p.vpc_id}".`)];
   const net = parseCidr(p.cidr)!;
   const out: Diagnostic[] = [];
-  if (!contains(parseCidr(vpc.spec!.cidr)!, net)) out.push(attributeError(['cidr'], 'Subnet outside its VPC', `${p.cidr} is not inside the VPC's ${vpc.spec!.cidr}: pick a subnet of it.`));
-  for (const s of await subnetsOn(fleet, hosts, p.vpc_id)) {
-    if (s.spec!.id !== selfId && overlaps(parseCidr(s.spec!.cidr)!, net)) {
-      out.push(attributeError(['cidr'], 'Overlapping subnets', `${p.cidr} overlaps subnet ${s.spec!.id} (${s.spec!.cidr}) of the same VPC.`));
+  if (!contains(parseCidr(vpc.cidr)!, net)) out.push(attributeError(['cidr'], 'Subnet outside its VPC', `${p.cidr} is not inside the VPC's ${vpc.cidr}: pick a subnet of it.`));
+  for (const [id, cidr] of Object.entries(vpc.subnets)) {
+    if (id !== selfId && overlaps(parseCidr(cidr)!, net)) {
+      out.push(attributeError(['cidr'], 'Overlapping subnets', `${p.cidr} overlaps subnet ${id} (${cidr}) of the same VPC.`));
     }
   }
   return out;
@@ -71,8 +63,7 @@ export const subnet = defineResource<typeof schema, Fleet>({
   typeName: 'vxcloud_subnet',
   schema,
   async plan({ prior, planned }, { provider }) {
-    // CIDR and VPC only change by replacement: a subnet keeping both was checked when it was
-    // created, and the check lists every subnet on every host (each plan of 50 subnets did 150).
+    // CIDR and VPC only change by replacement: a subnet keeping both was checked when it was created.
     const placed = prior !== null && prior.cidr === planned.cidr && prior.vpc_id === planned.vpc_id;
     const checks = placed ? [] : await planChecks(provider, planned, prior?.id ?? null);
     const diagnostics = [...unknownHosts(provider, planned.hosts, 'hosts'), ...checks];

@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { volumeServices, type VolumeServices } from '../../api/volume-service.js';
 import type { AgentConfig, NbdTlsSetting } from '../../config/config.js';
+import type { Authorities } from '../../registry/authority.js';
 import { NbdServer, type NbdTlsOptions } from '../nbd/server.js';
 import { VolumeStore } from './store.js';
 
@@ -14,7 +15,7 @@ export interface StorageRuntime {
   stop(): Promise<void>;
 }
 
-export async function startStorage(cfg: AgentConfig, storage: NonNullable<AgentConfig['storage']>, log: Logger): Promise<StorageRuntime> {
+export async function startStorage(cfg: AgentConfig, storage: NonNullable<AgentConfig['storage']>, authorities: Authorities, log: Logger): Promise<StorageRuntime> {
   const [ca, cert, key] = await Promise.all([readFile(cfg.tls.ca), readFile(cfg.tls.cert), readFile(cfg.tls.key)]);
   const slog = log.child({ component: 'sbs' });
   const store = await VolumeStore.open(cfg.host.name, storage.dataDir, { ca, cert, key }, slog);
@@ -42,7 +43,7 @@ export async function startStorage(cfg: AgentConfig, storage: NonNullable<AgentC
   const tcp = storage.nbdListen.find((a) => !a.startsWith('unix://'));
   slog.info({ nbd: storage.nbdListen, nbdTls: storage.nbdTls }, 'storage serving');
   return {
-    services: volumeServices(store, tcp, storage.nbdTls, slog),
+    services: volumeServices(store, tcp, storage.nbdTls, authorities, slog),
     async stop() {
       await Promise.all(servers.map((s) => s.close()));
       await store.close();

@@ -190,9 +190,11 @@ describe('tenancy: every call authorized by who the caller is', () => {
     expect(await ids('operator')).toEqual(['s1', 's2', 'sx']);
   });
 
-  it('writes an audit line for every change: who, what, which object, result', async () => {
+  it('writes an audit line for every change: who, what, which object, result, how long', async () => {
     const log = await readFile(lab.lab.hosts[1]!.logFile, 'utf8');
-    const audits = log.split('\n').filter((l) => l.includes('"audit"')).map((l) => (JSON.parse(l) as { audit: Record<string, string> }).audit);
+    const lines = log.split('\n').filter((l) => l.includes('"audit"')).map((l) => (JSON.parse(l) as { audit: Record<string, string | number> }).audit);
+    for (const a of lines) expect(a.ms).toBeTypeOf('number');
+    const audits = lines.map(({ ms: _, ...rest }) => rest);
     expect(audits).toContainEqual({ who: 'tenant t1', rpc: 'PutVpc', object: 'v1', result: 'ok' });
     expect(audits).toContainEqual({ who: 'tenant t2', rpc: 'DeleteNic', object: 'n1', result: D });
     expect(audits).toContainEqual({ who: 'host h1', rpc: 'PutVpc', object: 'v1', result: D });

@@ -162,6 +162,24 @@ describe('registry control plane', () => {
     ]);
   });
 
+  it('refuses overlapping subnets of one VPC put at once on hosts that share none of them; the loser holds nothing', async () => {
+    for (const h of ['h2', 'h3']) await t.client(h).network.putVpc({ vpc: { id: 'c', name: 'c', tenant: 'c', cidr: '198.18.0.0/15' } });
+    const put = (h: string, id: string, cidr: string) => t.client(h).network.putSubnet({ subnet: { id, vpcId: 'c', name: id, cidr, vni: 0, vlan: 0, gateway: '' } });
+    const [one, two] = await Promise.allSettled([put('h2', 'c1', '198.18.5.0/24'), put('h3', 'c2', '198.18.5.128/25')]);
+    const won = one.status === 'fulfilled' ? { host: 'h2', id: 'c1' } : { host: 'h3', id: 'c2' };
+    const lost = one.status === 'fulfilled' ? { host: 'h3', id: 'c2', r: two } : { host: 'h2', id: 'c1', r: one };
+    expect([one, two].filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const e = (lost.r as PromiseRejectedResult).reason as { code: number; details: string; metadata: { get(k: string): unknown[] } };
+    expect(e.code).toBe(grpcStatus.ALREADY_EXISTS);
+    expect(e.metadata.get('vxcloud-field')).toEqual(['cidr']);
+    expect(e.details).toMatch(new RegExp(`overlaps subnet "${won.id}" .* of VPC "c"`));
+    expect((await t.client(lost.host).network.listSubnets({ parentId: 'c' })).subnets).toEqual([]);
+    const vpc = await t.client('h1').host.lookupObject({ id: 'c' });
+    expect(vpc.subnets).toEqual({ [won.id]: won.id === 'c1' ? '198.18.5.0/24' : '198.18.5.128/25' });
+    await t.client(won.host).network.deleteSubnet({ id: won.id });
+    expect((await t.client('h1').host.lookupObject({ id: 'c' })).subnets).toEqual({});
+  });
+
   it('lab teardown stops the registry and leaves no process of the lab behind', async () => {
     const dir = t.lab.dir;
     expect((await readFile(`${dir}/etcd/etcd.pid`, 'utf8')).trim()).toMatch(/^\d+$/);

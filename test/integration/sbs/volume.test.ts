@@ -1,7 +1,7 @@
 // Replicated volumes in a lab of three storage hosts, through real NBD clients: nbdinfo,
 // qemu-io, nbdcopy of a 256 MiB random image; grow, delete, idempotence and bad input.
 
-import type { ServiceError } from '@grpc/grpc-js';
+import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { randomFillSync } from 'node:crypto';
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -108,6 +108,22 @@ describe('volumes', () => {
     const unknown = await run('nbdinfo', [s.uri('h1', 'nope')], 30_000);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/nope/);
+  }, 60_000);
+
+  it('keeps a volume name unique in the deployment: taken on other hosts, it is refused; deleted, it is free', async () => {
+    const one = (h: string) => ({ id: 'solo', sizeBytes: 16 * MiB, replicas: 1, hosts: s.hosts.filter((p) => p.name === h), tenant: '' });
+    await s.volumes('h1').createVolume(one('h1'));
+    const e = await rpcError(s.volumes('h2').createVolume(one('h2')));
+    expect(e.code).toBe(Status.ALREADY_EXISTS);
+    expect(e.metadata.get('vxcloud-field')).toEqual(['id']);
+    expect(e.details).toMatch(/volume "solo" exists already \(volume names are unique in the deployment\): pick another name/);
+    expect((await s.volumes('h2').listVolumes({})).volumes.map((v) => v.id)).not.toContain('solo');
+    const where = await s.t.client('h3').host.lookupObject({ id: 'solo' });
+    expect([where.kind, where.hosts]).toEqual(['volume', ['h1']]);
+    expect((await s.volumes('h1').deleteVolume({ id: 'solo' })).existed).toBe(true);
+    expect((await rpcError(s.t.client('h3').host.lookupObject({ id: 'solo' }))).code).toBe(Status.NOT_FOUND);
+    await s.volumes('h2').createVolume(one('h2'));
+    expect((await s.volumes('h2').deleteVolume({ id: 'solo' })).existed).toBe(true);
   }, 60_000);
 
   it('lists and deletes everywhere; delete is idempotent', async () => {

@@ -3,7 +3,7 @@
 // cannot be put again while its tombstone lasts.
 
 import { describe, expect, it } from 'vitest';
-import { claimNic, claimRouter, joinSubnet, joinVpc, leaveSubnet, leaveVpc, macFor, releaseNic, releaseRouter } from '../../../agent/registry/claims.js';
+import { claimNic, claimRouter, claimVolume, joinSubnet, joinVpc, leaveSubnet, leaveVpc, macFor, releaseNic, releaseRouter, releaseVolume } from '../../../agent/registry/claims.js';
 import { keys } from '../../../agent/registry/model.js';
 import { optimistic, type Txn } from '../../../agent/registry/txn.js';
 import { reservations, viewOf, vtepTables } from '../../../agent/registry/view.js';
@@ -64,6 +64,31 @@ describe('registry claims', () => {
     expect([c.code, c.field]).toEqual(['FAILED_PRECONDITION', 'cidr']);
     const p = await refused(run((tx) => joinSubnet(tx, k, { id: 'u', vpc_id: 'nope', cidr: '198.18.4.0/24', gateway: '', vni: 0 }, 'h1')));
     expect([p.code, p.field]).toEqual(['FAILED_PRECONDITION', 'vpc_id']);
+  });
+
+  it('refuses a subnet overlapping one on another host of the VPC, even when both are created at once', async () => {
+    const { run, b } = setup();
+    for (const h of ['h1', 'h2']) await run((tx) => joinVpc(tx, k, { id: 'v', tenant: 'a', name: 'v', cidr: '198.18.0.0/16' }, h));
+    // Pairs of overlapping subnets, each pair put at once on hosts that hold none of the other's.
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => [
+        run((tx) => joinSubnet(tx, k, { id: `a${i}`, vpc_id: 'v', cidr: `198.18.${i}.0/24`, gateway: '', vni: 0 }, 'h1')),
+        run((tx) => joinSubnet(tx, k, { id: `b${i}`, vpc_id: 'v', cidr: `198.18.${i}.128/25`, gateway: '', vni: 0 }, 'h2')),
+      ]).flat(),
+    );
+    for (let i = 0; i < 10; i++) {
+      const pair = [results[2 * i]!, results[2 * i + 1]!];
+      expect(pair.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const e = (pair.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as ApiError;
+      expect([e.code, e.field]).toEqual(['ALREADY_EXISTS', 'cidr']);
+      expect(e.message).toMatch(/overlaps subnet "[ab]\d" \(198\.18\.\d\.(0\/24|128\/25)\) of VPC "v": pick a CIDR that does not/);
+    }
+    expect(b.conflicts).toBeGreaterThan(0);
+    // Once one of them goes, its CIDR is free again.
+    const winner = results.findIndex((r) => r.status === 'fulfilled');
+    const id = (winner % 2 === 0 ? 'a' : 'b') + String(Math.floor(winner / 2));
+    await run((tx) => leaveSubnet(tx, k, id, winner % 2 === 0 ? 'h1' : 'h2'));
+    await run((tx) => joinSubnet(tx, k, { id: 'c0', vpc_id: 'v', cidr: '198.18.0.0/24', gateway: '', vni: 0 }, 'h2'));
   });
 
   it('gives 60 NICs created at once distinct addresses and MACs, never the gateway', async () => {
@@ -135,6 +160,22 @@ describe('registry claims', () => {
     await vpcWithSubnet(run);
     const e = await refused(run((tx) => claimNic(tx, k, { id: 's', subnet_id: 's', mac: '', ip: '' }, 'h1', true)));
     expect([e.code, e.field]).toEqual(['ALREADY_EXISTS', 'id']);
+  });
+
+  it('keeps a volume name unique in the deployment and its owner: idempotent, refused elsewhere, free after release', async () => {
+    const { run, b } = setup();
+    const v = { id: 'db', tenant: 'a', hosts: ['h1', 'h2', 'h3'] };
+    const first = await Promise.all([run((tx) => claimVolume(tx, k, v, 'a')), run((tx) => claimVolume(tx, k, v, 'a'))]);
+    expect(first.sort()).toEqual([false, true]); // one made it, the retry found it
+    const other = await refused(run((tx) => claimVolume(tx, k, { ...v, hosts: ['h4', 'h5', 'h6'] }, 'a')));
+    expect([other.code, other.field]).toEqual(['ALREADY_EXISTS', 'id']);
+    const stranger = await refused(run((tx) => claimVolume(tx, k, { ...v, tenant: 'b' }, 'b')));
+    expect(stranger.code).toBe('PERMISSION_DENIED');
+    await refused(run((tx) => releaseVolume(tx, k, 'db', 'b')));
+    await run((tx) => releaseVolume(tx, k, 'db', 'a'));
+    // No tombstone: the owner (or anyone) may use the name again at once, as a replace does.
+    expect(b.keys()).toEqual([]);
+    expect(await run((tx) => claimVolume(tx, k, { ...v, tenant: 'b' }, 'b'))).toBe(true);
   });
 
   it('derives each host its remote entries and every router its reservations', async () => {
