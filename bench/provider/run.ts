@@ -177,7 +177,6 @@ await withLab('p', { hosts: 3, reconcileIntervalSeconds: 3600 }, async (b) => {
       process.stderr.write(`rep ${rep + 1}/${reps}: apply ${t.apply.at(-1)!.toFixed(1)} s, direct ${t.direct.at(-1)!.toFixed(1)} s, destroy ${t.destroy.at(-1)!.toFixed(1)} s, direct delete ${t.directDelete.at(-1)!.toFixed(1)} s\n`);
     }
 
-    for (const h of b.lab.hosts) await b.run('cp', [h.logFile, `/tmp/benchlog-${h.name}.log`], 5000);
     const m = { apply: median(t.apply), direct: median(t.direct), destroy: median(t.destroy), directDelete: median(t.directDelete) };
     const what = `1 VPC + ${nSubnets} subnets + ${nNics} NICs over ${hosts.length} hosts`;
     console.log(`provider: ${what}, ${reps} reps, terraform -parallelism=${PARALLELISM}`);
