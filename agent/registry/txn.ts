@@ -1,6 +1,6 @@
 // Optimistic transactions over the registry: a function reads keys and stages writes; the commit
 // succeeds only if every key it read is unchanged (etcd compares on mod revisions), otherwise the
-// function runs again on fresh reads. This is how two agents allocating at once never hand out
+// function runs again on fresh reads; a refusal stands only if its reads still hold. This is how two agents allocating at once never hand out
 // the same VNI or address, and how a stale writer fails instead of resurrecting a deleted object.
 
 import { ApiError } from '../state/errors.js';
@@ -33,6 +33,9 @@ export interface TxnBackend {
 
 const TRIES = 40;
 
+/** Another writer changed what this one read: read again after a short, spread-out pause. */
+const pause = (attempt: number): Promise<void> => new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 + attempt * 5)));
+
 export async function optimistic<T>(backend: TxnBackend, fn: (tx: Txn) => Promise<T>): Promise<T> {
   for (let attempt = 0; attempt < TRIES; attempt++) {
     const s: Staged = { reads: new Map(), puts: new Map(), deletes: new Set() };
@@ -59,11 +62,20 @@ export async function optimistic<T>(backend: TxnBackend, fn: (tx: Txn) => Promis
         s.deletes.add(key);
       },
     };
-    const result = await fn(tx);
+    let result: T;
+    try {
+      result = await fn(tx);
+    } catch (e) {
+      // Reads are not one snapshot: a refusal may rest on a key another commit changed between
+      // two reads (a subnet already gone from one key and listed in another). It stands only if
+      // every key read is still as seen; otherwise the function runs again.
+      if (!(e instanceof ApiError) || (await backend.commit({ reads: s.reads, puts: new Map(), deletes: new Set() }))) throw e;
+      await pause(attempt);
+      continue;
+    }
     if (s.puts.size === 0 && s.deletes.size === 0) return result;
     if (await backend.commit(s)) return result;
-    // Another writer changed what this one read: read again after a short, spread-out pause.
-    await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 + attempt * 5)));
+    await pause(attempt);
   }
   throw new ApiError('ABORTED', '', `the registry stayed contended through ${TRIES} attempts: retry`);
 }

@@ -91,6 +91,15 @@ describe('registry claims', () => {
     await run((tx) => joinSubnet(tx, k, { id: 'c0', vpc_id: 'v', cidr: '198.18.0.0/24', gateway: '', vni: 0 }, 'h2'));
   });
 
+  it('puts 30 subnets, each on three hosts at once, without a refusal: a check on reads another commit overtook is retried, not reported', async () => {
+    const { run } = setup();
+    for (const h of ['h1', 'h2', 'h3']) await run((tx) => joinVpc(tx, k, { id: 'v', tenant: 'a', name: 'v', cidr: '198.18.0.0/16' }, h));
+    const all = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => ['h1', 'h2', 'h3'].map((h) => run((tx) => joinSubnet(tx, k, { id: `s${i}`, vpc_id: 'v', cidr: `198.18.${i}.0/24`, gateway: '', vni: 0 }, h)))).flat(),
+    );
+    expect(all).toHaveLength(90);
+  });
+
   it('gives 60 NICs created at once distinct addresses and MACs, never the gateway', async () => {
     const { run } = setup();
     await vpcWithSubnet(run);
