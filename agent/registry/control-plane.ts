@@ -10,8 +10,8 @@ import { vtepTables, type PlaneTable } from './view.js';
 
 export class RegistryControlPlane {
   private tables = new Map<number, PlaneTable>();
-  /** The tables last converged, as JSON, so an unchanged view is not converged again. */
-  private pushed = '';
+  /** The tables last converged, per VNI as JSON: only the VNIs whose table changed converge again. */
+  private pushed = new Map<number, string>();
   private error = '';
   private stopped = false;
   private readonly push: () => void;
@@ -42,11 +42,12 @@ export class RegistryControlPlane {
     const view = this.registry.view;
     if (!view) return;
     this.tables = vtepTables(view, this.registry.host);
-    const json = JSON.stringify([...this.tables].sort(([a], [b]) => a - b));
-    if (json === this.pushed) return;
-    const { failed } = await this.reconciler.setPlaneTables(this.tables);
+    const next = new Map([...this.tables].map(([vni, t]) => [vni, JSON.stringify(t)]));
+    const changed = new Set([...next.keys(), ...this.pushed.keys()].filter((vni) => next.get(vni) !== this.pushed.get(vni)));
+    if (changed.size === 0) return;
+    const { failed } = await this.reconciler.setPlaneTables(this.tables, changed);
     if (failed.length > 0) throw new Error(failed.join('; '));
-    this.pushed = json;
+    this.pushed = next;
     this.error = '';
   }
 

@@ -101,12 +101,15 @@ export class Reconciler {
     this.changeListeners.push(f);
   }
 
-  /** registry: the control plane's tables per VNI; every subnet's FDB and neighbours converge to them. */
-  setPlaneTables(tables: ReadonlyMap<number, PlaneTable>): Promise<{ failed: string[] }> {
+  /**
+   * registry: the control plane's tables per VNI; the FDB and neighbours of the subnets of the
+   * `changed` VNIs converge to them (a NIC added changes one table, not fifty).
+   */
+  setPlaneTables(tables: ReadonlyMap<number, PlaneTable>, changed: ReadonlySet<number>): Promise<{ failed: string[] }> {
     return this.mutex.run(async () => {
       this.planeTables = tables;
       const failed: string[] = [];
-      for (const s of Object.values(this.state.subnets)) {
+      for (const s of Object.values(this.state.subnets).filter((s) => changed.has(s.vni))) {
         await this.convergePlaneTable(s).catch((e: unknown) => failed.push(`subnet ${s.id}: ${(e as Error).message}`));
       }
       return { failed };
