@@ -19,6 +19,7 @@ import { Registry } from './registry/registry.js';
 import { reservations } from './registry/view.js';
 import { startStorage } from './sbs/volume/runtime.js';
 import { Reconciler } from './state/reconciler.js';
+import { tableSource } from './state/table-source.js';
 import { StateStore } from './state/store.js';
 import { AGENT_VERSION } from './version.js';
 import { readFile } from 'node:fs/promises';
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   const mode = dataplaneMode(caps, cfg.dataplane);
   const layout = dataplaneLayout(mode);
   const registry = cfg.registry ? await openRegistry(cfg, layout, log) : undefined;
-  const reconciler = await Reconciler.open(net, new StateStore(cfg.stateDir), ctx, log, layout, cfg.controlPlane.kind);
+  const reconciler = await Reconciler.open(net, new StateStore(cfg.stateDir), ctx, log, layout, tableSource(cfg.controlPlane.kind));
   const supervisor = new Supervisor(log);
   const routers = new Routers(
     reconciler,

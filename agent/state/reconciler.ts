@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import { validateNic, validateSubnet, validateVpc, validateVtepTable } from '../../lib/validation.js';
 import { parseCidr, contains } from '../../lib/ipv4.js';
 import type { PlaneTable } from '../registry/view.js';
-import { convergeLocalNeighbors, localNeighborProblems, type TableSource } from '../evpn/neighbors.js';
 import type { L2Context } from '../l2/context.js';
 import { l2Layout, type DataplaneLayout, type L2Layout } from '../l2/layout.js';
 import { isVxcloudLink, nicDevice, PREFIX } from '../l2/names.js';
@@ -21,6 +20,7 @@ export type Links = Map<string, Link>;
 import { ApiError } from './errors.js';
 import type { DesiredState, NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from './model.js';
 import { Mutex } from './mutex.js';
+import { RegistryTables, staticTables, type VtepTableSource } from './table-source.js';
 import type { StateStore } from './store.js';
 
 export interface ObjectStatus {
@@ -57,7 +57,6 @@ export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
   private readonly l2: L2Layout;
   /** registry: the derived tables per VNI; undefined until the first view, so a restart leaves the kernel's entries alone. */
-  private planeTables: ReadonlyMap<number, PlaneTable> | undefined;
   private readonly changeListeners: (() => void)[] = [];
 
   private constructor(
@@ -67,14 +66,14 @@ export class Reconciler {
     private readonly log: Logger,
     private state: DesiredState,
     layout: DataplaneLayout,
-    private readonly tables: TableSource,
+    private readonly tables: VtepTableSource,
   ) {
     this.l2 = l2Layout(layout, ctx);
   }
 
   /** `layout` is decided once at start (see dataplaneMode); a restart in another mode rebuilds the links. */
   /** `tables`: the control plane that fills VTEP tables; only `static` takes them through the API. */
-  static async open(net: Net, store: StateStore, ctx: L2Context, log: Logger, layout: DataplaneLayout = 'bridge-per-subnet', tables: TableSource = 'static'): Promise<Reconciler> {
+  static async open(net: Net, store: StateStore, ctx: L2Context, log: Logger, layout: DataplaneLayout = 'bridge-per-subnet', tables: VtepTableSource = staticTables): Promise<Reconciler> {
     return new Reconciler(net, store, ctx, log, await store.load(), layout, tables);
   }
 
@@ -107,10 +106,11 @@ export class Reconciler {
    */
   setPlaneTables(tables: ReadonlyMap<number, PlaneTable>, changed: ReadonlySet<number>): Promise<{ failed: string[] }> {
     return this.mutex.run(async () => {
-      this.planeTables = tables;
+      if (!(this.tables instanceof RegistryTables)) throw new Error(`the control plane is ${this.tables.kind}, not registry`);
+      this.tables.tables = tables;
       const failed: string[] = [];
       for (const s of Object.values(this.state.subnets).filter((s) => changed.has(s.vni))) {
-        await this.convergePlaneTable(s).catch((e: unknown) => failed.push(`subnet ${s.id}: ${(e as Error).message}`));
+        await this.convergeTables(s).catch((e: unknown) => failed.push(`subnet ${s.id}: ${(e as Error).message}`));
       }
       return { failed };
     });
@@ -264,7 +264,7 @@ export class Reconciler {
     return this.mutex.run(async () => {
       const problems = validateVtepTable(t);
       if (problems.length > 0) throw ApiError.of(problems);
-      if (this.tables !== 'static') throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `this host's control plane is ${this.tables}: it fills the VTEP tables, static tables apply only with controlPlane.kind static`);
+      if (this.tables.kind !== 'static') throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `this host's control plane is ${this.tables.kind}: it fills the VTEP tables, static tables apply only with controlPlane.kind static`);
       const s = this.state.subnets[t.subnet_id];
       if (!s) throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `subnet "${t.subnet_id}" does not exist on this host: create it first`);
       const prior = this.state.vtepTables[t.subnet_id];
@@ -333,13 +333,13 @@ export class Reconciler {
             if (e instanceof MissingNamespaceError) throw new ApiError('FAILED_PRECONDITION', 'namespace', e.message);
             throw e;
           }
-          if (this.tables === 'evpn') await this.convergeNeighbors(s!);
+          await this.nicsChanged(s!);
           for (const e of this.extensions) await e.nicConverged(this.tx(), n);
         },
         async () => {
           if (prior) await convergeNic(this.net, await this.links(), prior, s!, this.ctx, this.l2.nicHostLink(prior, s!));
           else await removeNic(this.net, n);
-          if (this.tables === 'evpn') await this.convergeNeighbors(s!);
+          await this.nicsChanged(s!);
           if (createdNs) await this.net.deleteNetns(n.namespace);
         },
       );
@@ -355,7 +355,7 @@ export class Reconciler {
       });
       // The neighbour goes first, so that zebra withdraws the MAC+IP before the MAC (MAC mobility).
       const s = this.state.subnets[n.subnet_id];
-      if (s && this.tables === 'evpn') await this.convergeNeighbors(s);
+      if (s) await this.nicsChanged(s);
       for (const e of this.extensions) await e.nicRemoved(n);
       await removeNic(this.net, n);
       await this.releaseNamespaces();
@@ -367,7 +367,7 @@ export class Reconciler {
     const s = this.state.subnets[n.subnet_id]!;
     const devices = [nicDevice(n.kind, n.id), ...(n.kind === 'veth' ? [`${n.namespace}/${n.ifname}`] : [])];
     const problems = await nicProblems(this.net, links ?? (await this.links()), n, s, this.ctx, this.l2.nicHostLink(n, s));
-    if (this.tables === 'evpn') problems.push(...(await localNeighborProblems(this.net.host, this.l2.tableDevices(s).neighbors, n)));
+    problems.push(...(await this.tables.nicProblems(this.net.host, this.l2.tableDevices(s), n)));
     return status(devices, problems);
   }
 
@@ -426,20 +426,16 @@ export class Reconciler {
 
   private async convergeSubnetAll(s: SubnetRecord): Promise<void> {
     await this.l2.convergeSubnet(this.net.host, await this.links(), s, this.subnetsOf(s.vpc_id));
-    if (this.tables === 'static') await convergeTable(this.net.host, this.l2.tableDevices(s), this.state.vtepTables[s.id]);
-    else if (this.tables === 'registry') await this.convergePlaneTable(s);
-    else await this.convergeNeighbors(s);
+    await this.convergeTables(s);
   }
 
-  private async convergePlaneTable(s: SubnetRecord): Promise<void> {
-    if (!this.planeTables) return;
-    const t = this.planeTables.get(s.vni);
-    await convergeTable(this.net.host, this.l2.tableDevices(s), t && { subnet_id: s.id, ...t });
+  private convergeTables(s: SubnetRecord): Promise<void> {
+    return this.tables.converge(this.net.host, this.l2.tableDevices(s), s, this.state);
   }
 
-  /** evpn: zebra owns the VTEP's FDB; the agent owns the local NICs' neighbours (ARP suppression). */
-  private async convergeNeighbors(s: SubnetRecord): Promise<void> {
-    await convergeLocalNeighbors(this.net.host, this.l2.tableDevices(s).neighbors, this.nicsOf(s.id));
+  /** evpn: zebra learns local NICs from the neighbour entries; the other sources need nothing. */
+  private nicsChanged(s: SubnetRecord): Promise<void> {
+    return this.tables.nicsChanged(this.net.host, this.l2.tableDevices(s), s, this.state);
   }
 
   /** Removes namespaces the agent created once no NIC uses them. */

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Reconciler } from '../../../agent/state/reconciler.js';
 import { StateStore } from '../../../agent/state/store.js';
 import type { NicRecord, SubnetRecord } from '../../../agent/state/model.js';
+import { evpnTables } from '../../../agent/state/table-source.js';
 import { FakeNet } from '../agent/fake-net.js';
 
 const ctx = { underlayAddress: '192.0.2.11', underlayMtu: 1500, vxlanPort: 4789 };
@@ -24,7 +25,7 @@ let r: Reconciler;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vxevpn-'));
   net = new FakeNet();
-  r = await Reconciler.open(net, new StateStore(dir), ctx, pino({ level: 'silent' }), 'bridge-per-subnet', 'evpn');
+  r = await Reconciler.open(net, new StateStore(dir), ctx, pino({ level: 'silent' }), 'bridge-per-subnet', evpnTables);
   await r.putVpc(vpc);
   await r.putSubnet(subnet);
 });
