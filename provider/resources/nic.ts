@@ -56,6 +56,15 @@ function toState(n: NicMessage, host: string): NicState {
   };
 }
 
+/** A new NIC's subnet must exist and span its host: asked of the registry when both are known. */
+async function placementChecks(fleet: Fleet, p: Planned<typeof schema>): Promise<Diagnostic[]> {
+  if (typeof p.subnet_id !== 'string' || typeof p.host !== 'string') return [];
+  const s = await fleet.lookup(p.subnet_id);
+  if (s?.kind !== 'subnet') return [attributeError(['subnet_id'], 'No such subnet', `The registry has no subnet "${p.subnet_id}".`)];
+  if (s.hosts.includes(p.host)) return [];
+  return [attributeError(['host'], 'Host outside the subnet', `Subnet ${p.subnet_id} spans ${s.hosts.join(', ')}, not ${p.host}: put the NIC on one of those, or add ${p.host} to the subnet's hosts.`)];
+}
+
 export const nic = defineResource<typeof schema, Fleet>({
   typeName: 'vxcloud_nic',
   schema,
@@ -68,10 +77,10 @@ export const nic = defineResource<typeof schema, Fleet>({
     if (tap && c.ifname !== null) out.push(attributeError(['ifname'], 'ifname on a TAP', 'ifname names the interface inside a veth NIC\'s namespace. Remove it.'));
     return out;
   },
-  plan({ prior, planned }, { provider }) {
+  async plan({ prior, planned }, { provider }) {
     const diagnostics = typeof planned.host === 'string' && !provider.host(planned.host)
       ? [attributeError(['host'], 'Unknown host', `"${planned.host}" is not one of the provider's hosts: ${provider.hosts.map((h) => h.name).join(', ')}.`)]
-      : [];
+      : prior === null ? await placementChecks(provider, planned) : [];
     return { planned: planStatus(prior, planned) as Planned<typeof schema>, diagnostics };
   },
   async create({ planned }, { provider }) {

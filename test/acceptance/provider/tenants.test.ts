@@ -120,6 +120,17 @@ describe('tenants on one registry', () => {
     expect(await ping(lab, all[6]!.ns, all[0]!.ip.split('/')[0]!, 3)).toBe(true);
   });
 
+  it("refuses at plan time a NIC on a host its subnet does not span, naming host and the fix", async () => {
+    const subnet = await output<string>(spaces.get('ta')!, 'subnet');
+    const ws = await workspace('tg', `${providerBlock(['h3'])}\nresource "vxcloud_nic" "x" {\n  subnet_id = "${subnet}"\n  host      = "h3"\n  namespace = "${lab.lab.name}-tgx"\n}\n`);
+    const r = await ws.run(['plan', '-no-color']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.replace(/\s+/g, ' ')).toMatch(new RegExp(`Subnet ${subnet} spans h1, h2, not h3: put the NIC on one of those, or add h3 to the subnet's hosts`));
+    expect(r.stderr).toMatch(/\n\s*\d+:\s+host\s+=/);
+    spaces.delete('tg');
+    await ws.remove();
+  });
+
   it('destroy of every workspace leaves no ownership record and no allocation in the registry', async () => {
     for (const n of ['te', 'tf', 'tb-extra']) await spaces.get(n)!.ok(['destroy', '-auto-approve', '-no-color']);
     await Promise.all(Object.keys(TENANTS).map((n) => spaces.get(n)!.ok(['destroy', '-auto-approve', '-no-color'])));
