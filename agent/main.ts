@@ -16,6 +16,7 @@ import { openNet } from './net/index.js';
 import { Ownership } from './api/ownership.js';
 import { localAuthority, registryAuthority } from './registry/authority.js';
 import { Registry } from './registry/registry.js';
+import { runRegistryMember } from './registry/managed.js';
 import { reservations } from './registry/view.js';
 import { startStorage } from './sbs/volume/runtime.js';
 import { Reconciler } from './state/reconciler.js';
@@ -42,9 +43,10 @@ async function main(): Promise<void> {
 
   const mode = dataplaneMode(caps, cfg.dataplane);
   const layout = dataplaneLayout(mode);
+  const supervisor = new Supervisor(log);
+  if (cfg.registry?.managed) await runRegistryMember(cfg, cfg.registry.managed, supervisor);
   const registry = cfg.registry ? await openRegistry(cfg, layout, log) : undefined;
   const reconciler = await Reconciler.open(net, new StateStore(cfg.stateDir), ctx, log, layout, tableSource(cfg.controlPlane.kind));
-  const supervisor = new Supervisor(log);
   const routers = new Routers(
     reconciler,
     {

@@ -15,6 +15,8 @@ import { openNet } from '../agent/net/index.js';
 import type { Net } from '../agent/net/types.js';
 import { setSysctl } from '../agent/net/sysctl.js';
 import { stopLeftoverDaemons } from '../agent/l3/routers.js';
+import { stopIn } from '../agent/l3/supervisor.js';
+import { etcdArgv } from '../agent/registry/etcd-member.js';
 import { labDir, labFilePath, readLabFile, writeLabFile, type LabFile, type LabHost } from './labfile.js';
 
 export const UNDERLAY_CIDR = '192.0.2.0/24';
@@ -60,6 +62,11 @@ export interface LabOptions {
   /** Members of the lab's etcd: 1 (default) or 3, at 192.0.2.253, .252 and .251. */
   registryMembers?: 1 | 3;
   /**
+   * The registry's members run by the agents of hosts h1.. (registry.managed) on their underlay
+   * addresses, instead of etcd namespaces of the lab's own.
+   */
+  managedRegistry?: boolean;
+  /**
    * An "internet" namespace (NAME-inet: 203.0.113.1/24, forwarding, and a leg on the underlay at
    * 192.0.2.254 like a real upstream that also reaches management) that each route host's
    * external bridge `brext` connects to. Route hosts then also get a default route via it and
@@ -84,6 +91,9 @@ export interface EtcdMember {
   endpoint: string;
   runDir: string;
 }
+/** Member i of a managed registry: the agent of host hi runs it on its underlay address. */
+const managedMember = (i: number): Pick<EtcdMember, 'name' | 'address' | 'endpoint'> => ({ name: `h${i}`, address: underlayAddress(i), endpoint: `https://${underlayAddress(i)}:2379` });
+
 export function etcdMember(lab: string, dir: string, i: number): EtcdMember {
   const address = `192.0.2.${254 - i}`;
   return { name: `${lab}m${i}`, namespace: i === 1 ? `${lab}-etcd` : `${lab}-etcd${i}`, address, endpoint: `https://${address}:2379`, runDir: join(dir, i === 1 ? 'etcd' : `etcd${i}`) };
@@ -95,7 +105,6 @@ export const etcdctlTls = (dir: string): string[] => {
   const p = registryPki(dir);
   return ['--cacert', p.ca, '--cert', p.cert, '--key', p.key];
 };
-const ETCD = '/usr/bin/etcd';
 const ETCDCTL = '/usr/bin/etcdctl';
 
 /** Where a lab host's managed FRR keeps its pid files, sockets, logs and config. */
@@ -221,7 +230,7 @@ async function startEtcd(net: Net, lab: string, dir: string, members: EtcdMember
     u.close();
   }
   const peer = (m: EtcdMember): string => `https://${m.address}:2380`;
-  const cluster = members.map((m) => `${m.name}=${peer(m)}`).join(',');
+  const cluster = members.map((m) => `${m.name}=${peer(m)}`);
   // Members start together: each waits for the others to form a quorum.
   const pids = await Promise.all(
     members.map(async (m) => {
@@ -229,20 +238,14 @@ async function startEtcd(net: Net, lab: string, dir: string, members: EtcdMember
       const log = await open(join(m.runDir, 'etcd.log'), 'a');
       let pid: number | undefined;
       try {
-        const child = spawn(
-          'nsenter',
-          [`--net=/run/netns/${m.namespace}`, '--', ETCD, '--name', m.name, '--data-dir', join(m.runDir, 'data'), '--listen-client-urls', m.endpoint, '--advertise-client-urls', m.endpoint,
-            '--listen-peer-urls', peer(m), '--initial-advertise-peer-urls', peer(m), '--initial-cluster', cluster,
-            '--client-cert-auth', '--trusted-ca-file', tls.ca, '--cert-file', tls.cert, '--key-file', tls.key,
-            '--peer-client-cert-auth', '--peer-trusted-ca-file', tls.ca, '--peer-cert-file', tls.cert, '--peer-key-file', tls.key],
-          { detached: true, stdio: ['ignore', log.fd, log.fd] },
-        );
+        const argv = etcdArgv({ name: m.name, dataDir: join(m.runDir, 'data'), clientUrl: m.endpoint, peerUrl: peer(m), cluster, tls });
+        const child = spawn('nsenter', [`--net=/run/netns/${m.namespace}`, '--', ...argv], { detached: true, stdio: ['ignore', log.fd, log.fd] });
         child.unref();
         pid = child.pid;
       } finally {
         await log.close();
       }
-      if (pid === undefined) throw new Error(`could not start ${ETCD}`);
+      if (pid === undefined) throw new Error(`could not start etcd member ${m.name}`);
       await writeFile(join(m.runDir, 'etcd.pid'), `${pid}\n`);
       return pid;
     }),
@@ -345,7 +348,9 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
   await writeNbdClientDir(nbdClientCertDir(lab), { ca: ca.cert, ...clientPair });
   const registryCa = await createCa(`vxcloud lab ${opts.name} registry CA`);
   const regCa = await writePair(pki, 'registry-ca', registryCa);
-  const members = Array.from({ length: opts.registryMembers ?? 1 }, (_, i) => etcdMember(opts.name, dir, i + 1));
+  const memberCount = opts.registryMembers ?? 1;
+  if (opts.managedRegistry && memberCount > opts.hosts) throw new Error(`--registry-members ${memberCount}: the managed registry runs on hosts h1..h${memberCount}, and the lab has ${opts.hosts}`);
+  const members = Array.from({ length: memberCount }, (_, i) => (opts.managedRegistry ? managedMember(i + 1) : etcdMember(opts.name, dir, i + 1)));
   const regServer = await writePair(pki, 'registry-server', await issue(registryCa, { commonName: 'etcd', role: 'host', ips: members.map((m) => m.address) }));
   await writePair(pki, 'registry-client', await issue(registryCa, { commonName: 'vxctl', role: 'client' }));
 
@@ -357,7 +362,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
       await buildInternet(net, opts.name, routeHosts);
       lab.internet = { namespace: internetNamespace(opts.name), cidr: INTERNET.cidr, gateway: INTERNET.gateway };
     }
-    await startEtcd(net, opts.name, dir, members, { ca: regCa.cert, ...regServer });
+    if (!opts.managedRegistry) await startEtcd(net, opts.name, dir, members as EtcdMember[], { ca: regCa.cert, ...regServer });
   } finally {
     net.close();
   }
@@ -392,7 +397,14 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
         stateDir: host.stateDir,
         logLevel: opts.logLevel ?? 'info',
         reconcile: { intervalSeconds: opts.reconcileIntervalSeconds ?? 10 },
-        registry: { endpoints: members.map((m) => m.endpoint), tls: { ca: regCa.cert, ...regPair }, ...opts.registry },
+        registry: {
+          endpoints: members.map((m) => m.endpoint),
+          tls: { ca: regCa.cert, ...regPair },
+          ...(opts.managedRegistry && i <= memberCount
+            ? { managed: { dataDir: join(host.stateDir, 'etcd'), cluster: members.map((m) => `${m.name}=https://${m.address}:2380`), ...regServer } }
+            : {}),
+          ...opts.registry,
+        },
         controlPlane: controlPlaneConfig(opts, hdir),
         router: routerConfig(opts, i),
         ...(roles.includes('storage')
@@ -490,6 +502,7 @@ export async function labDown(name: string, dir = labDir(name)): Promise<void> {
   const owned: string[] = [];
   for (const h of lab?.hosts ?? []) {
     await stopAgent(h);
+    await stopIn(join(h.stateDir, 'etcd')); // a managed registry member, left by a SIGKILLed agent
     // Namespaces the agents created for NICs may carry any name the user gave them.
     const state = await readFile(join(h.stateDir, 'desired-state.json'), 'utf8').catch(() => '{}');
     owned.push(...((JSON.parse(state) as { ownedNamespaces?: string[] }).ownedNamespaces ?? []));

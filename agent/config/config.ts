@@ -92,6 +92,11 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
   const dataplane = raw.dataplane ?? 'auto';
   if (!DATAPLANE_SETTINGS.includes(dataplane as DataplaneSetting)) throw new ConfigError(`dataplane: one of ${DATAPLANE_SETTINGS.join(', ')}`);
   const registry = parseRegistryConfig(raw.registry, rel, (m) => new ConfigError(m));
+  if (registry?.managed) {
+    const self = registry.managed.cluster.find((c) => c.name === name);
+    if (!self) throw new ConfigError(`registry.managed.cluster: names no member "${name}" (host.name): add ${name}=https://${address}:2380`);
+    if (new URL(self.peerUrl).hostname !== address) throw new ConfigError(`registry.managed.cluster: member ${name} must be at this host's underlay address ${address}, not ${new URL(self.peerUrl).hostname}`);
+  }
 
   return {
     host: { name, roles: roles as Role[] },

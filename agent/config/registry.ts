@@ -11,6 +11,18 @@ export interface RegistryConfig {
   leaseSeconds: number;
   /** etcd's CA and this host's client pair (files); etcd's, not the agent API's, so tenants cannot reach etcd. */
   tls?: { ca: string; cert: string; key: string };
+  /** This agent runs a member of the registry's etcd (a management host), as it runs FRR. */
+  managed?: ManagedMember;
+}
+
+export interface ManagedMember {
+  /** The member's data: keep it across restarts (it is the member's identity and its copy). */
+  dataDir: string;
+  /** Every member as NAME=https://ADDRESS:2380, this host's name among them (etcd's initial cluster). */
+  cluster: { name: string; peerUrl: string }[];
+  /** The member's certificate and key, of the registry's CA (registry.tls.ca), for clients and peers. */
+  cert: string;
+  key: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -39,5 +51,31 @@ export function parseRegistryConfig(raw: unknown, rel: (p: string) => string, to
   const https = (endpoints as string[]).filter((e) => e.startsWith('https://')).length;
   if (tls && https !== endpoints.length) throw toError('registry.endpoints: with registry.tls every endpoint must be https://');
   if (!tls && https > 0) throw toError('registry.tls: required for https:// endpoints (etcd\'s CA and this host\'s client certificate and key)');
-  return { endpoints: endpoints as string[], prefix, leaseSeconds, ...(tls ? { tls } : {}) };
+  const managed = o.managed === undefined ? undefined : parseManaged(o.managed, tls, rel, toError);
+  return { endpoints: endpoints as string[], prefix, leaseSeconds, ...(tls ? { tls } : {}), ...(managed ? { managed } : {}) };
+}
+
+const MEMBER = /^([a-z0-9][a-z0-9-]{0,62})=(https:\/\/[^\s/,]+:\d+)$/;
+
+function parseManaged(raw: unknown, tls: RegistryConfig['tls'], rel: (p: string) => string, toError: (message: string) => Error): ManagedMember {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw toError('registry.managed: must be a mapping (dataDir, cluster, cert, key)');
+  if (!tls) throw toError('registry.managed: needs registry.tls — a managed member serves clients and peers over mutual TLS only');
+  const m = raw as Obj;
+  const str = (k: string, example: string): string => {
+    if (typeof m[k] !== 'string' || m[k] === '') throw toError(`registry.managed.${k}: required, ${example}`);
+    return m[k] as string;
+  };
+  const cluster = m.cluster;
+  if (!Array.isArray(cluster) || cluster.length === 0 || cluster.some((c) => typeof c !== 'string' || !MEMBER.test(c))) {
+    throw toError('registry.managed.cluster: required, every member as NAME=https://ADDRESS:2380, e.g. ["h1=https://192.0.2.11:2380"]');
+  }
+  return {
+    dataDir: rel(str('dataDir', 'a directory such as /var/lib/vxcloud/etcd')),
+    cluster: (cluster as string[]).map((c) => {
+      const [, name, peerUrl] = MEMBER.exec(c)!;
+      return { name: name!, peerUrl: peerUrl! };
+    }),
+    cert: rel(str('cert', "the member's certificate file, of the registry's CA")),
+    key: rel(str('key', "the member's key file")),
+  };
 }

@@ -21,9 +21,9 @@ export function execInNetns(netns: string, argv: string[], timeoutMs = 10_000): 
   });
 }
 
-/** Starts a long-running program inside `netns`; `logFd` takes its stdout and stderr. */
+/** Starts a long-running program inside `netns` ('': the agent's own); `logFd` takes its stdout and stderr. */
 export function spawnInNetns(netns: string, argv: string[], logFd: number): ChildProcess {
-  const [file, ...args] = nsenterArgv(netns, argv);
+  const [file, ...args] = netns === '' ? argv : nsenterArgv(netns, argv);
   // Own session: a signal to the agent's process group does not reach it; the agent stops it by PID.
   return spawn(file!, args, { detached: true, stdio: ['ignore', logFd, logFd] });
 }
