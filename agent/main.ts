@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const authority = registry ? registryAuthority(registry) : localAuthority;
   const ownership = new Ownership(() => reconciler.desired, registry);
 
-  const storage = cfg.storage ? await startStorage(cfg, cfg.storage, authority, log) : undefined;
+  const storage = cfg.storage ? await startStorage(cfg, cfg.storage, authority, storageHost(registry), log) : undefined;
   const server = await startServer(cfg, {
     host: hostService(cfg, caps, underlay.mtu, reconciler, log, plane, registry),
     network: networkService(reconciler, ctx, authority, ownership, log),
@@ -102,6 +102,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Whether the inventory gives a host the storage role; without a registry every host is taken at its word. */
+function storageHost(registry: Registry | undefined): (name: string) => boolean {
+  return (name) => (registry ? (registry.view?.hosts.get(name)?.roles.includes('storage') ?? false) : true);
 }
 
 /** The registry client, with what this host tells the others about itself. */

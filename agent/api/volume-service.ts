@@ -62,8 +62,11 @@ export interface VolumeServices {
  * is nbds:// where a client must start TLS: under required TLS, and for a tenant's volume, whose
  * export is served over TLS only (to its tenant's and operators' certificates).
  */
-/** `authorities`: the registry, which keeps volume names unique in the deployment and knows their owners. */
-export function volumeServices(store: VolumeStore, nbdAddress: string | undefined, nbdTls: NbdTlsSetting, authorities: Authorities, log: Logger): VolumeServices {
+/**
+ * `authorities`: the registry, which keeps volume names unique in the deployment and knows their
+ * owners. `storageHost`: whether the inventory gives a host the storage role.
+ */
+export function volumeServices(store: VolumeStore, nbdAddress: string | undefined, nbdTls: NbdTlsSetting, authorities: Authorities, storageHost: (name: string) => boolean, log: Logger): VolumeServices {
   const claims = (caller: Identity) => authorities(caller.kind === 'tenant' ? caller.tenant : undefined);
   const exportUri = (spec: ReplicaSpec): string => {
     if (!nbdAddress) return '';
@@ -288,7 +291,12 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
         throw e;
       }
     }),
-    createReplica: unary(log, 'CreateReplica', async (req) => {
+    createReplica: unary(log, 'CreateReplica', async (req, caller) => {
+      // A replica is made by the storage host coordinating a CreateVolume, or by the leader
+      // (a host of the placement) re-creating one a host lost; no other host may plant one.
+      if (caller.kind !== 'host' || (!req.hosts.some((h) => h.name === caller.host) && !storageHost(caller.host))) {
+        throw new ApiError('PERMISSION_DENIED', 'hosts', `${describeIdentity(caller)} is neither a host of volume "${req.id}" nor a storage host`);
+      }
       checkId(req.id);
       checkSize('size_bytes', req.sizeBytes);
       const self = req.hosts.find((h) => h.name === store.self);
@@ -297,7 +305,12 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
       const r = await store.createReplica({ id: req.id, sizeBytes: req.sizeBytes, hosts: req.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })), tenant: req.tenant }, req.repair ? { member: req.memberId } : null);
       return replicaStatus(r, self);
     }),
-    deleteReplica: unary(log, 'DeleteReplica', async (req) => ({ existed: await store.deleteReplica(req.id) })),
+    deleteReplica: unary(log, 'DeleteReplica', async (req, caller) => {
+      const r = store.get(req.id);
+      if (!r) return { existed: false };
+      fromPlacement(caller, r); // DeleteVolume runs on a host of the placement
+      return { existed: await store.deleteReplica(req.id) };
+    }),
     getReplica: unary(log, 'GetReplica', async (req) => {
       const r = found(store, req.id);
       return replicaStatus(r, r.spec.hosts.find((h) => h.name === store.self)!);

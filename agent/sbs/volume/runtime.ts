@@ -15,7 +15,8 @@ export interface StorageRuntime {
   stop(): Promise<void>;
 }
 
-export async function startStorage(cfg: AgentConfig, storage: NonNullable<AgentConfig['storage']>, authorities: Authorities, log: Logger): Promise<StorageRuntime> {
+/** `storageHost`: whether the deployment's inventory gives a host the storage role. */
+export async function startStorage(cfg: AgentConfig, storage: NonNullable<AgentConfig['storage']>, authorities: Authorities, storageHost: (name: string) => boolean, log: Logger): Promise<StorageRuntime> {
   const [ca, cert, key] = await Promise.all([readFile(cfg.tls.ca), readFile(cfg.tls.cert), readFile(cfg.tls.key)]);
   const slog = log.child({ component: 'sbs' });
   const store = await VolumeStore.open(cfg.host.name, storage.dataDir, { ca, cert, key }, slog);
@@ -43,7 +44,7 @@ export async function startStorage(cfg: AgentConfig, storage: NonNullable<AgentC
   const tcp = storage.nbdListen.find((a) => !a.startsWith('unix://'));
   slog.info({ nbd: storage.nbdListen, nbdTls: storage.nbdTls }, 'storage serving');
   return {
-    services: volumeServices(store, tcp, storage.nbdTls, authorities, slog),
+    services: volumeServices(store, tcp, storage.nbdTls, authorities, storageHost, slog),
     async stop() {
       await Promise.all(servers.map((s) => s.close()));
       await store.close();

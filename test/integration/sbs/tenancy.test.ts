@@ -84,7 +84,7 @@ describe("a tenant's volume", () => {
     expect((JSON.parse(stdout) as { exports: { 'export-name': string }[] }).exports.map((e) => e['export-name'])).toEqual([]);
   });
 
-  it('raft proposals are taken only from the hosts of the placement', async () => {
+  it('raft proposals, and replicas made or removed, are taken only from the hosts of the placement (or, to make one, a storage host)', async () => {
     const pki = join(s.t.lab.dir, 'pki');
     const ca = await readPair(join(pki, 'ca.pem'), join(pki, 'ca-key.pem'));
     const stranger = await issue(ca, { commonName: 'h9', role: 'host', identity: { kind: 'host', host: 'h9' } });
@@ -92,9 +92,15 @@ describe("a tenant's volume", () => {
     const c = new RaftPeerClient(s.t.lab.hosts[0]!.endpoint, { ca: base.ca, cert: Buffer.from(stranger.cert), key: Buffer.from(stranger.key) });
     try {
       expect(await outcome(c.raft.propose({ volumeId: 'tv', command: Buffer.alloc(0) }))).toBe('PERMISSION_DENIED');
+      // A host certificate of the deployment, but not a storage host of its inventory.
+      expect(await outcome(c.raft.deleteReplica({ id: 'tv' }))).toBe('PERMISSION_DENIED');
+      const plant = { id: 'planted', sizeBytes: 16 * MiB, hosts: s.hosts, repair: false, memberId: '', tenant: 't1' };
+      expect(await outcome(c.raft.createReplica(plant))).toBe('PERMISSION_DENIED');
     } finally {
       c.close();
     }
+    expect((await s.volumes('h1').getVolume({ id: 'tv' })).status).toBe('healthy');
+    expect((await s.volumes('h1').listVolumes({})).volumes.map((v) => v.id)).not.toContain('planted');
     const tenant = new RaftPeerClient(s.t.lab.hosts[0]!.endpoint, { ca: base.ca, cert: await readFile(s.t.lab.tenants!.t1!.cert), key: await readFile(s.t.lab.tenants!.t1!.key) });
     try {
       expect(await outcome(tenant.raft.propose({ volumeId: 'tv', command: Buffer.alloc(0) }))).toBe('PERMISSION_DENIED');
