@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { AgentClient, readTls } from '../lib/agent-client.js';
-import { labDir, labFilePath, readLabFile } from '../lab/labfile.js';
+import { labDir, labFilePath, readLabFile, type LabFile } from '../lab/labfile.js';
 
 export interface TargetOptions {
   lab?: string;
@@ -17,6 +17,8 @@ export interface TargetOptions {
 export interface Target {
   name: string;
   client: AgentClient;
+  /** The lab the host belongs to, when the targets came from a lab file. */
+  lab?: LabFile;
 }
 
 export async function targets(o: TargetOptions): Promise<Target[]> {
@@ -32,7 +34,7 @@ export async function targets(o: TargetOptions): Promise<Target[]> {
   const hosts = o.host ? lab.hosts.filter((h) => h.name === o.host) : lab.hosts;
   if (hosts.length === 0) throw new Error(`--host ${o.host}: lab ${lab.name} has ${lab.hosts.map((h) => h.name).join(', ')}`);
   const tls = await readTls(lab.tls);
-  return hosts.map((h) => ({ name: h.name, client: new AgentClient(h.endpoint, tls) }));
+  return hosts.map((h) => ({ name: h.name, client: new AgentClient(h.endpoint, tls), lab }));
 }
 
 /** The options that choose targets, for every command that asks agents. */

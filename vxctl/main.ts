@@ -8,12 +8,14 @@ import { registerEvpnCommands } from './evpn.js';
 import { registerLabCommands } from './lab.js';
 import { registerObjectCommands } from './objects.js';
 import { registerRouterCommands } from './router.js';
+import { registerVolumeCommands } from './volume.js';
 
 const program = new Command('vxctl').description('vxcloud operator CLI').version(AGENT_VERSION);
 registerCertCommands(program);
 registerLabCommands(program);
 registerObjectCommands(program);
 registerRouterCommands(program);
+registerVolumeCommands(program);
 registerEvpnCommands(program);
 registerRegistryCommands(program);
 

@@ -6,6 +6,7 @@ import { randomFillSync } from 'node:crypto';
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labFilePath } from '../../../lab/labfile.js';
 import { makeTempDir, run, runOk, sha256File } from '../nbd/harness.js';
 import { startStorageLab, waitStatus, type StorageLab } from './harness.js';
 
@@ -125,6 +126,23 @@ describe('volumes', () => {
     await s.volumes('h2').createVolume(one('h2'));
     expect((await s.volumes('h2').deleteVolume({ id: 'solo' })).existed).toBe(true);
   }, 60_000);
+
+  it('vxctl volume list|show: each volume once, each replica with its role, and an export URI that works from here', async () => {
+    const vxctl = async (...args: string[]): Promise<string> => (await runOk(process.execPath, ['dist/vxctl/main.js', 'volume', ...args, '--lab-file', labFilePath(s.t.lab.dir)], 20_000)).stdout;
+    const size = (await s.volumes('h1').getVolume({ id: 'vol1' })).sizeBytes;
+    const out = await vxctl('list');
+    const list = out.split('\n').map((l) => l.trim());
+    expect(list.filter((l) => /^vol1\s/.test(l)), out).toHaveLength(1);
+    expect(list.find((l) => /^vol1\s/.test(l))).toMatch(new RegExp(`^vol1\\s+-\\s+${size / MiB} MiB\\s+h1,h2,h3\\s+healthy\\s+h[123]$`));
+    const show = await vxctl('show', 'vol1');
+    const rows = show.split('\n').map((l) => l.trim()).filter((l) => /^h[123]\s/.test(l));
+    expect(rows).toHaveLength(3);
+    expect(rows.filter((l) => /^h[123]\s+leader\s/.test(l))).toHaveLength(1);
+    // The URI the table gives for h3, followed verbatim from this (the root) namespace.
+    const uri = rows.find((l) => l.startsWith('h3'))!.split(/\s+/).at(-1)!;
+    expect(uri).toMatch(/^nbd\+unix:\/\/\/vol1\?socket=/);
+    expect((await runOk('nbdinfo', ['--size', uri], 30_000)).stdout.trim()).toBe(String(size));
+  });
 
   it('lists and deletes everywhere; delete is idempotent', async () => {
     expect((await s.volumes('h2').listVolumes({})).volumes.map((v) => v.id).sort()).toEqual(['big', 'vol1']);
