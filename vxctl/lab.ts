@@ -19,7 +19,9 @@ export function registerLabCommands(program: Command): void {
     .option('--storage-hosts <n>', 'how many hosts (after the compute hosts, before the route hosts) get the storage role, for volumes', '0')
     .option('--internet', "an \"internet\" namespace (203.0.113.0/24) as the route hosts' external network")
     .option('--nbd-tls <mode>', "storage hosts' NBD TLS: off, optional or required (clients use tls-certificates=LABDIR/pki/nbd)", 'off')
-    .action(async (o: { hosts: string; name: string; reconcileInterval: string; controlPlane: string; reflectors: string; routeHosts: string; storageHosts: string; internet?: boolean; nbdTls: string }) => {
+    .option('--registry-members <n>', 'members of the registry (etcd): 1 or 3', '1')
+    .option('--managed-registry', "the agents of h1.. run the registry's members (registry.managed) instead of the lab")
+    .action(async (o: { hosts: string; name: string; reconcileInterval: string; controlPlane: string; reflectors: string; routeHosts: string; storageHosts: string; internet?: boolean; nbdTls: string; registryMembers: string; managedRegistry?: boolean }) => {
       if (!['registry', 'evpn', 'static'].includes(o.controlPlane)) throw new Error('--control-plane: registry, evpn or static');
       if (!['off', 'optional', 'required'].includes(o.nbdTls)) throw new Error('--nbd-tls: off, optional or required');
       const hosts = Number(o.hosts);
@@ -32,6 +34,8 @@ export function registerLabCommands(program: Command): void {
       // A lab of storage hosts alone is fine: volumes need no compute host.
       if (!Number.isInteger(storageHosts) || storageHosts < 0 || storageHosts >= firstRoute) throw new Error('--storage-hosts: a whole number no larger than the hosts left after the route hosts and reflectors');
       const firstStorage = firstRoute - storageHosts;
+      const members = Number(o.registryMembers);
+      if (members !== 1 && members !== 3) throw new Error('--registry-members: 1 or 3');
       const l = await labUp({
         name: o.name,
         hosts,
@@ -40,9 +44,15 @@ export function registerLabCommands(program: Command): void {
         roles: (i) => (i > hosts - reflectors ? ['management'] : i >= firstRoute ? ['route'] : i >= firstStorage ? ['storage'] : ['compute']),
         internet: o.internet === true,
         nbdTls: o.nbdTls as 'off' | 'optional' | 'required',
+        registryMembers: members,
+        managedRegistry: o.managedRegistry === true,
       });
       console.log(`lab ${l.name} is up: ${l.hosts.length} hosts; lab file ${labFilePath(l.dir)}`);
-      console.log(table(['HOST', 'NAMESPACE', 'UNDERLAY', 'ENDPOINT'], l.hosts.map((h) => [h.name, h.namespace, h.underlayAddress, h.endpoint])));
+      console.log(table(['HOST', 'ROLES', 'NAMESPACE', 'UNDERLAY', 'ENDPOINT'], l.hosts.map((h) => [h.name, h.roles.join(','), h.namespace, h.underlayAddress, h.endpoint])));
+      const runBy = o.managedRegistry ? `the agents of ${l.hosts.slice(0, members).map((h) => h.name).join(', ')}` : 'the lab';
+      console.log(`registry: ${members} etcd member${members > 1 ? 's' : ''}, run by ${runBy}; \`vxctl registry status --lab ${l.name}\` shows what each agent sees`);
+      if (l.hosts.some((h) => h.roles.includes('storage'))) console.log(`volumes: \`vxctl volume show ID --lab ${l.name}\` gives the URI of each export that works from this machine`);
+      if (l.internet) console.log(`internet: namespace ${l.internet.namespace}, ${l.internet.cidr}, gateway ${l.internet.gateway}; routers' external_ip comes from it`);
     });
   lab
     .command('status')
