@@ -60,11 +60,9 @@ export interface VolumeServices {
 /**
  * `nbdAddress`: this host's NBD ADDRESS:PORT (undefined: it listens on none). A volume's export URI
  * is nbds:// where a client must start TLS: under required TLS, and for a tenant's volume, whose
- * export is served over TLS only (to its tenant's and operators' certificates).
- */
-/**
- * `authorities`: the registry, which keeps volume names unique in the deployment and knows their
- * owners. `storageHost`: whether the inventory gives a host the storage role.
+ * export is served over TLS only (to its tenant's and operators' certificates). `authorities`: the
+ * registry, which keeps volume names unique in the deployment and knows their owners.
+ * `storageHost`: whether the inventory gives a host the storage role.
  */
 export function volumeServices(store: VolumeStore, nbdAddress: string | undefined, nbdTls: NbdTlsSetting, authorities: Authorities, storageHost: (name: string) => boolean, log: Logger): VolumeServices {
   const claims = (caller: Identity) => authorities(caller.kind === 'tenant' ? caller.tenant : undefined);

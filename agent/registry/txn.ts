@@ -1,7 +1,8 @@
 // Optimistic transactions over the registry: a function reads keys and stages writes; the commit
 // succeeds only if every key it read is unchanged (etcd compares on mod revisions), otherwise the
-// function runs again on fresh reads; a refusal stands only if its reads still hold. This is how two agents allocating at once never hand out
-// the same VNI or address, and how a stale writer fails instead of resurrecting a deleted object.
+// function runs again on fresh reads, and a refusal stands only if its reads still hold. This is
+// how two agents allocating at once never hand out the same VNI or address, and how a stale
+// writer fails instead of resurrecting a deleted object.
 
 import { ApiError } from '../state/errors.js';
 

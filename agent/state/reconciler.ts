@@ -15,13 +15,14 @@ import { convergeTable, observeTable, type TableObservation } from '../l2/subnet
 import type { LinkSpec } from '../l2/links.js';
 import { leasedAddress } from '../l3/dhcp-client.js';
 import type { Link, Net } from '../net/types.js';
-
-export type Links = Map<string, Link>;
 import { ApiError } from './errors.js';
 import type { DesiredState, NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from './model.js';
 import { Mutex } from './mutex.js';
 import { RegistryTables, staticTables, type VtepTableSource } from './table-source.js';
 import type { StateStore } from './store.js';
+
+/** The host's links by name. */
+export type Links = Map<string, Link>;
 
 export interface ObjectStatus {
   ready: boolean;
@@ -56,7 +57,6 @@ export class Reconciler {
   private readonly extensions: ReconcilerExtension[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly l2: L2Layout;
-  /** registry: the derived tables per VNI; undefined until the first view, so a restart leaves the kernel's entries alone. */
   private readonly changeListeners: (() => void)[] = [];
 
   private constructor(

@@ -38,7 +38,10 @@ export const evpnTables: VtepTableSource = {
   nicProblems: (h, dev, n) => localNeighborProblems(h, dev.neighbors, n),
 };
 
-/** The registry's tables per VNI, as the control plane last set them (none before its first view). */
+/**
+ * The registry's tables per VNI, as the control plane last set them: none before its first view,
+ * so that a restarted agent leaves the kernel's entries alone until it knows better.
+ */
 export class RegistryTables implements VtepTableSource {
   readonly kind = 'registry';
   tables: ReadonlyMap<number, PlaneTable> | undefined;
