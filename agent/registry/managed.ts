@@ -8,7 +8,7 @@ import type { ManagedMember } from '../config/registry.js';
 import type { Supervisor } from '../l3/supervisor.js';
 import { etcdArgv } from './etcd-member.js';
 
-export const ETCD_CLIENT_PORT = 2379;
+const ETCD_CLIENT_PORT = 2379;
 
 /** Returns once the member runs; it serves once a majority of the cluster's members do. */
 export async function runRegistryMember(cfg: AgentConfig, m: ManagedMember, supervisor: Supervisor): Promise<void> {
