@@ -144,7 +144,8 @@ export function routerService(r: Reconciler, routers: Routers, authorities: Auth
         internal_ip: s.internalIp,
         internal_port: s.internalPort,
       };
-      await routers.putNatRule(rec);
+      const auth = authorities(own.scope(caller, 'put NAT rules'));
+      await claimed(!r.desired.natRules[rec.id], () => auth.claimNat(rec), () => routers.putNatRule(rec), () => auth.releaseNat(rec.id, true), log);
       return rule(rec);
     }),
     getNatRule: unary(log, 'GetNatRule', async (req, caller) => {
@@ -156,9 +157,10 @@ export function routerService(r: Reconciler, routers: Routers, authorities: Auth
       for (const rec of Object.values(r.desired.natRules)) if ((req.parentId === '' || rec.router_id === req.parentId) && own.visible(caller, 'NAT rule', rec.id)) out.push(await rule(rec));
       return { rules: out };
     }),
-    deleteNatRule: unary(log, 'DeleteNatRule', async (req, caller) => {
+    deleteNatRule: unary(log, 'DeleteNatRule', (req, caller) => {
       own.require(caller, 'NAT rule', req.id);
-      return { existed: await routers.deleteNatRule(req.id) };
+      const auth = authorities(own.scope(caller, 'delete NAT rules'));
+      return released(() => auth.reachable(req.id), () => routers.deleteNatRule(req.id), () => auth.releaseNat(req.id));
     }),
   };
 }

@@ -4,8 +4,8 @@
 
 import type { Logger } from 'pino';
 import { ApiError } from '../state/errors.js';
-import type { NicRecord, RouterRecord, SubnetRecord, VpcRecord } from '../state/model.js';
-import { claimNic, claimRouter, claimVolume, joinSubnet, joinVpc, leaveSubnet, leaveVpc, releaseNic, releaseRouter, releaseVolume } from './claims.js';
+import type { NatRuleRecord, NicRecord, RouterRecord, SubnetRecord, VpcRecord } from '../state/model.js';
+import { claimNat, claimNic, claimRouter, claimVolume, joinSubnet, joinVpc, leaveSubnet, leaveVpc, releaseNat, releaseNic, releaseRouter, releaseVolume } from './claims.js';
 import type { Registry } from './registry.js';
 
 export interface Authority {
@@ -22,6 +22,8 @@ export interface Authority {
   releaseNic(id: string, undo?: boolean): Promise<void>;
   claimRouter(r: RouterRecord): Promise<void>;
   releaseRouter(id: string, undo?: boolean): Promise<void>;
+  claimNat(n: NatRuleRecord): Promise<void>;
+  releaseNat(id: string, undo?: boolean): Promise<void>;
   /** A volume's name and placement; true when this call made the record. */
   claimVolume(v: { id: string; tenant: string; hosts: string[] }): Promise<boolean>;
   releaseVolume(id: string): Promise<void>;
@@ -70,6 +72,8 @@ export function registryAuthority(reg: Registry): Authorities {
     releaseNic: (id, undo) => reg.transact((tx, k) => releaseNic(tx, k, id, host, undo, as)),
     claimRouter: (r) => reg.transact(async (tx, k) => void (await claimRouter(tx, k, r, host, as))),
     releaseRouter: (id, undo) => reg.transact((tx, k) => releaseRouter(tx, k, id, host, undo, as)),
+    claimNat: (n) => reg.transact(async (tx, k) => void (await claimNat(tx, k, n, host, as))),
+    releaseNat: (id, undo) => reg.transact((tx, k) => releaseNat(tx, k, id, host, undo, as)),
     claimVolume: (v) => reg.transact((tx, k) => claimVolume(tx, k, v, as)),
     releaseVolume: (id) => reg.transact((tx, k) => releaseVolume(tx, k, id, as)),
   });
@@ -94,6 +98,8 @@ const local: Authority = {
   releaseNic: none,
   claimRouter: none,
   releaseRouter: none,
+  claimNat: none,
+  releaseNat: none,
   // Without a registry a volume's name is unique among its hosts only (their stores refuse a second).
   claimVolume: async () => true,
   releaseVolume: none,

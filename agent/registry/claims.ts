@@ -7,11 +7,11 @@
 import { createHash } from 'node:crypto';
 import { contains, firstHost, formatIp, isHostAddress, overlaps, parseCidr, parseIp } from '../../lib/ipv4.js';
 import { ApiError } from '../state/errors.js';
-import { FIRST_VNI, parseObject, type Keys, type NicObject, type ObjectKind, type RegistryObject, type RouterObject, type SubnetObject, type VolumeObject, type VpcObject } from './model.js';
+import { FIRST_VNI, parseObject, type Keys, type NatObject, type NicObject, type ObjectKind, type RegistryObject, type RouterObject, type SubnetObject, type VolumeObject, type VpcObject } from './model.js';
 import type { Txn } from './txn.js';
 import { VNI_MAX } from '../../lib/validation.js';
 
-const KIND_NAMES: Record<ObjectKind, string> = { vpc: 'VPC', subnet: 'subnet', nic: 'NIC', router: 'router', volume: 'volume' };
+const KIND_NAMES: Record<ObjectKind, string> = { vpc: 'VPC', subnet: 'subnet', nic: 'NIC', router: 'router', nat: 'NAT rule', volume: 'volume' };
 
 async function read(tx: Txn, k: Keys, id: string): Promise<RegistryObject | undefined> {
   const raw = await tx.get(k.object(id));
@@ -237,9 +237,36 @@ export async function releaseNic(tx: Txn, k: Keys, id: string, host: string, und
   tx.delete(k.mac(cur.subnet, cur.mac));
 }
 
+// ---- external addresses ----
+
+interface ExternalIp {
+  router: string;
+  /** The router and its NAT rules that use the address; the key goes with the last. */
+  users: string[];
+}
+
+/** `ip` on `network` for `user` (the router itself or one of its NAT rules); another router's is refused. */
+async function claimExternalIp(tx: Txn, k: Keys, network: string, ip: string, router: string, user: string, field: string): Promise<void> {
+  const raw = await tx.get(k.extip(network, ip));
+  const cur = raw === undefined ? undefined : (JSON.parse(raw) as ExternalIp);
+  if (cur && cur.router !== router) throw new ApiError('ALREADY_EXISTS', field, `${ip} on external network "${network}" belongs to another router: pick another address`);
+  if (cur?.users.includes(user)) return;
+  tx.put(k.extip(network, ip), JSON.stringify({ router, users: [...(cur?.users ?? []), user] }));
+}
+
+async function releaseExternalIp(tx: Txn, k: Keys, network: string, ip: string, user: string): Promise<void> {
+  const raw = await tx.get(k.extip(network, ip));
+  if (raw === undefined) return;
+  const cur = JSON.parse(raw) as ExternalIp;
+  const users = cur.users.filter((u) => u !== user);
+  if (users.length === cur.users.length) return;
+  if (users.length === 0) tx.delete(k.extip(network, ip));
+  else tx.put(k.extip(network, ip), JSON.stringify({ ...cur, users }));
+}
+
 // ---- routers ----
 
-export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: string; subnet_ids: string[] }, host: string, as?: string): Promise<RouterObject> {
+export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: string; subnet_ids: string[]; external_network: string; external_ip: string }, host: string, as?: string): Promise<RouterObject> {
   const cur = await readAs(tx, k, r.id, 'router', as);
   if (cur) {
     immutable(`router "${r.id}"`, 'vpc_id', cur.vpc, r.vpc_id);
@@ -256,7 +283,10 @@ export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: str
     tx.put(k.leg(sid), r.id);
   }
   for (const sid of cur?.subnets ?? []) if (!r.subnet_ids.includes(sid) && (await tx.get(k.leg(sid))) === r.id) tx.delete(k.leg(sid));
-  const o: RouterObject = { kind: 'router', tenant: vpc.tenant, vpc: r.vpc_id, host, subnets: [...r.subnet_ids] };
+  const [network, ip] = r.external_network !== '' && r.external_ip !== '' ? [r.external_network, r.external_ip] : ['', ''];
+  if (cur?.ip && (cur.network !== network || cur.ip !== ip)) await releaseExternalIp(tx, k, cur.network!, cur.ip, r.id);
+  if (ip !== '') await claimExternalIp(tx, k, network, ip, r.id, r.id, 'external_ip');
+  const o: RouterObject = { kind: 'router', tenant: vpc.tenant, vpc: r.vpc_id, host, subnets: [...r.subnet_ids], network, ip };
   tx.put(k.object(r.id), JSON.stringify(o));
   return o;
 }
@@ -266,6 +296,33 @@ export async function releaseRouter(tx: Txn, k: Keys, id: string, host: string, 
   if (!cur || cur.host !== host) return;
   remove(tx, k, id, cur, undo);
   for (const sid of cur.subnets) if ((await tx.get(k.leg(sid))) === id) tx.delete(k.leg(sid));
+  if (cur.ip) await releaseExternalIp(tx, k, cur.network!, cur.ip, id);
+}
+
+// ---- NAT rules ----
+
+/** A NAT rule of a router of the caller's; its external address is claimed for that router. */
+export async function claimNat(tx: Txn, k: Keys, n: { id: string; router_id: string; external_ip: string }, host: string, as?: string): Promise<NatObject> {
+  const cur = await readAs(tx, k, n.id, 'nat', as);
+  if (cur) immutable(`NAT rule "${n.id}"`, 'router_id', cur.router, n.router_id);
+  else await fresh(tx, k, n.id, 'nat');
+  const router = await readAs(tx, k, n.router_id, 'router', as);
+  if (as !== undefined && router?.tenant !== as) throw notYours('router', n.router_id, as);
+  if (!router || router.host !== host) throw new ApiError('FAILED_PRECONDITION', 'router_id', `router "${n.router_id}" is not on ${host}: put the rule on its router's host`);
+  const network = router.network ?? '';
+  const ip = network !== '' ? n.external_ip : '';
+  if (cur?.ip && cur.ip !== ip) await releaseExternalIp(tx, k, cur.network, cur.ip, n.id);
+  if (ip !== '') await claimExternalIp(tx, k, network, ip, n.router_id, n.id, 'external_ip');
+  const o: NatObject = { kind: 'nat', tenant: router.tenant, router: n.router_id, host, network, ip };
+  tx.put(k.object(n.id), JSON.stringify(o));
+  return o;
+}
+
+export async function releaseNat(tx: Txn, k: Keys, id: string, host: string, undo = false, as?: string): Promise<void> {
+  const cur = await readAs(tx, k, id, 'nat', as);
+  if (!cur || cur.host !== host) return;
+  remove(tx, k, id, cur, undo);
+  if (cur.ip) await releaseExternalIp(tx, k, cur.network, cur.ip, id);
 }
 
 // ---- volumes ----

@@ -57,6 +57,19 @@ export interface RouterObject {
   vpc: string;
   host: string;
   subnets: string[];
+  /** Its external network and address there ('' for none): the address is claimed (extip/). */
+  network?: string;
+  ip?: string;
+}
+
+export interface NatObject {
+  kind: 'nat';
+  tenant: string;
+  router: string;
+  host: string;
+  /** The router's external network, and the rule's external address on it ('' for none). */
+  network: string;
+  ip: string;
 }
 
 export interface VolumeObject {
@@ -66,7 +79,7 @@ export interface VolumeObject {
   hosts: string[];
 }
 
-export type RegistryObject = VpcObject | SubnetObject | NicObject | RouterObject | VolumeObject;
+export type RegistryObject = VpcObject | SubnetObject | NicObject | RouterObject | NatObject | VolumeObject;
 export type ObjectKind = RegistryObject['kind'];
 
 /** Keys under the deployment's prefix (which ends in "/"). */
@@ -92,6 +105,11 @@ export const keys = (prefix: string) => ({
   mac: (subnet: string, mac: string) => `${prefix}mac/${subnet}/${mac}`,
   /** A subnet has at most one router leg (it takes the gateway address). */
   leg: (subnet: string) => `${prefix}leg/${subnet}`,
+  /**
+   * An address of an external network belongs to one router in the deployment (its own address,
+   * its floating IPs and port forwards), whichever route host the router is on.
+   */
+  extip: (network: string, ip: string) => `${prefix}extip/${network}/${ip}`,
 });
 export type Keys = ReturnType<typeof keys>;
 
@@ -100,7 +118,7 @@ export const FIRST_VNI = 1000;
 export function parseObject(raw: string): RegistryObject | undefined {
   try {
     const o = JSON.parse(raw) as RegistryObject;
-    if (typeof o !== 'object' || o === null || !['vpc', 'subnet', 'nic', 'router', 'volume'].includes(o.kind)) return undefined;
+    if (typeof o !== 'object' || o === null || !['vpc', 'subnet', 'nic', 'router', 'nat', 'volume'].includes(o.kind)) return undefined;
     if (o.kind === 'vpc') o.subnets ??= {}; // written before VPCs listed their subnets
     return o;
   } catch {

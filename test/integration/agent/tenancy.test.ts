@@ -155,8 +155,9 @@ describe('tenancy: every call authorized by who the caller is', () => {
     expect(seen).toEqual({
       ...POLICY,
       // The operator deletes before the owner: the owner then finds them gone (deletes are idempotent).
-      'DeleteNic n1': [/* own, already gone: its tombstone is its own */ 'ok', D, 'ok', D, U, D],
-      'DeleteNatRule nat1': [/* gone from this host: nothing says it was t1's */ D, D, 'ok', D, U, D],
+      // Own, already gone: the registry's tombstone still says it was t1's.
+      'DeleteNic n1': ['ok', D, 'ok', D, U, D],
+      'DeleteNatRule nat1': ['ok', D, 'ok', D, U, D],
     });
   });
 

@@ -3,7 +3,7 @@
 // cannot be put again while its tombstone lasts.
 
 import { describe, expect, it } from 'vitest';
-import { claimNic, claimRouter, claimVolume, joinSubnet, joinVpc, leaveSubnet, leaveVpc, macFor, releaseNic, releaseRouter, releaseVolume } from '../../../agent/registry/claims.js';
+import { claimNat, claimNic, claimRouter, claimVolume, joinSubnet, joinVpc, leaveSubnet, leaveVpc, macFor, releaseNat, releaseNic, releaseRouter, releaseVolume } from '../../../agent/registry/claims.js';
 import { keys } from '../../../agent/registry/model.js';
 import { optimistic, type Txn } from '../../../agent/registry/txn.js';
 import { reservations, viewOf, vtepTables } from '../../../agent/registry/view.js';
@@ -141,7 +141,7 @@ describe('registry claims', () => {
   it('the last host leaving releases the subnet, its VNI and the VPC: nothing is left but tombstones', async () => {
     const { run, b } = setup();
     await vpcWithSubnet(run);
-    await run((tx) => claimRouter(tx, k, { id: 'r', vpc_id: 'v', subnet_ids: ['s'] }, 'h2'));
+    await run((tx) => claimRouter(tx, k, { id: 'r', vpc_id: 'v', subnet_ids: ['s'], external_network: '', external_ip: '' }, 'h2'));
     const n = await run((tx) => claimNic(tx, k, { id: 'n', subnet_id: 's', mac: '', ip: '' }, 'h1', true));
     await run((tx) => leaveSubnet(tx, k, 's', 'h2'));
     const busy = await refused(run((tx) => leaveSubnet(tx, k, 's', 'h1')));
@@ -157,11 +157,42 @@ describe('registry claims', () => {
   it('a subnet has one router leg', async () => {
     const { run } = setup();
     await vpcWithSubnet(run);
-    await run((tx) => claimRouter(tx, k, { id: 'r1', vpc_id: 'v', subnet_ids: ['s'] }, 'h2'));
-    const e = await refused(run((tx) => claimRouter(tx, k, { id: 'r2', vpc_id: 'v', subnet_ids: ['s'] }, 'h2')));
+    await run((tx) => claimRouter(tx, k, { id: 'r1', vpc_id: 'v', subnet_ids: ['s'], external_network: '', external_ip: '' }, 'h2'));
+    const e = await refused(run((tx) => claimRouter(tx, k, { id: 'r2', vpc_id: 'v', subnet_ids: ['s'], external_network: '', external_ip: '' }, 'h2')));
     expect([e.code, e.field]).toEqual(['ALREADY_EXISTS', 'subnet_ids[0]']);
-    await run((tx) => claimRouter(tx, k, { id: 'r1', vpc_id: 'v', subnet_ids: [] }, 'h2'));
-    await run((tx) => claimRouter(tx, k, { id: 'r2', vpc_id: 'v', subnet_ids: ['s'] }, 'h2'));
+    await run((tx) => claimRouter(tx, k, { id: 'r1', vpc_id: 'v', subnet_ids: [], external_network: '', external_ip: '' }, 'h2'));
+    await run((tx) => claimRouter(tx, k, { id: 'r2', vpc_id: 'v', subnet_ids: ['s'], external_network: '', external_ip: '' }, 'h2'));
+  });
+
+  it("keeps an external address one router's, whatever route host another router is on, and frees it with its last user", async () => {
+    const { run, b } = setup();
+    const tenantVpc = async (t: string, h: string) => {
+      await run((tx) => joinVpc(tx, k, { id: `v${t}`, tenant: t, name: t, cidr: '198.18.0.0/16' }, h));
+      await run((tx) => joinSubnet(tx, k, { id: `s${t}`, vpc_id: `v${t}`, cidr: '198.18.1.0/24', gateway: '', vni: 0 }, h));
+    };
+    await tenantVpc('a', 'r1');
+    await tenantVpc('b', 'r2');
+    const router = (t: string, h: string, ip: string) => run((tx) => claimRouter(tx, k, { id: `r${t}`, vpc_id: `v${t}`, subnet_ids: [`s${t}`], external_network: 'inet', external_ip: ip }, h, t));
+    await router('a', 'r1', '203.0.113.10');
+    // Tenant b, on another route host, asks for a's address: for its router, then for a floating IP.
+    const taken = await refused(router('b', 'r2', '203.0.113.10'));
+    expect([taken.code, taken.field]).toEqual(['ALREADY_EXISTS', 'external_ip']);
+    expect(taken.message).toMatch(/203\.0\.113\.10 on external network "inet" belongs to another router: pick another address$/);
+    await router('b', 'r2', '203.0.113.20');
+    const floating = await refused(run((tx) => claimNat(tx, k, { id: 'fb', router_id: 'rb', external_ip: '203.0.113.10' }, 'r2', 'b')));
+    expect([floating.code, floating.field]).toEqual(['ALREADY_EXISTS', 'external_ip']);
+    // Its own router's address serves its port forwards; a rule on another tenant's router is refused.
+    await run((tx) => claimNat(tx, k, { id: 'pa', router_id: 'ra', external_ip: '203.0.113.10' }, 'r1', 'a'));
+    await run((tx) => claimNat(tx, k, { id: 'fa', router_id: 'ra', external_ip: '203.0.113.11' }, 'r1', 'a'));
+    expect((await refused(run((tx) => claimNat(tx, k, { id: 'x', router_id: 'ra', external_ip: '' }, 'r1', 'b')))).code).toBe('PERMISSION_DENIED');
+    // The router's address stays while a port forward uses it; everything goes with the last user.
+    await run((tx) => claimRouter(tx, k, { id: 'ra', vpc_id: 'va', subnet_ids: ['sa'], external_network: 'inet', external_ip: '203.0.113.12' }, 'r1', 'a'));
+    expect((await refused(router('b', 'r2', '203.0.113.10'))).field).toBe('external_ip');
+    for (const id of ['pa', 'fa']) await run((tx) => releaseNat(tx, k, id, 'r1', false, 'a'));
+    await router('b', 'r2', '203.0.113.10');
+    await run((tx) => releaseRouter(tx, k, 'ra', 'r1', false, 'a'));
+    await run((tx) => releaseRouter(tx, k, 'rb', 'r2', false, 'b'));
+    expect(b.keys().filter((key) => key.includes('/extip/') || key.includes('/objects/r') || key.includes('/objects/p') || key.includes('/objects/f'))).toEqual([]);
   });
 
   it('an id of one kind is refused for another', async () => {
