@@ -81,7 +81,9 @@ export function checkVolumeId(field: string, value: string): Problem[] {
 }
 
 export function checkVolumeSize(field: string, value: number): Problem[] {
-  if (!Number.isSafeInteger(value) || value <= 0) return [bad(field, 'must be a positive number of bytes')];
+  if (!Number.isFinite(value) || value <= 0) return [bad(field, `${value} is not a positive number of bytes`)];
+  if (!Number.isInteger(value)) return [bad(field, `${value} is not a whole number of bytes`)];
+  if (!Number.isSafeInteger(value)) return [bad(field, `${value} bytes is more than the largest size, ${Number.MAX_SAFE_INTEGER}`)];
   if (value % VOLUME_SIZE_ALIGNMENT !== 0) return [bad(field, `${value} is not a multiple of ${VOLUME_SIZE_ALIGNMENT}`)];
   return [];
 }
@@ -170,24 +172,29 @@ export function nicFieldProblems(n: NicInput): Problem[] {
   return problems;
 }
 
+/**
+ * A NIC's `ip` (a.b.c.d/n, already well-formed) against its subnet: inside it with the subnet's
+ * prefix, a host address, not the gateway ('' = the first host; undefined = not known, unchecked).
+ */
+export function checkNicAddress(ip: string, cidr: string, gateway: string | undefined): Problem[] {
+  const addr = parseCidr(ip, false)!;
+  const net = parseCidr(cidr)!;
+  if (addr.prefix !== net.prefix || !containsIp(net, addr.address)) return [bad('ip', `${ip} is not in subnet ${cidr}: use an address of it with /${net.prefix}`)];
+  if (!isHostAddress(net, addr.address)) return [bad('ip', `${ip} is the network or broadcast address of ${cidr}`)];
+  if (gateway !== undefined && (gateway !== '' ? parseIp(gateway) === addr.address : addr.address === net.network + 1)) {
+    return [{ code: 'ALREADY_EXISTS', field: 'ip', message: `${ip} is the subnet's gateway address: pick another` }];
+  }
+  return [];
+}
+
 /** `subnet` is the parent (undefined when unknown); `others` the other NICs on the host. */
 export function validateNic(n: NicInput, subnet: SubnetInput | undefined, others: NicInput[]): Problem[] {
   const problems = [...nicFieldProblems(n), ...(n.mac === '' ? checkMac('mac', n.mac) : [])];
   if (problems.length > 0) return problems;
-  const addr = n.ip !== '' ? parseCidr(n.ip, false) : undefined;
   if (subnet === undefined) {
     return [{ code: 'FAILED_PRECONDITION', field: 'subnet_id', message: `subnet "${n.subnet_id}" does not exist on this host: create it first` }];
   }
-  const net = parseCidr(subnet.cidr)!;
-  if (addr) {
-    if (addr.prefix !== net.prefix || !containsIp(net, addr.address)) {
-      problems.push(bad('ip', `${n.ip} is not in subnet ${subnet.cidr}: use an address of it with /${net.prefix}`));
-    } else if (!isHostAddress(net, addr.address)) {
-      problems.push(bad('ip', `${n.ip} is the network or broadcast address of ${subnet.cidr}`));
-    } else if (subnet.gateway !== '' ? parseIp(subnet.gateway) === addr.address : addr.address === net.network + 1) {
-      problems.push({ code: 'ALREADY_EXISTS', field: 'ip', message: `${n.ip} is the subnet's gateway address: pick another` });
-    }
-  }
+  if (n.ip !== '') problems.push(...checkNicAddress(n.ip, subnet.cidr, subnet.gateway));
   for (const o of others) {
     if (o.id === n.id) continue;
     if (o.mac === n.mac && o.subnet_id === n.subnet_id) {

@@ -98,7 +98,7 @@ describe('volumes', () => {
 
   it('refuses bad input with the field named', async () => {
     const create = (over: Record<string, unknown>): Promise<ServiceError> => rpcError(s.volumes('h1').createVolume({ id: 'bad', sizeBytes: 64 * MiB, replicas: 3, hosts: s.hosts, tenant: '', ...over }));
-    expect((await create({ sizeBytes: 0 })).details).toBe('size_bytes: must be a positive number of bytes');
+    expect((await create({ sizeBytes: 0 })).details).toBe('size_bytes: 0 is not a positive number of bytes');
     expect((await create({ sizeBytes: 4097 })).details).toBe('size_bytes: 4097 is not a multiple of 4096');
     expect((await create({ replicas: 4 })).details).toBe('replicas: 4 replicas need 4 storage hosts; 3 given in hosts');
     expect((await create({ id: 'Bad_Id' })).details).toMatch(/^id: /);

@@ -88,10 +88,10 @@ describe('volume checks', () => {
   it('takes a positive multiple of 4096 as a size, saying what is wrong otherwise', () => {
     expect(checkVolumeSize('size_bytes', 4096)).toEqual([]);
     expect(checkVolumeSize('size_bytes', 64 * 1024 * 1024)).toEqual([]);
-    expect(checkVolumeSize('size_bytes', 0)[0]!.message).toBe('must be a positive number of bytes');
-    expect(checkVolumeSize('size_bytes', -4096)[0]!.message).toBe('must be a positive number of bytes');
-    expect(checkVolumeSize('size_bytes', 1.5)[0]!.message).toBe('must be a positive number of bytes');
-    expect(checkVolumeSize('size_bytes', 2 ** 60)[0]!.message).toBe('must be a positive number of bytes');
+    expect(checkVolumeSize('size_bytes', 0)[0]!.message).toBe('0 is not a positive number of bytes');
+    expect(checkVolumeSize('size_bytes', -4096)[0]!.message).toBe('-4096 is not a positive number of bytes');
+    expect(checkVolumeSize('size_bytes', 1.5)[0]!.message).toBe('1.5 is not a whole number of bytes');
+    expect(checkVolumeSize('size_bytes', 2 ** 60)[0]!.message).toBe(`${2 ** 60} bytes is more than the largest size, ${Number.MAX_SAFE_INTEGER}`);
     expect(checkVolumeSize('size_bytes', 4097)).toEqual([{ code: 'INVALID_ARGUMENT', field: 'size_bytes', message: '4097 is not a multiple of 4096' }]);
   });
 });

@@ -175,7 +175,9 @@ describe('vxcloud_block_volume validation', () => {
       [{ name: 'd', size_bytes: 0 }, 'size_bytes', /positive number of bytes.*e\.g\. 67108864 \(64 MiB\)/],
       [{ name: 'd', size_bytes: 4097 }, 'size_bytes', /4097 is not a multiple of 4096.*e\.g\. 8192 \(8 KiB\)/],
       [{ name: 'd', size_bytes: -4096 }, 'size_bytes', /positive/],
-      [{ name: 'd', size_bytes: 1.5 }, 'size_bytes', /positive number of bytes/],
+      [{ name: 'd', size_bytes: 1.5 }, 'size_bytes', /1\.5 is not a whole number of bytes.*e\.g\. 4096 \(4 KiB\)/],
+      // 128.001 MiB, as `size_bytes = 128.001 * 1024 * 1024` would give
+      [{ name: 'd', size_bytes: 128.001 * MiB }, 'size_bytes', /134218776\.576 is not a whole number of bytes.*e\.g\. 134221824/],
       [{ name: 'd', size_bytes: 4096, replicas: 0 }, 'replicas', /at least 1; got 0/],
       [{ name: 'd', size_bytes: 4096, replicas: 2.5 }, 'replicas', /whole number/],
     ];
