@@ -113,6 +113,7 @@ function storageHost(registry: Registry | undefined): (name: string) => boolean 
 async function openRegistry(cfg: AgentConfig, layout: string, log: Logger): Promise<Registry> {
   const r = cfg.registry!;
   const tls = r.tls ? { ca: await readFile(r.tls.ca), cert: await readFile(r.tls.cert), key: await readFile(r.tls.key) } : undefined;
+  const ext = cfg.router.external;
   const self = {
     name: cfg.host.name,
     roles: cfg.host.roles,
@@ -122,6 +123,7 @@ async function openRegistry(cfg: AgentConfig, layout: string, log: Logger): Prom
     controlPlane: cfg.controlPlane.kind,
     dataplane: layout,
     agentVersion: AGENT_VERSION,
+    ...(ext ? { external: { name: ext.name, cidr: ext.cidr, gateway: ext.gateway } } : {}),
   };
   return new Registry({ endpoints: r.endpoints, prefix: r.prefix, leaseSeconds: r.leaseSeconds, ...(tls ? { tls } : {}) }, self, log.child({ component: 'registry' }));
 }

@@ -79,6 +79,7 @@ export function inventory(reg: Registry, role: string): InventoryHost[] {
       controlPlane: h.controlPlane,
       dataplane: h.dataplane,
       agentVersion: h.agentVersion,
+      externalNetwork: h.external,
     }));
 }
 

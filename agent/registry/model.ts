@@ -13,6 +13,8 @@ export interface HostRecord {
   controlPlane: string;
   dataplane: string;
   agentVersion: string;
+  /** A route host's external network (what routers' external_network names), for plan-time checks. */
+  external?: { name: string; cidr: string; gateway: string };
 }
 
 export interface VpcObject {

@@ -6,7 +6,7 @@
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { AgentClient, type TlsMaterial } from '../../lib/agent-client.js';
 import { identityOfPem, type Identity } from '../../lib/identity.js';
-import type { Host, ObjectPlacement } from '../../gen/vxcloud/agent/v1/host.js';
+import type { ExternalNetwork, Host, ObjectPlacement } from '../../gen/vxcloud/agent/v1/host.js';
 
 export interface FleetHost {
   name: string;
@@ -14,6 +14,8 @@ export interface FleetHost {
   roles: string[];
   /** From the inventory: whether its agent holds its registry lease; true for hosts only configured. */
   up: boolean;
+  /** A route host's external network, from the inventory; undefined when unknown or none. */
+  external?: ExternalNetwork;
 }
 
 export interface HostFailure {
@@ -71,7 +73,7 @@ export class Fleet {
       try {
         const inv = await this.client(h.name).host.listHosts({ role: '' }, Math.min(this.timeoutMs, INVENTORY_DEADLINE_MS));
         const configured = new Map(this.hosts.map((x) => [x.name, x.endpoint]));
-        this.hosts = inv.hosts.map((x) => ({ name: x.name, endpoint: configured.get(x.name) ?? x.endpoints[0] ?? '', roles: x.roles, up: x.up }));
+        this.hosts = inv.hosts.map((x) => ({ name: x.name, endpoint: configured.get(x.name) ?? x.endpoints[0] ?? '', roles: x.roles, up: x.up, external: x.externalNetwork }));
         this.registryHost = h.name;
         return;
       } catch (e) {

@@ -7,9 +7,11 @@ import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/dia
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { intBetween } from '../plugin/validators.js';
+import { isHostAddress, parseCidr, parseIp } from '../../lib/ipv4.js';
+import { checkIp } from '../../lib/router-validation.js';
 import { getEach, newId, placedOn, planStatus, READY, str, strs } from './common.js';
 import { fleetDiagnostics } from './errors.js';
-import { FleetError, type Fleet } from './fleet.js';
+import { FleetError, type Fleet, type FleetHost } from './fleet.js';
 
 const schema = {
   version: 0,
@@ -58,6 +60,40 @@ async function put(fleet: Fleet, host: string, what: string, spec: Omit<RouterMe
   });
 }
 
+/**
+ * external_network, external_ip and snat against each other and against the route host's external
+ * network from the inventory — at plan time, because a replacement would destroy the old router
+ * before the agent refused the new one.
+ */
+export function externalProblems(planned: { external_network: unknown; external_ip: unknown; snat: unknown }, host: FleetHost | undefined): Diagnostic[] {
+  const network = typeof planned.external_network === 'string' ? planned.external_network : planned.external_network === null ? '' : undefined;
+  const ip = typeof planned.external_ip === 'string' ? planned.external_ip : planned.external_ip === null ? '' : undefined;
+  const d: Diagnostic[] = [];
+  const ext = host?.external;
+  const offer = ext ? `route host "${host!.name}" has external network "${ext.name}" (${ext.cidr}, gateway ${ext.gateway})` : undefined;
+  if (network === '') {
+    if (ip !== undefined && ip !== '') d.push(attributeError(['external_ip'], 'external_ip needs external_network', `Name the external network the address is on${ext ? `: ${offer}` : ''}, or leave external_ip out.`));
+    if (planned.snat === true) d.push(attributeError(['snat'], 'snat needs external_network', `SNAT translates to the router's address on an external network: set external_network and external_ip${ext ? ` (${offer})` : ''}, or snat = false.`));
+    return d;
+  }
+  if (network !== undefined && ip === '') d.push(attributeError(['external_ip'], 'external_ip is required with external_network', `Give the router's address on "${network}"${ext ? ` (${ext.cidr}, not the gateway ${ext.gateway})` : ''}.`));
+  if (ip !== undefined && ip !== '') {
+    const bad = checkIp('external_ip', ip)[0];
+    if (bad) d.push(attributeError(['external_ip'], 'Invalid external_ip', bad.message));
+  }
+  if (network === undefined || !host || d.length > 0) return d;
+  if (!ext) {
+    d.push(attributeError(['external_network'], 'No external network there', `Route host "${host.name}" has no external network (router.external in its agent config): put the router on a route host that has "${network}", or leave external_network out.`));
+  } else if (ext.name !== network) {
+    d.push(attributeError(['external_network'], 'Unknown external network', `"${network}" is not an external network of route host "${host.name}": it has "${ext.name}".`));
+  } else if (ip !== undefined) {
+    const fix = `Pick a host address of ${ext.cidr} other than the gateway ${ext.gateway}.`;
+    if (!isHostAddress(parseCidr(ext.cidr)!, parseIp(ip)!)) d.push(attributeError(['external_ip'], 'Not on the external network', `${ip} is not a host address of "${ext.name}" (${ext.cidr}). ${fix}`));
+    else if (ip === ext.gateway) d.push(attributeError(['external_ip'], 'The external gateway', `${ip} is the gateway of "${ext.name}". ${fix}`));
+  }
+  return d;
+}
+
 export const router = defineResource<typeof schema, Fleet>({
   typeName: 'vxcloud_router',
   schema,
@@ -69,6 +105,8 @@ export const router = defineResource<typeof schema, Fleet>({
     if (prior === null && planned.host !== null && provider.hostsWithRole('route').length === 0) {
       diagnostics.push(attributeError(['host'], 'No route host', 'None of the provider\'s hosts has the route role.'));
     }
+    const host = typeof planned.host === 'string' ? planned.host : prior === null && planned.host !== null ? provider.hostsWithRole('route')[0] : undefined;
+    diagnostics.push(...externalProblems(planned, host === undefined ? undefined : provider.host(host)));
     return { planned: planStatus(prior, planned) as Planned<typeof schema>, diagnostics };
   },
   async create({ planned }, { provider }) {

@@ -102,6 +102,22 @@ describe('examples/hcl/router with terraform', () => {
     }
   });
 
+  it("refuses an external_ip off the route host's external network at plan time, and the router stays", async () => {
+    const id = (await ws.stateValues('vxcloud_router.shop'))!.id;
+    const inet = lab.lab.internet!;
+    const cases: [string, RegExp][] = [
+      ['203.0.114.10', /203\.0\.114\.10 is not a host address of "internet" \(203\.0\.113\.0\/24\)\. Pick a host address of 203\.0\.113\.0\/24 other than the gateway/],
+      [inet.gateway, new RegExp(`${inet.gateway.replaceAll('.', '\\.')} is the gateway of "internet"`)],
+    ];
+    for (const [ip, message] of cases) {
+      const r = await ws.run(['apply', '-auto-approve', '-no-color', `-var=external_ip=${ip}`]);
+      expect(r.code, r.stdout).toBe(1);
+      expect(r.stderr.replace(/\s+/g, ' ')).toMatch(message);
+      expect(r.stderr).toMatch(/\n\s*\d+:\s+external_ip\s+=/);
+    }
+    expect(await ws.stateValues('vxcloud_router.shop')).toMatchObject({ id, status: 'ready', external_ip: EXTERNAL_IP });
+  });
+
   it('plans nothing more, then destroys everything', async () => {
     await ws.ok(['plan', '-detailed-exitcode', '-no-color']);
     await ws.ok(['destroy', '-auto-approve', '-no-color']);
