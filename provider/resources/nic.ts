@@ -1,8 +1,8 @@
 // vxcloud_nic: a workload's port on a subnet, on one host: a veth into a namespace, or a TAP.
 
 import { NicKind, type Nic as NicMessage, type Subnet as SubnetMessage } from '../../gen/vxcloud/agent/v1/network.js';
-import { firstHost, formatIp, isHostAddress, parseCidr, parseIp } from '../../lib/ipv4.js';
-import { checkIfname, checkMac, checkNetns } from '../../lib/validation.js';
+import { parseCidr } from '../../lib/ipv4.js';
+import { checkIfname, checkMac, checkNetns, checkNicAddress } from '../../lib/validation.js';
 import { known, knownOr, t } from '../plugin/cty.js';
 import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/diagnostics.js';
 import { defineResource, type Planned } from '../plugin/framework.js';
@@ -61,8 +61,15 @@ async function placementChecks(fleet: Fleet, p: Planned<typeof schema>): Promise
   if (typeof p.subnet_id !== 'string' || typeof p.host !== 'string') return [];
   const s = await fleet.lookup(p.subnet_id);
   if (s?.kind !== 'subnet') return [attributeError(['subnet_id'], 'No such subnet', `The registry has no subnet "${p.subnet_id}".`)];
-  if (s.hosts.includes(p.host)) return [];
-  return [attributeError(['host'], 'Host outside the subnet', `Subnet ${p.subnet_id} spans ${s.hosts.join(', ')}, not ${p.host}: put the NIC on one of those, or add ${p.host} to the subnet's hosts.`)];
+  const d: Diagnostic[] = [];
+  if (!s.hosts.includes(p.host)) {
+    d.push(attributeError(['host'], 'Host outside the subnet', `Subnet ${p.subnet_id} spans ${s.hosts.join(', ')}, not ${p.host}: put the NIC on one of those, or add ${p.host} to the subnet's hosts.`));
+  }
+  // The gateway is not in the registry's placement: the agent checks that one.
+  if (typeof p.ip === 'string' && s.cidr !== '' && parseCidr(p.ip, false) !== undefined) {
+    for (const x of checkNicAddress(p.ip, s.cidr, undefined)) d.push(attributeError(['ip'], 'Address outside the subnet', `${x.message}.`));
+  }
+  return d;
 }
 
 export const nic = defineResource<typeof schema, Fleet>({

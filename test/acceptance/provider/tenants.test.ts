@@ -120,13 +120,20 @@ describe('tenants on one registry', () => {
     expect(await ping(lab, all[6]!.ns, all[0]!.ip.split('/')[0]!, 3)).toBe(true);
   });
 
-  it("refuses at plan time a NIC on a host its subnet does not span, naming host and the fix", async () => {
+  it("refuses at plan time a NIC on a host its subnet does not span, or outside the subnet's addresses, naming the attribute and the fix", async () => {
     const subnet = await output<string>(spaces.get('ta')!, 'subnet');
-    const ws = await workspace('tg', `${providerBlock(['h3'])}\nresource "vxcloud_nic" "x" {\n  subnet_id = "${subnet}"\n  host      = "h3"\n  namespace = "${lab.lab.name}-tgx"\n}\n`);
+    const ws = await workspace(
+      'tg',
+      `${providerBlock(['h3'])}\nresource "vxcloud_nic" "x" {\n  subnet_id = "${subnet}"\n  host      = "h3"\n  namespace = "${lab.lab.name}-tgx"\n}\n` +
+        `resource "vxcloud_nic" "y" {\n  subnet_id = "${subnet}"\n  host      = "h1"\n  namespace = "${lab.lab.name}-tgy"\n  ip        = "198.18.2.10/24"\n}\n`,
+    );
     const r = await ws.run(['plan', '-no-color']);
     expect(r.code).toBe(1);
-    expect(r.stderr.replace(/\s+/g, ' ')).toMatch(new RegExp(`Subnet ${subnet} spans h1, h2, not h3: put the NIC on one of those, or add h3 to the subnet's hosts`));
+    const text = r.stderr.replace(/\s+/g, ' ');
+    expect(text).toMatch(new RegExp(`Subnet ${subnet} spans h1, h2, not h3: put the NIC on one of those, or add h3 to the subnet's hosts`));
+    expect(text).toContain('198.18.2.10/24 is not in subnet 198.18.1.0/24: use an address of it with /24.');
     expect(r.stderr).toMatch(/\n\s*\d+:\s+host\s+=/);
+    expect(r.stderr).toMatch(/\n\s*\d+:\s+ip\s+=/);
     spaces.delete('tg');
     await ws.remove();
   });
