@@ -23,6 +23,21 @@ function peerLink(n: NicRecord, ctx: L2Context): LinkSpec {
 
 export class MissingNamespaceError extends Error {}
 
+/**
+ * The interface a new veth NIC would take in its namespace is already there: nothing of a NIC not
+ * yet made is ours, so it is another host's (namespaces of a lab's hosts share /run/netns), a
+ * container's, or an operator's — and the agent must not take it over.
+ */
+export async function takenInterface(net: Net, n: NicRecord): Promise<boolean> {
+  if (n.kind !== 'veth' || !(await net.listNetns()).includes(n.namespace)) return false;
+  const ns = await net.netns(n.namespace);
+  try {
+    return (await ns.link(n.ifname)) !== undefined;
+  } finally {
+    ns.close();
+  }
+}
+
 /** `host`: the host end's spec, which the layout decides (see layout.ts). */
 export async function convergeNic(net: Net, links: Map<string, Link>, n: NicRecord, s: SubnetRecord, ctx: L2Context, host: LinkSpec): Promise<void> {
   if (n.kind === 'tap') {

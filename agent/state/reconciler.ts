@@ -10,7 +10,7 @@ import type { PlaneTable } from '../registry/view.js';
 import type { L2Context } from '../l2/context.js';
 import { l2Layout, type DataplaneLayout, type L2Layout } from '../l2/layout.js';
 import { isVxcloudLink, nicDevice, PREFIX } from '../l2/names.js';
-import { convergeNic, MissingNamespaceError, nicProblems, removeNic } from '../l2/nic.js';
+import { convergeNic, MissingNamespaceError, nicProblems, removeNic, takenInterface } from '../l2/nic.js';
 import { convergeTable, observeTable, type TableObservation } from '../l2/subnet.js';
 import type { LinkSpec } from '../l2/links.js';
 import { leasedAddress } from '../l3/dhcp-client.js';
@@ -320,6 +320,9 @@ export class Reconciler {
       const name = nicDevice(n.kind, n.id);
       const clash = Object.values(this.state.nics).find((o) => o.id !== n.id && nicDevice(o.kind, o.id) === name);
       if (clash) throw new ApiError('ALREADY_EXISTS', 'id', `NIC id "${n.id}" maps to the same device ${name} as NIC "${clash.id}": choose another id`);
+      if (!prior && (await takenInterface(this.net, n))) {
+        throw new ApiError('FAILED_PRECONDITION', 'namespace', `namespace "${n.namespace}" already has an interface ${n.ifname} that is not this NIC's (another host's NIC, or not made by vxcloud): give the NIC another namespace or ifname`);
+      }
       const createdNs = n.kind === 'veth' && n.create_namespace && !(await this.net.listNetns()).includes(n.namespace);
       await this.converging(
         (d) => {

@@ -1,5 +1,6 @@
 // Bad input is refused with the right code and the field named, and nothing is created.
 
+import { execFileSync } from 'node:child_process';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { NicKind, type NicSpec, type SubnetSpec } from '../../../gen/vxcloud/agent/v1/network.js';
@@ -74,4 +75,27 @@ it('refuses each bad input with its code and field, and creates nothing', async 
   expect(await labNamespaces()).toEqual(nsBefore);
   const state = await t.client('h1').network.listSubnets({ parentId: '' });
   expect(state.subnets.map((s) => s.spec!.id)).toEqual(['good']);
+});
+
+it("refuses a NIC whose interface is already in its namespace, and leaves that interface alone", async () => {
+  // Another host's NIC (lab hosts share /run/netns) or a container's own interface: not ours.
+  const ns = `${t.lab.name}-taken`;
+  const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
+  ip('netns', 'add', ns);
+  try {
+    ip('-n', ns, 'link', 'add', 'eth0', 'address', '02:00:00:00:aa:01', 'type', 'veth', 'peer', 'name', 'eth0p');
+    const before = await hostLinks(t, 'h1');
+    const err = (await t
+      .client('h1')
+      .network.putNic({ nic: { ...okNic, id: 'taker', namespace: ns, createNamespace: true } })
+      .catch((e: unknown) => e)) as { code: number; details: string };
+    expect(err.code).toBe(status.FAILED_PRECONDITION);
+    expect(err.details).toBe(`namespace: namespace "${ns}" already has an interface eth0 that is not this NIC's (another host's NIC, or not made by vxcloud): give the NIC another namespace or ifname`);
+    const eth0 = JSON.parse(ip('-n', ns, '-j', 'link', 'show', 'eth0')) as { address: string }[];
+    expect(eth0[0]!.address).toBe('02:00:00:00:aa:01');
+    expect(await hostLinks(t, 'h1')).toEqual(before);
+    expect((await t.client('h1').network.listNics({ parentId: '' })).nics.map((n) => n.spec!.id)).not.toContain('taker');
+  } finally {
+    ip('netns', 'delete', ns);
+  }
 });
