@@ -9,13 +9,13 @@ work=$(mktemp -d)
 vxctl() { node dist/vxctl/main.js "$@"; }
 cleanup() {
   [ -f "$work/terraform.tfstate" ] && (cd "$work" && "$TERRAFORM" destroy -auto-approve -no-color >/dev/null 2>&1 || true)
-  vxctl lab down --name "$LAB" >/dev/null
+  vxctl lab down --lab "$LAB" >/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-vxctl lab up --hosts 3 --name "$LAB"
-vxctl lab status --name "$LAB"
+vxctl lab up --hosts 3 --lab "$LAB"
+vxctl lab status --lab "$LAB"
 
 # The provider build goes into a local mirror, so `terraform init` needs no registry.
 node dist/provider/plugin/install-cli.js --dir "$work/provider" --version "$(node -p 'require("./package.json").version')" >/dev/null

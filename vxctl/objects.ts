@@ -57,7 +57,7 @@ export function registerObjectCommands(program: Command): void {
   const subnet = program.command('subnet').description('subnets on the hosts');
   withTargets(subnet.command('list').option('--vpc <id>', 'only subnets of this VPC', '')).action(async (o: TargetOptions & { vpc: string }) => {
     const rows = await eachHost(o, async (t) => (await t.client.network.listSubnets({ parentId: o.vpc })).subnets);
-    console.log(table(['HOST', 'ID', 'VPC', 'CIDR', 'VNI', 'BRIDGE', 'VXLAN', 'MTU', 'STATE'], rows.map(([h, s]) => [h, s.spec!.id, s.spec!.vpcId, s.spec!.cidr, s.spec!.vni, s.observed!.bridge, s.observed!.vxlanDevice, s.observed!.mtu, state(s.status)])));
+    console.log(table(['HOST', 'ID', 'NAME', 'VPC', 'CIDR', 'VNI', 'BRIDGE', 'VXLAN', 'MTU', 'STATE'], rows.map(([h, s]) => [h, s.spec!.id, s.spec!.name, s.spec!.vpcId, s.spec!.cidr, s.spec!.vni, s.observed!.bridge, s.observed!.vxlanDevice, s.observed!.mtu, state(s.status)])));
   });
   withTargets(subnet.command('show <id>')).action(async (id: string, o: TargetOptions) => {
     const rows = await eachHost(o, async (t) => {

@@ -35,10 +35,11 @@ export function registerRouterCommands(program: Command): void {
     const rows = await collect(o);
     console.log(
       table(
-        ['HOST', 'ID', 'VPC', 'SUBNETS', 'EXTERNAL', 'SNAT', 'LEASES', 'NAT RULES', 'DNSMASQ', 'STATE'],
+        ['HOST', 'ID', 'NAME', 'VPC', 'SUBNETS', 'EXTERNAL', 'SNAT', 'LEASES', 'NAT RULES', 'DNSMASQ', 'STATE'],
         rows.map(({ host, router: r, rules }) => [
           host,
           r.spec!.id,
+          r.spec!.name,
           r.spec!.vpcId,
           r.spec!.subnetIds.join(','),
           r.spec!.externalNetwork ? `${r.spec!.externalNetwork} ${r.spec!.externalIp}` : '-',
