@@ -151,9 +151,7 @@ export const natRule = defineResource<typeof schema, Fleet>({
     await provider.client(str(state.host)).router.deleteNatRule({ id: str(state.id) }, provider.timeoutMs);
   },
   async importState(id, { provider }) {
-    // NAT rules have no registry record yet: the route hosts are asked.
-    const found = await getEach<NatRuleMessage>(provider, provider.hostsWithRole('route'), (c) => c.router.getNatRule({ id }));
-    const hosts = [...found].filter(([, r]) => r !== null).map(([h]) => h);
+    const hosts = await placedOn(provider, id, 'nat');
     if (hosts.length === 0) throw new Error(`no host has a NAT rule with id "${id}"`);
     return { id, host: hosts[0]! };
   },
