@@ -15,6 +15,7 @@ import { App, Fn, LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
 import type { Construct } from 'constructs';
 import { dataVxcloudHosts, nic, provider, subnet, vpc } from '../../../provider/cdktf/index.js';
 
+// README: begin (the README's CDKTF section shows this part verbatim)
 export interface BasicOptions {
   /** Lab file written by `vxctl lab up`. */
   readonly labFile: string;
@@ -49,6 +50,8 @@ export class BasicStack extends TerraformStack {
     }
   }
 }
+
+// README: end
 
 /** Synthesizes the stack into `outdir`; returns the path of its Terraform JSON. */
 export function synthBasic(outdir: string, opts: BasicOptions): string {
