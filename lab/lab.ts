@@ -499,14 +499,18 @@ export async function stopAgent(host: LabHost, signal: NodeJS.Signals = 'SIGTERM
 export async function labDown(name: string, dir = labDir(name)): Promise<void> {
   checkLabName(name);
   const lab = await readLabFile(labFilePath(dir)).catch(() => undefined);
-  const owned: string[] = [];
-  for (const h of lab?.hosts ?? []) {
-    await stopAgent(h);
-    await stopIn(join(h.stateDir, 'etcd')); // a managed registry member, left by a SIGKILLed agent
-    // Namespaces the agents created for NICs may carry any name the user gave them.
-    const state = await readFile(join(h.stateDir, 'desired-state.json'), 'utf8').catch(() => '{}');
-    owned.push(...((JSON.parse(state) as { ownedNamespaces?: string[] }).ownedNamespaces ?? []));
-  }
+  // All at once: each agent's orderly stop takes about two seconds, and they do not depend on each other.
+  const owned = (
+    await Promise.all(
+      (lab?.hosts ?? []).map(async (h) => {
+        await stopAgent(h);
+        await stopIn(join(h.stateDir, 'etcd')); // a managed registry member, left by a SIGKILLed agent
+        // Namespaces the agents created for NICs may carry any name the user gave them.
+        const state = await readFile(join(h.stateDir, 'desired-state.json'), 'utf8').catch(() => '{}');
+        return (JSON.parse(state) as { ownedNamespaces?: string[] }).ownedNamespaces ?? [];
+      }),
+    )
+  ).flat();
   await stopLabDaemons(dir);
   await stopLabEtcd(dir);
   // dnsmasq and DHCP clients of agents that were SIGKILLed (a stopped agent stops its own).
