@@ -3,3 +3,15 @@
 
 /** Trailing metadata key: the field an error concerns, snake_case, as in the API and the Terraform schema. */
 export const FIELD_METADATA = 'vxcloud-field';
+
+/**
+ * Trailing metadata key of an ALREADY_EXISTS: the id of the object the caller should take instead
+ * of making a new one (one a killed provider run made; agent/registry/claims.ts, adoption).
+ */
+export const ADOPT_METADATA = 'vxcloud-adopt';
+
+/** Request metadata key: the provider run (random per provider process) a call comes from. */
+export const RUN_METADATA = 'vxcloud-run';
+
+/** What a run id looks like (a UUID, or any short token). */
+export const RUN_ID = /^[A-Za-z0-9-]{8,64}$/;

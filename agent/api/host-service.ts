@@ -12,6 +12,9 @@ import type { Registry } from '../registry/registry.js';
 import { describeIdentity } from '../../lib/identity.js';
 import { ApiError } from '../state/errors.js';
 import type { Reconciler } from '../state/reconciler.js';
+import { RUN_ID } from '../../lib/wire.js';
+import { confirmRunIn } from '../registry/authority.js';
+import { requireKind } from './caller.js';
 import { unary } from './unary.js';
 import { AGENT_VERSION } from '../version.js';
 
@@ -89,6 +92,12 @@ export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: n
       if (!registry) throw new ApiError('FAILED_PRECONDITION', '', 'this host has no registry (registry in its agent config): it knows only itself');
       return { hosts: inventory(registry, req.role) };
     }),
+    confirmRun: unary(log, 'ConfirmRun', async (req, caller) => {
+      // Run ids are random per provider process: knowing one is what it takes.
+      requireKind(caller, ['tenant', 'operator'], 'confirm provider runs');
+      if (!RUN_ID.test(req.run)) throw new ApiError('INVALID_ARGUMENT', 'run', 'a run id of 8-64 letters, digits or "-"');
+      return { confirmed: registry ? await confirmRunIn(registry, req.run) : 0 };
+    }),
     lookupObject: unary(log, 'LookupObject', async (req, caller) => {
       if (!registry) throw new ApiError('FAILED_PRECONDITION', '', 'this host has no registry (registry in its agent config): ask the hosts themselves');
       const o = await registry.transact(async (tx, k) => {
@@ -102,7 +111,7 @@ export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: n
       if (!o) throw new ApiError('NOT_FOUND', 'id', `the registry has no object "${req.id}"`);
       const spans = o.kind === 'vpc' || o.kind === 'subnet';
       const hosts = spans || o.kind === 'volume' ? o.hosts : [o.host];
-      return { id: req.id, kind: o.kind, tenant: o.tenant, hosts, cidr: spans ? o.cidr : '', subnets: o.kind === 'vpc' ? o.subnets : {} };
+      return { id: req.id, kind: o.kind, tenant: o.tenant, hosts, cidr: spans ? o.cidr : '', subnets: o.kind === 'vpc' ? o.subnets : {}, pending: o.kind !== 'volume' && o.adopt !== undefined };
     }),
     getHost: unary(log, 'GetHost', async () => {
       const d = r.desired;

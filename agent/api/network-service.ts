@@ -19,6 +19,7 @@ import type { NicRecord, SubnetRecord, VpcRecord, VtepTableRecord } from '../sta
 import type { Links, Reconciler } from '../state/reconciler.js';
 import type { Identity } from '../../lib/identity.js';
 import { claimed, released, type Authorities, type Authority } from '../registry/authority.js';
+import { origin } from '../registry/claims.js';
 import { requireKind } from './caller.js';
 import { tenantFor, type Ownership } from './ownership.js';
 import { required, unary } from './unary.js';
@@ -70,13 +71,13 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
   };
 
   return {
-    putVpc: unary(log, 'PutVpc', async (req, caller) => {
+    putVpc: unary(log, 'PutVpc', async (req, caller, run) => {
       const s = required(req.vpc, 'vpc');
       const rec: VpcRecord = { id: s.id, name: s.name, tenant: tenantFor(caller, s.tenant, 'VPCs'), cidr: s.cidr };
       own.requirePut(caller, 'VPC', rec.id);
       refuse(validateVpc(rec));
       const a = auth(caller, 'put VPCs');
-      await claimed(!r.desired.vpcs[rec.id], () => a.joinVpc(rec), () => r.putVpc(rec), () => a.leaveVpc(rec.id, true), log);
+      await claimed(!r.desired.vpcs[rec.id], () => a.joinVpc(rec, origin(run, rec.name, rec.cidr)), () => r.putVpc(rec), () => a.leaveVpc(rec.id, true), log);
       return vpc(rec);
     }),
     getVpc: unary(log, 'GetVpc', async (req, caller) => {
@@ -93,13 +94,13 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
       return released(() => a.reachable(req.id), () => r.deleteVpc(req.id), () => a.leaveVpc(req.id));
     }),
 
-    putSubnet: unary(log, 'PutSubnet', async (req, caller) => {
+    putSubnet: unary(log, 'PutSubnet', async (req, caller, run) => {
       const s = required(req.subnet, 'subnet');
       const asked: SubnetRecord = { id: s.id, vpc_id: s.vpcId, name: s.name, cidr: s.cidr, vni: s.vni, vlan: s.vlan, gateway: s.gateway };
       own.requirePut(caller, 'subnet', asked.id, { kind: 'VPC', id: asked.vpc_id, field: 'vpc_id' });
       refuse(subnetFieldProblems(asked));
       const a = auth(caller, 'put subnets');
-      const rec = await claimed(!r.desired.subnets[asked.id], () => a.joinSubnet(asked), (c) => r.putSubnet(c), () => a.leaveSubnet(asked.id, true), log);
+      const rec = await claimed(!r.desired.subnets[asked.id], () => a.joinSubnet(asked, origin(run, asked.vpc_id, asked.name, asked.cidr)), (c) => r.putSubnet(c), () => a.leaveSubnet(asked.id, true), log);
       return subnet(rec);
     }),
     getSubnet: unary(log, 'GetSubnet', async (req, caller) => {
@@ -122,7 +123,7 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
       return released(() => a.reachable(req.id), () => r.deleteSubnet(req.id), () => a.leaveSubnet(req.id));
     }),
 
-    putNic: unary(log, 'PutNic', async (req, caller) => {
+    putNic: unary(log, 'PutNic', async (req, caller, run) => {
       const s = required(req.nic, 'nic');
       own.requirePut(caller, 'NIC', s.id, { kind: 'subnet', id: s.subnetId, field: 'subnet_id' });
       const kind = NIC_KINDS[s.kind];
@@ -140,7 +141,7 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
       };
       refuse(nicFieldProblems(asked));
       const a = auth(caller, 'put NICs');
-      const rec = await claimed(!r.desired.nics[asked.id], () => a.claimNic(asked, true), (c) => r.putNic(c), () => a.releaseNic(asked.id, true), log);
+      const rec = await claimed(!r.desired.nics[asked.id], () => a.claimNic(asked, true, origin(run, asked.subnet_id, asked.kind, asked.namespace, asked.ifname, asked.mac, asked.ip, String(asked.dhcp))), (c) => r.putNic(c), () => a.releaseNic(asked.id, true), log);
       return nic(rec);
     }),
     getNic: unary(log, 'GetNic', async (req, caller) => {

@@ -15,6 +15,7 @@ import type { NatRuleRecord, RouterRecord } from '../state/model.js';
 import type { Reconciler } from '../state/reconciler.js';
 import type { Ownership } from './ownership.js';
 import { claimed, released, type Authorities } from '../registry/authority.js';
+import { origin } from '../registry/claims.js';
 import { required, unary } from './unary.js';
 
 function found<T>(value: T | undefined, what: string, id: string): T {
@@ -91,7 +92,7 @@ export function routerService(r: Reconciler, routers: Routers, authorities: Auth
   };
 
   return {
-    putRouter: unary(log, 'PutRouter', async (req, caller) => {
+    putRouter: unary(log, 'PutRouter', async (req, caller, run) => {
       const s = required(req.router, 'router');
       own.requirePut(caller, 'router', s.id, { kind: 'VPC', id: s.vpcId, field: 'vpc_id' });
       // Every leg in a subnet of the caller's own.
@@ -109,7 +110,7 @@ export function routerService(r: Reconciler, routers: Routers, authorities: Auth
         reservations: s.reservations.map((x) => ({ subnet_id: x.subnetId, mac: x.mac, ip: x.ip, hostname: x.hostname })),
         dhcp_lease_seconds: s.dhcpLeaseSeconds,
       };
-      await claimed(!r.desired.routers[rec.id], () => auth.claimRouter(rec), () => routers.putRouter(rec), () => auth.releaseRouter(rec.id, true), log);
+      await claimed(!r.desired.routers[rec.id], () => auth.claimRouter(rec, origin(run, rec.vpc_id, rec.name, [...rec.subnet_ids].sort().join(','), rec.external_network, rec.external_ip)), () => routers.putRouter(rec), () => auth.releaseRouter(rec.id, true), log);
       return router(rec);
     }),
     getRouter: unary(log, 'GetRouter', async (req, caller) => {
@@ -127,7 +128,7 @@ export function routerService(r: Reconciler, routers: Routers, authorities: Auth
       return released(() => auth.reachable(req.id), () => routers.deleteRouter(req.id), () => auth.releaseRouter(req.id));
     }),
 
-    putNatRule: unary(log, 'PutNatRule', async (req, caller) => {
+    putNatRule: unary(log, 'PutNatRule', async (req, caller, run) => {
       const s = required(req.rule, 'rule');
       own.requirePut(caller, 'NAT rule', s.id, { kind: 'router', id: s.routerId, field: 'router_id' });
       const type = NAT_TYPES[s.type];
@@ -145,7 +146,7 @@ export function routerService(r: Reconciler, routers: Routers, authorities: Auth
         internal_port: s.internalPort,
       };
       const auth = authorities(own.scope(caller, 'put NAT rules'));
-      await claimed(!r.desired.natRules[rec.id], () => auth.claimNat(rec), () => routers.putNatRule(rec), () => auth.releaseNat(rec.id, true), log);
+      await claimed(!r.desired.natRules[rec.id], () => auth.claimNat(rec, origin(run, rec.router_id, rec.type, rec.protocol, rec.external_ip, String(rec.external_port), rec.internal_ip, String(rec.internal_port))), () => routers.putNatRule(rec), () => auth.releaseNat(rec.id, true), log);
       return rule(rec);
     }),
     getNatRule: unary(log, 'GetNatRule', async (req, caller) => {

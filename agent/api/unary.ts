@@ -5,7 +5,7 @@
 import { Metadata, status as Status, type handleUnaryCall, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { describeIdentity, type Identity } from '../../lib/identity.js';
-import { FIELD_METADATA } from '../../lib/wire.js';
+import { ADOPT_METADATA, FIELD_METADATA, RUN_ID, RUN_METADATA } from '../../lib/wire.js';
 import { callerOf } from './caller.js';
 import { ApiError, type ApiCode } from '../state/errors.js';
 
@@ -38,8 +38,14 @@ function objectOf(req: unknown): string {
 }
 
 
-/** The handler gets the caller's identity; a call without one never reaches it. */
-export function unary<Req, Res>(log: Logger, name: string, fn: (req: Req, caller: Identity) => Promise<Res>): handleUnaryCall<Req, Res> {
+/** The provider run a call comes from ('' for none, or one not shaped like a run id). */
+function runOf(call: ServerUnaryCall<unknown, unknown>): string {
+  const v = call.metadata.get(RUN_METADATA)[0];
+  return typeof v === 'string' && RUN_ID.test(v) ? v : '';
+}
+
+/** The handler gets the caller's identity (a call without one never reaches it) and its provider run. */
+export function unary<Req, Res>(log: Logger, name: string, fn: (req: Req, caller: Identity, run: string) => Promise<Res>): handleUnaryCall<Req, Res> {
   const audited = CHANGES.test(name);
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     let who = '';
@@ -50,7 +56,7 @@ export function unary<Req, Res>(log: Logger, name: string, fn: (req: Req, caller
     new Promise<Res>((resolve) => {
       const caller = callerOf(call);
       who = describeIdentity(caller);
-      resolve(fn(call.request, caller));
+      resolve(fn(call.request, caller, runOf(call)));
     }).then(
       (res) => {
         audit('ok');
@@ -62,6 +68,7 @@ export function unary<Req, Res>(log: Logger, name: string, fn: (req: Req, caller
           log.info({ rpc: name, code: e.code }, e.message);
           const metadata = new Metadata();
           if (e.field) metadata.set(FIELD_METADATA, e.field);
+          if (e.adopt) metadata.set(ADOPT_METADATA, e.adopt);
           callback({ code: CODES[e.code], details: e.message, metadata });
         } else {
           log.error({ rpc: name, err: e }, 'request failed');

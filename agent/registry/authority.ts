@@ -5,24 +5,25 @@
 import type { Logger } from 'pino';
 import { ApiError } from '../state/errors.js';
 import type { NatRuleRecord, NicRecord, RouterRecord, SubnetRecord, VpcRecord } from '../state/model.js';
-import { claimNat, claimNic, claimRouter, claimVolume, joinSubnet, joinVpc, leaveSubnet, leaveVpc, releaseNat, releaseNic, releaseRouter, releaseVolume } from './claims.js';
+import { claimNat, claimNic, claimRouter, claimVolume, confirmRun, joinSubnet, joinVpc, leaveSubnet, leaveVpc, releaseNat, releaseNic, releaseRouter, releaseVolume, type Origin } from './claims.js';
 import type { Registry } from './registry.js';
 
 export interface Authority {
   /** Fails with UNAVAILABLE unless the registry answers: deletes ask before they touch the kernel. */
   reachable(id: string): Promise<void>;
-  joinVpc(v: VpcRecord): Promise<void>;
+  /** `origin`: the provider run a create comes from, and what makes it the same object (claims.ts, adoption). */
+  joinVpc(v: VpcRecord, origin?: Origin): Promise<void>;
   /** `undo`: giving back a claim the host could not make (no tombstone: the id may come again). */
   leaveVpc(id: string, undo?: boolean): Promise<void>;
   /** The subnet with its VNI settled (allocated when 0). */
-  joinSubnet(s: SubnetRecord): Promise<SubnetRecord>;
+  joinSubnet(s: SubnetRecord, origin?: Origin): Promise<SubnetRecord>;
   leaveSubnet(id: string, undo?: boolean): Promise<void>;
   /** The NIC with its MAC (and, when `allocateIp`, its address) settled. */
-  claimNic(n: NicRecord, allocateIp: boolean): Promise<NicRecord>;
+  claimNic(n: NicRecord, allocateIp: boolean, origin?: Origin): Promise<NicRecord>;
   releaseNic(id: string, undo?: boolean): Promise<void>;
-  claimRouter(r: RouterRecord): Promise<void>;
+  claimRouter(r: RouterRecord, origin?: Origin): Promise<void>;
   releaseRouter(id: string, undo?: boolean): Promise<void>;
-  claimNat(n: NatRuleRecord): Promise<void>;
+  claimNat(n: NatRuleRecord, origin?: Origin): Promise<void>;
   releaseNat(id: string, undo?: boolean): Promise<void>;
   /** A volume's name and placement; true when this call made the record. */
   claimVolume(v: { id: string; tenant: string; hosts: string[] }): Promise<boolean>;
@@ -57,22 +58,29 @@ export async function released(check: () => Promise<void>, local: () => Promise<
 /** Claims as the tenant `as` acts (undefined: an operator, for any tenant). */
 export type Authorities = (as: string | undefined) => Authority;
 
+/** A provider run's objects are in terraform's state: none of them is adopted any more. Returns how many. */
+export async function confirmRunIn(reg: Registry, run: string): Promise<number> {
+  let total = 0;
+  for (let n = -1; n !== 0; total += n) n = await reg.transact((tx, k) => confirmRun(tx, k, run));
+  return total;
+}
+
 export function registryAuthority(reg: Registry): Authorities {
   const host = reg.host;
   return (as) => ({
     reachable: (id) => reg.transact(async (tx, k) => void (await tx.get(k.object(id)))),
-    joinVpc: (v) => reg.transact(async (tx, k) => void (await joinVpc(tx, k, v, host, as))),
+    joinVpc: (v, origin) => reg.transact(async (tx, k) => void (await joinVpc(tx, k, v, host, as, origin))),
     leaveVpc: (id, undo) => reg.transact((tx, k) => leaveVpc(tx, k, id, host, undo, as)),
-    joinSubnet: async (s) => ({ ...s, vni: (await reg.transact((tx, k) => joinSubnet(tx, k, s, host, as))).vni }),
+    joinSubnet: async (s, origin) => ({ ...s, vni: (await reg.transact((tx, k) => joinSubnet(tx, k, s, host, as, origin))).vni }),
     leaveSubnet: (id, undo) => reg.transact((tx, k) => leaveSubnet(tx, k, id, host, undo, as)),
-    async claimNic(n, allocateIp) {
-      const o = await reg.transact((tx, k) => claimNic(tx, k, n, host, allocateIp, as));
+    async claimNic(n, allocateIp, origin) {
+      const o = await reg.transact((tx, k) => claimNic(tx, k, n, host, allocateIp, as, origin));
       return { ...n, mac: o.mac, ip: o.ip };
     },
     releaseNic: (id, undo) => reg.transact((tx, k) => releaseNic(tx, k, id, host, undo, as)),
-    claimRouter: (r) => reg.transact(async (tx, k) => void (await claimRouter(tx, k, r, host, as))),
+    claimRouter: (r, origin) => reg.transact(async (tx, k) => void (await claimRouter(tx, k, r, host, as, origin))),
     releaseRouter: (id, undo) => reg.transact((tx, k) => releaseRouter(tx, k, id, host, undo, as)),
-    claimNat: (n) => reg.transact(async (tx, k) => void (await claimNat(tx, k, n, host, as))),
+    claimNat: (n, origin) => reg.transact(async (tx, k) => void (await claimNat(tx, k, n, host, as, origin))),
     releaseNat: (id, undo) => reg.transact((tx, k) => releaseNat(tx, k, id, host, undo, as)),
     claimVolume: (v) => reg.transact((tx, k) => claimVolume(tx, k, v, as)),
     releaseVolume: (id) => reg.transact((tx, k) => releaseVolume(tx, k, id, as)),

@@ -37,9 +37,90 @@ async function fresh(tx: Txn, k: Keys, id: string, kind: ObjectKind): Promise<vo
  * `undo`: a claim given back because the host could not make the object — no tombstone, so that
  * the caller may put it again, corrected, under the same id.
  */
-function remove(tx: Txn, k: Keys, id: string, cur: RegistryObject, undo: boolean): void {
+async function remove(tx: Txn, k: Keys, id: string, cur: RegistryObject, undo: boolean): Promise<void> {
   tx.delete(k.object(id));
   if (!undo) tx.putTombstone(k.deleted(id), JSON.stringify({ kind: cur.kind, tenant: cur.tenant }));
+  if (cur.kind !== 'volume' && cur.adopt !== undefined && (await pendingOf(tx, k, cur.adopt))?.id === id) tx.delete(k.pending(cur.adopt));
+}
+
+// ---- adoption: what a killed provider run left behind ----
+
+/**
+ * Where a Put comes from: the provider run that sends it (random per provider process) and the
+ * object's natural key (what makes two declarations the same object: a subnet's VPC and CIDR).
+ */
+export interface Origin {
+  run: string;
+  key: string;
+}
+
+/** The origin of a call of run `run` ('' = none: not a provider's) for an object whose natural key is `parts`. */
+export const origin = (run: string, ...parts: string[]): Origin | undefined => (run === '' ? undefined : { run, key: parts.join('\n') });
+
+interface PendingMark {
+  id: string;
+  run: string;
+}
+
+const adoptHash = (kind: ObjectKind, tenant: string, key: string): string => createHash('sha256').update(`${kind}\n${tenant}\n${key}`).digest('hex').slice(0, 32);
+
+async function pendingOf(tx: Txn, k: Keys, hash: string): Promise<PendingMark | undefined> {
+  const raw = await tx.get(k.pending(hash));
+  return raw === undefined ? undefined : (JSON.parse(raw) as PendingMark);
+}
+
+/**
+ * A new object a provider run makes stays pending until that run confirms it at its orderly exit
+ * (confirmRun). A run killed after the Put but before terraform recorded the object never does;
+ * then the next run's create of the same object (tenant, kind and natural key) is refused with
+ * the pending object's id to adopt, instead of making a second object or colliding with the
+ * first. A run never adopts its own objects: two equal declarations of one run stay two.
+ * Returns the object's pending hash.
+ */
+async function pendingNew(tx: Txn, k: Keys, kind: ObjectKind, tenant: string, id: string, origin: Origin | undefined): Promise<string | undefined> {
+  if (!origin) return undefined;
+  const hash = adoptHash(kind, tenant, origin.key);
+  const p = await pendingOf(tx, k, hash);
+  if (p && p.run !== origin.run && p.id !== id && (await tx.get(k.object(p.id))) !== undefined) {
+    throw new ApiError('ALREADY_EXISTS', 'id', `${KIND_NAMES[kind]} "${p.id}" is this ${KIND_NAMES[kind]}, made by a provider run that did not finish: adopt it`, p.id);
+  }
+  tx.put(k.pending(hash), JSON.stringify({ id, run: origin.run } satisfies PendingMark));
+  return hash;
+}
+
+/** Objects of one host are the same object only on the same host. */
+const onHost = (origin: Origin | undefined, host: string): Origin | undefined => origin && { run: origin.run, key: `${host}\n${origin.key}` };
+
+/** A pending object put again by a run that adopted it: the mark becomes that run's to confirm. */
+async function pendingAgain(tx: Txn, k: Keys, cur: { adopt?: string }, id: string, origin: Origin | undefined): Promise<void> {
+  if (!origin || cur.adopt === undefined) return;
+  const p = await pendingOf(tx, k, cur.adopt);
+  if (p?.id === id && p.run !== origin.run) tx.put(k.pending(cur.adopt), JSON.stringify({ id, run: origin.run } satisfies PendingMark));
+}
+
+/** Pending marks confirmed per transaction (etcd caps the operations of one). */
+const CONFIRM_BATCH = 40;
+
+/**
+ * The run's objects are recorded by terraform: none is adopted any more. Returns how many were
+ * confirmed in this transaction; call again until 0.
+ */
+export async function confirmRun(tx: Txn, k: Keys, run: string): Promise<number> {
+  let n = 0;
+  for (const [key, raw] of await tx.list(k.pendings)) {
+    if ((JSON.parse(raw) as PendingMark).run !== run) continue;
+    const hash = key.slice(k.pendings.length);
+    const p = await pendingOf(tx, k, hash);
+    if (p?.run !== run) continue;
+    tx.delete(k.pending(hash));
+    const o = await read(tx, k, p.id);
+    if (o && o.kind !== 'volume' && o.adopt === hash) {
+      const { adopt: _, ...rest } = o;
+      tx.put(k.object(p.id), JSON.stringify(rest));
+    }
+    if (++n === CONFIRM_BATCH) break;
+  }
+  return n;
 }
 
 /** `as`: the tenant a call acts for (undefined: an operator, for every tenant). */
@@ -57,14 +138,16 @@ function immutable(what: string, field: string, was: string | number, now: strin
 
 // ---- VPCs ----
 
-export async function joinVpc(tx: Txn, k: Keys, v: { id: string; tenant: string; name: string; cidr: string }, host: string, as?: string): Promise<VpcObject> {
+export async function joinVpc(tx: Txn, k: Keys, v: { id: string; tenant: string; name: string; cidr: string }, host: string, as?: string, origin?: Origin): Promise<VpcObject> {
   const cur = await readAs(tx, k, v.id, 'vpc', as);
   if (!cur) {
     await fresh(tx, k, v.id, 'vpc');
-    const o: VpcObject = { kind: 'vpc', tenant: v.tenant, name: v.name, cidr: v.cidr, hosts: [host], subnets: {} };
+    const adopt = await pendingNew(tx, k, 'vpc', v.tenant, v.id, origin);
+    const o: VpcObject = { kind: 'vpc', tenant: v.tenant, name: v.name, cidr: v.cidr, hosts: [host], subnets: {}, ...(adopt ? { adopt } : {}) };
     tx.put(k.object(v.id), JSON.stringify(o));
     return o;
   }
+  await pendingAgain(tx, k, cur, v.id, origin);
   immutable(`VPC "${v.id}"`, 'cidr', cur.cidr, v.cidr);
   immutable(`VPC "${v.id}"`, 'tenant', cur.tenant, v.tenant);
   const next: VpcObject = { ...cur, name: v.name, hosts: withHost(cur.hosts, host) };
@@ -77,7 +160,7 @@ export async function leaveVpc(tx: Txn, k: Keys, id: string, host: string, undo 
   if (!cur?.hosts.includes(host)) return;
   const hosts = cur.hosts.filter((h) => h !== host);
   if (hosts.length > 0) tx.put(k.object(id), JSON.stringify({ ...cur, hosts }));
-  else remove(tx, k, id, cur, undo);
+  else await remove(tx, k, id, cur, undo);
 }
 
 // ---- subnets ----
@@ -99,9 +182,10 @@ async function allocateVni(tx: Txn, k: Keys, id: string, requested: number): Pro
   throw new ApiError('FAILED_PRECONDITION', 'vni', 'every VNI is taken');
 }
 
-export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: string; cidr: string; gateway: string; vni: number }, host: string, as?: string): Promise<SubnetObject> {
+export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: string; cidr: string; gateway: string; vni: number }, host: string, as?: string, origin?: Origin): Promise<SubnetObject> {
   const cur = await readAs(tx, k, s.id, 'subnet', as);
   if (cur) {
+    await pendingAgain(tx, k, cur, s.id, origin);
     immutable(`subnet "${s.id}"`, 'vpc_id', cur.vpc, s.vpc_id);
     immutable(`subnet "${s.id}"`, 'cidr', cur.cidr, s.cidr);
     if (s.vni !== 0) immutable(`subnet "${s.id}"`, 'vni', cur.vni, s.vni);
@@ -117,6 +201,7 @@ export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: stri
   if (!vpc) throw new ApiError('FAILED_PRECONDITION', 'vpc_id', `VPC "${s.vpc_id}" does not exist: create it first`);
   const net = parseCidr(s.cidr);
   if (!net || !contains(parseCidr(vpc.cidr)!, net)) throw new ApiError('INVALID_ARGUMENT', 'cidr', `${s.cidr} is not inside the VPC's ${vpc.cidr}: pick a subnet of it`);
+  const adopt = await pendingNew(tx, k, 'subnet', vpc.tenant, s.id, origin);
   // Across every host of the VPC, not only this one's subnets (the agent checks those).
   for (const [other, cidr] of Object.entries(vpc.subnets)) {
     if (overlaps(parseCidr(cidr)!, net)) throw new ApiError('ALREADY_EXISTS', 'cidr', `${s.cidr} overlaps subnet "${other}" (${cidr}) of VPC "${s.vpc_id}": pick a CIDR that does not`);
@@ -130,6 +215,7 @@ export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: stri
     gateway: s.gateway || formatIp(firstHost(net)),
     vni: await allocateVni(tx, k, s.id, s.vni),
     hosts: [host],
+    ...(adopt ? { adopt } : {}),
   };
   tx.put(k.object(s.id), JSON.stringify(o));
   return o;
@@ -144,7 +230,7 @@ export async function leaveSubnet(tx: Txn, k: Keys, id: string, host: string, un
     return;
   }
   if ((await tx.list(k.ips(id))).size > 0) throw new ApiError('FAILED_PRECONDITION', 'id', `subnet "${id}" still has NICs: delete them first`);
-  remove(tx, k, id, cur, undo);
+  await remove(tx, k, id, cur, undo);
   const vpc = await read(tx, k, cur.vpc);
   if (vpc?.kind === 'vpc' && id in vpc.subnets) {
     const { [id]: _, ...subnets } = vpc.subnets;
@@ -200,13 +286,14 @@ async function claimIp(tx: Txn, k: Keys, s: SubnetObject, subnet: string, id: st
 }
 
 /** `ip`: '' allocates the lowest free address when `allocateIp`, else the NIC has none. `mac`: '' allocates. */
-export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: string; mac: string; ip: string }, host: string, allocateIp: boolean, as?: string): Promise<NicObject> {
+export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: string; mac: string; ip: string }, host: string, allocateIp: boolean, as?: string, origin?: Origin): Promise<NicObject> {
   const cur = await readAs(tx, k, n.id, 'nic', as);
   if (cur) {
     immutable(`NIC "${n.id}"`, 'subnet_id', cur.subnet, n.subnet_id);
     immutable(`NIC "${n.id}"`, 'host', cur.host, host);
     if (n.mac !== '') immutable(`NIC "${n.id}"`, 'mac', cur.mac, n.mac);
     if (n.ip !== '' || !allocateIp) immutable(`NIC "${n.id}"`, 'ip', cur.ip, n.ip);
+    await pendingAgain(tx, k, cur, n.id, origin);
     return cur;
   }
   await fresh(tx, k, n.id, 'nic');
@@ -216,6 +303,7 @@ export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: str
   if (!s.hosts.includes(host)) {
     throw new ApiError('FAILED_PRECONDITION', 'host', `subnet "${n.subnet_id}" does not span host ${host} (it spans ${s.hosts.join(', ')}): put the NIC on one of those, or add ${host} to the subnet's hosts`);
   }
+  const adopt = await pendingNew(tx, k, 'nic', s.tenant, n.id, onHost(origin, host));
   const o: NicObject = {
     kind: 'nic',
     tenant: s.tenant,
@@ -223,6 +311,7 @@ export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: str
     host,
     mac: await claimMac(tx, k, n.subnet_id, n.id, n.mac),
     ip: n.ip === '' && !allocateIp ? '' : await claimIp(tx, k, s, n.subnet_id, n.id, n.ip),
+    ...(adopt ? { adopt } : {}),
   };
   tx.put(k.object(n.id), JSON.stringify(o));
   return o;
@@ -232,7 +321,7 @@ export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: str
 export async function releaseNic(tx: Txn, k: Keys, id: string, host: string, undo = false, as?: string): Promise<void> {
   const cur = await readAs(tx, k, id, 'nic', as);
   if (!cur || cur.host !== host) return;
-  remove(tx, k, id, cur, undo);
+  await remove(tx, k, id, cur, undo);
   if (cur.ip !== '') tx.delete(k.ip(cur.subnet, cur.ip.split('/')[0]!));
   tx.delete(k.mac(cur.subnet, cur.mac));
 }
@@ -266,7 +355,7 @@ async function releaseExternalIp(tx: Txn, k: Keys, network: string, ip: string, 
 
 // ---- routers ----
 
-export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: string; subnet_ids: string[]; external_network: string; external_ip: string }, host: string, as?: string): Promise<RouterObject> {
+export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: string; subnet_ids: string[]; external_network: string; external_ip: string }, host: string, as?: string, origin?: Origin): Promise<RouterObject> {
   const cur = await readAs(tx, k, r.id, 'router', as);
   if (cur) {
     immutable(`router "${r.id}"`, 'vpc_id', cur.vpc, r.vpc_id);
@@ -275,6 +364,9 @@ export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: str
   const vpc = await readAs(tx, k, r.vpc_id, 'vpc', as);
   if (as !== undefined && vpc?.tenant !== as) throw notYours('vpc', r.vpc_id, as);
   if (!vpc) throw new ApiError('FAILED_PRECONDITION', 'vpc_id', `VPC "${r.vpc_id}" does not exist: create it first`);
+  let adopt = cur?.adopt;
+  if (cur) await pendingAgain(tx, k, cur, r.id, origin);
+  else adopt = await pendingNew(tx, k, 'router', vpc.tenant, r.id, onHost(origin, host));
   for (const [i, sid] of r.subnet_ids.entries()) {
     const s = await readAs(tx, k, sid, 'subnet', as);
     if (!s || s.vpc !== r.vpc_id) throw new ApiError('FAILED_PRECONDITION', `subnet_ids[${i}]`, `subnet "${sid}" is not a subnet of VPC "${r.vpc_id}"`);
@@ -286,7 +378,7 @@ export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: str
   const [network, ip] = r.external_network !== '' && r.external_ip !== '' ? [r.external_network, r.external_ip] : ['', ''];
   if (cur?.ip && (cur.network !== network || cur.ip !== ip)) await releaseExternalIp(tx, k, cur.network!, cur.ip, r.id);
   if (ip !== '') await claimExternalIp(tx, k, network, ip, r.id, r.id, 'external_ip');
-  const o: RouterObject = { kind: 'router', tenant: vpc.tenant, vpc: r.vpc_id, host, subnets: [...r.subnet_ids], network, ip };
+  const o: RouterObject = { kind: 'router', tenant: vpc.tenant, vpc: r.vpc_id, host, subnets: [...r.subnet_ids], network, ip, ...(adopt ? { adopt } : {}) };
   tx.put(k.object(r.id), JSON.stringify(o));
   return o;
 }
@@ -294,7 +386,7 @@ export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: str
 export async function releaseRouter(tx: Txn, k: Keys, id: string, host: string, undo = false, as?: string): Promise<void> {
   const cur = await readAs(tx, k, id, 'router', as);
   if (!cur || cur.host !== host) return;
-  remove(tx, k, id, cur, undo);
+  await remove(tx, k, id, cur, undo);
   for (const sid of cur.subnets) if ((await tx.get(k.leg(sid))) === id) tx.delete(k.leg(sid));
   if (cur.ip) await releaseExternalIp(tx, k, cur.network!, cur.ip, id);
 }
@@ -302,18 +394,21 @@ export async function releaseRouter(tx: Txn, k: Keys, id: string, host: string, 
 // ---- NAT rules ----
 
 /** A NAT rule of a router of the caller's; its external address is claimed for that router. */
-export async function claimNat(tx: Txn, k: Keys, n: { id: string; router_id: string; external_ip: string }, host: string, as?: string): Promise<NatObject> {
+export async function claimNat(tx: Txn, k: Keys, n: { id: string; router_id: string; external_ip: string }, host: string, as?: string, origin?: Origin): Promise<NatObject> {
   const cur = await readAs(tx, k, n.id, 'nat', as);
   if (cur) immutable(`NAT rule "${n.id}"`, 'router_id', cur.router, n.router_id);
   else await fresh(tx, k, n.id, 'nat');
   const router = await readAs(tx, k, n.router_id, 'router', as);
   if (as !== undefined && router?.tenant !== as) throw notYours('router', n.router_id, as);
   if (!router || router.host !== host) throw new ApiError('FAILED_PRECONDITION', 'router_id', `router "${n.router_id}" is not on ${host}: put the rule on its router's host`);
+  let adopt = cur?.adopt;
+  if (cur) await pendingAgain(tx, k, cur, n.id, origin);
+  else adopt = await pendingNew(tx, k, 'nat', router.tenant, n.id, onHost(origin, host));
   const network = router.network ?? '';
   const ip = network !== '' ? n.external_ip : '';
   if (cur?.ip && cur.ip !== ip) await releaseExternalIp(tx, k, cur.network, cur.ip, n.id);
   if (ip !== '') await claimExternalIp(tx, k, network, ip, n.router_id, n.id, 'external_ip');
-  const o: NatObject = { kind: 'nat', tenant: router.tenant, router: n.router_id, host, network, ip };
+  const o: NatObject = { kind: 'nat', tenant: router.tenant, router: n.router_id, host, network, ip, ...(adopt ? { adopt } : {}) };
   tx.put(k.object(n.id), JSON.stringify(o));
   return o;
 }
@@ -321,7 +416,7 @@ export async function claimNat(tx: Txn, k: Keys, n: { id: string; router_id: str
 export async function releaseNat(tx: Txn, k: Keys, id: string, host: string, undo = false, as?: string): Promise<void> {
   const cur = await readAs(tx, k, id, 'nat', as);
   if (!cur || cur.host !== host) return;
-  remove(tx, k, id, cur, undo);
+  await remove(tx, k, id, cur, undo);
   if (cur.ip) await releaseExternalIp(tx, k, cur.network, cur.ip, id);
 }
 
@@ -345,5 +440,5 @@ export async function claimVolume(tx: Txn, k: Keys, v: { id: string; tenant: str
 /** No tombstone: a volume's name is its owner's to use again, e.g. when terraform replaces it. */
 export async function releaseVolume(tx: Txn, k: Keys, id: string, as?: string): Promise<void> {
   const cur = await readAs(tx, k, id, 'volume', as);
-  if (cur) remove(tx, k, id, cur, true);
+  if (cur) await remove(tx, k, id, cur, true);
 }

@@ -17,7 +17,13 @@ export interface HostRecord {
   external?: { name: string; cidr: string; gateway: string };
 }
 
-export interface VpcObject {
+/** An object a provider run made and has not confirmed yet (claims.ts, adoption). */
+export interface Pending {
+  /** Its `pending/` key while unconfirmed. */
+  adopt?: string;
+}
+
+export interface VpcObject extends Pending {
   kind: 'vpc';
   tenant: string;
   name: string;
@@ -31,7 +37,7 @@ export interface VpcObject {
   subnets: Record<string, string>;
 }
 
-export interface SubnetObject {
+export interface SubnetObject extends Pending {
   kind: 'subnet';
   tenant: string;
   vpc: string;
@@ -43,7 +49,7 @@ export interface SubnetObject {
   hosts: string[];
 }
 
-export interface NicObject {
+export interface NicObject extends Pending {
   kind: 'nic';
   tenant: string;
   subnet: string;
@@ -53,7 +59,7 @@ export interface NicObject {
   ip: string;
 }
 
-export interface RouterObject {
+export interface RouterObject extends Pending {
   kind: 'router';
   tenant: string;
   vpc: string;
@@ -64,7 +70,7 @@ export interface RouterObject {
   ip?: string;
 }
 
-export interface NatObject {
+export interface NatObject extends Pending {
   kind: 'nat';
   tenant: string;
   router: string;
@@ -112,6 +118,12 @@ export const keys = (prefix: string) => ({
    * its floating IPs and port forwards), whichever route host the router is on.
    */
   extip: (network: string, ip: string) => `${prefix}extip/${network}/${ip}`,
+  /**
+   * Objects a provider run made and has not confirmed (at its orderly exit), by a hash of tenant,
+   * kind and natural key: what the next run adopts when the first was killed.
+   */
+  pending: (hash: string) => `${prefix}pending/${hash}`,
+  pendings: `${prefix}pending/`,
 });
 export type Keys = ReturnType<typeof keys>;
 

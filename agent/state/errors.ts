@@ -13,6 +13,8 @@ export class ApiError extends Error {
     readonly code: ApiCode,
     readonly field: string,
     message: string,
+    /** The id of an object the caller should take instead of making this one (claims.ts, adoption). */
+    readonly adopt?: string,
   ) {
     super(field ? `${field}: ${message}` : message);
     this.name = 'ApiError';

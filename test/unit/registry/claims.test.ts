@@ -3,7 +3,7 @@
 // cannot be put again while its tombstone lasts.
 
 import { describe, expect, it } from 'vitest';
-import { claimNat, claimNic, claimRouter, claimVolume, joinSubnet, joinVpc, leaveSubnet, leaveVpc, macFor, releaseNat, releaseNic, releaseRouter, releaseVolume } from '../../../agent/registry/claims.js';
+import { claimNat, claimNic, claimRouter, claimVolume, confirmRun, joinSubnet, joinVpc, leaveSubnet, leaveVpc, macFor, origin, releaseNat, releaseNic, releaseRouter, releaseVolume } from '../../../agent/registry/claims.js';
 import { keys } from '../../../agent/registry/model.js';
 import { optimistic, type Txn } from '../../../agent/registry/txn.js';
 import { reservations, viewOf, vtepTables } from '../../../agent/registry/view.js';
@@ -232,5 +232,68 @@ describe('registry claims', () => {
     expect(t.neighbors.map((e) => e.ip).sort()).toEqual(['198.18.1.3', '198.18.1.4']);
     expect(reservations(v, 's').map((r) => r.ip)).toEqual(['198.18.1.2', '198.18.1.3', '198.18.1.4']);
     expect(vtepTables(v, 'h9').size).toBe(0);
+  });
+});
+
+describe('adoption of what a killed provider run left', () => {
+  const vpc = (id: string, run: string, host = 'h1') => (tx: Txn) => joinVpc(tx, k, { id, tenant: 'a', name: 'shop', cidr: '198.18.0.0/16' }, host, undefined, origin(run, 'shop', '198.18.0.0/16'));
+  const subnet = (id: string, run: string, host: string) => (tx: Txn) =>
+    joinSubnet(tx, k, { id, vpc_id: 'v', cidr: '198.18.1.0/24', gateway: '', vni: 0 }, host, undefined, origin(run, 'v', 'web', '198.18.1.0/24'));
+  const pendingMarks = (b: MemoryBackend) => [...b.kv.keys()].filter((key) => key.startsWith(k.pendings));
+
+  it("tells a later run's create of the same object to adopt the one a run that never confirmed made", async () => {
+    const { run, b } = setup();
+    await run(vpc('v', 'run-one-0001'));
+    await run(subnet('s1', 'run-one-0001', 'h1')); // killed before h2's Put and before terraform recorded it
+    const e = await refused(run(subnet('s2', 'run-two-0002', 'h1')));
+    expect([e.code, e.field, e.adopt]).toEqual(['ALREADY_EXISTS', 'id', 's1']);
+    expect(e.message).toMatch(/subnet "s1" is this subnet, made by a provider run that did not finish: adopt it/);
+    // The second run takes it, on every host it wants, and its confirm makes it its own.
+    for (const h of ['h1', 'h2']) await run(subnet('s1', 'run-two-0002', h));
+    expect(JSON.parse(b.kv.get(k.object('s1'))!.value).hosts).toEqual(['h1', 'h2']);
+    expect(await run((tx) => confirmRun(tx, k, 'run-one-0001'))).toBe(1); // the VPC, which the first run's terraform did record
+    expect(await run((tx) => confirmRun(tx, k, 'run-two-0002'))).toBe(1);
+    expect(await run((tx) => confirmRun(tx, k, 'run-two-0002'))).toBe(0);
+    expect(pendingMarks(b)).toEqual([]);
+    expect(JSON.parse(b.kv.get(k.object('s1'))!.value).adopt).toBeUndefined();
+  });
+
+  it('adopts nothing a confirmed run made, nothing of the same run, and nothing of calls without a run', async () => {
+    const { run } = setup();
+    await run(vpc('v', 'run-one-0001'));
+    await run((tx) => confirmRun(tx, k, 'run-one-0001'));
+    expect(await run(vpc('v2', 'run-two-0002'))).toMatchObject({ name: 'shop' }); // a second VPC of that name and CIDR is fine
+    // Two equal declarations in one run stay two objects (here the second collides on its CIDR).
+    await run(subnet('s1', 'run-two-0002', 'h1'));
+    expect((await refused(run(subnet('s2', 'run-two-0002', 'h1')))).adopt).toBeUndefined();
+    // vxctl and other callers send no run: their creates mark nothing and adopt nothing.
+    const plain = await refused(run((tx) => joinSubnet(tx, k, { id: 's3', vpc_id: 'v', cidr: '198.18.1.0/24', gateway: '', vni: 0 }, 'h1')));
+    expect([plain.field, plain.adopt]).toEqual(['cidr', undefined]);
+  });
+
+  it('adopts only within the tenant and the host, and forgets a pending object once it is deleted', async () => {
+    const { run, b } = setup();
+    await run(vpc('v', 'run-one-0001'));
+    await run(subnet('s1', 'run-one-0001', 'h1'));
+    for (const h of ['h1', 'h2']) await run((tx) => joinSubnet(tx, k, { id: 's1', vpc_id: 'v', cidr: '198.18.1.0/24', gateway: '', vni: 0 }, h));
+    const nic = (id: string, r: string, host: string, as?: string) => (tx: Txn) =>
+      claimNic(tx, k, { id, subnet_id: 's1', mac: '', ip: '' }, host, true, as, origin(r, 's1', 'veth', 'shop-web', 'eth0', '', '', 'false'));
+    await run(nic('n1', 'run-one-0001', 'h1'));
+    expect((await refused(run(nic('n2', 'run-two-0002', 'h1')))).adopt).toBe('n1');
+    expect((await run(nic('n3', 'run-two-0002', 'h2'))).host).toBe('h2'); // the same namespace on another host is another NIC
+    expect((await refused(run(nic('n4', 'run-two-0002', 'h1', 'b')))).code).toBe('PERMISSION_DENIED'); // another tenant learns nothing
+    await run((tx) => releaseNic(tx, k, 'n1', 'h1'));
+    expect(pendingMarks(b).map((key) => JSON.parse(b.kv.get(key)!.value).id).sort()).toEqual(['n3', 's1', 'v']);
+    expect((await run(nic('n5', 'run-two-0002', 'h1'))).host).toBe('h1');
+  });
+
+  it('confirms a run of many objects in several transactions, within what etcd takes in one', async () => {
+    const { run, b } = setup();
+    await run(vpc('v', 'run-one-0001'));
+    for (let i = 0; i < 100; i++) await run((tx) => joinSubnet(tx, k, { id: `s${i}`, vpc_id: 'v', cidr: `198.18.${i}.0/24`, gateway: '', vni: 0 }, 'h1', undefined, origin('run-one-0001', 'v', `s${i}`)));
+    const batches: number[] = [];
+    for (let n = -1; n !== 0; ) batches.push((n = await run((tx) => confirmRun(tx, k, 'run-one-0001'))));
+    expect(batches).toEqual([40, 40, 21, 0]);
+    expect(pendingMarks(b)).toEqual([]);
   });
 });
