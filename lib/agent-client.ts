@@ -17,13 +17,15 @@ export type Promisified<C> = {
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
-function promisify<C extends object>(client: C): Promisified<C> {
+function promisify<C extends object>(client: C, headers: Readonly<Record<string, string>>): Promisified<C> {
   return new Proxy({} as Promisified<C>, {
     get(_, method: string) {
       const fn = (client as Record<string, unknown>)[method] as Unary<unknown, unknown>;
       return (req: unknown, timeoutMs = DEFAULT_TIMEOUT_MS) =>
         new Promise((resolve, reject) => {
-          fn.call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r)));
+          const md = new Metadata();
+          for (const [k, v] of Object.entries(headers)) md.set(k, v);
+          fn.call(client, req, md, { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r)));
         });
     },
   });
@@ -48,8 +50,11 @@ export class AgentClient {
   readonly volume: Promisified<VolumeServiceClient>;
   private readonly raw: { host: HostServiceClient; network: NetworkServiceClient; router: RouterServiceClient; volume: VolumeServiceClient };
 
-  /** `address` is `unix:///path` or `host:port`; the agent's certificate must name `serverName`. */
-  constructor(address: string, tls: TlsMaterial, serverName?: string) {
+  /**
+   * `address` is `unix:///path` or `host:port`; the agent's certificate must name `serverName`.
+   * `headers` go with every call (the provider's run, lib/wire.ts).
+   */
+  constructor(address: string, tls: TlsMaterial, serverName?: string, headers: Readonly<Record<string, string>> = {}) {
     const creds = ChannelCredentials.createSsl(tls.ca, tls.key, tls.cert);
     const options = {
       ...(serverName ? { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName } : {}),
@@ -62,10 +67,10 @@ export class AgentClient {
       router: new RouterServiceClient(address, creds, options),
       volume: new VolumeServiceClient(address, creds, options),
     };
-    this.host = promisify(this.raw.host);
-    this.network = promisify(this.raw.network);
-    this.router = promisify(this.raw.router);
-    this.volume = promisify(this.raw.volume);
+    this.host = promisify(this.raw.host, headers);
+    this.network = promisify(this.raw.network, headers);
+    this.router = promisify(this.raw.router, headers);
+    this.volume = promisify(this.raw.volume, headers);
   }
 
   close(): void {

@@ -18,6 +18,7 @@ export default defineProvider<typeof providerSchema, Fleet>({
   schema: providerSchema,
   validate: validateProviderConfig,
   configure: (config) => configureFleet(config as Parameters<typeof configureFleet>[0]),
+  shutdown: (fleet) => fleet.confirmRun(700),
   resources: [vpc, subnet, nic, router, natRule, blockVolume],
   dataSources: [hostData, hostsData],
 });

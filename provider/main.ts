@@ -13,7 +13,7 @@ export async function serveProvider<M>(provider: Provider<M>, env: NodeJS.Proces
   exitUnlessStartedByTerraform(env);
   const log = createLogger(`provider.terraform-provider-${provider.name}`, env);
   const server = createProviderServer(provider, log);
-  return serve({ services: [server], log, env });
+  return serve({ services: [server], log, env, beforeShutdown: server.shutdown });
 }
 
 function exitUnlessStartedByTerraform(env: NodeJS.ProcessEnv): void {

@@ -87,6 +87,8 @@ export interface ProviderDefinition<B extends Schema, M> {
   validate?(config: Config<B>, ctx: ValidateContext): readonly Diagnostic[];
   /** Runs once per provider process before any read, plan or apply. Throw to fail with a diagnostic. */
   configure(config: Config<B>, ctx: { terraformVersion: string; signal: AbortSignal; log: Logger }): Awaitable<M>;
+  /** Runs when terraform shuts the provider down in order (not when it is killed); briefly: terraform kills it two seconds later. */
+  shutdown?(meta: M): Promise<void>;
   readonly resources: readonly Resource<M>[];
   readonly dataSources?: readonly DataSource<M>[];
 }
@@ -132,6 +134,7 @@ export interface Provider<in out M> {
   readonly schema: Schema;
   validate?(config: ValueRecord, ctx: ValidateContext): readonly Diagnostic[];
   configure(config: ValueRecord, ctx: { terraformVersion: string; signal: AbortSignal; log: Logger }): Awaitable<M>;
+  shutdown?(meta: M): Promise<void>;
   readonly resources: ReadonlyMap<string, Resource<M>>;
   readonly dataSources: ReadonlyMap<string, DataSource<M>>;
 }
@@ -166,6 +169,7 @@ export function defineProvider<const B extends Schema, M>(def: ProviderDefinitio
     schema: def.schema,
     validate: def.validate as Provider<M>['validate'],
     configure: def.configure as unknown as Provider<M>['configure'],
+    ...(def.shutdown ? { shutdown: def.shutdown } : {}),
     resources: index(def.resources),
     dataSources: index(def.dataSources ?? []),
   };

@@ -46,6 +46,8 @@ export interface ServeOptions {
   readonly announce?: (line: string) => void;
   /** What Shutdown ends with; the process unless a test keeps it. */
   readonly exit?: (code: number) => void;
+  /** Runs on Shutdown before the server closes, for at most a second. */
+  readonly beforeShutdown?: () => Promise<void>;
 }
 
 export interface Served {
@@ -80,15 +82,19 @@ export async function serve(opts: ServeOptions): Promise<Served> {
   server.addService(GRPCControllerService, {
     shutdown: (_call: unknown, callback: grpc.sendUnaryData<object>) => {
       log.debug('shutdown requested');
-      callback(null, {});
-      // Let the reply go out first (closing at once cancels it), then the calls still running
-      // finish; but never linger on a stuck one: terraform kills us after two seconds.
-      const done = (): void => {
-        close();
-        exit(0);
-      };
-      setTimeout(() => server.tryShutdown(done), 20);
-      setTimeout(done, 1000).unref();
+      // Terraform kills us two seconds after asking: the hook gets 800 ms of them.
+      const before = opts.beforeShutdown?.().catch((err: unknown) => log.warn({ err }, 'shutdown hook failed')) ?? Promise.resolve();
+      void Promise.race([before, new Promise((r) => setTimeout(r, 800).unref())]).then(() => {
+        callback(null, {});
+        // Let the reply go out first (closing at once cancels it), then the calls still running
+        // finish; but never linger on a stuck one.
+        const done = (): void => {
+          close();
+          exit(0);
+        };
+        setTimeout(() => server.tryShutdown(done), 20);
+        setTimeout(done, 1000).unref();
+      });
     },
   });
 

@@ -66,6 +66,8 @@ const encodeDynamic = (v: ValueRecord | null, schema: Schema): DynamicValue => (
 export interface ProviderServer {
   readonly service: typeof ProviderService;
   readonly implementation: UntypedServiceImplementation;
+  /** The provider's shutdown hook, on what configure returned (nothing when it was never configured). */
+  shutdown(): Promise<void>;
 }
 
 export function createProviderServer<M>(provider: Provider<M>, log: Logger): ProviderServer {
@@ -296,7 +298,13 @@ export function createProviderServer<M>(provider: Provider<M>, log: Logger): Pro
       );
     };
   }
-  return { service: ProviderService, implementation };
+  return {
+    service: ProviderService,
+    implementation,
+    shutdown: async () => {
+      if (configured && provider.shutdown) await provider.shutdown(configured.value);
+    },
+  };
 }
 
 class UnknownType extends Error {}

@@ -8,7 +8,7 @@ import { isUnknown, unknown, type Value, type ValueRecord } from '../plugin/cty.
 import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/diagnostics.js';
 import type { Validator } from '../plugin/validators.js';
 import { fleetDiagnostics } from './errors.js';
-import { FleetError, isNotFound, type Fleet } from './fleet.js';
+import { adoptedId, FleetError, isNotFound, type Fleet } from './fleet.js';
 import type { AgentClient } from '../../lib/agent-client.js';
 
 export const READY = 'ready';
@@ -70,8 +70,38 @@ export async function putEach<T>(fleet: Fleet, what: string, hosts: readonly str
   try {
     return await fleet.each(hosts, put);
   } catch (e) {
+    adoptOrPass(e);
     const someDone = e instanceof FleetError && e.done.size > 0;
     throw new DiagnosticsError(fleetDiagnostics(what, e, attributes), someDone ? partial() : undefined);
+  }
+}
+
+/** An agent's answer to a create: take the object `id` a killed run made instead (agent/registry/claims.ts, adoption). */
+export class Adopt extends Error {
+  constructor(readonly id: string) {
+    super(`adopt "${id}"`);
+  }
+}
+
+/** Throws Adopt when the hosts that refused a create all named one object to adopt and none made it. */
+export function adoptOrPass(e: unknown): void {
+  const failures = e instanceof FleetError ? (e.done.size === 0 ? e.failures.map((f) => f.error) : []) : [e];
+  const ids = new Set(failures.map(adoptedId));
+  const [id] = ids;
+  if (ids.size === 1 && id !== undefined) throw new Adopt(id);
+}
+
+/**
+ * A create under a new id, or — when an agent answers that a provider run killed before terraform
+ * recorded it already made this object — under that object's id. `make` runs once or twice.
+ */
+export async function creating<T>(fleet: Fleet, kind: string, make: (id: string) => Promise<T>): Promise<T> {
+  fleet.noteCreate();
+  try {
+    return await make(newId(kind));
+  } catch (e) {
+    if (!(e instanceof Adopt)) throw e;
+    return make(e.id);
   }
 }
 

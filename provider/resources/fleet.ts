@@ -4,8 +4,10 @@
 // so that a partial create can still be recorded and repaired or cleaned up later.
 
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
 import { AgentClient, type TlsMaterial } from '../../lib/agent-client.js';
 import { identityOfPem, type Identity } from '../../lib/identity.js';
+import { ADOPT_METADATA, RUN_METADATA } from '../../lib/wire.js';
 import type { ExternalNetwork, Host, ObjectPlacement } from '../../gen/vxcloud/agent/v1/host.js';
 
 export interface FleetHost {
@@ -40,6 +42,13 @@ export function agentMessage(e: Error): string {
 
 export const isNotFound = (e: unknown): boolean => (e as Partial<ServiceError>).code === grpcStatus.NOT_FOUND;
 
+/** The id an agent says a create should take instead: an object a killed run left (lib/wire.ts). */
+export function adoptedId(e: unknown): string | undefined {
+  const se = e as Partial<ServiceError>;
+  const v = se.code === grpcStatus.ALREADY_EXISTS ? se.metadata?.get(ADOPT_METADATA)[0] : undefined;
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
 const CONCURRENCY = 8;
 
 const INVENTORY_DEADLINE_MS = 10_000;
@@ -53,6 +62,13 @@ export class Fleet {
 
   /** Who the provider's certificate says it is (lib/identity.ts). */
   readonly identity: Identity | undefined;
+
+  /**
+   * This provider process's run, sent with every call: what it creates stays adoptable by a later
+   * run until confirmRun says terraform has it (agent/registry/claims.ts, adoption).
+   */
+  readonly run = randomUUID();
+  private created = false;
 
   constructor(
     public hosts: FleetHost[],
@@ -123,7 +139,7 @@ export class Fleet {
     if (!c) {
       const h = this.host(name);
       if (!h) throw new Error(`unknown host "${name}": the provider knows ${this.hosts.map((x) => x.name).join(', ')}`);
-      c = new AgentClient(h.endpoint, this.tls, h.name);
+      c = new AgentClient(h.endpoint, this.tls, h.name, { [RUN_METADATA]: this.run });
       this.clients.set(name, c);
     }
     return c;
@@ -146,6 +162,20 @@ export class Fleet {
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, names.length) }, worker));
     if (failures.length > 0) throw new FleetError(failures, done);
     return done;
+  }
+
+  /** A create of this run reached an agent: confirmRun has something to do. */
+  noteCreate(): void {
+    this.created = true;
+  }
+
+  /**
+   * At the run's orderly end (terraform holds every object it created): no later run adopts them.
+   * A run that is killed never gets here, and the next one adopts what it left.
+   */
+  async confirmRun(timeoutMs: number): Promise<void> {
+    if (!this.created || !this.registryHost) return;
+    await this.client(this.registryHost).host.confirmRun({ run: this.run }, timeoutMs);
   }
 
   close(): void {

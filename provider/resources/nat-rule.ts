@@ -9,7 +9,7 @@ import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/dia
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { intBetween, oneOf } from '../plugin/validators.js';
-import { getEach, newId, placedOn, planStatus, READY, rule, str } from './common.js';
+import { adoptOrPass, creating, getEach, placedOn, planStatus, READY, rule, str } from './common.js';
 import { fleetDiagnostics, problemDiagnostics } from './errors.js';
 import { FleetError, type Fleet } from './fleet.js';
 
@@ -110,6 +110,7 @@ async function routerHost(fleet: Fleet, routerId: string): Promise<string> {
 
 async function put(fleet: Fleet, host: string, spec: NatRuleMessage['spec'] & object): Promise<NatRuleMessage> {
   return fleet.client(host).router.putNatRule({ rule: spec }, fleet.timeoutMs).catch((e: unknown) => {
+    adoptOrPass(e);
     throw new DiagnosticsError(fleetDiagnostics('Putting the NAT rule', new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
   });
 }
@@ -124,8 +125,8 @@ export const natRule = defineResource<typeof schema, Fleet>({
   async create({ planned }, { provider }) {
     const routerId = known(planned.router_id);
     const host = await routerHost(provider, routerId);
-    const made = await put(provider, host, {
-      id: newId('nat'),
+    const made = await creating(provider, 'nat', (id) => put(provider, host, {
+      id,
       routerId,
       type: TYPES[known(planned.type)]!,
       protocol: PROTOCOLS[knownOr(planned.protocol, null) ?? ''] ?? NatProtocol.NAT_PROTOCOL_UNSPECIFIED,
@@ -133,7 +134,7 @@ export const natRule = defineResource<typeof schema, Fleet>({
       externalPort: Number(knownOr(planned.external_port, null) ?? 0),
       internalIp: knownOr(planned.internal_ip, null) ?? '',
       internalPort: Number(knownOr(planned.internal_port, null) ?? 0),
-    });
+    }));
     return toState(made, host);
   },
   async read(state, { provider }) {

@@ -8,7 +8,7 @@ import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/dia
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { oneOf } from '../plugin/validators.js';
-import { getEach, newId, placedOn, planStatus, READY, rule, str } from './common.js';
+import { adoptOrPass, creating, getEach, placedOn, planStatus, READY, rule, str } from './common.js';
 import { fleetDiagnostics } from './errors.js';
 import { FleetError, type Fleet } from './fleet.js';
 
@@ -93,11 +93,9 @@ export const nic = defineResource<typeof schema, Fleet>({
   async create({ planned }, { provider }) {
     const host = known(planned.host);
     const subnetId = known(planned.subnet_id);
-    const id = newId('nic');
     const kind = knownOr(planned.kind, null) ?? 'veth';
     // MAC and address unset: the registry allocates them, unique in the subnet.
     const spec = {
-      id,
       subnetId,
       kind: kind === 'tap' ? NicKind.NIC_KIND_TAP : NicKind.NIC_KIND_VETH,
       mac: knownOr(planned.mac, null) ?? '',
@@ -107,9 +105,12 @@ export const nic = defineResource<typeof schema, Fleet>({
       ifname: kind === 'tap' ? '' : (knownOr(planned.ifname, null) ?? 'eth0'),
       dhcp: knownOr(planned.dhcp, null) ?? false,
     };
-    const made = await provider.client(host).network.putNic({ nic: spec }, provider.timeoutMs).catch((e: unknown) => {
-      throw new DiagnosticsError(fleetDiagnostics('Creating the NIC', new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
-    });
+    const made = await creating(provider, 'nic', (id) =>
+      provider.client(host).network.putNic({ nic: { id, ...spec } }, provider.timeoutMs).catch((e: unknown) => {
+        adoptOrPass(e);
+        throw new DiagnosticsError(fleetDiagnostics('Creating the NIC', new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
+      }),
+    );
     return toState(made, host);
   },
   async read(state, { provider }) {

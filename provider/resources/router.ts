@@ -9,7 +9,7 @@ import type { StateOf } from '../plugin/schema.js';
 import { intBetween } from '../plugin/validators.js';
 import { isHostAddress, parseCidr, parseIp } from '../../lib/ipv4.js';
 import { checkIp } from '../../lib/router-validation.js';
-import { getEach, newId, placedOn, planStatus, READY, str, strs } from './common.js';
+import { adoptOrPass, creating, getEach, placedOn, planStatus, READY, str, strs } from './common.js';
 import { fleetDiagnostics } from './errors.js';
 import { FleetError, type Fleet, type FleetHost } from './fleet.js';
 
@@ -56,6 +56,7 @@ function toState(r: RouterMessage, host: string): RouterState {
 async function put(fleet: Fleet, host: string, what: string, spec: Omit<RouterMessage['spec'] & object, 'reservations'>): Promise<RouterMessage> {
   // The router's agent reserves every NIC address of its subnets itself, from the registry.
   return fleet.client(host).router.putRouter({ router: { ...spec, reservations: [] } }, fleet.timeoutMs).catch((e: unknown) => {
+    adoptOrPass(e);
     throw new DiagnosticsError(fleetDiagnostics(what, new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
   });
 }
@@ -112,8 +113,8 @@ export const router = defineResource<typeof schema, Fleet>({
   async create({ planned }, { provider }) {
     const host = knownOr(planned.host, null) ?? provider.hostsWithRole('route')[0];
     if (!host) throw new DiagnosticsError([attributeError(['host'], 'No route host', "None of the provider's hosts has the route role.")]);
-    const made = await put(provider, host, 'Creating the router', {
-      id: newId('router'),
+    const made = await creating(provider, 'router', (id) => put(provider, host, 'Creating the router', {
+      id,
       vpcId: known(planned.vpc_id),
       name: knownOr(planned.name, null) ?? '',
       subnetIds: strs(known(planned.subnet_ids)),
@@ -122,7 +123,7 @@ export const router = defineResource<typeof schema, Fleet>({
       snat: knownOr(planned.snat, null) ?? false,
       dhcpDisabledSubnetIds: strs(knownOr(planned.dhcp_disabled_subnet_ids, null)),
       dhcpLeaseSeconds: Number(knownOr(planned.dhcp_lease_seconds, null) ?? 0),
-    });
+    }));
     return toState(made, host);
   },
   async read(state, { provider }) {

@@ -8,7 +8,7 @@ import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/dia
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { intBetween } from '../plugin/validators.js';
-import { getEach, newId, placedOn, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
+import { creating, getEach, placedOn, planStatus, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
 import { fleetDiagnostics } from './errors.js';
 import type { Fleet } from './fleet.js';
 
@@ -45,6 +45,8 @@ async function planChecks(fleet: Fleet, p: Planned<typeof schema>, selfId: strin
   const out: Diagnostic[] = [];
   if (!contains(parseCidr(vpc.cidr)!, net)) out.push(attributeError(['cidr'], 'Subnet outside its VPC', `${p.cidr} is not inside the VPC's ${vpc.cidr}: pick a subnet of it.`));
   for (const [id, cidr] of Object.entries(vpc.subnets)) {
+    // The same CIDR, made by a provider run killed before terraform recorded it: the create adopts it.
+    if (selfId === null && cidr === p.cidr && (await fleet.lookup(id))?.pending) continue;
     if (id !== selfId && overlaps(parseCidr(cidr)!, net)) {
       out.push(attributeError(['cidr'], 'Overlapping subnets', `${p.cidr} overlaps subnet ${id} (${cidr}) of the same VPC.`));
     }
@@ -73,14 +75,15 @@ export const subnet = defineResource<typeof schema, Fleet>({
     const vpcId = known(planned.vpc_id);
     const hosts = (knownOr(planned.hosts, null) as string[] | null) ?? (await placedOn(provider, vpcId, 'vpc'));
     if (hosts.length === 0) throw new DiagnosticsError([attributeError(['vpc_id'], 'No such VPC', `No host has VPC "${vpcId}".`)]);
-    const id = newId('subnet');
     const requested = knownOr(planned.vni, null);
     const gateway = knownOr(planned.gateway, null) ?? '';
-    // VNI 0: the registry allocates one, the same on every host of the subnet.
-    const spec = { id, vpcId, name: knownOr(planned.name, null) ?? '', cidr: known(planned.cidr), vni: requested === null ? 0 : Number(requested), vlan: 0, gateway };
-    const res = await putEach(provider, 'Creating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ id, vpc_id: vpcId, name: spec.name, cidr: spec.cidr, vni: spec.vni, gateway, hosts, mtu: 0, status: 'partially created' }));
-    const first = [...res.values()][0]!;
-    return toState(first, hosts, statuses(res));
+    return creating(provider, 'subnet', async (id) => {
+      // VNI 0: the registry allocates one, the same on every host of the subnet.
+      const spec = { id, vpcId, name: knownOr(planned.name, null) ?? '', cidr: known(planned.cidr), vni: requested === null ? 0 : Number(requested), vlan: 0, gateway };
+      const res = await putEach(provider, 'Creating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ id, vpc_id: vpcId, name: spec.name, cidr: spec.cidr, vni: spec.vni, gateway, hosts, mtu: 0, status: 'partially created' }));
+      const first = [...res.values()][0]!;
+      return toState(first, hosts, statuses(res));
+    });
   },
   async read(state, { provider }) {
     const found = await getEach<SubnetMessage>(provider, strs(state.hosts), (c) => c.network.getSubnet({ id: str(state.id) }));

@@ -6,7 +6,7 @@ import { defineResource } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import type { Vpc as VpcMessage } from '../../gen/vxcloud/agent/v1/network.js';
 import type { Planned } from '../plugin/framework.js';
-import { getEach, newId, placedOn, planStatus, planTenant, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
+import { creating, getEach, placedOn, planStatus, planTenant, putEach, READY, rule, str, strs, summarize, unknownHosts } from './common.js';
 import { DiagnosticsError } from '../plugin/diagnostics.js';
 import { fleetDiagnostics } from './errors.js';
 import type { Fleet } from './fleet.js';
@@ -37,12 +37,14 @@ export const vpc = defineResource<typeof schema, Fleet>({
     return { planned: planStatus(prior, t.planned) as Planned<typeof schema>, diagnostics: [...unknownHosts(provider, planned.hosts, 'hosts'), ...t.diagnostics] };
   },
   async create({ planned }, { provider }) {
-    const v = { id: newId('vpc'), name: known(planned.name), tenant: knownOr(planned.tenant, null) ?? '', cidr: known(planned.cidr) };
     // Route hosts too: a router's legs join its subnets' bridges there.
     const hosts = (knownOr(planned.hosts, null) as string[] | null) ?? provider.hostsWithRole('compute', 'route');
-    const state = (status: string): Vpc => ({ ...v, hosts, status });
-    const res = await putEach(provider, 'Creating the VPC', hosts, ATTRS, (c) => c.network.putVpc(spec(v)), () => state('partially created'));
-    return state(summarize(new Map([...res].map(([h, r]) => [h, r.status ?? null]))));
+    return creating(provider, 'vpc', async (id) => {
+      const v = { id, name: known(planned.name), tenant: knownOr(planned.tenant, null) ?? '', cidr: known(planned.cidr) };
+      const state = (status: string): Vpc => ({ ...v, hosts, status });
+      const res = await putEach(provider, 'Creating the VPC', hosts, ATTRS, (c) => c.network.putVpc(spec(v)), () => state('partially created'));
+      return state(summarize(new Map([...res].map(([h, r]) => [h, r.status ?? null]))));
+    });
   },
   async read(state, { provider }) {
     const found = await getEach<VpcMessage>(provider, strs(state.hosts), (c) => c.network.getVpc({ id: str(state.id) }));

@@ -84,6 +84,11 @@ export class Workspace {
 
   /** Runs the CLI with argv (never a shell); a hung CLI is killed after timeoutMs. */
   run(args: readonly string[], timeoutMs = 90_000): Promise<Result> {
+    return this.start(args, timeoutMs).result;
+  }
+
+  /** Starts the CLI and returns at once: its pid, and its result when it exits. */
+  start(args: readonly string[], timeoutMs = 90_000): { pid: number; result: Promise<Result> } {
     const env = {
       ...process.env,
       TF_CLI_CONFIG_FILE: this.installed.cliConfigFile,
@@ -93,12 +98,14 @@ export class Workspace {
       TF_LOG_PATH: join(this.dir, 'cli.log'),
       TF_LOG: process.env.TF_LOG ?? 'DEBUG',
     };
-    return new Promise((resolve) => {
-      execFile(this.cli, [...args], { cwd: this.dir, env, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    let pid = 0;
+    const result = new Promise<Result>((resolve) => {
+      pid = execFile(this.cli, [...args], { cwd: this.dir, env, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
         resolve({ code, stdout, stderr });
-      });
+      }).pid!;
     });
+    return { pid, result };
   }
 
   /** Runs and fails with the CLI's output unless it exits with `expect`. */
