@@ -19,8 +19,8 @@ export interface HostRecord {
 
 /** An object a provider run made and has not confirmed yet (claims.ts, adoption). */
 export interface Pending {
-  /** Its `pending/` key while unconfirmed. */
-  adopt?: string;
+  /** While unconfirmed: its `pending/` key and the run whose mark it is. */
+  adopt?: { hash: string; run: string };
 }
 
 export interface VpcObject extends Pending {

@@ -156,9 +156,14 @@ export class Registry {
     this.revision = Number(res.header.revision);
     this.changed();
     const w = await this.client.watch().prefix(this.settings.prefix).startRevision(String(this.revision + 1)).create();
+    // Allocation keys and pending marks are read in transactions, not in the view: a change of
+    // one rebuilds nothing (an apply of a hundred objects writes several hundred of them).
+    const k = this.keys;
+    const viewed = [k.hosts, k.alives, k.objects, k.deleted('')];
     const moved = (kv: IKeyValue): void => {
       this.revision = Math.max(this.revision, Number(kv.mod_revision));
-      this.changed();
+      const key = kv.key.toString();
+      if (viewed.some((p) => key.startsWith(p))) this.changed();
     };
     w.on('put', (kv) => {
       this.kvs.set(kv.key.toString(), kv.value.toString());
