@@ -1,0 +1,3 @@
+import { tenantsSuite } from './tenants-suite.js';
+
+tenantsSuite('evpn');
