@@ -102,7 +102,7 @@ describe('a router on a route host', () => {
   it('vxctl router list|show report legs, leases and NAT rules with their packet counters', async () => {
     const vxctl = (...args: string[]) => run(process.execPath, ['dist/vxctl/main.js', 'router', ...args, '--lab-file', labFilePath(t.lab.dir)], { timeout: 20_000 });
     const list = (await vxctl('list')).stdout;
-    expect(list).toMatch(/h3\s+r1\s+acme\s+web,db\s+internet 203\.0\.113\.10\s+yes\s+2\s+2\s+pid \d+\s+ready/);
+    expect(list).toMatch(/h3\s+r1\s+r1\s+acme\s+web,db\s+internet 203\.0\.113\.10\s+yes\s+2\s+2\s+pid \d+\s+ready/);
     const show = (await vxctl('show', 'r1')).stdout;
     expect(show).toMatch(/sn2001\s+vxr[0-9a-f]{10}\s+vxbr2001\s+\S+\s+198\.18\.1\.1\/24\s+yes\s+on/);
     expect(show).toMatch(/web\s+02:00:c6:12:01:0a\s+198\.18\.1\.10\s+web1/);
