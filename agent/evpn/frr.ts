@@ -3,7 +3,7 @@
 // with the route reflectors. The agent's part: render the config, get it into FRR without
 // restarting daemons, check that it took, and report what FRR sees.
 
-import { rename, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../lib/atomic-file.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ControlPlaneConfig } from '../config/control-plane.js';
@@ -38,12 +38,6 @@ export interface EvpnStatus {
 }
 
 const CHECK_TIMEOUT_MS = 5000;
-
-/** Writes a file so that a reader sees the old or the new content, never half of it. */
-async function writeAtomic(path: string, text: string): Promise<void> {
-  await writeFile(`${path}.tmp`, text, { mode: 0o640 });
-  await rename(`${path}.tmp`, path);
-}
 
 export class FrrControlPlane {
   private readonly vtysh: Vtysh;
@@ -87,7 +81,7 @@ export class FrrControlPlane {
    * applied as is; running ones get only the difference (frr-reload.py), never a restart.
    */
   private async apply(how: 'fresh' | 'reload'): Promise<void> {
-    await writeAtomic(this.configPath, this.text);
+    await writeFileAtomic(this.configPath, this.text, 0o640);
     if (how === 'fresh') await this.vtysh.applyFile(this.configPath);
     else await this.vtysh.reload(this.configPath);
     const until = Date.now() + CHECK_TIMEOUT_MS;

@@ -1,7 +1,8 @@
 // Desired state on disk. Written atomically (temp file, fsync, rename, fsync of the directory) so
 // that a crash at any point leaves either the old or the new state, never a torn file.
 
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../lib/atomic-file.js';
 import { join } from 'node:path';
 import { emptyState, type DesiredState } from './model.js';
 
@@ -25,21 +26,6 @@ export class StateStore {
   }
 
   async save(state: DesiredState): Promise<void> {
-    const path = join(this.dir, FILE);
-    const tmp = `${path}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(state));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    const dir = await open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await writeFileAtomic(join(this.dir, FILE), JSON.stringify(state));
   }
 }

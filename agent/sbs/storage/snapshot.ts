@@ -5,7 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import type { ConfState } from '../raft/index.js';
-import { writeFileAtomic } from './fsutil.js';
+import { writeFileAtomic } from '../../../lib/atomic-file.js';
 
 export interface SnapshotMeta {
   readonly index: number;

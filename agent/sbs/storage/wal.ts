@@ -10,7 +10,7 @@
 import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Entry, HardState } from '../raft/index.js';
-import { fsyncDir } from './fsutil.js';
+import { fsyncDir } from '../../../lib/atomic-file.js';
 import { encodeRecord, replayRecords, scanRecords, WalCorruptError, type WalRecord } from './records.js';
 
 export interface WalOptions {

@@ -5,7 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../storage/fsutil.js';
+import { writeFileAtomic } from '../../../lib/atomic-file.js';
 
 export const hostOf = (member: string): string => member.split('#', 1)[0]!;
 

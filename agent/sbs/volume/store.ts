@@ -12,7 +12,7 @@ import type { Tls } from './client.js';
 import { VolumeDevice } from './device.js';
 import { DEFAULT_REPLICA_OPTIONS, Replica, type ReplicaOptions, type ReplicaSpec, type VolumeHost } from './replica.js';
 import { GrpcTransport } from './transport.js';
-import { writeFileAtomic } from '../storage/fsutil.js';
+import { writeFileAtomic } from '../../../lib/atomic-file.js';
 import { hostOf, newIncarnation, readMember, writeMember } from './member.js';
 
 const REPAIR_INTERVAL_MS = 5000;

@@ -1,4 +1,5 @@
-// Durable file updates: the directory entry of a new or renamed file survives a crash only once
+// Durable file updates, the one way the project writes a file others read: the data is fsynced
+// before the rename, and the directory entry of a new or renamed file survives a crash only once
 // the directory itself is fsynced.
 
 import { open, rename } from 'node:fs/promises';
@@ -13,10 +14,10 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Replaces `path` with `data` so that a crash leaves either the old or the new content. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/** Replaces `path` with `data` so that a reader, or a crash, finds either the old or the new content. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const tmp = `${path}.tmp`;
-  const h = await open(tmp, 'w', 0o600);
+  const h = await open(tmp, 'w', mode);
   try {
     await h.writeFile(data);
     await h.sync();
