@@ -1,6 +1,11 @@
 // Minimal msgpack reader and writer for the cty codec. The codec is driven by a type, so it reads
 // one token at a time instead of decoding a whole document into generic JavaScript first; that
 // keeps every integer width exact and reads any extension value (an unknown) as one token.
+// Why not @msgpack/msgpack (which the agent uses for raft): it decodes a whole document into plain
+// JavaScript values before the schema can be consulted, so a cty number wider than 2^53 arrives
+// rounded unless every integer of the document becomes a bigint, and terraform's and tofu's
+// unknowns (extension 0, and tofu's refined unknown with its payload) need extension codecs of
+// their own anyway. Reading token by token against the schema is simpler than bending it.
 
 export class MsgpackError extends Error {}
 
