@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { createCa, issue, writeNbdClientDir, writePair } from '../lib/certs.js';
+import { isAlive } from '../lib/process.js';
 import { AgentClient, readTls } from '../lib/agent-client.js';
 import { openNet } from '../agent/net/index.js';
 import type { Net } from '../agent/net/types.js';
@@ -469,15 +470,6 @@ async function stopLabDaemons(dir: string): Promise<void> {
       process.kill(pid, 'SIGKILL');
       await waitFor(`${d} (${pid}) of ${entry} to die`, 5000, async () => !isAlive(pid));
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -4,6 +4,7 @@
 // restarted adopts the running daemons instead of flapping every BGP session; everything is
 // stopped by its own PID, after checking that the PID still is that daemon.
 
+import { isAlive } from '../../lib/process.js';
 import { spawn } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -24,15 +25,6 @@ export function daemonArgv(s: FrrSettings, name: DaemonName, withZebra: boolean)
   // Without zebra (a pure reflector) bgpd must not wait for it.
   argv.push(...(withZebra ? ['-z', join(d, 'zserv.api')] : ['-Z']));
   return argv;
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The PID in `name`'s pid file if that process is alive and is that daemon of this run dir. */

@@ -6,6 +6,8 @@
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { isAlive } from '../../lib/process.js';
+import { Mutex } from '../state/mutex.js';
 import { spawnInNetns } from '../net/nsexec.js';
 
 export interface ProcessSpec {
@@ -31,21 +33,10 @@ const STOP_TIMEOUT_MS = 1000;
 
 export const pidFile = (dir: string): string => join(dir, 'process.pid');
 
-/** Running, and not a zombie waiting to be reaped. */
-async function alive(pid: number): Promise<boolean> {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  return !/\) Z /.test(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
-}
-
 /** The PID in `dir`'s pid file, when that process runs and its argv names `dir`. */
 export async function runningIn(dir: string): Promise<number | undefined> {
   const pid = Number((await readFile(pidFile(dir), 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || !(await alive(pid))) return undefined;
+  if (!Number.isInteger(pid) || !isAlive(pid)) return undefined;
   const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
   return argv.some((a) => a.includes(`${dir}/`)) ? pid : undefined;
 }
@@ -54,8 +45,8 @@ export async function runningIn(dir: string): Promise<number | undefined> {
 async function stopPid(pid: number): Promise<void> {
   process.kill(pid, 'SIGTERM');
   const until = Date.now() + STOP_TIMEOUT_MS;
-  while ((await alive(pid)) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-  if (await alive(pid)) process.kill(pid, 'SIGKILL');
+  while (isAlive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 /** Stops the process of `dir`, if one runs. */
@@ -74,7 +65,7 @@ export class Supervisor {
    * check could each find a daemon dead and each start one (seen under load: two restarts for
    * one kill, the second daemon failing to bind).
    */
-  private lock: Promise<unknown> = Promise.resolve();
+  private readonly lock = new Mutex();
 
   constructor(private readonly log: Logger) {}
 
@@ -100,7 +91,7 @@ export class Supervisor {
 
   private async ensureNow(spec: ProcessSpec, restart: boolean): Promise<number> {
     const m = this.procs.get(spec.dir);
-    if (m && !restart && (await alive(m.pid))) {
+    if (m && !restart && isAlive(m.pid)) {
       m.spec = spec;
       return m.pid;
     }
@@ -110,7 +101,7 @@ export class Supervisor {
       this.procs.set(spec.dir, { spec, pid: running, restarts: m?.restarts ?? 0, notBefore: 0, failures: m?.failures ?? 0 });
       return running;
     }
-    const died = m !== undefined && !(await alive(m.pid));
+    const died = m !== undefined && !isAlive(m.pid);
     if (m && !died) await stopPid(m.pid);
     if (running !== undefined) await stopIn(spec.dir);
     const pid = await this.spawn(spec);
@@ -122,7 +113,7 @@ export class Supervisor {
   /** PID (0 = not running) and restarts since the agent started. */
   async info(dir: string): Promise<{ pid: number; restarts: number }> {
     const m = this.procs.get(dir);
-    return { pid: m && (await alive(m.pid)) ? m.pid : 0, restarts: m?.restarts ?? 0 };
+    return { pid: m && isAlive(m.pid) ? m.pid : 0, restarts: m?.restarts ?? 0 };
   }
 
   managed(): string[] {
@@ -133,15 +124,13 @@ export class Supervisor {
     return this.serial(async () => {
       const m = this.procs.get(dir);
       this.procs.delete(dir);
-      if (m && (await alive(m.pid))) await stopPid(m.pid);
+      if (m && isAlive(m.pid)) await stopPid(m.pid);
       await stopIn(dir);
     });
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn);
-    this.lock = run.catch(() => undefined);
-    return run;
+    return this.lock.run(fn);
   }
 
   /** Stops every process this agent supervises (agent shutdown). */
@@ -156,7 +145,7 @@ export class Supervisor {
     for (const m of [...this.procs.values()]) {
       // Our own PID, spawned or adopted: its command line is not checked, as a child that has not
       // exec'd yet still shows the agent's.
-      if (await alive(m.pid)) continue;
+      if (isAlive(m.pid)) continue;
       if (!this.procs.has(m.spec.dir) || now < m.notBefore) continue;
       m.failures += 1;
       // 0.25 s doubling to 30 s: a daemon that cannot start does not spin.

@@ -14,6 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as LabModule from '../../lab/lab.js';
 import { LAB_ROOT, type LabFile } from '../../lab/labfile.js';
 import { AgentClient, readTls } from '../../lib/agent-client.js';
+import { isAlive } from '../../lib/process.js';
 
 const here = fileURLToPath(import.meta.url);
 /** The repository: the directory above the bench whose .build holds this file. */
@@ -24,15 +25,6 @@ if (!existsSync(LAB_JS)) throw new Error(`${LAB_JS} is missing: run \`npm run bu
 const lab = (await import(pathToFileURL(LAB_JS).href)) as typeof LabModule;
 
 const BENCH_LAB = /^vb[a-z](\d+)$/;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export interface Output {
   stdout: string;
@@ -58,7 +50,7 @@ async function sweep(children: Set<ChildProcess>): Promise<void> {
   for (const line of stdout.split('\n')) names.add(line.split('-')[0]!);
   for (const name of names) {
     const m = BENCH_LAB.exec(name);
-    if (m && !alive(Number(m[1]))) await lab.labDown(name);
+    if (m && !isAlive(Number(m[1]))) await lab.labDown(name);
   }
 }
 

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
+import { isAlive } from '../../../lib/process.js';
 
 const exec = promisify(execFile);
 
@@ -57,15 +58,6 @@ export async function ping(ns: string, ip: string): Promise<boolean> {
   );
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes vxt-<pid>-* namespaces whose run (pid) has ended. */
 export async function sweepLeftovers(): Promise<void> {
   let names: string[] = [];
@@ -76,7 +68,7 @@ export async function sweepLeftovers(): Promise<void> {
   }
   for (const name of names) {
     const m = /^vxt-(\d+)-/.exec(name);
-    if (m && !alive(Number(m[1]))) await run(['ip', 'netns', 'del', name]).catch(() => undefined);
+    if (m && !isAlive(Number(m[1]))) await run(['ip', 'netns', 'del', name]).catch(() => undefined);
   }
 }
 

@@ -8,19 +8,12 @@ import { etcdctlTls, restartAgent, stopAgent, waitFor } from '../../../lab/lab.j
 import { startRegistryLab, upHosts, waitUp } from '../../harness/registry.js';
 import { addr, host, nicNamespace, pingUntil, putNic, putSubnet, type NicPlace } from '../../harness/evpn.js';
 import { processesUnder, type TestLab } from '../../harness/lab.js';
+import { isAlive } from '../../../lib/process.js';
 
 const HOSTS = ['h1', 'h2', 'h3'];
 let t: TestLab;
 
 const etcdPid = async (h: string): Promise<number> => Number((await readFile(join(host(t, h).stateDir, 'etcd', 'process.pid'), 'utf8')).trim());
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 /** etcdctl from h's namespace against h's own member. */
 const etcdctl = (h: string, ...args: string[]) => t.exec(host(t, h).namespace, ['etcdctl', '--endpoints', `https://${host(t, h).underlayAddress}:2379`, ...etcdctlTls(t.lab.dir), '--dial-timeout', '2s', ...args], 10_000);
 
@@ -55,7 +48,7 @@ describe('managed registry', () => {
   it('a SIGKILLed agent leaves its member running, and adopts it when it comes back', async () => {
     const before = await etcdPid('h3');
     await stopAgent(host(t, 'h3'), 'SIGKILL');
-    expect(alive(before)).toBe(true);
+    expect(isAlive(before)).toBe(true);
     await restartAgent(t.lab, 'h3');
     expect(await etcdPid('h3')).toBe(before);
     expect(await readFile(host(t, 'h3').logFile, 'utf8')).toMatch(/"daemon":"etcd".*"msg":"adopted a running daemon"/);
@@ -64,7 +57,7 @@ describe('managed registry', () => {
   it('a stopped agent stops its member; the other two keep a quorum and take changes; back, it rejoins', async () => {
     const pid = await etcdPid('h3');
     await stopAgent(host(t, 'h3'));
-    await waitFor('h3 member to stop', 5000, async () => !alive(pid));
+    await waitFor('h3 member to stop', 5000, async () => !isAlive(pid));
     await waitUp(t, ['h1', 'h2'], ['h1', 'h2']);
     await putSubnet(t, ['h1', 'h2'], { vpc: 'm', id: 'mdb', cidr: '198.18.8.0/24', vni: 0 });
     expect((await t.client('h1').host.lookupObject({ id: 'mdb' })).hosts).toEqual(['h1', 'h2']);

@@ -8,6 +8,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import type { Artefacts } from './artefacts.js';
+import { isAlive } from '../../../lib/process.js';
 
 export interface VmOptions {
   name: string;
@@ -24,15 +25,6 @@ export interface VmOptions {
 /** Prefix of a run's folder under the temp dir: `vxvm-<pid>-`, so that leftovers can be told dead. */
 export const runPrefix = (pid = process.pid): string => `vxvm-${pid}-`;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Leftovers of runs whose test process died without its teardown: their QEMUs (found by the
  * run folder in their command line, each killed by its PID) and the folders.
@@ -40,7 +32,7 @@ function alive(pid: number): boolean {
 export async function sweepDeadRuns(tmp: string): Promise<void> {
   const dead = (await readdir(tmp)).filter((n) => {
     const m = /^vxvm-(\d+)-/.exec(n);
-    return m !== null && !alive(Number(m[1]));
+    return m !== null && !isAlive(Number(m[1]));
   });
   if (dead.length === 0) return;
   for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
