@@ -46,7 +46,7 @@ export interface ServeOptions {
   readonly announce?: (line: string) => void;
   /** What Shutdown ends with; the process unless a test keeps it. */
   readonly exit?: (code: number) => void;
-  /** Runs on Shutdown before the server closes, for at most a second. */
+  /** Runs on Shutdown before the server closes, for at most 800 ms. */
   readonly beforeShutdown?: () => Promise<void>;
 }
 
