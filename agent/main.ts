@@ -6,6 +6,7 @@ import { networkService } from './api/network-service.js';
 import { routerService } from './api/router-service.js';
 import { dataplaneLayout, dataplaneMode, hostService, peerEndpoint } from './api/host-service.js';
 import { startServer } from './api/server.js';
+import { checkConfig } from './config/check.js';
 import { loadConfig, type AgentConfig } from './config/config.js';
 import { startControlPlane } from './evpn/control-plane.js';
 import { overlayMtu, type L2Context } from './l2/context.js';
@@ -29,9 +30,15 @@ async function main(): Promise<void> {
   const opts = new Command('vxcloud-agent')
     .description('vxcloud host agent')
     .version(AGENT_VERSION)
-    .requiredOption('--config <file>', 'YAML configuration file')
+    .option('--config <file>', 'YAML configuration file: run the agent with it')
+    .option('--check-config <file>', 'check a configuration file and the files it names, say what is wrong or what it found, and exit')
     .parse()
-    .opts<{ config: string }>();
+    .opts<{ config?: string; checkConfig?: string }>();
+  if (opts.checkConfig !== undefined) {
+    process.stdout.write(`${await checkConfig(opts.checkConfig)}\n`);
+    return;
+  }
+  if (opts.config === undefined) throw new Error('--config FILE is required (or --check-config FILE to check one)');
   const cfg = await loadConfig(opts.config);
   const log = pino({ level: cfg.logLevel, base: { host: cfg.host.name } });
 
