@@ -166,7 +166,9 @@ export async function convergeRouter(env: L3Env, tx: Tx, r: RouterRecord): Promi
   const { net } = env;
   const ns = routerNamespace(env.cfg.namespacePrefix, r.id);
   const legs = await planLegs(env, tx, r);
-  if (!(await net.listNetns()).includes(ns)) await net.createNetns(ns);
+  // A namespace deleted by hand lives on in the daemons that were in it: a new one needs new daemons.
+  const created = !(await net.listNetns()).includes(ns);
+  if (created) await net.createNetns(ns);
   const dir = routerDir(env, ns);
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const h = await net.netns(ns);
@@ -200,7 +202,7 @@ export async function convergeRouter(env: L3Env, tx: Tx, r: RouterRecord): Promi
   const confFile = join(dm.spec.dir, 'dnsmasq.conf');
   const changed = (await readFile(confFile, 'utf8').catch(() => '')) !== dm.conf;
   if (changed) await writeFile(confFile, dm.conf);
-  await env.supervisor.ensure(dm.spec, changed);
+  await env.supervisor.ensure(dm.spec, changed || created);
 }
 
 /** Why the kernel does not match `r`; empty when it does. */

@@ -4,12 +4,14 @@
 // SIGKILL), the router's namespace deleted by hand, and Delete leaving nothing behind.
 
 import type { ChildProcess } from 'node:child_process';
+import { readlinkSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatProtocol, NatType } from '../../../gen/vxcloud/agent/v1/router.js';
 import { restartAgent, waitFor } from '../../../lab/lab.js';
 import { applyTenant, stopServer, tcpGet, tcpServer, waitLease, type Tenant } from '../../harness/l3.js';
 import { labFilePath } from '../../../lab/labfile.js';
+import { isAlive } from '../../../lib/process.js';
 import { hostLinks, ping, run, startLab, type TestLab } from '../../harness/lab.js';
 
 let t: TestLab;
@@ -140,12 +142,20 @@ describe('a router on a route host', () => {
     expect(after.dhcpRestarts).toBe(before.dhcpRestarts + 1);
   });
 
-  it('restores a router namespace deleted by hand', async () => {
-    const ns = (await r3().getRouter({ id: 'r1' })).observed!.namespace;
+  it('restores a router namespace deleted by hand, with a dnsmasq inside the new one', async () => {
+    const before = (await r3().getRouter({ id: 'r1' })).observed!;
+    const ns = before.namespace;
     await t.exec(t.lab.hosts[2]!.namespace, ['ip', 'netns', 'del', ns]);
     const broken = await r3().getRouter({ id: 'r1' });
-    expect(broken.status!.problems).toContain(`namespace ${ns} is missing`);
+    // The periodic pass (every 2 s here) may have come first; then it must have replaced dnsmasq.
+    if (broken.status!.ready) expect(broken.observed!.dhcpPid).not.toBe(before.dhcpPid);
+    else expect(broken.status!.problems).toContain(`namespace ${ns} is missing`);
     await waitFor('the reconciler to restore the router', 20_000, async () => (await r3().getRouter({ id: 'r1' })).status!.ready);
+    // The old dnsmasq kept the deleted namespace alive, serving nobody: it is gone, and the new one
+    // runs in the namespace that now has the router's name.
+    const after = (await r3().getRouter({ id: 'r1' })).observed!;
+    expect(isAlive(before.dhcpPid)).toBe(false);
+    expect(readlinkSync(`/proc/${after.dhcpPid}/ns/net`)).toBe(`net:[${statSync(`/run/netns/${ns}`).ino}]`);
     await waitFor('traffic through the restored router', 10_000, async () => ping(t, web1().namespace, '198.18.2.10', 1));
     expect(await tcpGet(web1().namespace, '203.0.113.1', 8000)).toBe('internet 203.0.113.10');
     expect(await tcpGet(inet(), '203.0.113.10', 8080)).toBe('web1 203.0.113.1');
