@@ -132,7 +132,11 @@ async function openRegistry(cfg: AgentConfig, layout: string, log: Logger): Prom
     agentVersion: AGENT_VERSION,
     ...(ext ? { external: { name: ext.name, cidr: ext.cidr, gateway: ext.gateway } } : {}),
   };
-  return new Registry({ endpoints: r.endpoints, prefix: r.prefix, leaseSeconds: r.leaseSeconds, ...(tls ? { tls } : {}) }, self, log.child({ component: 'registry' }));
+  return new Registry(
+    { endpoints: r.endpoints, prefix: r.prefix, leaseSeconds: r.leaseSeconds, ...(tls ? { tls } : {}) },
+    self,
+    log.child({ component: 'registry' }),
+  );
 }
 
 main().catch((e: unknown) => {

@@ -93,14 +93,28 @@ export interface EtcdMember {
   runDir: string;
 }
 /** Member i of a managed registry: the agent of host hi runs it on its underlay address. */
-const managedMember = (i: number): Pick<EtcdMember, 'name' | 'address' | 'endpoint'> => ({ name: `h${i}`, address: underlayAddress(i), endpoint: `https://${underlayAddress(i)}:2379` });
+const managedMember = (i: number): Pick<EtcdMember, 'name' | 'address' | 'endpoint'> => ({
+  name: `h${i}`,
+  address: underlayAddress(i),
+  endpoint: `https://${underlayAddress(i)}:2379`,
+});
 
 export function etcdMember(lab: string, dir: string, i: number): EtcdMember {
   const address = `192.0.2.${254 - i}`;
-  return { name: `${lab}m${i}`, namespace: i === 1 ? `${lab}-etcd` : `${lab}-etcd${i}`, address, endpoint: `https://${address}:2379`, runDir: join(dir, i === 1 ? 'etcd' : `etcd${i}`) };
+  return {
+    name: `${lab}m${i}`,
+    namespace: i === 1 ? `${lab}-etcd` : `${lab}-etcd${i}`,
+    address,
+    endpoint: `https://${address}:2379`,
+    runDir: join(dir, i === 1 ? 'etcd' : `etcd${i}`),
+  };
 }
 /** The registry's CA and a client pair of it, for tools (etcdctl) and tests: LABDIR/pki/registry-*.pem. */
-export const registryPki = (dir: string) => ({ ca: join(dir, 'pki', 'registry-ca.pem'), cert: join(dir, 'pki', 'registry-client.pem'), key: join(dir, 'pki', 'registry-client-key.pem') });
+export const registryPki = (dir: string) => ({
+  ca: join(dir, 'pki', 'registry-ca.pem'),
+  cert: join(dir, 'pki', 'registry-client.pem'),
+  key: join(dir, 'pki', 'registry-client-key.pem'),
+});
 /** etcdctl's TLS arguments for the lab's registry. */
 export const etcdctlTls = (dir: string): string[] => {
   const p = registryPki(dir);
@@ -164,7 +178,10 @@ async function buildInternet(net: Net, lab: string, routeHosts: number[]): Promi
 }
 
 function routerConfig(opts: LabOptions, i: number): Record<string, unknown> {
-  const external = opts.internet && hostRoles(opts, i).includes('route') ? { external: { name: 'internet', bridge: EXTERNAL_BRIDGE, cidr: INTERNET.cidr, gateway: INTERNET.gateway } } : {};
+  const external =
+    opts.internet && hostRoles(opts, i).includes('route')
+      ? { external: { name: 'internet', bridge: EXTERNAL_BRIDGE, cidr: INTERNET.cidr, gateway: INTERNET.gateway } }
+      : {};
   return { namespacePrefix: routerNamespacePrefix(opts.name, i), ...external };
 }
 
@@ -255,7 +272,11 @@ async function startEtcd(net: Net, lab: string, dir: string, members: EtcdMember
     members.map((m, i) =>
       waitFor(`etcd member ${m.name} of lab ${lab} to answer (log: ${join(m.runDir, 'etcd.log')})`, 30_000, async () => {
         if (!isAlive(pids[i]!)) throw new Error('etcd exited');
-        await promisify(execFile)('nsenter', [`--net=/run/netns/${m.namespace}`, '--', ETCDCTL, '--endpoints', m.endpoint, ...etcdctlTls(dir), '--dial-timeout', '1s', 'endpoint', 'health'], { timeout: 5000 });
+        await promisify(execFile)(
+          'nsenter',
+          [`--net=/run/netns/${m.namespace}`, '--', ETCDCTL, '--endpoints', m.endpoint, ...etcdctlTls(dir), '--dial-timeout', '1s', 'endpoint', 'health'],
+          { timeout: 5000 },
+        );
         return true;
       }),
     ),
@@ -282,10 +303,14 @@ async function startAgent(host: LabHost): Promise<number> {
     // nsenter switches only the network namespace (`ip netns exec` would also give the agent a
     // private mount namespace, hiding the NIC namespaces it mounts under /run/netns), and execs
     // node in place, so the PID we get is the agent's own.
-    const child = spawn('nsenter', [`--net=/run/netns/${host.namespace}`, '--', process.execPath, ...AGENT_NODE_FLAGS, AGENT_ENTRY, '--config', host.configFile], {
-      detached: true,
-      stdio: ['ignore', log.fd, log.fd],
-    });
+    const child = spawn(
+      'nsenter',
+      [`--net=/run/netns/${host.namespace}`, '--', process.execPath, ...AGENT_NODE_FLAGS, AGENT_ENTRY, '--config', host.configFile],
+      {
+        detached: true,
+        stdio: ['ignore', log.fd, log.fd],
+      },
+    );
     child.unref();
     if (child.pid === undefined) throw new Error(`could not start the agent of ${host.name}`);
     return child.pid;
@@ -350,7 +375,8 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
   const registryCa = await createCa(`vxcloud lab ${opts.name} registry CA`);
   const regCa = await writePair(pki, 'registry-ca', registryCa);
   const memberCount = opts.registryMembers ?? 1;
-  if (opts.managedRegistry && memberCount > opts.hosts) throw new Error(`--registry-members ${memberCount}: the managed registry runs on hosts h1..h${memberCount}, and the lab has ${opts.hosts}`);
+  if (opts.managedRegistry && memberCount > opts.hosts)
+    throw new Error(`--registry-members ${memberCount}: the managed registry runs on hosts h1..h${memberCount}, and the lab has ${opts.hosts}`);
   const members = Array.from({ length: memberCount }, (_, i) => (opts.managedRegistry ? managedMember(i + 1) : etcdMember(opts.name, dir, i + 1)));
   const regServer = await writePair(pki, 'registry-server', await issue(registryCa, { commonName: 'etcd', role: 'host', ips: members.map((m) => m.address) }));
   await writePair(pki, 'registry-client', await issue(registryCa, { commonName: 'vxctl', role: 'client' }));
@@ -372,7 +398,11 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
     const name = `h${i}`;
     const hdir = join(dir, name);
     const address = underlayAddress(i);
-    const pair = await writePair(hdir, 'agent', await issue(ca, { commonName: name, role: 'host', dnsNames: [name, 'localhost'], ips: [address], identity: { kind: 'host', host: name } }));
+    const pair = await writePair(
+      hdir,
+      'agent',
+      await issue(ca, { commonName: name, role: 'host', dnsNames: [name, 'localhost'], ips: [address], identity: { kind: 'host', host: name } }),
+    );
     const roles = hostRoles(opts, i);
     const regPair = await writePair(hdir, 'registry', await issue(registryCa, { commonName: name, role: 'client' }));
     const socket = join(hdir, 'agent.sock');

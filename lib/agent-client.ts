@@ -12,7 +12,9 @@ type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: 
 
 /** The unary methods of a generated client, as `(request, timeoutMs?) => Promise<response>`. */
 export type Promisified<C> = {
-  [K in keyof C as C[K] extends Unary<never, unknown> ? K : never]: C[K] extends Unary<infer Req, infer Res> ? (req: Req, timeoutMs?: number) => Promise<Res> : never;
+  [K in keyof C as C[K] extends Unary<never, unknown> ? K : never]: C[K] extends Unary<infer Req, infer Res>
+    ? (req: Req, timeoutMs?: number) => Promise<Res>
+    : never;
 };
 
 const DEFAULT_TIMEOUT_MS = 60_000;

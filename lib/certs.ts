@@ -20,19 +20,22 @@ export interface KeyPairPem {
 }
 
 async function keyPem(key: CryptoKey): Promise<string> {
-  const der = await webcrypto.subtle.exportKey('pkcs8', key as unknown as webcrypto.CryptoKey);
+  const der = await webcrypto.subtle.exportKey('pkcs8', key);
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
 async function importKey(pem: string): Promise<CryptoKey> {
   const der = x509.PemConverter.decode(pem)[0]!;
-  return (await webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign'])) as unknown as CryptoKey;
+  return await webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
 }
 
-const serial = (): string => randomBytes(16).toString('hex').replace(/^[89a-f]/, '1');
+const serial = (): string =>
+  randomBytes(16)
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
 
 export async function createCa(name: string, days = 3650): Promise<KeyPairPem> {
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: `CN=${name}`,
@@ -63,7 +66,7 @@ export interface LeafOptions {
 export async function issue(ca: KeyPairPem, opts: LeafOptions): Promise<KeyPairPem> {
   const caCert = new x509.X509Certificate(ca.cert);
   const caKey = await importKey(ca.key);
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const usages = opts.role === 'host' ? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.clientAuth];
   const names = [
     ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),

@@ -40,11 +40,11 @@ export function formatCidr(c: Cidr): string {
 }
 
 export function contains(outer: Cidr, inner: Cidr): boolean {
-  return inner.prefix >= outer.prefix && ((inner.network & mask(outer.prefix)) >>> 0) === outer.network;
+  return inner.prefix >= outer.prefix && (inner.network & mask(outer.prefix)) >>> 0 === outer.network;
 }
 
 export function containsIp(net: Cidr, ip: number): boolean {
-  return ((ip & mask(net.prefix)) >>> 0) === net.network;
+  return (ip & mask(net.prefix)) >>> 0 === net.network;
 }
 
 export function overlaps(a: Cidr, b: Cidr): boolean {

@@ -82,10 +82,10 @@ export function validateRouter(r: RouterInput, env: RouterEnv): Problem[] {
   });
   if (r.external_network === '') {
     if (r.external_ip !== '') p.push(bad('external_ip', 'needs external_network: name the external network the address is on'));
-    if (r.snat) p.push(bad('snat', 'needs external_network: SNAT translates to the router\'s external address'));
+    if (r.snat) p.push(bad('snat', "needs external_network: SNAT translates to the router's external address"));
   } else {
     p.push(...checkId('external_network', r.external_network));
-    if (r.external_ip === '') p.push(bad('external_ip', 'required with external_network: the router\'s address on it'));
+    if (r.external_ip === '') p.push(bad('external_ip', "required with external_network: the router's address on it"));
     else p.push(...checkIp('external_ip', r.external_ip));
   }
   if (r.dhcp_lease_seconds !== 0 && !(Number.isInteger(r.dhcp_lease_seconds) && r.dhcp_lease_seconds >= DHCP_LEASE_MIN_SECONDS)) {
@@ -97,7 +97,8 @@ export function validateRouter(r: RouterInput, env: RouterEnv): Problem[] {
     p.push(...checkMac(`${f}.mac`, v.mac), ...checkIp(`${f}.ip`, v.ip));
     if (v.hostname !== '' && !HOSTNAME.test(v.hostname)) p.push(bad(`${f}.hostname`, `"${v.hostname}" is not a host name: 1-63 letters, digits or '-'`));
     const dup = r.reservations.findIndex((o) => o.subnet_id === v.subnet_id && (o.mac === v.mac || o.ip === v.ip));
-    if (dup !== i) p.push(clash(f, `subnet "${v.subnet_id}" already reserves ${r.reservations[dup]!.ip} for ${r.reservations[dup]!.mac} (reservations[${dup}])`));
+    if (dup !== i)
+      p.push(clash(f, `subnet "${v.subnet_id}" already reserves ${r.reservations[dup]!.ip} for ${r.reservations[dup]!.mac} (reservations[${dup}])`));
   });
   if (p.length > 0) return p;
 
@@ -113,7 +114,8 @@ export function validateRouter(r: RouterInput, env: RouterEnv): Problem[] {
   });
   if (env.externalCidr !== undefined && r.external_ip !== '') {
     const net = parseCidr(env.externalCidr)!;
-    if (!isHostAddress(net, parseIp(r.external_ip)!)) p.push(bad('external_ip', `${r.external_ip} is not a host address of the external network ${env.externalCidr}`));
+    if (!isHostAddress(net, parseIp(r.external_ip)!))
+      p.push(bad('external_ip', `${r.external_ip} is not a host address of the external network ${env.externalCidr}`));
   }
   for (const o of env.routers) {
     if (o.id === r.id) continue;
@@ -148,7 +150,8 @@ function internalSubnet(internal: string, subnets: SubnetInput[]): SubnetInput |
 export function validateNatRule(n: NatRuleInput, env: NatEnv): Problem[] {
   const p = [...checkId('id', n.id), ...checkId('router_id', n.router_id), ...checkIp('external_ip', n.external_ip)];
   const port = (field: string, v: number, allowZero: boolean): void => {
-    if (!Number.isInteger(v) || v < (allowZero ? 0 : 1) || v > 65535) p.push(bad(field, `${v} is not a port: 1..65535${allowZero ? ', or 0 for the same as external_port' : ''}`));
+    if (!Number.isInteger(v) || v < (allowZero ? 0 : 1) || v > 65535)
+      p.push(bad(field, `${v} is not a port: 1..65535${allowZero ? ', or 0 for the same as external_port' : ''}`));
   };
   if (n.type === 'dnat') {
     if (n.protocol === '') p.push(bad('protocol', 'a port forward needs tcp or udp'));
@@ -171,7 +174,8 @@ export function validateNatRule(n: NatRuleInput, env: NatEnv): Problem[] {
   if (r.external_network === '') return [missing('router_id', `router "${r.id}" has no external network: give it external_network and external_ip first`)];
   if (env.externalCidr !== undefined) {
     const net = parseCidr(env.externalCidr)!;
-    if (!isHostAddress(net, parseIp(n.external_ip)!)) p.push(bad('external_ip', `${n.external_ip} is not a host address of the external network ${env.externalCidr}`));
+    if (!isHostAddress(net, parseIp(n.external_ip)!))
+      p.push(bad('external_ip', `${n.external_ip} is not a host address of the external network ${env.externalCidr}`));
   }
   const s = internalSubnet(n.internal_ip, env.subnets);
   if (!s) p.push(bad('internal_ip', `${n.internal_ip} is not inside any subnet of router "${r.id}" (${env.subnets.map((x) => x.cidr).join(', ') || 'none'})`));

@@ -24,9 +24,7 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const bad = (field: string, message: string): Problem => ({ code: 'INVALID_ARGUMENT', field, message });
 
 export function checkId(field: string, value: string): Problem[] {
-  return ID.test(value)
-    ? []
-    : [bad(field, `"${value}" is not a valid id: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`)];
+  return ID.test(value) ? [] : [bad(field, `"${value}" is not a valid id: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`)];
 }
 
 export function checkCidr(field: string, value: string): Problem[] {
@@ -43,15 +41,11 @@ export function checkCidr(field: string, value: string): Problem[] {
 }
 
 export function checkVni(field: string, value: number): Problem[] {
-  return Number.isInteger(value) && value >= 1 && value <= VNI_MAX
-    ? []
-    : [bad(field, `${value} is out of range: a VNI is 1..${VNI_MAX}`)];
+  return Number.isInteger(value) && value >= 1 && value <= VNI_MAX ? [] : [bad(field, `${value} is out of range: a VNI is 1..${VNI_MAX}`)];
 }
 
 export function checkVlan(field: string, value: number): Problem[] {
-  return Number.isInteger(value) && value >= 1 && value <= 4094
-    ? []
-    : [bad(field, `${value} is out of range: a VLAN is 1..4094`)];
+  return Number.isInteger(value) && value >= 1 && value <= 4094 ? [] : [bad(field, `${value} is out of range: a VLAN is 1..4094`)];
 }
 
 export function checkMac(field: string, value: string): Problem[] {
@@ -167,8 +161,9 @@ export function nicFieldProblems(n: NicInput): Problem[] {
   } else if (n.namespace !== '') {
     problems.push(bad('namespace', 'a TAP NIC has no namespace: leave it empty (the VM opens the TAP)'));
   }
-  if (n.dhcp && n.kind !== 'veth') problems.push(bad('dhcp', 'a TAP NIC\'s VM runs its own DHCP client: leave dhcp off'));
-  if (n.ip !== '' && parseCidr(n.ip, false) === undefined) problems.push(bad('ip', `"${n.ip}" is not an address with prefix: write it as a.b.c.d/n, e.g. 198.18.1.10/24`));
+  if (n.dhcp && n.kind !== 'veth') problems.push(bad('dhcp', "a TAP NIC's VM runs its own DHCP client: leave dhcp off"));
+  if (n.ip !== '' && parseCidr(n.ip, false) === undefined)
+    problems.push(bad('ip', `"${n.ip}" is not an address with prefix: write it as a.b.c.d/n, e.g. 198.18.1.10/24`));
   return problems;
 }
 
@@ -179,7 +174,8 @@ export function nicFieldProblems(n: NicInput): Problem[] {
 export function checkNicAddress(ip: string, cidr: string, gateway: string | undefined): Problem[] {
   const addr = parseCidr(ip, false)!;
   const net = parseCidr(cidr)!;
-  if (addr.prefix !== net.prefix || !containsIp(net, addr.address)) return [bad('ip', `${ip} is not in subnet ${cidr}: use an address of it with /${net.prefix}`)];
+  if (addr.prefix !== net.prefix || !containsIp(net, addr.address))
+    return [bad('ip', `${ip} is not in subnet ${cidr}: use an address of it with /${net.prefix}`)];
   if (!isHostAddress(net, addr.address)) return [bad('ip', `${ip} is the network or broadcast address of ${cidr}`)];
   if (gateway !== undefined && (gateway !== '' ? parseIp(gateway) === addr.address : addr.address === net.network + 1)) {
     return [{ code: 'ALREADY_EXISTS', field: 'ip', message: `${ip} is the subnet's gateway address: pick another` }];
@@ -204,7 +200,11 @@ export function validateNic(n: NicInput, subnet: SubnetInput | undefined, others
       problems.push({ code: 'ALREADY_EXISTS', field: 'ip', message: `${n.ip} is already used by NIC "${o.id}"` });
     }
     if (n.kind === 'veth' && o.kind === 'veth' && o.namespace === n.namespace && o.ifname === n.ifname) {
-      problems.push({ code: 'ALREADY_EXISTS', field: 'ifname', message: `namespace "${n.namespace}" already has ${n.ifname} from NIC "${o.id}": pick another ifname` });
+      problems.push({
+        code: 'ALREADY_EXISTS',
+        field: 'ifname',
+        message: `namespace "${n.namespace}" already has ${n.ifname} from NIC "${o.id}": pick another ifname`,
+      });
     }
   }
   return problems;

@@ -20,7 +20,10 @@ export function registerCertCommands(program: Command): void {
     .requiredOption('--dir <dir>', 'where the PKI lives')
     .option('--name <cn>', 'CA common name', 'vxcloud CA')
     .action(async (o: { dir: string; name: string }) => {
-      const exists = await access(join(o.dir, 'ca.pem')).then(() => true, () => false);
+      const exists = await access(join(o.dir, 'ca.pem')).then(
+        () => true,
+        () => false,
+      );
       if (exists) throw new Error(`${join(o.dir, 'ca.pem')} exists: refusing to replace the CA every host trusts`);
       const files = await writePair(o.dir, 'ca', await createCa(o.name));
       console.log(files.cert);
@@ -33,7 +36,13 @@ export function registerCertCommands(program: Command): void {
     .option('--dns <name...>', 'extra DNS names', [])
     .action(async (name: string, o: { dir: string; ip: string[]; dns: string[] }) => {
       checkIdentityName('host', name);
-      const pair = await issue(await loadCa(o.dir), { commonName: name, role: 'host', dnsNames: [name, 'localhost', ...o.dns], ips: o.ip, identity: { kind: 'host', host: name } });
+      const pair = await issue(await loadCa(o.dir), {
+        commonName: name,
+        role: 'host',
+        dnsNames: [name, 'localhost', ...o.dns],
+        ips: o.ip,
+        identity: { kind: 'host', host: name },
+      });
       const files = await writePair(o.dir, name, pair);
       console.log(`${files.cert}\n${files.key}`);
     });
@@ -44,7 +53,8 @@ export function registerCertCommands(program: Command): void {
     .option('--tenant <tenant>', 'the tenant it acts for')
     .option('--operator', 'an operator: every tenant, every object')
     .action(async (name: string, o: { dir: string; tenant?: string; operator?: boolean }) => {
-      if ((o.tenant === undefined) === (o.operator !== true)) throw new Error('give exactly one of --tenant T and --operator: a client certificate says whom it acts for');
+      if ((o.tenant === undefined) === (o.operator !== true))
+        throw new Error('give exactly one of --tenant T and --operator: a client certificate says whom it acts for');
       if (o.tenant !== undefined) checkIdentityName('--tenant', o.tenant);
       const identity: Identity = o.tenant !== undefined ? { kind: 'tenant', tenant: o.tenant } : { kind: 'operator' };
       const files = await writePair(o.dir, name, await issue(await loadCa(o.dir), { commonName: name, role: 'client', identity }));

@@ -6,7 +6,8 @@ import { targets, withTargets, type TargetOptions } from './connect.js';
 
 export function registerEvpnCommands(program: Command): void {
   const evpn = program.command('evpn').description('the BGP EVPN control plane (FRR) of the hosts');
-  withTargets(evpn.command('status').description('per host: role in EVPN, BGP sessions, and per VNI the local and remote MACs zebra knows')).action(async (o: TargetOptions) => {
+  withTargets(evpn.command('status').description('per host: role in EVPN, BGP sessions, and per VNI the local and remote MACs zebra knows')).action(
+    async (o: TargetOptions) => {
       const ts = await targets(o);
       try {
         const hosts = await Promise.all(ts.map(async (t) => ({ name: t.name, cp: (await t.client.host.getHost({})).controlPlane })));
@@ -25,7 +26,9 @@ export function registerEvpnCommands(program: Command): void {
             ]),
           ),
         );
-        const sessions = hosts.flatMap(({ name, cp }) => (cp?.sessions ?? []).map((s) => [name, s.peer, s.state, s.prefixesReceived, s.uptimeMs ? `${Math.round(s.uptimeMs / 1000)}s` : '-']));
+        const sessions = hosts.flatMap(({ name, cp }) =>
+          (cp?.sessions ?? []).map((s) => [name, s.peer, s.state, s.prefixesReceived, s.uptimeMs ? `${Math.round(s.uptimeMs / 1000)}s` : '-']),
+        );
         if (sessions.length > 0) console.log(`\n${table(['HOST', 'PEER', 'STATE', 'PREFIXES RCVD', 'UP'], sessions)}`);
         const vnis = hosts.flatMap(({ name, cp }) => (cp?.vnis ?? []).map((v) => [name, v.vni, v.localMacs, v.remoteMacs, v.neighbors, v.remoteVteps]));
         if (vnis.length > 0) console.log(`\n${table(['HOST', 'VNI', 'LOCAL MACS', 'REMOTE MACS', 'MAC+IP', 'REMOTE VTEPS'], vnis)}`);
@@ -33,5 +36,6 @@ export function registerEvpnCommands(program: Command): void {
       } finally {
         for (const t of ts) t.client.close();
       }
-    });
+    },
+  );
 }

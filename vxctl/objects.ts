@@ -39,7 +39,16 @@ export function registerObjectCommands(program: Command): void {
     console.log(
       table(
         ['HOST', 'ROLES', 'UNDERLAY', 'MTU', 'MODE', 'VLAN FILTERING', 'OBJECTS READY', 'KERNEL'],
-        rows.map(([, h]) => [h.name, h.roles.join(','), `${h.underlayInterface} ${h.underlayAddress}`, h.underlayMtu, MODES[h.dataplaneMode] ?? '?', h.capabilities?.bridgeVlanFiltering ? 'yes' : 'no', `${h.objectsReady}/${h.objectsDesired}`, h.versions?.kernel ?? '']),
+        rows.map(([, h]) => [
+          h.name,
+          h.roles.join(','),
+          `${h.underlayInterface} ${h.underlayAddress}`,
+          h.underlayMtu,
+          MODES[h.dataplaneMode] ?? '?',
+          h.capabilities?.bridgeVlanFiltering ? 'yes' : 'no',
+          `${h.objectsReady}/${h.objectsDesired}`,
+          h.versions?.kernel ?? '',
+        ]),
       ),
     );
   });
@@ -47,17 +56,43 @@ export function registerObjectCommands(program: Command): void {
   const vpc = program.command('vpc').description('VPCs on the hosts');
   withTargets(vpc.command('list')).action(async (o: TargetOptions) => {
     const rows = await eachHost(o, async (t) => (await t.client.network.listVpcs({ parentId: '' })).vpcs);
-    console.log(table(['HOST', 'ID', 'NAME', 'TENANT', 'CIDR', 'STATE'], rows.map(([h, v]) => [h, v.spec!.id, v.spec!.name, v.spec!.tenant, v.spec!.cidr, state(v.status)])));
+    console.log(
+      table(
+        ['HOST', 'ID', 'NAME', 'TENANT', 'CIDR', 'STATE'],
+        rows.map(([h, v]) => [h, v.spec!.id, v.spec!.name, v.spec!.tenant, v.spec!.cidr, state(v.status)]),
+      ),
+    );
   });
   withTargets(vpc.command('show <id>')).action(async (id: string, o: TargetOptions) => {
     const rows = await eachHost(o, (t) => present(t.client.network.getVpc({ id })));
-    console.log(table(['HOST', 'ID', 'CIDR', 'DEVICES', 'STATE'], rows.map(([h, v]) => [h, v.spec!.id, v.spec!.cidr, v.status!.devices.join(' '), state(v.status)])));
+    console.log(
+      table(
+        ['HOST', 'ID', 'CIDR', 'DEVICES', 'STATE'],
+        rows.map(([h, v]) => [h, v.spec!.id, v.spec!.cidr, v.status!.devices.join(' '), state(v.status)]),
+      ),
+    );
   });
 
   const subnet = program.command('subnet').description('subnets on the hosts');
   withTargets(subnet.command('list').option('--vpc <id>', 'only subnets of this VPC', '')).action(async (o: TargetOptions & { vpc: string }) => {
     const rows = await eachHost(o, async (t) => (await t.client.network.listSubnets({ parentId: o.vpc })).subnets);
-    console.log(table(['HOST', 'ID', 'NAME', 'VPC', 'CIDR', 'VNI', 'BRIDGE', 'VXLAN', 'MTU', 'STATE'], rows.map(([h, s]) => [h, s.spec!.id, s.spec!.name, s.spec!.vpcId, s.spec!.cidr, s.spec!.vni, s.observed!.bridge, s.observed!.vxlanDevice, s.observed!.mtu, state(s.status)])));
+    console.log(
+      table(
+        ['HOST', 'ID', 'NAME', 'VPC', 'CIDR', 'VNI', 'BRIDGE', 'VXLAN', 'MTU', 'STATE'],
+        rows.map(([h, s]) => [
+          h,
+          s.spec!.id,
+          s.spec!.name,
+          s.spec!.vpcId,
+          s.spec!.cidr,
+          s.spec!.vni,
+          s.observed!.bridge,
+          s.observed!.vxlanDevice,
+          s.observed!.mtu,
+          state(s.status),
+        ]),
+      ),
+    );
   });
   withTargets(subnet.command('show <id>')).action(async (id: string, o: TargetOptions) => {
     const rows = await eachHost(o, async (t) => {
@@ -69,7 +104,17 @@ export function registerObjectCommands(program: Command): void {
     console.log(
       table(
         ['HOST', 'ID', 'CIDR', 'VNI', 'GATEWAY', 'FLOOD VTEPS', 'FDB', 'NEIGHBOURS', 'STATE'],
-        rows.map(([h, { s, vt }]) => [h, s.spec!.id, s.spec!.cidr, s.spec!.vni, s.spec!.gateway || '(first host)', vt ? vt.spec!.floodVteps.join(' ') : '-', vt?.observed?.fdbEntries ?? 0, vt?.observed?.neighborEntries ?? 0, state(s.status)]),
+        rows.map(([h, { s, vt }]) => [
+          h,
+          s.spec!.id,
+          s.spec!.cidr,
+          s.spec!.vni,
+          s.spec!.gateway || '(first host)',
+          vt ? vt.spec!.floodVteps.join(' ') : '-',
+          vt?.observed?.fdbEntries ?? 0,
+          vt?.observed?.neighborEntries ?? 0,
+          state(s.status),
+        ]),
       ),
     );
   });
@@ -78,7 +123,17 @@ export function registerObjectCommands(program: Command): void {
   const nicRows = (rows: [string, Awaited<ReturnType<Target['client']['network']['getNic']>>][]): string =>
     table(
       ['HOST', 'ID', 'SUBNET', 'KIND', 'MAC', 'IP', 'NAMESPACE', 'HOST IF', 'STATE'],
-      rows.map(([h, n]) => [h, n.spec!.id, n.spec!.subnetId, n.spec!.kind === NicKind.NIC_KIND_TAP ? 'tap' : 'veth', n.spec!.mac, n.spec!.ip, n.spec!.namespace ? `${n.spec!.namespace}/${n.spec!.ifname}` : '-', n.observed!.hostIfname, state(n.status)]),
+      rows.map(([h, n]) => [
+        h,
+        n.spec!.id,
+        n.spec!.subnetId,
+        n.spec!.kind === NicKind.NIC_KIND_TAP ? 'tap' : 'veth',
+        n.spec!.mac,
+        n.spec!.ip,
+        n.spec!.namespace ? `${n.spec!.namespace}/${n.spec!.ifname}` : '-',
+        n.observed!.hostIfname,
+        state(n.status),
+      ]),
     );
   withTargets(nic.command('list').option('--subnet <id>', 'only NICs of this subnet', '')).action(async (o: TargetOptions & { subnet: string }) => {
     console.log(nicRows(await eachHost(o, async (t) => (await t.client.network.listNics({ parentId: o.subnet })).nics)));

@@ -57,27 +57,41 @@ export function registerVolumeCommands(program: Command): void {
       ),
     );
   });
-  withTargets(volume.command('show <id>').description('a volume: each replica with its raft state, and where its export is reached')).action(async (id: string, o: TargetOptions) => {
-    await withTargetsDo(o, async (ts) => {
-      const v = (await volumes(ts)).find((x) => x.id === id);
-      if (!v) throw new Error(`no storage host of ${ts.map((t) => t.name).join(', ')} has volume "${id}"`);
-      console.log(`${v.id}: ${size(v.sizeBytes)}, tenant ${v.tenant || '-'}, ${v.status}, leader ${v.leader || '-'}\n`);
-      // Each replica host names its own export (its NBD address and TLS setting).
-      const exports = await Promise.all(
-        v.replicaStatus.map(async (r) => {
-          const t = ts.find((x) => x.name === r.host!.name);
-          return t ? (await t.client.volume.getVolume({ id }).catch(() => undefined))?.exportUri ?? '-' : '-';
-        }),
-      );
-      console.log(
-        table(
-          ['HOST', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'HEALTHY', 'EXPORT', 'FROM THIS MACHINE'],
-          v.replicaStatus.map((r, i) => {
-            const host = r.host!.name;
-            return [host, r.role, r.term, r.commitIndex, r.appliedIndex, r.healthy ? 'yes' : `no ${r.detail}`, exports[i]!, fromHere(ts.find((t) => t.name === host), v)];
+  withTargets(volume.command('show <id>').description('a volume: each replica with its raft state, and where its export is reached')).action(
+    async (id: string, o: TargetOptions) => {
+      await withTargetsDo(o, async (ts) => {
+        const v = (await volumes(ts)).find((x) => x.id === id);
+        if (!v) throw new Error(`no storage host of ${ts.map((t) => t.name).join(', ')} has volume "${id}"`);
+        console.log(`${v.id}: ${size(v.sizeBytes)}, tenant ${v.tenant || '-'}, ${v.status}, leader ${v.leader || '-'}\n`);
+        // Each replica host names its own export (its NBD address and TLS setting).
+        const exports = await Promise.all(
+          v.replicaStatus.map(async (r) => {
+            const t = ts.find((x) => x.name === r.host!.name);
+            return t ? ((await t.client.volume.getVolume({ id }).catch(() => undefined))?.exportUri ?? '-') : '-';
           }),
-        ),
-      );
-    });
-  });
+        );
+        console.log(
+          table(
+            ['HOST', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'HEALTHY', 'EXPORT', 'FROM THIS MACHINE'],
+            v.replicaStatus.map((r, i) => {
+              const host = r.host!.name;
+              return [
+                host,
+                r.role,
+                r.term,
+                r.commitIndex,
+                r.appliedIndex,
+                r.healthy ? 'yes' : `no ${r.detail}`,
+                exports[i]!,
+                fromHere(
+                  ts.find((t) => t.name === host),
+                  v,
+                ),
+              ];
+            }),
+          ),
+        );
+      });
+    },
+  );
 }

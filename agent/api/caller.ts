@@ -12,7 +12,11 @@ export interface CallWithPeer {
 export function callerOf(call: CallWithPeer): Identity {
   const id = identityOfAltNames(call.getAuthContext()?.sslPeerCertificate?.subjectaltname);
   if (!id) {
-    throw new ApiError('PERMISSION_DENIED', '', `${describeIdentity(id)} may do nothing here: mint the client's certificate with \`vxctl certs client NAME --tenant T\` or \`--operator\` (a SAN URI vxcloud://tenant/T or vxcloud://operator)`);
+    throw new ApiError(
+      'PERMISSION_DENIED',
+      '',
+      `${describeIdentity(id)} may do nothing here: mint the client's certificate with \`vxctl certs client NAME --tenant T\` or \`--operator\` (a SAN URI vxcloud://tenant/T or vxcloud://operator)`,
+    );
   }
   return id;
 }

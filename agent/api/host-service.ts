@@ -25,7 +25,9 @@ import { AGENT_VERSION } from '../version.js';
  */
 export function dataplaneMode(caps: Capabilities, setting: DataplaneSetting = 'auto'): DataplaneMode {
   if (setting === 'vlan-aware' && !caps.bridgeVlanFiltering) {
-    throw new ConfigError('dataplane: vlan-aware needs bridge VLAN filtering, which this kernel lacks (CONFIG_BRIDGE_VLAN_FILTERING): use auto or bridge-per-subnet');
+    throw new ConfigError(
+      'dataplane: vlan-aware needs bridge VLAN filtering, which this kernel lacks (CONFIG_BRIDGE_VLAN_FILTERING): use auto or bridge-per-subnet',
+    );
   }
   const vlanAware = setting === 'vlan-aware' || (setting === 'auto' && caps.bridgeVlanFiltering);
   return vlanAware ? DataplaneMode.DATAPLANE_MODE_VLAN_AWARE_BRIDGE : DataplaneMode.DATAPLANE_MODE_BRIDGE_PER_SUBNET;
@@ -40,10 +42,12 @@ export function dataplaneLayout(mode: DataplaneMode): DataplaneLayout {
  * one (0.0.0.0, [::]) with the underlay address put in, else the first TCP one; '' if none.
  */
 export function peerEndpoint(listen: readonly string[], underlayAddress: string): string {
-  const tcp = listen.filter((l) => !l.startsWith('unix:')).map((l) => {
-    const at = l.lastIndexOf(':');
-    return { text: l, host: l.slice(0, at), port: l.slice(at + 1) };
-  });
+  const tcp = listen
+    .filter((l) => !l.startsWith('unix:'))
+    .map((l) => {
+      const at = l.lastIndexOf(':');
+      return { text: l, host: l.slice(0, at), port: l.slice(at + 1) };
+    });
   const onUnderlay = tcp.find((l) => l.host === underlayAddress);
   if (onUnderlay) return onUnderlay.text;
   const wildcard = tcp.find((l) => ['', '0.0.0.0', '[::]', '::'].includes(l.host));
@@ -63,7 +67,16 @@ export function registryView(reg: Registry): RegistryView {
       return { name: h.name, vtep: h.underlay, vnis: vnis.sort((a, b) => a - b), macs, up: v!.alive.has(h.name) };
     })
     .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
-  return { endpoints: st.endpoints, prefix: st.prefix, leaseId: st.leaseId, leaseSeconds: st.leaseSeconds, members, keys: st.keys, revision: st.revision, problems: st.problems };
+  return {
+    endpoints: st.endpoints,
+    prefix: st.prefix,
+    leaseId: st.leaseId,
+    leaseSeconds: st.leaseSeconds,
+    members,
+    keys: st.keys,
+    revision: st.revision,
+    problems: st.problems,
+  };
 }
 
 export function inventory(reg: Registry, role: string): InventoryHost[] {
@@ -86,7 +99,15 @@ export function inventory(reg: Registry, role: string): InventoryHost[] {
     }));
 }
 
-export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: number, r: Reconciler, log: Logger, plane?: ControlPlane, registry?: Registry): HostServiceServer {
+export function hostService(
+  cfg: AgentConfig,
+  caps: Capabilities,
+  underlayMtu: number,
+  r: Reconciler,
+  log: Logger,
+  plane?: ControlPlane,
+  registry?: Registry,
+): HostServiceServer {
   return {
     listHosts: unary(log, 'ListHosts', async (req) => {
       if (!registry) throw new ApiError('FAILED_PRECONDITION', '', 'this host has no registry (registry in its agent config): it knows only itself');
@@ -111,14 +132,19 @@ export function hostService(cfg: AgentConfig, caps: Capabilities, underlayMtu: n
       if (!o) throw new ApiError('NOT_FOUND', 'id', `the registry has no object "${req.id}"`);
       const spans = o.kind === 'vpc' || o.kind === 'subnet';
       const hosts = spans || o.kind === 'volume' ? o.hosts : [o.host];
-      return { id: req.id, kind: o.kind, tenant: o.tenant, hosts, cidr: spans ? o.cidr : '', subnets: o.kind === 'vpc' ? o.subnets : {}, pending: o.kind !== 'volume' && o.adopt !== undefined };
+      return {
+        id: req.id,
+        kind: o.kind,
+        tenant: o.tenant,
+        hosts,
+        cidr: spans ? o.cidr : '',
+        subnets: o.kind === 'vpc' ? o.subnets : {},
+        pending: o.kind !== 'volume' && o.adopt !== undefined,
+      };
     }),
     getHost: unary(log, 'GetHost', async () => {
       const d = r.desired;
-      const statuses = await Promise.all([
-        ...Object.values(d.subnets).map((s) => r.subnetStatus(s)),
-        ...Object.values(d.nics).map((n) => r.nicStatus(n)),
-      ]);
+      const statuses = await Promise.all([...Object.values(d.subnets).map((s) => r.subnetStatus(s)), ...Object.values(d.nics).map((n) => r.nicStatus(n))]);
       return {
         name: cfg.host.name,
         roles: cfg.host.roles,

@@ -2,14 +2,7 @@
 // kernel for every object it returns.
 
 import type { Logger } from 'pino';
-import {
-  NicKind,
-  type Nic,
-  type NetworkServiceServer,
-  type Subnet,
-  type Vpc,
-  type VtepTable,
-} from '../../gen/vxcloud/agent/v1/network.js';
+import { NicKind, type Nic, type NetworkServiceServer, type Subnet, type Vpc, type VtepTable } from '../../gen/vxcloud/agent/v1/network.js';
 import { overlayMtu, type L2Context } from '../l2/context.js';
 import { nicDevice, vxlanDevice } from '../l2/names.js';
 import { nicGateway } from '../l2/nic.js';
@@ -58,7 +51,12 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
       dhcp: n.dhcp ?? false,
     },
     status: await r.nicStatus(n, links),
-    observed: { hostIfname: nicDevice(n.kind, n.id), mtu: overlayMtu(ctx), gateway: nicGateway(r.desired.subnets[n.subnet_id]!), dhcpAddress: await r.nicDhcpAddress(n) },
+    observed: {
+      hostIfname: nicDevice(n.kind, n.id),
+      mtu: overlayMtu(ctx),
+      gateway: nicGateway(r.desired.subnets[n.subnet_id]!),
+      dhcpAddress: await r.nicDhcpAddress(n),
+    },
   });
   /** `known` is the kernel's table as a Put just left it; otherwise it is read. */
   const table = async (t: VtepTableRecord, known?: Awaited<ReturnType<Reconciler['vtepTableStatus']>>): Promise<VtepTable> => {
@@ -77,7 +75,13 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
       own.requirePut(caller, 'VPC', rec.id);
       refuse(validateVpc(rec));
       const a = auth(caller, 'put VPCs');
-      await claimed(!r.desired.vpcs[rec.id], () => a.joinVpc(rec, origin(run, rec.name, rec.cidr)), () => r.putVpc(rec), () => a.leaveVpc(rec.id, true), log);
+      await claimed(
+        !r.desired.vpcs[rec.id],
+        () => a.joinVpc(rec, origin(run, rec.name, rec.cidr)),
+        () => r.putVpc(rec),
+        () => a.leaveVpc(rec.id, true),
+        log,
+      );
       return vpc(rec);
     }),
     getVpc: unary(log, 'GetVpc', async (req, caller) => {
@@ -86,12 +90,22 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
     }),
     listVpcs: unary(log, 'ListVpcs', async (_req, caller) => {
       const links = await r.links();
-      return { vpcs: await Promise.all(Object.values(r.desired.vpcs).filter((v) => own.visible(caller, 'VPC', v.id)).map((v) => vpc(v, links))) };
+      return {
+        vpcs: await Promise.all(
+          Object.values(r.desired.vpcs)
+            .filter((v) => own.visible(caller, 'VPC', v.id))
+            .map((v) => vpc(v, links)),
+        ),
+      };
     }),
     deleteVpc: unary(log, 'DeleteVpc', (req, caller) => {
       own.require(caller, 'VPC', req.id);
       const a = auth(caller, 'delete VPCs');
-      return released(() => a.reachable(req.id), () => r.deleteVpc(req.id), () => a.leaveVpc(req.id));
+      return released(
+        () => a.reachable(req.id),
+        () => r.deleteVpc(req.id),
+        () => a.leaveVpc(req.id),
+      );
     }),
 
     putSubnet: unary(log, 'PutSubnet', async (req, caller, run) => {
@@ -100,7 +114,13 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
       own.requirePut(caller, 'subnet', asked.id, { kind: 'VPC', id: asked.vpc_id, field: 'vpc_id' });
       refuse(subnetFieldProblems(asked));
       const a = auth(caller, 'put subnets');
-      const rec = await claimed(!r.desired.subnets[asked.id], () => a.joinSubnet(asked, origin(run, asked.vpc_id, asked.name, asked.cidr)), (c) => r.putSubnet(c), () => a.leaveSubnet(asked.id, true), log);
+      const rec = await claimed(
+        !r.desired.subnets[asked.id],
+        () => a.joinSubnet(asked, origin(run, asked.vpc_id, asked.name, asked.cidr)),
+        (c) => r.putSubnet(c),
+        () => a.leaveSubnet(asked.id, true),
+        log,
+      );
       return subnet(rec);
     }),
     getSubnet: unary(log, 'GetSubnet', async (req, caller) => {
@@ -120,7 +140,11 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
     deleteSubnet: unary(log, 'DeleteSubnet', (req, caller) => {
       own.require(caller, 'subnet', req.id);
       const a = auth(caller, 'delete subnets');
-      return released(() => a.reachable(req.id), () => r.deleteSubnet(req.id), () => a.leaveSubnet(req.id));
+      return released(
+        () => a.reachable(req.id),
+        () => r.deleteSubnet(req.id),
+        () => a.leaveSubnet(req.id),
+      );
     }),
 
     putNic: unary(log, 'PutNic', async (req, caller, run) => {
@@ -141,7 +165,13 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
       };
       refuse(nicFieldProblems(asked));
       const a = auth(caller, 'put NICs');
-      const rec = await claimed(!r.desired.nics[asked.id], () => a.claimNic(asked, true, origin(run, asked.subnet_id, asked.kind, asked.namespace, asked.ifname, asked.mac, asked.ip, String(asked.dhcp))), (c) => r.putNic(c), () => a.releaseNic(asked.id, true), log);
+      const rec = await claimed(
+        !r.desired.nics[asked.id],
+        () => a.claimNic(asked, true, origin(run, asked.subnet_id, asked.kind, asked.namespace, asked.ifname, asked.mac, asked.ip, String(asked.dhcp))),
+        (c) => r.putNic(c),
+        () => a.releaseNic(asked.id, true),
+        log,
+      );
       return nic(rec);
     }),
     getNic: unary(log, 'GetNic', async (req, caller) => {
@@ -161,7 +191,11 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
     deleteNic: unary(log, 'DeleteNic', (req, caller) => {
       own.require(caller, 'NIC', req.id);
       const a = auth(caller, 'delete NICs');
-      return released(() => a.reachable(req.id), () => r.deleteNic(req.id), () => a.releaseNic(req.id));
+      return released(
+        () => a.reachable(req.id),
+        () => r.deleteNic(req.id),
+        () => a.releaseNic(req.id),
+      );
     }),
 
     // Static VTEP tables steer every tenant's traffic of a subnet: an operator's tool.

@@ -17,7 +17,8 @@ export type OwnedKind = 'VPC' | 'subnet' | 'NIC' | 'router' | 'NAT rule';
  */
 export function tenantFor(caller: Identity, requested: string, what: string): string {
   if (caller.kind !== 'tenant') return requested;
-  if (requested !== '' && requested !== caller.tenant) throw new ApiError('PERMISSION_DENIED', 'tenant', `tenant ${caller.tenant} may create ${what} of its own tenant only, not of "${requested}"`);
+  if (requested !== '' && requested !== caller.tenant)
+    throw new ApiError('PERMISSION_DENIED', 'tenant', `tenant ${caller.tenant} may create ${what} of its own tenant only, not of "${requested}"`);
   return caller.tenant;
 }
 
@@ -33,11 +34,15 @@ export class Ownership {
     const vpc = (vpcId: string | undefined): string | undefined => (vpcId === undefined ? undefined : d.vpcs[vpcId]?.tenant);
     const subnetVpc = (sid: string | undefined): string | undefined => (sid === undefined ? undefined : d.subnets[sid]?.vpc_id);
     const local =
-      kind === 'VPC' ? vpc(id)
-      : kind === 'subnet' ? vpc(subnetVpc(id))
-      : kind === 'NIC' ? vpc(subnetVpc(d.nics[id]?.subnet_id))
-      : kind === 'router' ? vpc(d.routers[id]?.vpc_id)
-      : vpc(d.routers[d.natRules[id]?.router_id ?? '']?.vpc_id);
+      kind === 'VPC'
+        ? vpc(id)
+        : kind === 'subnet'
+          ? vpc(subnetVpc(id))
+          : kind === 'NIC'
+            ? vpc(subnetVpc(d.nics[id]?.subnet_id))
+            : kind === 'router'
+              ? vpc(d.routers[id]?.vpc_id)
+              : vpc(d.routers[d.natRules[id]?.router_id ?? '']?.vpc_id);
     if (local !== undefined) return local;
     const v = this.registry?.view;
     return v?.objects.get(id)?.tenant ?? v?.deleted.get(id);

@@ -2,13 +2,7 @@
 // kernel (legs, leases, rule counters) for every object it returns.
 
 import type { Logger } from 'pino';
-import {
-  NatProtocol,
-  NatType,
-  type NatRule,
-  type Router,
-  type RouterServiceServer,
-} from '../../gen/vxcloud/agent/v1/router.js';
+import { NatProtocol, NatType, type NatRule, type Router, type RouterServiceServer } from '../../gen/vxcloud/agent/v1/router.js';
 import type { Routers } from '../l3/routers.js';
 import { ApiError } from '../state/errors.js';
 import type { NatRuleRecord, RouterRecord } from '../state/model.js';
@@ -28,13 +22,21 @@ const NAT_TYPES: Partial<Record<NatType, NatRuleRecord['type']>> = {
   [NatType.NAT_TYPE_SNAT]: 'snat',
   [NatType.NAT_TYPE_DNAT_AND_SNAT]: 'dnat_and_snat',
 };
-const NAT_TYPE_OF: Record<NatRuleRecord['type'], NatType> = { dnat: NatType.NAT_TYPE_DNAT, snat: NatType.NAT_TYPE_SNAT, dnat_and_snat: NatType.NAT_TYPE_DNAT_AND_SNAT };
+const NAT_TYPE_OF: Record<NatRuleRecord['type'], NatType> = {
+  dnat: NatType.NAT_TYPE_DNAT,
+  snat: NatType.NAT_TYPE_SNAT,
+  dnat_and_snat: NatType.NAT_TYPE_DNAT_AND_SNAT,
+};
 const PROTOCOLS: Partial<Record<NatProtocol, NatRuleRecord['protocol']>> = {
   [NatProtocol.NAT_PROTOCOL_UNSPECIFIED]: '',
   [NatProtocol.NAT_PROTOCOL_TCP]: 'tcp',
   [NatProtocol.NAT_PROTOCOL_UDP]: 'udp',
 };
-const PROTOCOL_OF: Record<NatRuleRecord['protocol'], NatProtocol> = { '': NatProtocol.NAT_PROTOCOL_UNSPECIFIED, tcp: NatProtocol.NAT_PROTOCOL_TCP, udp: NatProtocol.NAT_PROTOCOL_UDP };
+const PROTOCOL_OF: Record<NatRuleRecord['protocol'], NatProtocol> = {
+  '': NatProtocol.NAT_PROTOCOL_UNSPECIFIED,
+  tcp: NatProtocol.NAT_PROTOCOL_TCP,
+  udp: NatProtocol.NAT_PROTOCOL_UDP,
+};
 
 export function routerService(r: Reconciler, routers: Routers, authorities: Authorities, own: Ownership, log: Logger): RouterServiceServer {
   const router = async (rec: RouterRecord): Promise<Router> => {
@@ -110,7 +112,13 @@ export function routerService(r: Reconciler, routers: Routers, authorities: Auth
         reservations: s.reservations.map((x) => ({ subnet_id: x.subnetId, mac: x.mac, ip: x.ip, hostname: x.hostname })),
         dhcp_lease_seconds: s.dhcpLeaseSeconds,
       };
-      await claimed(!r.desired.routers[rec.id], () => auth.claimRouter(rec, origin(run, rec.vpc_id, rec.name, [...rec.subnet_ids].sort().join(','), rec.external_network, rec.external_ip)), () => routers.putRouter(rec), () => auth.releaseRouter(rec.id, true), log);
+      await claimed(
+        !r.desired.routers[rec.id],
+        () => auth.claimRouter(rec, origin(run, rec.vpc_id, rec.name, [...rec.subnet_ids].sort().join(','), rec.external_network, rec.external_ip)),
+        () => routers.putRouter(rec),
+        () => auth.releaseRouter(rec.id, true),
+        log,
+      );
       return router(rec);
     }),
     getRouter: unary(log, 'GetRouter', async (req, caller) => {
@@ -119,20 +127,26 @@ export function routerService(r: Reconciler, routers: Routers, authorities: Auth
     }),
     listRouters: unary(log, 'ListRouters', async (req, caller) => {
       const out: Router[] = [];
-      for (const rec of Object.values(r.desired.routers)) if ((req.parentId === '' || rec.vpc_id === req.parentId) && own.visible(caller, 'router', rec.id)) out.push(await router(rec));
+      for (const rec of Object.values(r.desired.routers))
+        if ((req.parentId === '' || rec.vpc_id === req.parentId) && own.visible(caller, 'router', rec.id)) out.push(await router(rec));
       return { routers: out };
     }),
     deleteRouter: unary(log, 'DeleteRouter', (req, caller) => {
       own.require(caller, 'router', req.id);
       const auth = authorities(own.scope(caller, 'delete routers'));
-      return released(() => auth.reachable(req.id), () => routers.deleteRouter(req.id), () => auth.releaseRouter(req.id));
+      return released(
+        () => auth.reachable(req.id),
+        () => routers.deleteRouter(req.id),
+        () => auth.releaseRouter(req.id),
+      );
     }),
 
     putNatRule: unary(log, 'PutNatRule', async (req, caller, run) => {
       const s = required(req.rule, 'rule');
       own.requirePut(caller, 'NAT rule', s.id, { kind: 'router', id: s.routerId, field: 'router_id' });
       const type = NAT_TYPES[s.type];
-      if (!type) throw new ApiError('INVALID_ARGUMENT', 'type', 'required: NAT_TYPE_DNAT (port forward), NAT_TYPE_SNAT or NAT_TYPE_DNAT_AND_SNAT (floating IP)');
+      if (!type)
+        throw new ApiError('INVALID_ARGUMENT', 'type', 'required: NAT_TYPE_DNAT (port forward), NAT_TYPE_SNAT or NAT_TYPE_DNAT_AND_SNAT (floating IP)');
       const protocol = PROTOCOLS[s.protocol];
       if (protocol === undefined) throw new ApiError('INVALID_ARGUMENT', 'protocol', 'NAT_PROTOCOL_TCP, NAT_PROTOCOL_UDP, or unspecified');
       const rec: NatRuleRecord = {
@@ -146,7 +160,17 @@ export function routerService(r: Reconciler, routers: Routers, authorities: Auth
         internal_port: s.internalPort,
       };
       const auth = authorities(own.scope(caller, 'put NAT rules'));
-      await claimed(!r.desired.natRules[rec.id], () => auth.claimNat(rec, origin(run, rec.router_id, rec.type, rec.protocol, rec.external_ip, String(rec.external_port), rec.internal_ip, String(rec.internal_port))), () => routers.putNatRule(rec), () => auth.releaseNat(rec.id, true), log);
+      await claimed(
+        !r.desired.natRules[rec.id],
+        () =>
+          auth.claimNat(
+            rec,
+            origin(run, rec.router_id, rec.type, rec.protocol, rec.external_ip, String(rec.external_port), rec.internal_ip, String(rec.internal_port)),
+          ),
+        () => routers.putNatRule(rec),
+        () => auth.releaseNat(rec.id, true),
+        log,
+      );
       return rule(rec);
     }),
     getNatRule: unary(log, 'GetNatRule', async (req, caller) => {
@@ -155,13 +179,18 @@ export function routerService(r: Reconciler, routers: Routers, authorities: Auth
     }),
     listNatRules: unary(log, 'ListNatRules', async (req, caller) => {
       const out: NatRule[] = [];
-      for (const rec of Object.values(r.desired.natRules)) if ((req.parentId === '' || rec.router_id === req.parentId) && own.visible(caller, 'NAT rule', rec.id)) out.push(await rule(rec));
+      for (const rec of Object.values(r.desired.natRules))
+        if ((req.parentId === '' || rec.router_id === req.parentId) && own.visible(caller, 'NAT rule', rec.id)) out.push(await rule(rec));
       return { rules: out };
     }),
     deleteNatRule: unary(log, 'DeleteNatRule', (req, caller) => {
       own.require(caller, 'NAT rule', req.id);
       const auth = authorities(own.scope(caller, 'delete NAT rules'));
-      return released(() => auth.reachable(req.id), () => routers.deleteNatRule(req.id), () => auth.releaseNat(req.id));
+      return released(
+        () => auth.reachable(req.id),
+        () => routers.deleteNatRule(req.id),
+        () => auth.releaseNat(req.id),
+      );
     }),
   };
 }

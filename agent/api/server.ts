@@ -30,7 +30,10 @@ export interface AgentServices {
  */
 function hostsOnly<S extends object>(impl: S): S {
   const out: Record<string, unknown> = {};
-  for (const [name, handler] of Object.entries(impl) as [string, (call: CallWithPeer & { emit(e: string, v: unknown): void }, cb?: (e: unknown) => void) => void][]) {
+  for (const [name, handler] of Object.entries(impl) as [
+    string,
+    (call: CallWithPeer & { emit(e: string, v: unknown): void }, cb?: (e: unknown) => void) => void,
+  ][]) {
     out[name] = (call: CallWithPeer & { emit(e: string, v: unknown): void }, callback?: (e: unknown) => void) => {
       let who: Identity | undefined;
       try {

@@ -37,7 +37,6 @@ function objectOf(req: unknown): string {
   return '';
 }
 
-
 /** The provider run a call comes from ('' for none, or one not shaped like a run id). */
 function runOf(call: ServerUnaryCall<unknown, unknown>): string {
   const v = call.metadata.get(RUN_METADATA)[0];

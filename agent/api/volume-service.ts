@@ -64,7 +64,14 @@ export interface VolumeServices {
  * registry, which keeps volume names unique in the deployment and knows their owners.
  * `storageHost`: whether the inventory gives a host the storage role.
  */
-export function volumeServices(store: VolumeStore, nbdAddress: string | undefined, nbdTls: NbdTlsSetting, authorities: Authorities, storageHost: (name: string) => boolean, log: Logger): VolumeServices {
+export function volumeServices(
+  store: VolumeStore,
+  nbdAddress: string | undefined,
+  nbdTls: NbdTlsSetting,
+  authorities: Authorities,
+  storageHost: (name: string) => boolean,
+  log: Logger,
+): VolumeServices {
   const claims = (caller: Identity) => authorities(caller.kind === 'tenant' ? caller.tenant : undefined);
   const exportUri = (spec: ReplicaSpec): string => {
     if (!nbdAddress) return '';
@@ -73,7 +80,16 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
   };
   const replicaStatus = (r: Replica, host: VolumeHost): ReplicaStatus => {
     const s = r.state();
-    return { host, role: s.role, term: s.term, commitIndex: s.commit, appliedIndex: s.applied, healthy: r.error === null, detail: r.error?.message ?? '', memberId: r.self };
+    return {
+      host,
+      role: s.role,
+      term: s.term,
+      commitIndex: s.commit,
+      appliedIndex: s.applied,
+      healthy: r.error === null,
+      detail: r.error?.message ?? '',
+      memberId: r.self,
+    };
   };
 
   const view = async (r: Replica): Promise<Volume> => {
@@ -84,7 +100,16 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
         try {
           return { ...(await store.transport.peer(h).raft.getReplica({ id: spec.id }, PEER_STATUS_TIMEOUT_MS)), host: h };
         } catch (e) {
-          return { host: h, role: 'unreachable', term: 0, commitIndex: 0, appliedIndex: 0, healthy: false, detail: (e as ServiceError).details ?? (e as Error).message, memberId: '' };
+          return {
+            host: h,
+            role: 'unreachable',
+            term: 0,
+            commitIndex: 0,
+            appliedIndex: 0,
+            healthy: false,
+            detail: (e as ServiceError).details ?? (e as Error).message,
+            memberId: '',
+          };
         }
       }),
     );
@@ -123,13 +148,30 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
     // Every placed host must be a storage agent we can reach before any replica is made: a
     // volume that only some hosts hold would never be healthy. A peer that restarted a moment
     // ago gets the probe's 5 s to be reconnected (waitForReady).
-    const probes = await Promise.allSettled(spec.hosts.filter((h) => h.name !== store.self).map((h) => store.transport.peer(h).raft.getReplica({ id: spec.id }, 5000, true).catch((e: ServiceError) => {
-      if (e.code !== Status.NOT_FOUND) throw peerError(h.name, e);
-    })));
+    const probes = await Promise.allSettled(
+      spec.hosts
+        .filter((h) => h.name !== store.self)
+        .map((h) =>
+          store.transport
+            .peer(h)
+            .raft.getReplica({ id: spec.id }, 5000, true)
+            .catch((e: ServiceError) => {
+              if (e.code !== Status.NOT_FOUND) throw peerError(h.name, e);
+            }),
+        ),
+    );
     for (const p of probes) if (p.status === 'rejected') throw p.reason as ApiError;
     const results = await Promise.allSettled(
       spec.hosts.map((h) =>
-        h.name === store.self ? store.createReplica(spec, null) : store.transport.peer(h).raft.createReplica({ id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false, memberId: '', tenant: spec.tenant ?? '' }, 30_000, true),
+        h.name === store.self
+          ? store.createReplica(spec, null)
+          : store.transport
+              .peer(h)
+              .raft.createReplica(
+                { id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false, memberId: '', tenant: spec.tenant ?? '' },
+                30_000,
+                true,
+              ),
       ),
     );
     for (const [i, res] of results.entries()) {
@@ -142,7 +184,12 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
       requireKind(caller, ['tenant', 'operator'], 'create volumes');
       const tenant = tenantFor(caller, req.tenant, 'volumes');
       if (store.get(req.id)) owned(caller, req.id);
-      if (tenant !== '' && nbdTls === 'off') throw new ApiError('FAILED_PRECONDITION', 'tenant', `${store.self} serves NBD without TLS (storage.nbdTls off): a tenant's volume is exported over TLS only, to its tenant's certificate; set storage.nbdTls to optional or required`);
+      if (tenant !== '' && nbdTls === 'off')
+        throw new ApiError(
+          'FAILED_PRECONDITION',
+          'tenant',
+          `${store.self} serves NBD without TLS (storage.nbdTls off): a tenant's volume is exported over TLS only, to its tenant's certificate; set storage.nbdTls to optional or required`,
+        );
       checkId(req.id);
       checkSize('size_bytes', req.sizeBytes);
       const replicas = req.replicas === 0 ? DEFAULT_REPLICAS : req.replicas;
@@ -170,9 +217,21 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
       const local = store.get(spec.id);
       if (local) return view(local);
       // Not placed here: describe it from a replica host.
-      return store.transport.peer(spec.hosts[0]!).raft.getReplica({ id: spec.id }).then(
-        (s) => ({ id: spec.id, sizeBytes: spec.sizeBytes, replicas, hosts: [...spec.hosts], status: '', leader: '', appliedIndex: s.appliedIndex, replicaStatus: [], exportUri: '', tenant }),
-      );
+      return store.transport
+        .peer(spec.hosts[0]!)
+        .raft.getReplica({ id: spec.id })
+        .then((s) => ({
+          id: spec.id,
+          sizeBytes: spec.sizeBytes,
+          replicas,
+          hosts: [...spec.hosts],
+          status: '',
+          leader: '',
+          appliedIndex: s.appliedIndex,
+          replicaStatus: [],
+          exportUri: '',
+          tenant,
+        }));
     }),
     getVolume: unary(log, 'GetVolume', async (req, caller) => {
       owned(caller, req.id);
@@ -184,7 +243,8 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
       const r = found(store, req.id);
       checkSize('size_bytes', req.sizeBytes);
       await r.read(0, 0); // catch up with the leader: the size we compare with is the latest
-      if (req.sizeBytes < r.size) throw new ApiError('INVALID_ARGUMENT', 'size_bytes', `${req.sizeBytes} is smaller than the volume (${r.size} bytes): volumes only grow`);
+      if (req.sizeBytes < r.size)
+        throw new ApiError('INVALID_ARGUMENT', 'size_bytes', `${req.sizeBytes} is smaller than the volume (${r.size} bytes): volumes only grow`);
       if (req.sizeBytes > r.size) {
         await r.submit({ op: 'grow', size: req.sizeBytes });
         await r.read(0, 0);
@@ -198,13 +258,17 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
       if (!r) return { existed: false };
       const claim = claims(caller);
       // The name goes last: a delete that fails on a peer keeps it, and is retried.
-      return released(() => claim.reachable(req.id), async () => {
-        const others = r.spec.hosts.filter((h) => h.name !== store.self);
-        const results = await Promise.allSettled(others.map((h) => store.transport.peer(h).raft.deleteReplica({ id: req.id }, 15_000, true)));
-        await store.deleteReplica(req.id);
-        for (const [i, res] of results.entries()) if (res.status === 'rejected') throw peerError(others[i]!.name, res.reason);
-        return true;
-      }, () => claim.releaseVolume(req.id));
+      return released(
+        () => claim.reachable(req.id),
+        async () => {
+          const others = r.spec.hosts.filter((h) => h.name !== store.self);
+          const results = await Promise.allSettled(others.map((h) => store.transport.peer(h).raft.deleteReplica({ id: req.id }, 15_000, true)));
+          await store.deleteReplica(req.id);
+          for (const [i, res] of results.entries()) if (res.status === 'rejected') throw peerError(others[i]!.name, res.reason);
+          return true;
+        },
+        () => claim.releaseVolume(req.id),
+      );
     }),
 
     listVolumes: unary(log, 'ListVolumes', async (_req, caller) => {
@@ -238,12 +302,19 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
           yield { offset: c.value.offset, data: c.value.data };
         }
       };
-      await r.receiveSnapshot(m as SnapshotMessage, first.value.sizeBytes, chunks());
+      await r.receiveSnapshot(m, first.value.sizeBytes, chunks());
     })().then(
       () => callback(null, {}),
       (e: unknown) => {
         log.warn({ err: e }, 'InstallSnapshot failed');
-        const code = e instanceof ApiError ? (e.code === 'NOT_FOUND' ? Status.NOT_FOUND : e.code === 'PERMISSION_DENIED' ? Status.PERMISSION_DENIED : Status.INTERNAL) : Status.INTERNAL;
+        const code =
+          e instanceof ApiError
+            ? e.code === 'NOT_FOUND'
+              ? Status.NOT_FOUND
+              : e.code === 'PERMISSION_DENIED'
+                ? Status.PERMISSION_DENIED
+                : Status.INTERNAL
+            : Status.INTERNAL;
         callback({ code, details: (e as Error).message });
       },
     );
@@ -300,7 +371,10 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
       const self = req.hosts.find((h) => h.name === store.self);
       if (!self) throw new ApiError('INVALID_ARGUMENT', 'hosts', `${store.self} is not in the placement`);
       if (req.repair && !req.memberId) throw new ApiError('INVALID_ARGUMENT', 'member_id', 'a repair names the member id the replica joins as');
-      const r = await store.createReplica({ id: req.id, sizeBytes: req.sizeBytes, hosts: req.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })), tenant: req.tenant }, req.repair ? { member: req.memberId } : null);
+      const r = await store.createReplica(
+        { id: req.id, sizeBytes: req.sizeBytes, hosts: req.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })), tenant: req.tenant },
+        req.repair ? { member: req.memberId } : null,
+      );
       return replicaStatus(r, self);
     }),
     deleteReplica: unary(log, 'DeleteReplica', async (req, caller) => {
@@ -311,7 +385,10 @@ export function volumeServices(store: VolumeStore, nbdAddress: string | undefine
     }),
     getReplica: unary(log, 'GetReplica', async (req) => {
       const r = found(store, req.id);
-      return replicaStatus(r, r.spec.hosts.find((h) => h.name === store.self)!);
+      return replicaStatus(
+        r,
+        r.spec.hosts.find((h) => h.name === store.self)!,
+      );
     }),
   };
   return { volume, raft };

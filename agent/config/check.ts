@@ -18,13 +18,26 @@ export async function checkConfig(path: string): Promise<string> {
   const files: [string, string][] = [
     ['tls.ca', cfg.tls.ca],
     ['tls.key', cfg.tls.key],
-    ...(cfg.registry?.tls ? ([['registry.tls.ca', cfg.registry.tls.ca], ['registry.tls.cert', cfg.registry.tls.cert], ['registry.tls.key', cfg.registry.tls.key]] as [string, string][]) : []),
-    ...(cfg.registry?.managed ? ([['registry.managed.cert', cfg.registry.managed.cert], ['registry.managed.key', cfg.registry.managed.key]] as [string, string][]) : []),
+    ...(cfg.registry?.tls
+      ? ([
+          ['registry.tls.ca', cfg.registry.tls.ca],
+          ['registry.tls.cert', cfg.registry.tls.cert],
+          ['registry.tls.key', cfg.registry.tls.key],
+        ] as [string, string][])
+      : []),
+    ...(cfg.registry?.managed
+      ? ([
+          ['registry.managed.cert', cfg.registry.managed.cert],
+          ['registry.managed.key', cfg.registry.managed.key],
+        ] as [string, string][])
+      : []),
   ];
   for (const [field, file] of files) await readable(`${path}: ${field}`, file);
   const id = identityOfPem(await readable(`${path}: tls.cert`, cfg.tls.cert));
   if (id?.kind !== 'host' || id.host !== cfg.host.name) {
-    throw new ConfigError(`${path}: tls.cert: ${cfg.tls.cert} is the certificate of ${describeIdentity(id)}, not of host ${cfg.host.name}: mint one with \`vxctl certs host ${cfg.host.name} --ip ${cfg.underlay.address}\``);
+    throw new ConfigError(
+      `${path}: tls.cert: ${cfg.tls.cert} is the certificate of ${describeIdentity(id)}, not of host ${cfg.host.name}: mint one with \`vxctl certs host ${cfg.host.name} --ip ${cfg.underlay.address}\``,
+    );
   }
   const plane = cfg.controlPlane.kind;
   return `${path}: good — host ${cfg.host.name} (${cfg.host.roles.join(', ')}), underlay ${cfg.underlay.interface} ${cfg.underlay.address}, control plane ${plane}, ${cfg.registry ? `registry ${cfg.registry.managed ? 'managed here' : 'at'} ${cfg.registry.endpoints.join(', ')}` : 'no registry'}`;

@@ -88,14 +88,18 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
   const interval = reconcile.intervalSeconds ?? 10;
   if (typeof interval !== 'number' || !(interval > 0)) throw new ConfigError('reconcile.intervalSeconds: a positive number of seconds');
   const vxlanPort = raw.vxlanPort ?? 4789;
-  if (typeof vxlanPort !== 'number' || !Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) throw new ConfigError('vxlanPort: a UDP port, 1..65535');
+  if (typeof vxlanPort !== 'number' || !Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535)
+    throw new ConfigError('vxlanPort: a UDP port, 1..65535');
   const dataplane = raw.dataplane ?? 'auto';
   if (!DATAPLANE_SETTINGS.includes(dataplane as DataplaneSetting)) throw new ConfigError(`dataplane: one of ${DATAPLANE_SETTINGS.join(', ')}`);
   const registry = parseRegistryConfig(raw.registry, rel, (m) => new ConfigError(m));
   if (registry?.managed) {
     const self = registry.managed.cluster.find((c) => c.name === name);
     if (!self) throw new ConfigError(`registry.managed.cluster: names no member "${name}" (host.name): add ${name}=https://${address}:2380`);
-    if (new URL(self.peerUrl).hostname !== address) throw new ConfigError(`registry.managed.cluster: member ${name} must be at this host's underlay address ${address}, not ${new URL(self.peerUrl).hostname}`);
+    if (new URL(self.peerUrl).hostname !== address)
+      throw new ConfigError(
+        `registry.managed.cluster: member ${name} must be at this host's underlay address ${address}, not ${new URL(self.peerUrl).hostname}`,
+      );
   }
 
   return {

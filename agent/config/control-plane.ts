@@ -92,11 +92,15 @@ export function parseControlPlane(raw: unknown, hasRegistry: boolean, toError: (
 function parse(raw: unknown, hasRegistry: boolean): ControlPlaneConfig {
   const o = mapping(raw, 'controlPlane');
   const kind = (o.kind ?? (hasRegistry ? 'registry' : 'static')) as ControlPlaneKind;
-  if (kind === ('etcd' as ControlPlaneKind) || o.etcd !== undefined) throw new FieldError('controlPlane.etcd: the etcd control plane is now the registry: move the endpoints to the top-level registry section and use kind registry');
+  if (kind === ('etcd' as ControlPlaneKind) || o.etcd !== undefined)
+    throw new FieldError(
+      'controlPlane.etcd: the etcd control plane is now the registry: move the endpoints to the top-level registry section and use kind registry',
+    );
   if (!CONTROL_PLANES.includes(kind)) throw new FieldError(`controlPlane.kind: one of ${CONTROL_PLANES.join(', ')}`);
   if (kind === 'registry' && !hasRegistry) throw new FieldError('controlPlane.kind: registry needs the top-level registry section (the etcd endpoints)');
   const reflectors = list(o.reflectors, 'controlPlane.reflectors', isIp, 'an IPv4 address');
-  if (kind === 'evpn' && reflectors.length === 0) throw new FieldError('controlPlane.reflectors: required for evpn, the underlay addresses of the route reflectors (two or more for redundancy)');
+  if (kind === 'evpn' && reflectors.length === 0)
+    throw new FieldError('controlPlane.reflectors: required for evpn, the underlay addresses of the route reflectors (two or more for redundancy)');
   const clusterId = o.clusterId ?? '';
   if (typeof clusterId !== 'string' || (clusterId !== '' && !isIp(clusterId))) throw new FieldError('controlPlane.clusterId: an IPv4 address');
   const timers = mapping(o.timers, 'controlPlane.timers');

@@ -36,21 +36,23 @@ export function parseRegistryConfig(raw: unknown, rel: (p: string) => string, to
     throw toError('registry.endpoints: required, a list of etcd client URLs such as "https://192.0.2.5:2379"');
   }
   const prefix = o.prefix ?? '/vxcloud/';
-  if (typeof prefix !== 'string' || !/^\/([A-Za-z0-9._-]+\/)*$/.test(prefix)) throw toError('registry.prefix: a key prefix that starts and ends with "/", such as "/vxcloud/"');
+  if (typeof prefix !== 'string' || !/^\/([A-Za-z0-9._-]+\/)*$/.test(prefix))
+    throw toError('registry.prefix: a key prefix that starts and ends with "/", such as "/vxcloud/"');
   const leaseSeconds = o.leaseSeconds ?? 10;
-  if (typeof leaseSeconds !== 'number' || !Number.isInteger(leaseSeconds) || leaseSeconds < 2 || leaseSeconds > 3600) throw toError('registry.leaseSeconds: a whole number from 2 to 3600');
+  if (typeof leaseSeconds !== 'number' || !Number.isInteger(leaseSeconds) || leaseSeconds < 2 || leaseSeconds > 3600)
+    throw toError('registry.leaseSeconds: a whole number from 2 to 3600');
   let tls: RegistryConfig['tls'];
   if (o.tls !== undefined) {
     const t = o.tls as Obj;
     const file = (k: string): string => {
       if (typeof t?.[k] !== 'string' || t[k] === '') throw toError(`registry.tls.${k}: required, a file path`);
-      return rel(t[k] as string);
+      return rel(t[k]);
     };
     tls = { ca: file('ca'), cert: file('cert'), key: file('key') };
   }
   const https = (endpoints as string[]).filter((e) => e.startsWith('https://')).length;
   if (tls && https !== endpoints.length) throw toError('registry.endpoints: with registry.tls every endpoint must be https://');
-  if (!tls && https > 0) throw toError('registry.tls: required for https:// endpoints (etcd\'s CA and this host\'s client certificate and key)');
+  if (!tls && https > 0) throw toError("registry.tls: required for https:// endpoints (etcd's CA and this host's client certificate and key)");
   const managed = o.managed === undefined ? undefined : parseManaged(o.managed, tls, rel, toError);
   return { endpoints: endpoints as string[], prefix, leaseSeconds, ...(tls ? { tls } : {}), ...(managed ? { managed } : {}) };
 }
@@ -63,7 +65,7 @@ function parseManaged(raw: unknown, tls: RegistryConfig['tls'], rel: (p: string)
   const m = raw as Obj;
   const str = (k: string, example: string): string => {
     if (typeof m[k] !== 'string' || m[k] === '') throw toError(`registry.managed.${k}: required, ${example}`);
-    return m[k] as string;
+    return m[k];
   };
   const cluster = m.cluster;
   if (!Array.isArray(cluster) || cluster.length === 0 || cluster.some((c) => typeof c !== 'string' || !MEMBER.test(c))) {

@@ -57,11 +57,19 @@ export function parseRouterConfig(raw: unknown, toError: (message: string) => Er
 function parse(raw: unknown): RouterConfig {
   const o = mapping(raw, 'router');
   // Room for the 10 hex digits of the id's hash within a 63-byte namespace name.
-  const namespacePrefix = text(o, 'namespacePrefix', 'router', (s) => /^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$/.test(s), 'a namespace name prefix of 1-41 letters, digits, ".", "_" or "-"', 'vxr-');
+  const namespacePrefix = text(
+    o,
+    'namespacePrefix',
+    'router',
+    (s) => /^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$/.test(s),
+    'a namespace name prefix of 1-41 letters, digits, ".", "_" or "-"',
+    'vxr-',
+  );
   const protectedCidrs = o.protectedCidrs ?? [];
   if (!Array.isArray(protectedCidrs)) throw new FieldError('router.protectedCidrs: a list of IPv4 prefixes such as 10.0.0.0/8');
   protectedCidrs.forEach((c, i) => {
-    if (typeof c !== 'string' || parseCidr(c) === undefined) throw new FieldError(`router.protectedCidrs[${i}]: "${String(c)}" is not an IPv4 prefix such as 10.0.0.0/8`);
+    if (typeof c !== 'string' || parseCidr(c) === undefined)
+      throw new FieldError(`router.protectedCidrs[${i}]: "${String(c)}" is not an IPv4 prefix such as 10.0.0.0/8`);
   });
   if (o.external === undefined) return { namespacePrefix, protectedCidrs: protectedCidrs as string[] };
   const e = mapping(o.external, 'router.external');

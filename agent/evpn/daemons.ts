@@ -21,7 +21,21 @@ const vtySocket = (s: FrrSettings, name: DaemonName): string => join(s.runDir, `
 /** The argv of one daemon; `-P 0` keeps it off TCP vty ports, everything else lives in runDir. */
 export function daemonArgv(s: FrrSettings, name: DaemonName, withZebra: boolean): string[] {
   const d = s.runDir;
-  const argv = [join(s.binDir, name), '-F', 'datacenter', '-P', '0', '-u', s.user, '--vty_socket', d, '-i', pidFile(s, name), '--log', `file:${join(d, `${name}.log`)}`];
+  const argv = [
+    join(s.binDir, name),
+    '-F',
+    'datacenter',
+    '-P',
+    '0',
+    '-u',
+    s.user,
+    '--vty_socket',
+    d,
+    '-i',
+    pidFile(s, name),
+    '--log',
+    `file:${join(d, `${name}.log`)}`,
+  ];
   // Without zebra (a pure reflector) bgpd must not wait for it.
   argv.push(...(withZebra ? ['-z', join(d, 'zserv.api')] : ['-Z']));
   return argv;
@@ -95,7 +109,7 @@ export class FrrDaemons {
       return 'adopted';
     }
     // A partial set is in an unknown state: stop what is left and start clean.
-    for (const [i, n] of this.names.entries()) if (found[i] !== undefined) await this.kill(n, found[i]!);
+    for (const [i, n] of this.names.entries()) if (found[i] !== undefined) await this.kill(n, found[i]);
     await this.prepareRunDir();
     for (const n of this.names) await this.spawn(n);
     return 'started';

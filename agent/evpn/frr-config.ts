@@ -65,7 +65,14 @@ export function renderFrrConfig(p: FrrPlan): string {
   // bgpd runs without zebra (-Z) on a pure reflector; keep the running config saying so, or a
   // reload would turn RIB installation back on.
   if (!needsZebra(p)) l.push('bgp no-rib');
-  l.push('!', `router bgp ${p.asn}`, ` bgp router-id ${p.routerId}`, ' no bgp default ipv4-unicast', ` coalesce-time ${p.coalesceTimeMs}`, ` timers bgp ${p.timers.keepaliveSeconds} ${p.timers.holdSeconds}`);
+  l.push(
+    '!',
+    `router bgp ${p.asn}`,
+    ` bgp router-id ${p.routerId}`,
+    ' no bgp default ipv4-unicast',
+    ` coalesce-time ${p.coalesceTimeMs}`,
+    ` timers bgp ${p.timers.keepaliveSeconds} ${p.timers.holdSeconds}`,
+  );
   if (p.roles.reflector) {
     l.push(` bgp cluster-id ${p.clusterId}`, ` neighbor ${CLIENT_GROUP} peer-group`, ` neighbor ${CLIENT_GROUP} remote-as internal`);
     for (const r of p.listenRanges) l.push(` bgp listen range ${r} peer-group ${CLIENT_GROUP}`);

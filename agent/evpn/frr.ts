@@ -95,12 +95,22 @@ export class FrrControlPlane {
   }
 
   private async configProblems(): Promise<string[]> {
-    const [groups, summary] = await Promise.all([this.vtysh.json<PeerGroupsJson>('show bgp peer-group json'), this.vtysh.json<EvpnSummaryJson>('show bgp l2vpn evpn summary json')]);
+    const [groups, summary] = await Promise.all([
+      this.vtysh.json<PeerGroupsJson>('show bgp peer-group json'),
+      this.vtysh.json<EvpnSummaryJson>('show bgp l2vpn evpn summary json'),
+    ]);
     return configProblems(this.plan, groups, summary);
   }
 
   async status(): Promise<EvpnStatus> {
-    const base = { mode: this.cp.frr.mode, routerId: this.plan.routerId, asn: this.plan.asn, reflector: this.plan.roles.reflector, vtep: this.plan.roles.vtep, daemons: this.daemons?.state() ?? [] };
+    const base = {
+      mode: this.cp.frr.mode,
+      routerId: this.plan.routerId,
+      asn: this.plan.asn,
+      reflector: this.plan.roles.reflector,
+      vtep: this.plan.roles.vtep,
+      daemons: this.daemons?.state() ?? [],
+    };
     try {
       const [summary, problems, vnis, macs] = await Promise.all([
         this.vtysh.json<EvpnSummaryJson>('show bgp l2vpn evpn summary json'),

@@ -48,8 +48,10 @@ export function linkProblems(spec: LinkSpec, link: Link | undefined): string[] {
   if (spec.master !== undefined && link.master !== spec.master) p.push(`${spec.name} is not a port of ${spec.master}`);
   if (spec.mac !== undefined && link.mac !== spec.mac) p.push(`${spec.name} has MAC ${link.mac}, want ${spec.mac}`);
   if (spec.port && link.master === spec.master) {
-    if (link.port?.learning !== spec.port.learning) p.push(`${spec.name} port learning is ${link.port?.learning ? 'on' : 'off'}, want ${spec.port.learning ? 'on' : 'off'}`);
-    if (link.port?.neighSuppress !== spec.port.neighSuppress) p.push(`${spec.name} neigh_suppress is ${link.port?.neighSuppress ? 'on' : 'off'}, want ${spec.port.neighSuppress ? 'on' : 'off'}`);
+    if (link.port?.learning !== spec.port.learning)
+      p.push(`${spec.name} port learning is ${link.port?.learning ? 'on' : 'off'}, want ${spec.port.learning ? 'on' : 'off'}`);
+    if (link.port?.neighSuppress !== spec.port.neighSuppress)
+      p.push(`${spec.name} neigh_suppress is ${link.port?.neighSuppress ? 'on' : 'off'}, want ${spec.port.neighSuppress ? 'on' : 'off'}`);
   }
   if (spec.vlans && link.master === spec.master && vlanKey(link.vlans) !== vlanKey(spec.vlans)) {
     p.push(`${spec.name} has VLANs ${describeVlans(link.vlans)}, want ${describeVlans(spec.vlans)}`);

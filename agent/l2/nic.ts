@@ -99,7 +99,8 @@ export async function nicProblems(net: Net, links: Map<string, Link>, n: NicReco
     problems.push(...linkProblems(peer, await ns.link(peer.name)).map((p) => `${n.namespace}: ${p}`));
     if (n.ip !== '') {
       const addrs = await ns.addresses(peer.name).catch((): string[] => []);
-      if (!addrs.includes(n.ip)) problems.push(n.dhcp ? `${n.namespace}: ${peer.name} has no DHCP lease of ${n.ip} yet` : `${n.namespace}: ${peer.name} lacks address ${n.ip}`);
+      if (!addrs.includes(n.ip))
+        problems.push(n.dhcp ? `${n.namespace}: ${peer.name} has no DHCP lease of ${n.ip} yet` : `${n.namespace}: ${peer.name} lacks address ${n.ip}`);
       const gw = nicGateway(s);
       if ((await ns.defaultGateway()) !== gw) problems.push(`${n.namespace}: no default route via ${gw}`);
     }

@@ -54,7 +54,20 @@ request subnet-mask, broadcast-address, routers, interface-mtu;
 export const clientDir = (stateDir: string, n: NicRecord): string => join(stateDir, 'dhcp-clients', nicDevice('veth', n.id));
 
 export function dhclientArgv(dir: string, ifname: string): string[] {
-  return ['dhclient', '-4', '-d', '-sf', join(dir, 'script'), '-cf', join(dir, 'dhclient.conf'), '-lf', join(dir, 'dhclient.leases'), '-pf', join(dir, 'process.pid'), ifname];
+  return [
+    'dhclient',
+    '-4',
+    '-d',
+    '-sf',
+    join(dir, 'script'),
+    '-cf',
+    join(dir, 'dhclient.conf'),
+    '-lf',
+    join(dir, 'dhclient.leases'),
+    '-pf',
+    join(dir, 'process.pid'),
+    ifname,
+  ];
 }
 
 /** Writes the script and config of a NIC's client; true when they changed. */

@@ -42,6 +42,8 @@ export function legIfname(vni: number | null): string {
  * cached and that the control plane has put into the VTEP tables. Locally administered unicast.
  */
 export function legMac(routerId: string, subnetId: string | null): string {
-  const h = createHash('sha256').update(`mac\0${legKey(routerId, subnetId)}`).digest();
+  const h = createHash('sha256')
+    .update(`mac\0${legKey(routerId, subnetId)}`)
+    .digest();
   return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }

@@ -36,7 +36,9 @@ export function renderRuleset(i: RulesetInput): string {
       if (r.type === 'dnat') {
         const to = `${r.internal_ip}:${r.internal_port || r.external_port}`;
         prerouting.push(`iifname ${x} ip daddr ${r.external_ip} ${r.protocol} dport ${r.external_port} dnat ip to ${to} ${tag(r)}`);
-        counters.push(`ip daddr ${r.internal_ip} ${r.protocol} dport ${r.internal_port || r.external_port} ct status dnat ct original ip daddr ${r.external_ip} counter ${tag(r)}`);
+        counters.push(
+          `ip daddr ${r.internal_ip} ${r.protocol} dport ${r.internal_port || r.external_port} ct status dnat ct original ip daddr ${r.external_ip} counter ${tag(r)}`,
+        );
       } else if (r.type === 'dnat_and_snat') {
         prerouting.push(`iifname ${x} ip daddr ${r.external_ip} dnat ip to ${r.internal_ip} ${tag(r)}`);
         counters.push(`ip daddr ${r.internal_ip} ct status dnat ct original ip daddr ${r.external_ip} counter ${tag(r)}`);
@@ -75,20 +77,27 @@ export function renderRuleset(i: RulesetInput): string {
   }
 
   const chain = (name: string, hook: string, priority: string, policy: string, rules: string[]): string =>
-    [`  chain ${name} {`, `    type ${hook === 'prerouting' || hook === 'postrouting' ? 'nat' : 'filter'} hook ${hook} priority ${priority}; policy ${policy};`, ...rules.map((r) => `    ${r}`), '  }'].join('\n');
-  return [
-    '# Rendered by vxcloud-agent for one router; applied with nft -f as one transaction.',
-    // Declaring the table first makes the delete succeed when it does not exist yet.
-    `table ${NFT_FAMILY} ${NFT_TABLE} {}`,
-    `delete table ${NFT_FAMILY} ${NFT_TABLE}`,
-    `table ${NFT_FAMILY} ${NFT_TABLE} {`,
-    chain('prerouting', 'prerouting', 'dstnat', 'accept', prerouting),
-    chain('postrouting', 'postrouting', 'srcnat', 'accept', postrouting),
-    chain('input', 'input', 'filter', 'drop', input),
-    chain('forward', 'forward', 'filter', 'drop', forward),
-    chain('output', 'output', 'filter', 'accept', output),
-    '}',
-  ].join('\n') + '\n';
+    [
+      `  chain ${name} {`,
+      `    type ${hook === 'prerouting' || hook === 'postrouting' ? 'nat' : 'filter'} hook ${hook} priority ${priority}; policy ${policy};`,
+      ...rules.map((r) => `    ${r}`),
+      '  }',
+    ].join('\n');
+  return (
+    [
+      '# Rendered by vxcloud-agent for one router; applied with nft -f as one transaction.',
+      // Declaring the table first makes the delete succeed when it does not exist yet.
+      `table ${NFT_FAMILY} ${NFT_TABLE} {}`,
+      `delete table ${NFT_FAMILY} ${NFT_TABLE}`,
+      `table ${NFT_FAMILY} ${NFT_TABLE} {`,
+      chain('prerouting', 'prerouting', 'dstnat', 'accept', prerouting),
+      chain('postrouting', 'postrouting', 'srcnat', 'accept', postrouting),
+      chain('input', 'input', 'filter', 'drop', input),
+      chain('forward', 'forward', 'filter', 'drop', forward),
+      chain('output', 'output', 'filter', 'accept', output),
+      '}',
+    ].join('\n') + '\n'
+  );
 }
 
 /** Rules the rendered ruleset has per chain, to tell a table changed by hand from ours. */

@@ -83,7 +83,8 @@ export async function planLegs(env: L3Env, tx: Tx, r: RouterRecord): Promise<Leg
   const ext = env.cfg.external;
   if (r.external_network !== '' && ext) {
     const bridge = await env.net.host.link(ext.bridge);
-    if (!bridge || bridge.kind !== 'bridge') throw new Error(`router.external.bridge: no bridge "${ext.bridge}" on this host: create it and connect it to the external network`);
+    if (!bridge || bridge.kind !== 'bridge')
+      throw new Error(`router.external.bridge: no bridge "${ext.bridge}" on this host: create it and connect it to the external network`);
     legs.push({
       subnetId: null,
       cidr: ext.cidr,
@@ -122,7 +123,9 @@ export function dnsmasqPlan(env: L3Env, state: Readonly<DesiredState>, r: Router
       const reserved = r.reservations.filter((v) => v.subnet_id === s.id).map((v) => ({ mac: v.mac, ip: v.ip, hostname: v.hostname }));
       // Every NIC of the subnet the registry knows, and the static NICs on this host, are reserved
       // too, so that each gets its own address and no address of theirs is handed to another.
-      const local = Object.values(state.nics).filter((n) => n.subnet_id === s.id).map((n) => ({ mac: n.mac, ip: n.ip.split('/')[0]! }));
+      const local = Object.values(state.nics)
+        .filter((n) => n.subnet_id === s.id)
+        .map((n) => ({ mac: n.mac, ip: n.ip.split('/')[0]! }));
       for (const v of [...(env.reservations?.(s.id) ?? []), ...local]) {
         if (v.ip !== '' && !reserved.some((o) => o.mac === v.mac || o.ip === v.ip)) reserved.push({ mac: v.mac, ip: v.ip, hostname: '' });
       }
@@ -271,10 +274,11 @@ export async function observeRouter(env: L3Env, tx: Tx, r: RouterRecord): Promis
   const subnets = r.subnet_ids.map((id) => tx.state.subnets[id]).filter((s): s is SubnetRecord => s !== undefined);
   const leases = parseLeases(leaseText).map((l) => ({
     ...l,
-    subnetId: subnets.find((s) => {
-      const net = parseCidr(s.cidr)!;
-      return parseCidr(`${l.ip}/${net.prefix}`, false)?.network === net.network;
-    })?.id ?? '',
+    subnetId:
+      subnets.find((s) => {
+        const net = parseCidr(s.cidr)!;
+        return parseCidr(`${l.ip}/${net.prefix}`, false)?.network === net.network;
+      })?.id ?? '',
   }));
   return {
     namespace: ns,

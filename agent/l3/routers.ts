@@ -33,17 +33,29 @@ export class Routers implements ReconcilerExtension {
 
   putRouter(rec: RouterRecord): Promise<void> {
     return this.r.transaction(async (tx) => {
-      if (!this.routeHost) throw new ApiError('FAILED_PRECONDITION', '', 'this host has no route role: put routers on a route host (host.roles in its agent config)');
+      if (!this.routeHost)
+        throw new ApiError('FAILED_PRECONDITION', '', 'this host has no route role: put routers on a route host (host.roles in its agent config)');
       const ext = this.env.cfg.external;
       if (rec.external_network !== '' && ext?.name !== rec.external_network) {
-        throw new ApiError('FAILED_PRECONDITION', 'external_network', `this host has no external network "${rec.external_network}"${ext ? `: it has "${ext.name}"` : ' (router.external in its agent config)'}`);
+        throw new ApiError(
+          'FAILED_PRECONDITION',
+          'external_network',
+          `this host has no external network "${rec.external_network}"${ext ? `: it has "${ext.name}"` : ' (router.external in its agent config)'}`,
+        );
       }
       const others = Object.values(tx.state.routers).filter((o) => o.id !== rec.id);
-      const problems = validateRouter(rec, { vpc: tx.state.vpcs[rec.vpc_id], subnets: Object.values(tx.state.subnets), routers: others, externalCidr: ext?.cidr });
-      if (rec.external_ip !== '' && rec.external_ip === ext?.gateway) problems.push({ code: 'INVALID_ARGUMENT', field: 'external_ip', message: `${rec.external_ip} is the external gateway` });
+      const problems = validateRouter(rec, {
+        vpc: tx.state.vpcs[rec.vpc_id],
+        subnets: Object.values(tx.state.subnets),
+        routers: others,
+        externalCidr: ext?.cidr,
+      });
+      if (rec.external_ip !== '' && rec.external_ip === ext?.gateway)
+        problems.push({ code: 'INVALID_ARGUMENT', field: 'external_ip', message: `${rec.external_ip} is the external gateway` });
       if (problems.length > 0) throw ApiError.of(problems);
       const prior = tx.state.routers[rec.id];
-      if (prior && prior.vpc_id !== rec.vpc_id) throw new ApiError('FAILED_PRECONDITION', 'vpc_id', `cannot change from "${prior.vpc_id}" to "${rec.vpc_id}": delete the router and create it again`);
+      if (prior && prior.vpc_id !== rec.vpc_id)
+        throw new ApiError('FAILED_PRECONDITION', 'vpc_id', `cannot change from "${prior.vpc_id}" to "${rec.vpc_id}": delete the router and create it again`);
       const rules = Object.values(tx.state.natRules).filter((n) => n.router_id === rec.id);
       if (rec.external_network === '' && rules.length > 0) {
         throw new ApiError('FAILED_PRECONDITION', 'external_network', `NAT rules ${rules.map((n) => `"${n.id}"`).join(', ')} need it: delete them first`);
@@ -70,7 +82,8 @@ export class Routers implements ReconcilerExtension {
       const rec = tx.state.routers[id];
       if (!rec) return false;
       const rules = Object.values(tx.state.natRules).filter((n) => n.router_id === id);
-      if (rules.length > 0) throw new ApiError('FAILED_PRECONDITION', 'id', `router "${id}" still has NAT rules ${rules.map((n) => `"${n.id}"`).join(', ')}: delete them first`);
+      if (rules.length > 0)
+        throw new ApiError('FAILED_PRECONDITION', 'id', `router "${id}" still has NAT rules ${rules.map((n) => `"${n.id}"`).join(', ')}: delete them first`);
       await tx.commit((d) => {
         delete d.routers[id];
       });
@@ -93,7 +106,12 @@ export class Routers implements ReconcilerExtension {
     return this.r.transaction(async (tx) => {
       const router = tx.state.routers[rec.router_id];
       const prior = tx.state.natRules[rec.id];
-      if (prior && prior.router_id !== rec.router_id) throw new ApiError('FAILED_PRECONDITION', 'router_id', `cannot change from "${prior.router_id}" to "${rec.router_id}": delete the rule and create it again`);
+      if (prior && prior.router_id !== rec.router_id)
+        throw new ApiError(
+          'FAILED_PRECONDITION',
+          'router_id',
+          `cannot change from "${prior.router_id}" to "${rec.router_id}": delete the rule and create it again`,
+        );
       const problems = validateNatRule(rec, {
         router,
         subnets: (router?.subnet_ids ?? []).flatMap((id) => tx.state.subnets[id] ?? []),
@@ -188,7 +206,8 @@ export class Routers implements ReconcilerExtension {
     const wantedNs = new Set(routers.map((rec) => this.ns(rec.id)));
     const wantedLegs = new Set(routers.flatMap(routerHostLegs));
     for (const ns of await this.env.net.listNetns()) {
-      if (isRouterNamespace(this.env.cfg.namespacePrefix, ns) && !wantedNs.has(ns)) await attempt(`stale router namespace ${ns}`, () => removeRouterNamespace(this.env, ns, []));
+      if (isRouterNamespace(this.env.cfg.namespacePrefix, ns) && !wantedNs.has(ns))
+        await attempt(`stale router namespace ${ns}`, () => removeRouterNamespace(this.env, ns, []));
     }
     // Files of routers deleted while the agent was down (their namespace may be gone already).
     for (const ns of await readdir(join(this.env.stateDir, 'routers')).catch((): string[] => [])) {

@@ -23,11 +23,7 @@ export async function listAddresses(rtnl: Rtnl, dev: string): Promise<string[]> 
 
 function addrPayload(index: number, cidr: string): Buffer {
   const { ip, prefix } = parseCidr(cidr);
-  return Buffer.concat([
-    ifaddrmsg({ family: AF_INET, prefixlen: prefix, scope: RT_SCOPE_UNIVERSE, index }),
-    attr(IFA_LOCAL, ip),
-    attr(IFA_ADDRESS, ip),
-  ]);
+  return Buffer.concat([ifaddrmsg({ family: AF_INET, prefixlen: prefix, scope: RT_SCOPE_UNIVERSE, index }), attr(IFA_LOCAL, ip), attr(IFA_ADDRESS, ip)]);
 }
 
 export async function replaceAddress(rtnl: Rtnl, dev: string, cidr: string): Promise<void> {

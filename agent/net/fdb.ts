@@ -131,11 +131,7 @@ const fdbName = (e: FdbEntry | undefined): string => (e ? `${e.mac} dst ${e.dst}
 const neighName = (e: NeighborEntry | undefined): string => (e ? `${e.ip} lladdr ${e.mac}` : '?');
 
 function neighPayload(index: number, e: NeighborEntry): Buffer {
-  return Buffer.concat([
-    ndmsg({ family: AF_INET, index, state: NUD_PERMANENT }),
-    attr(NDA_DST, parseIPv4(e.ip)),
-    attr(NDA_LLADDR, parseMac(e.mac)),
-  ]);
+  return Buffer.concat([ndmsg({ family: AF_INET, index, state: NUD_PERMANENT }), attr(NDA_DST, parseIPv4(e.ip)), attr(NDA_LLADDR, parseMac(e.mac))]);
 }
 
 export async function listNeighbors(rtnl: Rtnl, dev: string): Promise<NeighborEntry[]> {

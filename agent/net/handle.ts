@@ -29,7 +29,10 @@ export class RtnlHandle implements NetHandle {
 
   /** Opens the socket inside `netns` (null: the namespace the process runs in). */
   static open(netns: string | null): RtnlHandle {
-    return new RtnlHandle(netns, inNetns(netns, 'open netlink in', () => new Rtnl()));
+    return new RtnlHandle(
+      netns,
+      inNetns(netns, 'open netlink in', () => new Rtnl()),
+    );
   }
 
   links(): Promise<Link[]> {

@@ -38,21 +38,7 @@ import {
   RTM_SETLINK,
   VETH_INFO_PEER,
 } from './constants.js';
-import {
-  IFINFOMSG_LEN,
-  attr,
-  be16,
-  ifinfomsg,
-  nest,
-  parseAttrs,
-  parseIfinfomsg,
-  readStr,
-  str,
-  u16,
-  u32,
-  u8,
-  type NlMsg,
-} from './codec.js';
+import { IFINFOMSG_LEN, attr, be16, ifinfomsg, nest, parseAttrs, parseIfinfomsg, readStr, str, u16, u32, u8, type NlMsg } from './codec.js';
 import { formatIPv4, formatMac, parseIPv4, parseMac } from './inet.js';
 import { openNetns } from './netns.js';
 import type { Rtnl } from './rtnl.js';
@@ -110,7 +96,13 @@ function decodeLink(msg: NlMsg): RawLink {
   const data = info.get(IFLA_INFO_DATA);
   if (kind === 'vxlan' && data) link.vxlan = decodeVxlan(parseAttrs(data));
   // IFLA_BR_VLAN_FILTERING is absent where the kernel lacks VLAN filtering.
-  if (kind === 'bridge') link.bridge = { vlanFiltering: (parseAttrs(data ?? Buffer.alloc(0)).get(IFLA_BR_VLAN_FILTERING)?.readUInt8(0) ?? 0) !== 0 };
+  if (kind === 'bridge')
+    link.bridge = {
+      vlanFiltering:
+        (parseAttrs(data ?? Buffer.alloc(0))
+          .get(IFLA_BR_VLAN_FILTERING)
+          ?.readUInt8(0) ?? 0) !== 0,
+    };
   if (kind === 'vlan' && data) link.vlan = { id: parseAttrs(data).get(IFLA_VLAN_ID)?.readUInt16LE(0) ?? 0, parent: '' };
   // Only an 802.1Q link's IFLA_LINK names a device here; a veth's is its peer, often elsewhere.
   const parentIndex = link.vlan ? (attrs.get(IFLA_LINK)?.readUInt32LE(0) ?? 0) : 0;
@@ -144,10 +136,7 @@ function resolve(raw: RawLink, names: (index: number) => string | undefined, por
 }
 
 export async function listLinks(rtnl: Rtnl): Promise<Link[]> {
-  const [msgs, ports] = await Promise.all([
-    rtnl.dump(RTM_GETLINK, ifinfomsg({ family: AF_UNSPEC }), 'list', 'links'),
-    dumpPorts(rtnl),
-  ]);
+  const [msgs, ports] = await Promise.all([rtnl.dump(RTM_GETLINK, ifinfomsg({ family: AF_UNSPEC }), 'list', 'links'), dumpPorts(rtnl)]);
   const raws = msgs.map(decodeLink);
   const names = new Map(raws.map((r) => [r.link.index, r.link.name]));
   return raws.map((r) => resolve(r, (i) => names.get(i), ports));
@@ -197,11 +186,7 @@ export async function createBridge(rtnl: Rtnl, name: string, opts: { mtu?: numbe
   }
 }
 
-export async function createVxlan(
-  rtnl: Rtnl,
-  name: string,
-  opts: { vni: number; local: string; port: number; mtu?: number },
-): Promise<void> {
+export async function createVxlan(rtnl: Rtnl, name: string, opts: { vni: number; local: string; port: number; mtu?: number }): Promise<void> {
   if (!Number.isInteger(opts.vni) || opts.vni < 1 || opts.vni > 0xffffff) throw new NetError('EINVAL', 'create vxlan', name, `vni ${opts.vni}`);
   if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 0xffff) throw new NetError('EINVAL', 'create vxlan', name, `port ${opts.port}`);
   const data = [
@@ -232,7 +217,8 @@ export async function createVlan(rtnl: Rtnl, name: string, opts: { parent: strin
   try {
     await create(rtnl, 'vlan', name, [attr(IFLA_LINK, u32(parent)), ...mtuAttr(opts.mtu), linkinfo('vlan', [attr(IFLA_VLAN_ID, u16(opts.id))])]);
   } catch (err) {
-    if (err instanceof NetError && err.errno === 'EOPNOTSUPP') throw new NetError('EOPNOTSUPP', operation, name, '802.1Q (8021q) is not available in this kernel');
+    if (err instanceof NetError && err.errno === 'EOPNOTSUPP')
+      throw new NetError('EOPNOTSUPP', operation, name, '802.1Q (8021q) is not available in this kernel');
     throw err;
   }
 }
@@ -247,11 +233,7 @@ export async function createVeth(rtnl: Rtnl, name: string, opts: { mtu?: number;
 }
 
 /** A veth pair whose peer goes to the namespace of `nsFd`, or stays here without one. */
-export async function createVethPair(
-  rtnl: Rtnl,
-  name: string,
-  opts: { mtu?: number; peer: Omit<VethPeer, 'netns'>; nsFd?: number },
-): Promise<void> {
+export async function createVethPair(rtnl: Rtnl, name: string, opts: { mtu?: number; peer: Omit<VethPeer, 'netns'>; nsFd?: number }): Promise<void> {
   const { peer } = opts;
   validateIfname(peer.name, 'create veth');
   // VETH_INFO_PEER holds a whole ifinfomsg plus link attributes for the other end.

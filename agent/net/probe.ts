@@ -31,10 +31,14 @@ export async function probe(rtnl: Rtnl, netns: string | null): Promise<Capabilit
     bridge: await tryCreate((n) => createBridge(rtnl, n, {}), del, 'b'),
     bridgeVlanFiltering: await tryCreate((n) => createBridge(rtnl, n, { vlanFiltering: true }), del, 'f'),
     // port 1 with a high VNI so the throwaway never clashes with a real VTEP (same VNI+port → EEXIST)
-    vxlan: await tryCreate((n) => createVxlan(rtnl, n, { vni: 0xfffff0 + randomBytes(1)[0]! % 15, local: '192.0.2.1', port: 1 }), del, 'x'),
+    vxlan: await tryCreate((n) => createVxlan(rtnl, n, { vni: 0xfffff0 + (randomBytes(1)[0]! % 15), local: '192.0.2.1', port: 1 }), del, 'x'),
     veth: await tryCreate((n) => createVethPair(rtnl, n, { peer: { name: `${n}p` } }), del, 'v'),
     // not persistent: the TAP disappears as soon as its fd is closed
     tun: await tryCreate((n) => createTapDevice(netns, n, false), del, 't'),
-    netns: await tryCreate((n) => createNetns(n), (n) => deleteNetns(n), 'n'),
+    netns: await tryCreate(
+      (n) => createNetns(n),
+      (n) => deleteNetns(n),
+      'n',
+    ),
   };
 }

@@ -4,15 +4,7 @@
 // promise is settled from setImmediate, outside the native call.
 
 import { RawNetlinkSocket } from 'netlink';
-import {
-  NETLINK_ROUTE,
-  NLMSG_DONE,
-  NLMSG_ERROR,
-  NLM_F_ACK,
-  NLM_F_DUMP,
-  NLM_F_DUMP_INTR,
-  NLM_F_REQUEST,
-} from './constants.js';
+import { NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST } from './constants.js';
 import { decodeMsgs, encodeMsg, errorCode, type NlMsg } from './codec.js';
 import { errnoName, toNetError } from './errors.js';
 import { NetError } from './types.js';

@@ -5,7 +5,22 @@
 import type { Logger } from 'pino';
 import { ApiError } from '../state/errors.js';
 import type { NatRuleRecord, NicRecord, RouterRecord, SubnetRecord, VpcRecord } from '../state/model.js';
-import { claimNat, claimNic, claimRouter, claimVolume, confirmRun, joinSubnet, joinVpc, leaveSubnet, leaveVpc, releaseNat, releaseNic, releaseRouter, releaseVolume, type Origin } from './claims.js';
+import {
+  claimNat,
+  claimNic,
+  claimRouter,
+  claimVolume,
+  confirmRun,
+  joinSubnet,
+  joinVpc,
+  leaveSubnet,
+  leaveVpc,
+  releaseNat,
+  releaseNic,
+  releaseRouter,
+  releaseVolume,
+  type Origin,
+} from './claims.js';
 import type { Registry } from './registry.js';
 
 export interface Authority {
@@ -36,7 +51,13 @@ export interface Authority {
  * A change claimed in the registry first, then made on this host; if this host cannot make it,
  * a claim this call made (the host did not hold the object before) is given back.
  */
-export async function claimed<T>(isNew: boolean, claim: () => Promise<T>, local: (claimed: T) => Promise<void>, release: () => Promise<void>, log: Logger): Promise<T> {
+export async function claimed<T>(
+  isNew: boolean,
+  claim: () => Promise<T>,
+  local: (claimed: T) => Promise<void>,
+  release: () => Promise<void>,
+  log: Logger,
+): Promise<T> {
   const c = await claim();
   try {
     await local(c);

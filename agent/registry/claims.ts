@@ -7,7 +7,20 @@
 import { createHash } from 'node:crypto';
 import { contains, firstHost, formatIp, isHostAddress, overlaps, parseCidr, parseIp } from '../../lib/ipv4.js';
 import { ApiError } from '../state/errors.js';
-import { FIRST_VNI, parseObject, type Keys, type Pending, type NatObject, type NicObject, type ObjectKind, type RegistryObject, type RouterObject, type SubnetObject, type VolumeObject, type VpcObject } from './model.js';
+import {
+  FIRST_VNI,
+  parseObject,
+  type Keys,
+  type Pending,
+  type NatObject,
+  type NicObject,
+  type ObjectKind,
+  type RegistryObject,
+  type RouterObject,
+  type SubnetObject,
+  type VolumeObject,
+  type VpcObject,
+} from './model.js';
 import type { Txn } from './txn.js';
 import { VNI_MAX } from '../../lib/validation.js';
 
@@ -29,7 +42,11 @@ async function readAs<K extends ObjectKind>(tx: Txn, k: Keys, id: string, kind: 
 /** A new object must not reuse the id of one deleted lately (a late retry of a deleted object's Put). */
 async function fresh(tx: Txn, k: Keys, id: string, kind: ObjectKind): Promise<void> {
   if ((await tx.get(k.deleted(id))) !== undefined) {
-    throw new ApiError('FAILED_PRECONDITION', 'id', `${KIND_NAMES[kind]} "${id}" was deleted: a deleted object is not created again under its id; create a new one`);
+    throw new ApiError(
+      'FAILED_PRECONDITION',
+      'id',
+      `${KIND_NAMES[kind]} "${id}" was deleted: a deleted object is not created again under its id; create a new one`,
+    );
   }
 }
 
@@ -62,7 +79,8 @@ interface PendingMark {
   run: string;
 }
 
-const adoptHash = (kind: ObjectKind, tenant: string, key: string): string => createHash('sha256').update(`${kind}\n${tenant}\n${key}`).digest('hex').slice(0, 32);
+const adoptHash = (kind: ObjectKind, tenant: string, key: string): string =>
+  createHash('sha256').update(`${kind}\n${tenant}\n${key}`).digest('hex').slice(0, 32);
 
 async function pendingOf(tx: Txn, k: Keys, hash: string): Promise<PendingMark | undefined> {
   const raw = await tx.get(k.pending(hash));
@@ -82,7 +100,12 @@ async function pendingNew(tx: Txn, k: Keys, kind: ObjectKind, tenant: string, id
   const hash = adoptHash(kind, tenant, origin.key);
   const p = await pendingOf(tx, k, hash);
   if (p && p.run !== origin.run && p.id !== id && (await tx.get(k.object(p.id))) !== undefined) {
-    throw new ApiError('ALREADY_EXISTS', 'id', `${KIND_NAMES[kind]} "${p.id}" is this ${KIND_NAMES[kind]}, made by a provider run that did not finish: adopt it`, p.id);
+    throw new ApiError(
+      'ALREADY_EXISTS',
+      'id',
+      `${KIND_NAMES[kind]} "${p.id}" is this ${KIND_NAMES[kind]}, made by a provider run that did not finish: adopt it`,
+      p.id,
+    );
   }
   tx.put(k.pending(hash), JSON.stringify({ id, run: origin.run } satisfies PendingMark));
   return { hash, run: origin.run };
@@ -147,7 +170,14 @@ function immutable(what: string, field: string, was: string | number, now: strin
 
 // ---- VPCs ----
 
-export async function joinVpc(tx: Txn, k: Keys, v: { id: string; tenant: string; name: string; cidr: string }, host: string, as?: string, origin?: Origin): Promise<VpcObject> {
+export async function joinVpc(
+  tx: Txn,
+  k: Keys,
+  v: { id: string; tenant: string; name: string; cidr: string },
+  host: string,
+  as?: string,
+  origin?: Origin,
+): Promise<VpcObject> {
   let cur = await readAs(tx, k, v.id, 'vpc', as);
   if (!cur) {
     await fresh(tx, k, v.id, 'vpc');
@@ -177,7 +207,8 @@ export async function leaveVpc(tx: Txn, k: Keys, id: string, host: string, undo 
 async function allocateVni(tx: Txn, k: Keys, id: string, requested: number): Promise<number> {
   if (requested !== 0) {
     const holder = await tx.get(k.vni(requested));
-    if (holder !== undefined && holder !== id) throw new ApiError('ALREADY_EXISTS', 'vni', `VNI ${requested} is taken by another subnet of the deployment: leave vni unset to get a free one`);
+    if (holder !== undefined && holder !== id)
+      throw new ApiError('ALREADY_EXISTS', 'vni', `VNI ${requested} is taken by another subnet of the deployment: leave vni unset to get a free one`);
     tx.put(k.vni(requested), id);
     return requested;
   }
@@ -191,7 +222,14 @@ async function allocateVni(tx: Txn, k: Keys, id: string, requested: number): Pro
   throw new ApiError('FAILED_PRECONDITION', 'vni', 'every VNI is taken');
 }
 
-export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: string; cidr: string; gateway: string; vni: number }, host: string, as?: string, origin?: Origin): Promise<SubnetObject> {
+export async function joinSubnet(
+  tx: Txn,
+  k: Keys,
+  s: { id: string; vpc_id: string; cidr: string; gateway: string; vni: number },
+  host: string,
+  as?: string,
+  origin?: Origin,
+): Promise<SubnetObject> {
   let cur = await readAs(tx, k, s.id, 'subnet', as);
   if (cur) {
     cur = await pendingAgain(tx, k, cur, s.id, origin);
@@ -209,11 +247,13 @@ export async function joinSubnet(tx: Txn, k: Keys, s: { id: string; vpc_id: stri
   if (as !== undefined && vpc?.tenant !== as) throw notYours('vpc', s.vpc_id, as);
   if (!vpc) throw new ApiError('FAILED_PRECONDITION', 'vpc_id', `VPC "${s.vpc_id}" does not exist: create it first`);
   const net = parseCidr(s.cidr);
-  if (!net || !contains(parseCidr(vpc.cidr)!, net)) throw new ApiError('INVALID_ARGUMENT', 'cidr', `${s.cidr} is not inside the VPC's ${vpc.cidr}: pick a subnet of it`);
+  if (!net || !contains(parseCidr(vpc.cidr)!, net))
+    throw new ApiError('INVALID_ARGUMENT', 'cidr', `${s.cidr} is not inside the VPC's ${vpc.cidr}: pick a subnet of it`);
   const adopt = await pendingNew(tx, k, 'subnet', vpc.tenant, s.id, origin);
   // Across every host of the VPC, not only this one's subnets (the agent checks those).
   for (const [other, cidr] of Object.entries(vpc.subnets)) {
-    if (overlaps(parseCidr(cidr)!, net)) throw new ApiError('ALREADY_EXISTS', 'cidr', `${s.cidr} overlaps subnet "${other}" (${cidr}) of VPC "${s.vpc_id}": pick a CIDR that does not`);
+    if (overlaps(parseCidr(cidr)!, net))
+      throw new ApiError('ALREADY_EXISTS', 'cidr', `${s.cidr} overlaps subnet "${other}" (${cidr}) of VPC "${s.vpc_id}": pick a CIDR that does not`);
   }
   tx.put(k.object(s.vpc_id), JSON.stringify({ ...vpc, subnets: { ...vpc.subnets, [s.id]: s.cidr } }));
   const o: SubnetObject = {
@@ -252,14 +292,17 @@ export async function leaveSubnet(tx: Txn, k: Keys, id: string, host: string, un
 
 /** A locally administered unicast MAC from the NIC id (and a counter, should it collide). */
 export function macFor(id: string, n = 0): string {
-  const h = createHash('sha256').update(n === 0 ? id : `${id}#${n}`).digest();
+  const h = createHash('sha256')
+    .update(n === 0 ? id : `${id}#${n}`)
+    .digest();
   return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
 async function claimMac(tx: Txn, k: Keys, subnet: string, id: string, mac: string): Promise<string> {
   if (mac !== '') {
     const holder = await tx.get(k.mac(subnet, mac));
-    if (holder !== undefined && holder !== id) throw new ApiError('ALREADY_EXISTS', 'mac', `${mac} is used by another NIC of subnet "${subnet}": leave mac unset to get a free one`);
+    if (holder !== undefined && holder !== id)
+      throw new ApiError('ALREADY_EXISTS', 'mac', `${mac} is used by another NIC of subnet "${subnet}": leave mac unset to get a free one`);
     tx.put(k.mac(subnet, mac), id);
     return mac;
   }
@@ -277,11 +320,13 @@ async function claimIp(tx: Txn, k: Keys, s: SubnetObject, subnet: string, id: st
   const gateway = parseIp(s.gateway);
   if (ip !== '') {
     const a = parseCidr(ip, false);
-    if (!a || a.prefix !== net.prefix || !isHostAddress(net, a.address)) throw new ApiError('INVALID_ARGUMENT', 'ip', `${ip} is not a host address of subnet ${s.cidr} with /${net.prefix}`);
+    if (!a || a.prefix !== net.prefix || !isHostAddress(net, a.address))
+      throw new ApiError('INVALID_ARGUMENT', 'ip', `${ip} is not a host address of subnet ${s.cidr} with /${net.prefix}`);
     if (a.address === gateway) throw new ApiError('ALREADY_EXISTS', 'ip', `${ip} is the subnet's gateway address: pick another`);
     const key = k.ip(subnet, formatIp(a.address));
     const holder = await tx.get(key);
-    if (holder !== undefined && holder !== id) throw new ApiError('ALREADY_EXISTS', 'ip', `${ip} is used by another NIC of subnet "${subnet}": pick another, or leave ip unset`);
+    if (holder !== undefined && holder !== id)
+      throw new ApiError('ALREADY_EXISTS', 'ip', `${ip} is used by another NIC of subnet "${subnet}": pick another, or leave ip unset`);
     tx.put(key, id);
     return ip;
   }
@@ -295,7 +340,15 @@ async function claimIp(tx: Txn, k: Keys, s: SubnetObject, subnet: string, id: st
 }
 
 /** `ip`: '' allocates the lowest free address when `allocateIp`, else the NIC has none. `mac`: '' allocates. */
-export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: string; mac: string; ip: string }, host: string, allocateIp: boolean, as?: string, origin?: Origin): Promise<NicObject> {
+export async function claimNic(
+  tx: Txn,
+  k: Keys,
+  n: { id: string; subnet_id: string; mac: string; ip: string },
+  host: string,
+  allocateIp: boolean,
+  as?: string,
+  origin?: Origin,
+): Promise<NicObject> {
   const cur = await readAs(tx, k, n.id, 'nic', as);
   if (cur) {
     immutable(`NIC "${n.id}"`, 'subnet_id', cur.subnet, n.subnet_id);
@@ -309,7 +362,11 @@ export async function claimNic(tx: Txn, k: Keys, n: { id: string; subnet_id: str
   if (as !== undefined && s?.tenant !== as) throw notYours('subnet', n.subnet_id, as);
   if (!s) throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `subnet "${n.subnet_id}" does not exist: create it first`);
   if (!s.hosts.includes(host)) {
-    throw new ApiError('FAILED_PRECONDITION', 'host', `subnet "${n.subnet_id}" does not span host ${host} (it spans ${s.hosts.join(', ')}): put the NIC on one of those, or add ${host} to the subnet's hosts`);
+    throw new ApiError(
+      'FAILED_PRECONDITION',
+      'host',
+      `subnet "${n.subnet_id}" does not span host ${host} (it spans ${s.hosts.join(', ')}): put the NIC on one of those, or add ${host} to the subnet's hosts`,
+    );
   }
   const adopt = await pendingNew(tx, k, 'nic', s.tenant, n.id, onHost(origin, host));
   const o: NicObject = {
@@ -346,7 +403,8 @@ interface ExternalIp {
 async function claimExternalIp(tx: Txn, k: Keys, network: string, ip: string, router: string, user: string, field: string): Promise<void> {
   const raw = await tx.get(k.extip(network, ip));
   const cur = raw === undefined ? undefined : (JSON.parse(raw) as ExternalIp);
-  if (cur && cur.router !== router) throw new ApiError('ALREADY_EXISTS', field, `${ip} on external network "${network}" belongs to another router: pick another address`);
+  if (cur && cur.router !== router)
+    throw new ApiError('ALREADY_EXISTS', field, `${ip} on external network "${network}" belongs to another router: pick another address`);
   if (cur?.users.includes(user)) return;
   tx.put(k.extip(network, ip), JSON.stringify({ router, users: [...(cur?.users ?? []), user] }));
 }
@@ -363,7 +421,14 @@ async function releaseExternalIp(tx: Txn, k: Keys, network: string, ip: string, 
 
 // ---- routers ----
 
-export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: string; subnet_ids: string[]; external_network: string; external_ip: string }, host: string, as?: string, origin?: Origin): Promise<RouterObject> {
+export async function claimRouter(
+  tx: Txn,
+  k: Keys,
+  r: { id: string; vpc_id: string; subnet_ids: string[]; external_network: string; external_ip: string },
+  host: string,
+  as?: string,
+  origin?: Origin,
+): Promise<RouterObject> {
   const cur = await readAs(tx, k, r.id, 'router', as);
   if (cur) {
     immutable(`router "${r.id}"`, 'vpc_id', cur.vpc, r.vpc_id);
@@ -377,7 +442,8 @@ export async function claimRouter(tx: Txn, k: Keys, r: { id: string; vpc_id: str
     const s = await readAs(tx, k, sid, 'subnet', as);
     if (!s || s.vpc !== r.vpc_id) throw new ApiError('FAILED_PRECONDITION', `subnet_ids[${i}]`, `subnet "${sid}" is not a subnet of VPC "${r.vpc_id}"`);
     const holder = await tx.get(k.leg(sid));
-    if (holder !== undefined && holder !== r.id) throw new ApiError('ALREADY_EXISTS', `subnet_ids[${i}]`, `subnet "${sid}" is attached to another router: a subnet has one router`);
+    if (holder !== undefined && holder !== r.id)
+      throw new ApiError('ALREADY_EXISTS', `subnet_ids[${i}]`, `subnet "${sid}" is attached to another router: a subnet has one router`);
     tx.put(k.leg(sid), r.id);
   }
   for (const sid of cur?.subnets ?? []) if (!r.subnet_ids.includes(sid) && (await tx.get(k.leg(sid))) === r.id) tx.delete(k.leg(sid));
@@ -400,13 +466,21 @@ export async function releaseRouter(tx: Txn, k: Keys, id: string, host: string, 
 // ---- NAT rules ----
 
 /** A NAT rule of a router of the caller's; its external address is claimed for that router. */
-export async function claimNat(tx: Txn, k: Keys, n: { id: string; router_id: string; external_ip: string }, host: string, as?: string, origin?: Origin): Promise<NatObject> {
+export async function claimNat(
+  tx: Txn,
+  k: Keys,
+  n: { id: string; router_id: string; external_ip: string },
+  host: string,
+  as?: string,
+  origin?: Origin,
+): Promise<NatObject> {
   const cur = await readAs(tx, k, n.id, 'nat', as);
   if (cur) immutable(`NAT rule "${n.id}"`, 'router_id', cur.router, n.router_id);
   else await fresh(tx, k, n.id, 'nat');
   const router = await readAs(tx, k, n.router_id, 'router', as);
   if (as !== undefined && router?.tenant !== as) throw notYours('router', n.router_id, as);
-  if (!router || router.host !== host) throw new ApiError('FAILED_PRECONDITION', 'router_id', `router "${n.router_id}" is not on ${host}: put the rule on its router's host`);
+  if (!router || router.host !== host)
+    throw new ApiError('FAILED_PRECONDITION', 'router_id', `router "${n.router_id}" is not on ${host}: put the rule on its router's host`);
   const adopt = cur ? (await pendingAgain(tx, k, cur, n.id, origin)).adopt : await pendingNew(tx, k, 'nat', router.tenant, n.id, onHost(origin, host));
   const network = router.network ?? '';
   const ip = network !== '' ? n.external_ip : '';

@@ -88,7 +88,11 @@ export class Registry {
     const stopped = (): boolean => this.stopped;
     this.register = serial(() => this.registerSelf(), failed('register'), stopped);
     this.load = serial(() => this.loadAndWatch(), failed('watch'), stopped);
-    this.changed = serial(async () => this.publish(), () => undefined, stopped);
+    this.changed = serial(
+      async () => this.publish(),
+      () => undefined,
+      stopped,
+    );
   }
 
   get host(): string {
@@ -116,7 +120,11 @@ export class Registry {
       return await optimistic(this.backend, (tx) => fn(tx, this.keys));
     } catch (e) {
       if (e instanceof ApiError) throw e;
-      throw new ApiError('UNAVAILABLE', '', `the registry (etcd at ${this.settings.endpoints.join(', ')}) did not answer: ${(e as Error).message}; nothing was changed, retry when it is back`);
+      throw new ApiError(
+        'UNAVAILABLE',
+        '',
+        `the registry (etcd at ${this.settings.endpoints.join(', ')}) did not answer: ${(e as Error).message}; nothing was changed, retry when it is back`,
+      );
     }
   }
 
@@ -155,7 +163,11 @@ export class Registry {
     for (const kv of res.kvs) this.kvs.set(kv.key.toString(), kv.value.toString());
     this.revision = Number(res.header.revision);
     this.changed();
-    const w = await this.client.watch().prefix(this.settings.prefix).startRevision(String(this.revision + 1)).create();
+    const w = await this.client
+      .watch()
+      .prefix(this.settings.prefix)
+      .startRevision(String(this.revision + 1))
+      .create();
     // Allocation keys and pending marks are read in transactions, not in the view: a change of
     // one rebuilds nothing (an apply of a hundred objects writes several hundred of them).
     const k = this.keys;

@@ -73,7 +73,14 @@ export class Reconciler {
 
   /** `layout` is decided once at start (see dataplaneMode); a restart in another mode rebuilds the links. */
   /** `tables`: the control plane that fills VTEP tables; only `static` takes them through the API. */
-  static async open(net: Net, store: StateStore, ctx: L2Context, log: Logger, layout: DataplaneLayout = 'bridge-per-subnet', tables: VtepTableSource = staticTables): Promise<Reconciler> {
+  static async open(
+    net: Net,
+    store: StateStore,
+    ctx: L2Context,
+    log: Logger,
+    layout: DataplaneLayout = 'bridge-per-subnet',
+    tables: VtepTableSource = staticTables,
+  ): Promise<Reconciler> {
     return new Reconciler(net, store, ctx, log, await store.load(), layout, tables);
   }
 
@@ -165,11 +172,16 @@ export class Reconciler {
       const net = parseCidr(v.cidr)!;
       const outside = this.subnetsOf(v.id).filter((s) => !contains(net, parseCidr(s.cidr)!));
       if (outside.length > 0) {
-        throw new ApiError('FAILED_PRECONDITION', 'cidr', `subnets ${outside.map((s) => `"${s.id}" (${s.cidr})`).join(', ')} would fall outside ${v.cidr}: delete them first`);
+        throw new ApiError(
+          'FAILED_PRECONDITION',
+          'cidr',
+          `subnets ${outside.map((s) => `"${s.id}" (${s.cidr})`).join(', ')} would fall outside ${v.cidr}: delete them first`,
+        );
       }
       const bridges = this.l2.vpcDevices(v.id);
       const clash = Object.values(this.state.vpcs).find((o) => o.id !== v.id && this.l2.vpcDevices(o.id).some((d) => bridges.includes(d)));
-      if (clash) throw new ApiError('ALREADY_EXISTS', 'id', `VPC id "${v.id}" maps to the same bridge ${bridges.join(', ')} as VPC "${clash.id}": choose another id`);
+      if (clash)
+        throw new ApiError('ALREADY_EXISTS', 'id', `VPC id "${v.id}" maps to the same bridge ${bridges.join(', ')} as VPC "${clash.id}": choose another id`);
       await this.commit((d) => {
         d.vpcs[v.id] = v;
       });
@@ -184,7 +196,8 @@ export class Reconciler {
         throw new ApiError('FAILED_PRECONDITION', 'id', `VPC "${id}" still has subnets ${children.map((s) => `"${s.id}"`).join(', ')}: delete them first`);
       }
       const routers = Object.values(this.state.routers).filter((r) => r.vpc_id === id);
-      if (routers.length > 0) throw new ApiError('FAILED_PRECONDITION', 'id', `VPC "${id}" still has routers ${routers.map((r) => `"${r.id}"`).join(', ')}: delete them first`);
+      if (routers.length > 0)
+        throw new ApiError('FAILED_PRECONDITION', 'id', `VPC "${id}" still has routers ${routers.map((r) => `"${r.id}"`).join(', ')}: delete them first`);
       await this.commit((d) => {
         delete d.vpcs[id];
       });
@@ -197,7 +210,10 @@ export class Reconciler {
     links ??= await this.links();
     const subnets = this.subnetsOf(v.id);
     const devices = [...new Set(subnets.flatMap((s) => this.l2.subnetDevices(s)))];
-    return status(devices, subnets.flatMap((s) => this.l2.subnetProblems(links, s, subnets)));
+    return status(
+      devices,
+      subnets.flatMap((s) => this.l2.subnetProblems(links, s, subnets)),
+    );
   }
 
   // ---- subnets ----
@@ -209,7 +225,8 @@ export class Reconciler {
       const prior = this.state.subnets[s.id];
       if (prior) {
         for (const f of ['vpc_id', 'cidr', 'vni'] as const) {
-          if (prior[f] !== s[f]) throw new ApiError('FAILED_PRECONDITION', f, `cannot change from ${String(prior[f])} to ${String(s[f])}: delete the subnet and create it again`);
+          if (prior[f] !== s[f])
+            throw new ApiError('FAILED_PRECONDITION', f, `cannot change from ${String(prior[f])} to ${String(s[f])}: delete the subnet and create it again`);
         }
       }
       const conflict = this.l2.subnetConflict(s, this.subnetsOf(s.vpc_id));
@@ -243,7 +260,8 @@ export class Reconciler {
         throw new ApiError('FAILED_PRECONDITION', 'id', `subnet "${id}" still has NICs ${nics.map((n) => `"${n.id}"`).join(', ')}: delete them first`);
       }
       const routers = Object.values(this.state.routers).filter((r) => r.subnet_ids.includes(id));
-      if (routers.length > 0) throw new ApiError('FAILED_PRECONDITION', 'id', `subnet "${id}" is attached to routers ${routers.map((r) => `"${r.id}"`).join(', ')}: detach it first`);
+      if (routers.length > 0)
+        throw new ApiError('FAILED_PRECONDITION', 'id', `subnet "${id}" is attached to routers ${routers.map((r) => `"${r.id}"`).join(', ')}: detach it first`);
       await this.commit((d) => {
         delete d.subnets[id];
         delete d.vtepTables[id];
@@ -264,7 +282,12 @@ export class Reconciler {
     return this.mutex.run(async () => {
       const problems = validateVtepTable(t);
       if (problems.length > 0) throw ApiError.of(problems);
-      if (this.tables.kind !== 'static') throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `this host's control plane is ${this.tables.kind}: it fills the VTEP tables, static tables apply only with controlPlane.kind static`);
+      if (this.tables.kind !== 'static')
+        throw new ApiError(
+          'FAILED_PRECONDITION',
+          'subnet_id',
+          `this host's control plane is ${this.tables.kind}: it fills the VTEP tables, static tables apply only with controlPlane.kind static`,
+        );
       const s = this.state.subnets[t.subnet_id];
       if (!s) throw new ApiError('FAILED_PRECONDITION', 'subnet_id', `subnet "${t.subnet_id}" does not exist on this host: create it first`);
       const prior = this.state.vtepTables[t.subnet_id];
@@ -314,14 +337,19 @@ export class Reconciler {
       const prior = this.state.nics[n.id];
       if (prior) {
         for (const f of ['subnet_id', 'kind', 'namespace', 'ifname'] as const) {
-          if (prior[f] !== n[f]) throw new ApiError('FAILED_PRECONDITION', f, `cannot change from "${prior[f]}" to "${n[f]}": delete the NIC and create it again`);
+          if (prior[f] !== n[f])
+            throw new ApiError('FAILED_PRECONDITION', f, `cannot change from "${prior[f]}" to "${n[f]}": delete the NIC and create it again`);
         }
       }
       const name = nicDevice(n.kind, n.id);
       const clash = Object.values(this.state.nics).find((o) => o.id !== n.id && nicDevice(o.kind, o.id) === name);
       if (clash) throw new ApiError('ALREADY_EXISTS', 'id', `NIC id "${n.id}" maps to the same device ${name} as NIC "${clash.id}": choose another id`);
       if (!prior && (await takenInterface(this.net, n))) {
-        throw new ApiError('FAILED_PRECONDITION', 'namespace', `namespace "${n.namespace}" already has an interface ${n.ifname} that is not this NIC's (another host's NIC, or not made by vxcloud): give the NIC another namespace or ifname`);
+        throw new ApiError(
+          'FAILED_PRECONDITION',
+          'namespace',
+          `namespace "${n.namespace}" already has an interface ${n.ifname} that is not this NIC's (another host's NIC, or not made by vxcloud): give the NIC another namespace or ifname`,
+        );
       }
       const createdNs = n.kind === 'veth' && n.create_namespace && !(await this.net.listNetns()).includes(n.namespace);
       await this.converging(

@@ -105,7 +105,8 @@ const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, c) => a - c);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
-const line = (what: string, xs: number[]): string => `${what}: p50 ${median(xs).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms`;
+const line = (what: string, xs: number[]): string =>
+  `${what}: p50 ${median(xs).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms`;
 
 await withLab('e', { hosts: 5, controlPlane: 'evpn', roles: (i) => (i > 3 ? ['management'] : ['compute']), reconcileIntervalSeconds: 3600 }, async (b) => {
   const host = (i: number): string => b.lab.hosts[i - 1]!.name;
@@ -168,8 +169,11 @@ await withLab('e', { hosts: 5, controlPlane: 'evpn', roles: (i) => (i > 3 ? ['ma
   console.log(`lab ${b.lab.name}: 3 VTEPs, 2 reflectors, ${reps} repetitions, ${restarts} host restarts`);
   console.log(`${line('NIC Put → first ping across hosts (EVPN)', cross)} ${samples(cross)}`);
   console.log(`${line('NIC Put → first ping on the same host (baseline)', local)} ${samples(local)}`);
-  console.log(`${line("NIC Put → MAC installed by zebra on another host (type-2)", type2)} ${samples(type2)}`);
-  if (start.length > 0) console.log(`agent start → its NIC reachable across hosts: median ${median(start).toFixed(0)} ms, max ${Math.max(...start).toFixed(0)} ms ${samples(start, 0)}`);
+  console.log(`${line('NIC Put → MAC installed by zebra on another host (type-2)', type2)} ${samples(type2)}`);
+  if (start.length > 0)
+    console.log(
+      `agent start → its NIC reachable across hosts: median ${median(start).toFixed(0)} ms, max ${Math.max(...start).toFixed(0)} ms ${samples(start, 0)}`,
+    );
   console.log(`ratio cross-host/same-host first ping (p50): ${(median(cross) / median(local)).toFixed(2)}`);
   console.log(`goal p99 ≤ 250 ms across hosts: ${pct(cross, 99) <= 250 ? 'met' : 'NOT met'} (p99 ${pct(cross, 99).toFixed(1)} ms)`);
 });

@@ -112,7 +112,9 @@ async function bench(b: BenchLab): Promise<void> {
     parts.get.splice(0, 1); // the warm-up round's
     parts.dump.splice(0, 1);
     const m = { api: median(series.api), net: median(series.net), batch: median(series.batch) };
-    console.log(`fdb api bench: ${count} entries over ${VTEPS} VTEPs, ${reps} repetitions, kernel ${os.release()}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);
+    console.log(
+      `fdb api bench: ${count} entries over ${VTEPS} VTEPs, ${reps} repetitions, kernel ${os.release()}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`,
+    );
     console.log(`  agent API PutVtepTable : median ${m.api.toFixed(1)} ms  ${samples(series.api)}`);
     console.log(`  agent/net replaceFdb   : median ${m.net.toFixed(1)} ms  ${samples(series.net)}`);
     console.log(`  bridge -batch          : median ${m.batch.toFixed(1)} ms  ${samples(series.batch)}`);

@@ -25,16 +25,17 @@ for (const m of mtus) if (!Number.isInteger(m) || m < 1280 || m > 9000) throw ne
 const SUBNET = { id: 'bench', vpcId: 'bench', name: 'bench', cidr: '198.18.7.0/24', vni: 4242, vlan: 0, gateway: '' };
 const hostsOf = [1, 2] as const;
 // fromPartial: defaults for the NIC fields a bench has no use for (DHCP and whatever comes next).
-const nicOf = (b: BenchLab, i: number): NicSpec => NicSpec.fromPartial({
-  id: `n${i}`,
-  subnetId: SUBNET.id,
-  kind: NicKind.NIC_KIND_VETH,
-  mac: `02:00:c6:12:07:${(10 + i).toString(16).padStart(2, '0')}`,
-  ip: `198.18.7.${10 + i}/24`,
-  namespace: `${b.lab.name}-n${i}`,
-  createNamespace: true,
-  ifname: 'eth0',
-});
+const nicOf = (b: BenchLab, i: number): NicSpec =>
+  NicSpec.fromPartial({
+    id: `n${i}`,
+    subnetId: SUBNET.id,
+    kind: NicKind.NIC_KIND_VETH,
+    mac: `02:00:c6:12:07:${(10 + i).toString(16).padStart(2, '0')}`,
+    ip: `198.18.7.${10 + i}/24`,
+    namespace: `${b.lab.name}-n${i}`,
+    createNamespace: true,
+    ifname: 'eth0',
+  });
 const addr = (cidr: string): string => cidr.split('/')[0]!;
 
 async function setUnderlayMtu(b: BenchLab, mtu: number): Promise<void> {
@@ -104,7 +105,9 @@ async function round(b: BenchLab, mtu: number): Promise<void> {
 }
 
 await withLab('t', { hosts: 2, controlPlane: 'static' }, async (b) => {
-  console.log(`l2-throughput bench: iperf3 TCP, 1 stream, ${seconds} s (+1 s omitted) x ${reps} repetitions per path, kernel ${os.release()}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);
+  console.log(
+    `l2-throughput bench: iperf3 TCP, 1 stream, ${seconds} s (+1 s omitted) x ${reps} repetitions per path, kernel ${os.release()}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`,
+  );
   let current = 1500; // the lab sets no MTU: veths start at the kernel's 1500
   for (const mtu of mtus) {
     if (mtu !== current) await setUnderlayMtu(b, mtu);

@@ -25,7 +25,9 @@ const dhcpSamples = Number(process.argv[4] ?? 15);
 const SERVER = '203.0.113.1';
 
 await withLab('n', { hosts: 2, roles: (i) => (i === 2 ? ['route'] : ['compute']), internet: true }, async (b) => {
-  console.log(`nat bench: iperf3 TCP, 1 stream, ${seconds} s (+1 s omitted) x ${reps} repetitions per path; ${dhcpSamples} DHCP leases; kernel ${os.release()}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);
+  console.log(
+    `nat bench: iperf3 TCP, 1 stream, ${seconds} s (+1 s omitted) x ${reps} repetitions per path; ${dhcpSamples} DHCP leases; kernel ${os.release()}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`,
+  );
   const nic = { id: 'n1', subnet: 'bench', host: 'h1', mac: '02:00:c6:12:09:0a', ip: '198.18.9.10', namespace: `${b.lab.name}-n1` };
   const tenant: Tenant = {
     vpc: 'bench',
@@ -65,7 +67,17 @@ await withLab('n', { hosts: 2, roles: (i) => (i === 2 ? ['route'] : ['compute'])
     await b.client('h1').network.deleteNic({ id: nic.id });
     const start = Date.now();
     await b.client('h1').network.putNic({
-      nic: { id: nic.id, subnetId: nic.subnet, kind: NicKind.NIC_KIND_VETH, mac: nic.mac, ip: '', namespace: nic.namespace, createNamespace: true, ifname: 'eth0', dhcp: true },
+      nic: {
+        id: nic.id,
+        subnetId: nic.subnet,
+        kind: NicKind.NIC_KIND_VETH,
+        mac: nic.mac,
+        ip: '',
+        namespace: nic.namespace,
+        createNamespace: true,
+        ifname: 'eth0',
+        dhcp: true,
+      },
     });
     await waitLease(b.client('h1'), nic, '198.18.9.0/24', 30_000);
     leaseMs.push(Date.now() - start);

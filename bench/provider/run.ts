@@ -155,7 +155,17 @@ async function directCreate(b: BenchLab, rep: number): Promise<void> {
   );
   await pool(nics, PARALLELISM, (n) =>
     b.client(n.host).network.putNic({
-      nic: { id: n.id, subnetId: subnetId(n.subnet), kind: NicKind.NIC_KIND_VETH, mac: '', ip: '', namespace: `${b.lab.name}-d${n.id}`, createNamespace: true, ifname: 'eth0', dhcp: false },
+      nic: {
+        id: n.id,
+        subnetId: subnetId(n.subnet),
+        kind: NicKind.NIC_KIND_VETH,
+        mac: '',
+        ip: '',
+        namespace: `${b.lab.name}-d${n.id}`,
+        createNamespace: true,
+        ifname: 'eth0',
+        dhcp: false,
+      },
     }),
   );
 }
@@ -192,14 +202,21 @@ await withLab('p', { hosts: 3, reconcileIntervalSeconds: 3600 }, async (b) => {
   try {
     const installed = await installProvider({ dir: join(work, '.provider'), entry: join(ROOT, 'dist/provider/main.js'), version });
     // The fixture is built beside this bench (tsconfig.json includes it).
-    const fixture = await installProvider({ dir: join(floor, '.provider'), entry: join(BUILD, 'test/acceptance/plugin/fixture/main.js'), version: '0.0.1', source: FIXTURE });
+    const fixture = await installProvider({
+      dir: join(floor, '.provider'),
+      entry: join(BUILD, 'test/acceptance/plugin/fixture/main.js'),
+      version: '0.0.1',
+      source: FIXTURE,
+    });
     // terraform reads these from the environment only; this process exists to run the bench.
     Object.assign(process.env, { TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' });
     // One CLI runs at a time: each names its own provider mirror.
-    const cli = (dir: string, rc: string) => (...args: string[]): Promise<unknown> => {
-      process.env.TF_CLI_CONFIG_FILE = rc;
-      return b.run(TERRAFORM, [`-chdir=${dir}`, ...args, '-no-color'], CLI_TIMEOUT_MS);
-    };
+    const cli =
+      (dir: string, rc: string) =>
+      (...args: string[]): Promise<unknown> => {
+        process.env.TF_CLI_CONFIG_FILE = rc;
+        return b.run(TERRAFORM, [`-chdir=${dir}`, ...args, '-no-color'], CLI_TIMEOUT_MS);
+      };
     const tf = cli(work, installed.cliConfigFile);
     const tfFloor = cli(floor, fixture.cliConfigFile);
     const hosts = b.lab.hosts.map((h) => h.name);
@@ -208,7 +225,14 @@ await withLab('p', { hosts: 3, reconcileIntervalSeconds: 3600 }, async (b) => {
     await tf('init');
     await tfFloor('init');
 
-    const t = { apply: [] as number[], direct: [] as number[], destroy: [] as number[], directDelete: [] as number[], floorApply: [] as number[], floorDestroy: [] as number[] };
+    const t = {
+      apply: [] as number[],
+      direct: [] as number[],
+      destroy: [] as number[],
+      directDelete: [] as number[],
+      floorApply: [] as number[],
+      floorDestroy: [] as number[],
+    };
     for (let rep = 0; rep < reps; rep++) {
       const sides = [
         async () => {
@@ -226,17 +250,28 @@ await withLab('p', { hosts: 3, reconcileIntervalSeconds: 3600 }, async (b) => {
       for (const side of sides) await side();
       t.floorApply.push(await timed(() => tfFloor('apply', '-auto-approve', `-parallelism=${PARALLELISM}`)));
       t.floorDestroy.push(await timed(() => tfFloor('destroy', '-auto-approve', `-parallelism=${PARALLELISM}`)));
-      process.stderr.write(`rep ${rep + 1}/${reps}: apply ${t.apply.at(-1)!.toFixed(1)} s, direct ${t.direct.at(-1)!.toFixed(1)} s, destroy ${t.destroy.at(-1)!.toFixed(1)} s, direct delete ${t.directDelete.at(-1)!.toFixed(1)} s, floor ${t.floorApply.at(-1)!.toFixed(1)}/${t.floorDestroy.at(-1)!.toFixed(1)} s\n`);
+      process.stderr.write(
+        `rep ${rep + 1}/${reps}: apply ${t.apply.at(-1)!.toFixed(1)} s, direct ${t.direct.at(-1)!.toFixed(1)} s, destroy ${t.destroy.at(-1)!.toFixed(1)} s, direct delete ${t.directDelete.at(-1)!.toFixed(1)} s, floor ${t.floorApply.at(-1)!.toFixed(1)}/${t.floorDestroy.at(-1)!.toFixed(1)} s\n`,
+      );
     }
 
-    const m = { apply: median(t.apply), direct: median(t.direct), destroy: median(t.destroy), directDelete: median(t.directDelete), floorApply: median(t.floorApply), floorDestroy: median(t.floorDestroy) };
+    const m = {
+      apply: median(t.apply),
+      direct: median(t.direct),
+      destroy: median(t.destroy),
+      directDelete: median(t.directDelete),
+      floorApply: median(t.floorApply),
+      floorDestroy: median(t.floorDestroy),
+    };
     const what = `1 VPC + ${nSubnets} subnets + ${nNics} NICs over ${hosts.length} hosts`;
     console.log(`provider: ${what}, ${reps} reps, terraform -parallelism=${PARALLELISM}`);
     console.log(`  terraform apply    ${m.apply.toFixed(1)} s ${samples(t.apply)}`);
     console.log(`  agent API direct   ${m.direct.toFixed(1)} s ${samples(t.direct)}`);
     console.log(`  terraform destroy  ${m.destroy.toFixed(1)} s ${samples(t.destroy)}`);
     console.log(`  direct deletes     ${m.directDelete.toFixed(1)} s ${samples(t.directDelete)}`);
-    console.log(`  terraform floor    ${m.floorApply.toFixed(1)} s apply ${samples(t.floorApply)}, ${m.floorDestroy.toFixed(1)} s destroy ${samples(t.floorDestroy)} (the same graph, a provider that calls nothing)`);
+    console.log(
+      `  terraform floor    ${m.floorApply.toFixed(1)} s apply ${samples(t.floorApply)}, ${m.floorDestroy.toFixed(1)} s destroy ${samples(t.floorDestroy)} (the same graph, a provider that calls nothing)`,
+    );
     console.log(`provider apply ratio terraform/direct ${(m.apply / m.direct).toFixed(2)}`);
     console.log(`provider destroy ratio terraform/direct ${(m.destroy / m.directDelete).toFixed(2)}`);
     console.log(`provider apply ratio (terraform - floor)/direct ${((m.apply - m.floorApply) / m.direct).toFixed(2)}`);

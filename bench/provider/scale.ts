@@ -96,7 +96,11 @@ const small = await withLab('a', { hosts: 3, reconcileIntervalSeconds: 3600 }, m
 const large = await withLab('b', { hosts: big, reconcileIntervalSeconds: 3600 }, measure);
 const m = (xs: number[]): number => median(xs);
 console.log(`provider scale: 1 VPC on 2 hosts, 10 subnets, 20 NICs; ${reps} reps; deployments of 3 and ${big} hosts`);
-console.log(`  no-change plan     3 hosts ${m(small.plan).toFixed(2)} s ${samples(small.plan)}   ${big} hosts ${m(large.plan).toFixed(2)} s ${samples(large.plan)}`);
-console.log(`  apply of one NIC   3 hosts ${m(small.addNic).toFixed(2)} s ${samples(small.addNic)}   ${big} hosts ${m(large.addNic).toFixed(2)} s ${samples(large.addNic)}`);
+console.log(
+  `  no-change plan     3 hosts ${m(small.plan).toFixed(2)} s ${samples(small.plan)}   ${big} hosts ${m(large.plan).toFixed(2)} s ${samples(large.plan)}`,
+);
+console.log(
+  `  apply of one NIC   3 hosts ${m(small.addNic).toFixed(2)} s ${samples(small.addNic)}   ${big} hosts ${m(large.addNic).toFixed(2)} s ${samples(large.addNic)}`,
+);
 console.log(`provider scale ratio plan ${big}/3 hosts ${(m(large.plan) / m(small.plan)).toFixed(2)}`);
 console.log(`provider scale ratio one-NIC apply ${big}/3 hosts ${(m(large.addNic) / m(small.addNic)).toFixed(2)}`);

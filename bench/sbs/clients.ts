@@ -85,5 +85,9 @@ export async function compare(workloads: readonly Workload[], ours: string, nbdk
     console.log(`  nbdkit : median ${b.toFixed(0)}  ${samples(results.nbdkit, 0)}`);
     console.log(`  ratio ours/nbdkit ${w.short}: ${(a / b).toFixed(2)}`);
   }
-  console.log(`load average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `load average at end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 }

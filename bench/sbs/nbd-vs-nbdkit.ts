@@ -103,7 +103,11 @@ async function main(): Promise<void> {
     const version = (await exec('nbdkit', ['--version'])).trim();
     console.log(`NBD server bench: ${SIZE / MiB} MiB export, ${RUNS} runs each (median), ${SMALL_IOS} small I/Os per run; baseline ${version}`);
     // Both servers share the machine with whatever else runs; the load shows how far to trust it.
-    console.log(`${cpus().length} CPUs, load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(
+      `${cpus().length} CPUs, load average at start ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
     await compare(workloads(source), ours, started.uri, RUNS);
   } finally {
     nbdkit?.kill('SIGTERM');

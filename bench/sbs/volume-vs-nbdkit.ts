@@ -110,8 +110,14 @@ async function main(): Promise<void> {
         if (leader === '') throw new Error('the bench volume elected no leader in 30 s');
         const ours = `nbd+unix:///bench?socket=${join(b.lab.dir, leader, 'nbd.sock')}`;
         const version = (await exec('nbdkit', ['--version'])).trim();
-        console.log(`3-replica volume bench: ${SIZE / MiB} MiB volume, ${RUNS} runs each (median), ${IOS} small I/Os per run; ours through the leader (${leader}); baseline ${version}, both on unix sockets`);
-        console.log(`${cpus().length} CPUs, load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+        console.log(
+          `3-replica volume bench: ${SIZE / MiB} MiB volume, ${RUNS} runs each (median), ${IOS} small I/Os per run; ours through the leader (${leader}); baseline ${version}, both on unix sockets`,
+        );
+        console.log(
+          `${cpus().length} CPUs, load average at start ${loadavg()
+            .map((l) => l.toFixed(1))
+            .join(' ')}`,
+        );
         await compare(workloads(source), ours, theirs, RUNS);
       } finally {
         client.close();

@@ -75,7 +75,11 @@ export async function deleteBasic(lab: LabFile): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const o = new Command('basic').option('--lab <name>', 'lab name', 'vxlab').option('--delete', 'remove the objects again').parse().opts<{ lab: string; delete?: boolean }>();
+  const o = new Command('basic')
+    .option('--lab <name>', 'lab name', 'vxlab')
+    .option('--delete', 'remove the objects again')
+    .parse()
+    .opts<{ lab: string; delete?: boolean }>();
   const lab = await readLabFile(labFilePath(labDir(o.lab)));
   if (o.delete) {
     await deleteBasic(lab);

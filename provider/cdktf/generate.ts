@@ -15,7 +15,9 @@ import { dirname, join, resolve } from 'node:path';
 // jsii and jsii-pacmak (not installed: TypeScript needs neither). The TypeScript generator
 // proper does not, so it is loaded directly, with the CodeMaker of the generator's own copy.
 const fromGenerator = createRequire(createRequire(import.meta.url).resolve('@cdktf/provider-generator/package.json'));
-const { TerraformProviderGenerator } = fromGenerator('./lib/get/generator/provider-generator') as typeof import('@cdktf/provider-generator/lib/get/generator/provider-generator.js');
+const { TerraformProviderGenerator } = fromGenerator(
+  './lib/get/generator/provider-generator',
+) as typeof import('@cdktf/provider-generator/lib/get/generator/provider-generator.js');
 const { CodeMaker } = fromGenerator('codemaker') as typeof import('codemaker');
 
 type ProviderSchema = ConstructorParameters<typeof TerraformProviderGenerator>[1];
@@ -24,7 +26,7 @@ type ProviderSchema = ConstructorParameters<typeof TerraformProviderGenerator>[1
  * The generator does not mark the members it overrides in cdktf's base classes; this project
  * compiles with noImplicitOverride. Members not listed here fail the build, not silently.
  */
-const OVERRIDDEN = /^(  (?:protected|public) )((?:get |set )?(?:synthesizeAttributes|synthesizeHclAttributes|alias)\()/gm;
+const OVERRIDDEN = /^( {2}(?:protected|public) )((?:get |set )?(?:synthesizeAttributes|synthesizeHclAttributes|alias)\()/gm;
 const withOverrides = (ts: string): string => ts.replace(OVERRIDDEN, '$1override $2');
 
 async function generateBindings(schema: ProviderSchema, outDir: string): Promise<string[]> {

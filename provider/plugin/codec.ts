@@ -19,11 +19,9 @@ const UINT64_MAX = 2n ** 64n - 1n;
 const utf8 = new TextEncoder();
 const utf8dec = new TextDecoder('utf-8', { fatal: true });
 
-const join = (path: string, step: string | number): string =>
-  typeof step === 'number' ? `${path}[${step}]` : path ? `${path}.${step}` : step;
+const join = (path: string, step: string | number): string => (typeof step === 'number' ? `${path}[${step}]` : path ? `${path}.${step}` : step);
 
-const describe = (v: unknown): string =>
-  v === undefined ? 'nothing' : Array.isArray(v) ? 'an array' : v instanceof Decimal ? 'a number' : typeof v;
+const describe = (v: unknown): string => (v === undefined ? 'nothing' : Array.isArray(v) ? 'an array' : v instanceof Decimal ? 'a number' : typeof v);
 
 // ---- encode ----
 
@@ -87,7 +85,7 @@ function writeValue(w: Writer, v: Value | undefined, type: CtyType, path: string
       w.mapHead(keys.length);
       for (const k of keys) {
         w.str(k);
-        writeValue(w, v[k] as Value, type.element, join(path, k));
+        writeValue(w, v[k], type.element, join(path, k));
       }
       return;
     }
@@ -209,7 +207,7 @@ export function parseJson(text: string): Json {
       i++;
       const out: { [k: string]: Json } = Object.create(null);
       ws();
-      if (text[i] === '}') return i++, out;
+      if (text[i] === '}') return (i++, out);
       for (;;) {
         ws();
         if (text[i] !== '"') fail('expected a key');
@@ -227,7 +225,7 @@ export function parseJson(text: string): Json {
       i++;
       const out: Json[] = [];
       ws();
-      if (text[i] === ']') return i++, out;
+      if (text[i] === ']') return (i++, out);
       for (;;) {
         out.push(value());
         ws();
@@ -238,9 +236,13 @@ export function parseJson(text: string): Json {
     }
     if (c === '"') return str();
     const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?/.exec(text.slice(i, i + 400));
-    if (m) return (i += m[0].length), new JsonNumber(m[0]);
-    for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
-      if (text.startsWith(word, i)) return (i += word.length), v;
+    if (m) return ((i += m[0].length), new JsonNumber(m[0]));
+    for (const [word, v] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
+      if (text.startsWith(word, i)) return ((i += word.length), v);
     }
     return fail('unexpected token');
   };
@@ -275,8 +277,8 @@ function fromJson(j: Json, type: CtyType, path: string, opts: JsonDecodeOptions)
     if (typeof j !== 'object' || j instanceof JsonNumber || Array.isArray(j) || !('type' in j) || !('value' in j)) {
       return bad('{"type", "value"} for a dynamic value');
     }
-    const concrete = typeFromJson(toPlain(j.type as Json));
-    return new Dynamic(concrete, fromJson(j.value as Json, concrete, path, opts));
+    const concrete = typeFromJson(toPlain(j.type));
+    return new Dynamic(concrete, fromJson(j.value, concrete, path, opts));
   }
   if (type === 'string') return typeof j === 'string' ? j : bad('a string');
   if (type === 'bool') return typeof j === 'boolean' ? j : bad('a bool');

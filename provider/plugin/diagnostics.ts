@@ -29,16 +29,12 @@ export function fromError(summary: string, err: unknown, path?: Path): Diagnosti
 
 export function pathToProto(path: Path): AttributePath {
   return {
-    steps: path.map((s) =>
-      typeof s === 'string' ? { attributeName: s } : typeof s === 'number' ? { elementKeyInt: s } : { elementKeyString: s.key },
-    ),
+    steps: path.map((s) => (typeof s === 'string' ? { attributeName: s } : typeof s === 'number' ? { elementKeyInt: s } : { elementKeyString: s.key })),
   };
 }
 
 export function pathToString(path: Path): string {
-  return path
-    .map((s, i) => (typeof s === 'string' ? (i === 0 ? s : `.${s}`) : typeof s === 'number' ? `[${s}]` : `[${JSON.stringify(s.key)}]`))
-    .join('');
+  return path.map((s, i) => (typeof s === 'string' ? (i === 0 ? s : `.${s}`) : typeof s === 'number' ? `[${s}]` : `[${JSON.stringify(s.key)}]`)).join('');
 }
 
 export function diagnosticToProto(d: Diagnostic): ProtoDiagnostic {

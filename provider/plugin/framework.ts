@@ -167,8 +167,11 @@ export function defineProvider<const B extends Schema, M>(def: ProviderDefinitio
     name: def.name,
     version: def.version,
     schema: def.schema,
+    // The assertions keep tsc from instantiating the schema's value types again (TS2589).
+    /* eslint-disable @typescript-eslint/no-unnecessary-type-assertion */
     validate: def.validate as Provider<M>['validate'],
     configure: def.configure as unknown as Provider<M>['configure'],
+    /* eslint-enable @typescript-eslint/no-unnecessary-type-assertion */
     ...(def.shutdown ? { shutdown: def.shutdown } : {}),
     resources: index(def.resources),
     dataSources: index(def.dataSources ?? []),

@@ -25,8 +25,7 @@ export class HandshakeError extends Error {}
 export function checkEnvironment(env: NodeJS.ProcessEnv): void {
   if (env[MAGIC_COOKIE_KEY] !== MAGIC_COOKIE_VALUE) {
     throw new HandshakeError(
-      'This binary is a plugin: terraform (or tofu) starts it when it needs the provider. ' +
-        'Run terraform instead of running this directly.',
+      'This binary is a plugin: terraform (or tofu) starts it when it needs the provider. ' + 'Run terraform instead of running this directly.',
     );
   }
   const offered = (env.PLUGIN_PROTOCOL_VERSIONS ?? '').split(',').map((v) => v.trim());
@@ -113,9 +112,7 @@ export async function serve(opts: ServeOptions): Promise<Served> {
   }
 
   try {
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`unix://${socketPath}`, credentials, (err) => (err ? reject(err) : resolve())),
-    );
+    await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socketPath}`, credentials, (err) => (err ? reject(err) : resolve())));
   } catch (err) {
     close();
     throw err;

@@ -22,10 +22,7 @@ const program = new Command()
 const opts = program.opts<{ dir: string; version: string; entry: string }>();
 const installed = await installProvider({ dir: resolve(opts.dir), entry: resolve(opts.entry), version: opts.version });
 process.stdout.write(
-  [
-    `source:             ${installed.sourceAddress}`,
-    `mirror:             ${installed.mirrorDir}`,
-    `TF_CLI_CONFIG_FILE: ${installed.cliConfigFile}`,
-    '',
-  ].join('\n'),
+  [`source:             ${installed.sourceAddress}`, `mirror:             ${installed.mirrorDir}`, `TF_CLI_CONFIG_FILE: ${installed.cliConfigFile}`, ''].join(
+    '\n',
+  ),
 );

@@ -63,38 +63,70 @@ export class Reader {
     if (b >= 0x90 && b <= 0x9f) return { kind: 'array', length: b & 0x0f };
     if (b >= 0x80 && b <= 0x8f) return { kind: 'map', length: b & 0x0f };
     switch (b) {
-      case 0xc0: return { kind: 'nil' };
-      case 0xc2: return { kind: 'bool', value: false };
-      case 0xc3: return { kind: 'bool', value: true };
-      case 0xcc: return { kind: 'int', value: this.u8() };
-      case 0xcd: return { kind: 'int', value: this.u16() };
-      case 0xce: return { kind: 'int', value: this.u32() };
-      case 0xcf: return { kind: 'int', value: Reader.int(this.view.getBigUint64(this.need(8))) };
-      case 0xd0: return { kind: 'int', value: this.view.getInt8(this.need(1)) };
-      case 0xd1: return { kind: 'int', value: this.view.getInt16(this.need(2)) };
-      case 0xd2: return { kind: 'int', value: this.view.getInt32(this.need(4)) };
-      case 0xd3: return { kind: 'int', value: Reader.int(this.view.getBigInt64(this.need(8))) };
-      case 0xca: return { kind: 'float', value: this.view.getFloat32(this.need(4)) };
-      case 0xcb: return { kind: 'float', value: this.view.getFloat64(this.need(8)) };
-      case 0xd9: return { kind: 'str', value: this.str(this.u8()) };
-      case 0xda: return { kind: 'str', value: this.str(this.u16()) };
-      case 0xdb: return { kind: 'str', value: this.str(this.u32()) };
-      case 0xc4: return { kind: 'bin', value: this.bytes(this.u8()) };
-      case 0xc5: return { kind: 'bin', value: this.bytes(this.u16()) };
-      case 0xc6: return { kind: 'bin', value: this.bytes(this.u32()) };
-      case 0xdc: return { kind: 'array', length: this.u16() };
-      case 0xdd: return { kind: 'array', length: this.u32() };
-      case 0xde: return { kind: 'map', length: this.u16() };
-      case 0xdf: return { kind: 'map', length: this.u32() };
-      case 0xd4: return this.ext(1);
-      case 0xd5: return this.ext(2);
-      case 0xd6: return this.ext(4);
-      case 0xd7: return this.ext(8);
-      case 0xd8: return this.ext(16);
-      case 0xc7: return this.ext(this.u8());
-      case 0xc8: return this.ext(this.u16());
-      case 0xc9: return this.ext(this.u32());
-      default: throw new MsgpackError(`msgpack: unsupported byte 0x${b.toString(16)}`);
+      case 0xc0:
+        return { kind: 'nil' };
+      case 0xc2:
+        return { kind: 'bool', value: false };
+      case 0xc3:
+        return { kind: 'bool', value: true };
+      case 0xcc:
+        return { kind: 'int', value: this.u8() };
+      case 0xcd:
+        return { kind: 'int', value: this.u16() };
+      case 0xce:
+        return { kind: 'int', value: this.u32() };
+      case 0xcf:
+        return { kind: 'int', value: Reader.int(this.view.getBigUint64(this.need(8))) };
+      case 0xd0:
+        return { kind: 'int', value: this.view.getInt8(this.need(1)) };
+      case 0xd1:
+        return { kind: 'int', value: this.view.getInt16(this.need(2)) };
+      case 0xd2:
+        return { kind: 'int', value: this.view.getInt32(this.need(4)) };
+      case 0xd3:
+        return { kind: 'int', value: Reader.int(this.view.getBigInt64(this.need(8))) };
+      case 0xca:
+        return { kind: 'float', value: this.view.getFloat32(this.need(4)) };
+      case 0xcb:
+        return { kind: 'float', value: this.view.getFloat64(this.need(8)) };
+      case 0xd9:
+        return { kind: 'str', value: this.str(this.u8()) };
+      case 0xda:
+        return { kind: 'str', value: this.str(this.u16()) };
+      case 0xdb:
+        return { kind: 'str', value: this.str(this.u32()) };
+      case 0xc4:
+        return { kind: 'bin', value: this.bytes(this.u8()) };
+      case 0xc5:
+        return { kind: 'bin', value: this.bytes(this.u16()) };
+      case 0xc6:
+        return { kind: 'bin', value: this.bytes(this.u32()) };
+      case 0xdc:
+        return { kind: 'array', length: this.u16() };
+      case 0xdd:
+        return { kind: 'array', length: this.u32() };
+      case 0xde:
+        return { kind: 'map', length: this.u16() };
+      case 0xdf:
+        return { kind: 'map', length: this.u32() };
+      case 0xd4:
+        return this.ext(1);
+      case 0xd5:
+        return this.ext(2);
+      case 0xd6:
+        return this.ext(4);
+      case 0xd7:
+        return this.ext(8);
+      case 0xd8:
+        return this.ext(16);
+      case 0xc7:
+        return this.ext(this.u8());
+      case 0xc8:
+        return this.ext(this.u16());
+      case 0xc9:
+        return this.ext(this.u32());
+      default:
+        throw new MsgpackError(`msgpack: unsupported byte 0x${b.toString(16)}`);
     }
   }
 
@@ -160,16 +192,34 @@ export class Writer {
     const n = typeof v === 'bigint' ? v : BigInt(v);
     if (n >= 0n) {
       if (n <= 0x7fn) this.byte(Number(n));
-      else if (n <= 0xffn) { this.byte(0xcc); this.byte(Number(n)); }
-      else if (n <= 0xffffn) { this.byte(0xcd); this.put(2, (dv, at) => dv.setUint16(at, Number(n))); }
-      else if (n <= 0xffffffffn) { this.byte(0xce); this.put(4, (dv, at) => dv.setUint32(at, Number(n))); }
-      else { this.byte(0xcf); this.put(8, (dv, at) => dv.setBigUint64(at, n)); }
+      else if (n <= 0xffn) {
+        this.byte(0xcc);
+        this.byte(Number(n));
+      } else if (n <= 0xffffn) {
+        this.byte(0xcd);
+        this.put(2, (dv, at) => dv.setUint16(at, Number(n)));
+      } else if (n <= 0xffffffffn) {
+        this.byte(0xce);
+        this.put(4, (dv, at) => dv.setUint32(at, Number(n)));
+      } else {
+        this.byte(0xcf);
+        this.put(8, (dv, at) => dv.setBigUint64(at, n));
+      }
     } else {
       if (n >= -32n) this.byte(Number(n) & 0xff);
-      else if (n >= -0x80n) { this.byte(0xd0); this.put(1, (dv, at) => dv.setInt8(at, Number(n))); }
-      else if (n >= -0x8000n) { this.byte(0xd1); this.put(2, (dv, at) => dv.setInt16(at, Number(n))); }
-      else if (n >= -0x80000000n) { this.byte(0xd2); this.put(4, (dv, at) => dv.setInt32(at, Number(n))); }
-      else { this.byte(0xd3); this.put(8, (dv, at) => dv.setBigInt64(at, n)); }
+      else if (n >= -0x80n) {
+        this.byte(0xd0);
+        this.put(1, (dv, at) => dv.setInt8(at, Number(n)));
+      } else if (n >= -0x8000n) {
+        this.byte(0xd1);
+        this.put(2, (dv, at) => dv.setInt16(at, Number(n)));
+      } else if (n >= -0x80000000n) {
+        this.byte(0xd2);
+        this.put(4, (dv, at) => dv.setInt32(at, Number(n)));
+      } else {
+        this.byte(0xd3);
+        this.put(8, (dv, at) => dv.setBigInt64(at, n));
+      }
     }
   }
 
@@ -182,30 +232,54 @@ export class Writer {
     const bytes = utf8enc.encode(v);
     const n = bytes.length;
     if (n <= 31) this.byte(0xa0 | n);
-    else if (n <= 0xff) { this.byte(0xd9); this.byte(n); }
-    else if (n <= 0xffff) { this.byte(0xda); this.put(2, (dv, at) => dv.setUint16(at, n)); }
-    else { this.byte(0xdb); this.put(4, (dv, at) => dv.setUint32(at, n)); }
+    else if (n <= 0xff) {
+      this.byte(0xd9);
+      this.byte(n);
+    } else if (n <= 0xffff) {
+      this.byte(0xda);
+      this.put(2, (dv, at) => dv.setUint16(at, n));
+    } else {
+      this.byte(0xdb);
+      this.put(4, (dv, at) => dv.setUint32(at, n));
+    }
     this.raw(bytes);
   }
 
   bin(bytes: Uint8Array): void {
     const n = bytes.length;
-    if (n <= 0xff) { this.byte(0xc4); this.byte(n); }
-    else if (n <= 0xffff) { this.byte(0xc5); this.put(2, (dv, at) => dv.setUint16(at, n)); }
-    else { this.byte(0xc6); this.put(4, (dv, at) => dv.setUint32(at, n)); }
+    if (n <= 0xff) {
+      this.byte(0xc4);
+      this.byte(n);
+    } else if (n <= 0xffff) {
+      this.byte(0xc5);
+      this.put(2, (dv, at) => dv.setUint16(at, n));
+    } else {
+      this.byte(0xc6);
+      this.put(4, (dv, at) => dv.setUint32(at, n));
+    }
     this.raw(bytes);
   }
 
   arrayHead(n: number): void {
     if (n <= 15) this.byte(0x90 | n);
-    else if (n <= 0xffff) { this.byte(0xdc); this.put(2, (dv, at) => dv.setUint16(at, n)); }
-    else { this.byte(0xdd); this.put(4, (dv, at) => dv.setUint32(at, n)); }
+    else if (n <= 0xffff) {
+      this.byte(0xdc);
+      this.put(2, (dv, at) => dv.setUint16(at, n));
+    } else {
+      this.byte(0xdd);
+      this.put(4, (dv, at) => dv.setUint32(at, n));
+    }
   }
 
   mapHead(n: number): void {
     if (n <= 15) this.byte(0x80 | n);
-    else if (n <= 0xffff) { this.byte(0xde); this.put(2, (dv, at) => dv.setUint16(at, n)); }
-    else { this.byte(0xdf); this.put(4, (dv, at) => dv.setUint32(at, n)); }
+    else if (n <= 0xffff) {
+      this.byte(0xde);
+      this.put(2, (dv, at) => dv.setUint16(at, n));
+    } else {
+      this.byte(0xdf);
+      this.put(4, (dv, at) => dv.setUint32(at, n));
+    }
   }
 
   /** cty's unknown value: fixext1, type 0, one zero byte (d4 00 00). */

@@ -14,12 +14,7 @@ export interface PlanOutcome {
   requiresReplace: Path[];
 }
 
-export function defaultPlan(
-  schema: BlockSchema,
-  prior: ValueRecord | null,
-  proposed: ValueRecord | null,
-  config: ValueRecord | null,
-): PlanOutcome {
+export function defaultPlan(schema: BlockSchema, prior: ValueRecord | null, proposed: ValueRecord | null, config: ValueRecord | null): PlanOutcome {
   if (proposed === null) return { planned: null, requiresReplace: [] };
   const planned = planBlock(schema, prior, proposed, config);
   const requiresReplace: Path[] = [];
@@ -86,8 +81,5 @@ function collectReplace(schema: BlockSchema, prior: ValueRecord, planned: ValueR
 }
 
 function hasReplaceOnly(block: BlockSchema): boolean {
-  return (
-    Object.values(block.attributes).some((a) => a.requiresReplace) ||
-    Object.values(block.blocks ?? {}).some((b) => hasReplaceOnly(b.block))
-  );
+  return Object.values(block.attributes).some((a) => a.requiresReplace) || Object.values(block.blocks ?? {}).some((b) => hasReplaceOnly(b.block));
 }

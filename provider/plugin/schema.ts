@@ -4,11 +4,7 @@
 import { t, typeToJson } from './cty.js';
 import type { CtyType, TypeJson, ValueOf } from './cty.js';
 import type { Validator } from './validators.js';
-import {
-  Schema as ProtoSchema,
-  Schema_NestedBlock_NestingMode,
-  StringKind,
-} from '../../gen/tfplugin6/tfplugin6.js';
+import { Schema as ProtoSchema, Schema_NestedBlock_NestingMode, StringKind } from '../../gen/tfplugin6/tfplugin6.js';
 import type { Schema_Attribute, Schema_Block, Schema_NestedBlock } from '../../gen/tfplugin6/tfplugin6.js';
 
 interface AttributeCommon<T extends CtyType = CtyType> {
@@ -94,31 +90,35 @@ const typeBytes = (type: CtyType): Buffer => Buffer.from(JSON.stringify(typeToJs
 
 function blockToProto(block: BlockSchema, version: number): Schema_Block {
   // Sorted, so the schema (and anything generated from it) does not depend on key order.
-  const attributes: Schema_Attribute[] = Object.keys(block.attributes).sort().map((name) => {
-    const a = block.attributes[name] as AttributeSchema;
-    return {
-      name,
-      type: typeBytes(a.type),
-      nestedType: undefined,
-      description: a.description ?? '',
-      required: a.required === true,
-      optional: a.optional === true,
-      computed: a.computed === true,
-      sensitive: a.sensitive === true,
-      descriptionKind: StringKind.PLAIN,
-      deprecated: a.deprecated === true,
-    };
-  });
-  const blockTypes: Schema_NestedBlock[] = Object.keys(block.blocks ?? {}).sort().map((name) => {
-    const b = (block.blocks ?? {})[name] as NestedBlockSchema;
-    return {
-      typeName: name,
-      block: blockToProto(b.block, 0),
-      nesting: NESTING[b.nesting],
-      minItems: b.minItems ?? 0,
-      maxItems: b.maxItems ?? 0,
-    };
-  });
+  const attributes: Schema_Attribute[] = Object.keys(block.attributes)
+    .sort()
+    .map((name) => {
+      const a = block.attributes[name] as AttributeSchema;
+      return {
+        name,
+        type: typeBytes(a.type),
+        nestedType: undefined,
+        description: a.description ?? '',
+        required: a.required === true,
+        optional: a.optional === true,
+        computed: a.computed === true,
+        sensitive: a.sensitive === true,
+        descriptionKind: StringKind.PLAIN,
+        deprecated: a.deprecated === true,
+      };
+    });
+  const blockTypes: Schema_NestedBlock[] = Object.keys(block.blocks ?? {})
+    .sort()
+    .map((name) => {
+      const b = (block.blocks ?? {})[name] as NestedBlockSchema;
+      return {
+        typeName: name,
+        block: blockToProto(b.block, 0),
+        nesting: NESTING[b.nesting],
+        minItems: b.minItems ?? 0,
+        maxItems: b.maxItems ?? 0,
+      };
+    });
   return {
     version,
     attributes,
@@ -211,9 +211,7 @@ type BlockValue<B> = B extends NestedBlockSchema
 /** The known object a block's schema describes: required attributes are never null. */
 export type StateOf<B extends BlockSchema> = {
   -readonly [K in keyof B['attributes']]: AttrValue<B['attributes'][K]>;
-} & (B['blocks'] extends { readonly [name: string]: NestedBlockSchema }
-  ? { -readonly [K in keyof B['blocks']]: BlockValue<B['blocks'][K]> }
-  : unknown);
+} & (B['blocks'] extends { readonly [name: string]: NestedBlockSchema } ? { -readonly [K in keyof B['blocks']]: BlockValue<B['blocks'][K]> } : unknown);
 
 export interface ProviderSchemaDocument {
   format_version: '1.0';

@@ -136,7 +136,10 @@ export function createProviderServer<M>(provider: Provider<M>, log: Logger): Pro
       const r = resource(req.typeName);
       const json = req.rawState?.json ?? EMPTY;
       if (json.length === 0) {
-        return { upgradedState: undefined, diagnostics: toProto([error('Unsupported state format', 'Stored state has no JSON form (legacy flatmap state is not supported).')]) };
+        return {
+          upgradedState: undefined,
+          diagnostics: toProto([error('Unsupported state format', 'Stored state has no JSON form (legacy flatmap state is not supported).')]),
+        };
       }
       const current = r.schema.version ?? 0;
       let state: ValueRecord | null;
@@ -148,7 +151,9 @@ export function createProviderServer<M>(provider: Provider<M>, log: Logger): Pro
       } else {
         return {
           upgradedState: undefined,
-          diagnostics: toProto([error('Cannot upgrade state', `${req.typeName} state is at schema version ${req.version}; this provider reads version ${current}.`)]),
+          diagnostics: toProto([
+            error('Cannot upgrade state', `${req.typeName} state is at schema version ${req.version}; this provider reads version ${current}.`),
+          ]),
         };
       }
       return { upgradedState: encodeDynamic(state, r.schema), diagnostics: [] };
@@ -227,9 +232,7 @@ export function createProviderServer<M>(provider: Provider<M>, log: Logger): Pro
           if (prior !== null) await withContext((ctx) => r.delete(prior, ctx));
           return reply(null, []);
         }
-        const next = await withContext((ctx) =>
-          prior === null ? r.create({ planned, config }, ctx) : r.update({ prior, planned, config }, ctx),
-        );
+        const next = await withContext((ctx) => (prior === null ? r.create({ planned, config }, ctx) : r.update({ prior, planned, config }, ctx)));
         const diags = unknownsIn(next);
         // An unknown cannot be stored: keep what was there before.
         return hasErrors(diags) ? reply(prior, diags) : reply(next, diags);
@@ -319,5 +322,7 @@ function unknownsIn(state: ValueRecord | null): Diagnostic[] {
   if (state === null) return [];
   return Object.entries(state)
     .filter(([, v]) => containsUnknown(v))
-    .map(([k]) => error('Provider returned an unknown value', `${pathToString([k])} is still unknown after the operation; this is a bug in the provider.`, [k]));
+    .map(([k]) =>
+      error('Provider returned an unknown value', `${pathToString([k])} is still unknown after the operation; this is a bug in the provider.`, [k]),
+    );
 }

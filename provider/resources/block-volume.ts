@@ -31,7 +31,12 @@ const whole = (v: Value | undefined): number | undefined => {
 
 /** "64 MiB" for sizes that are whole units, else bytes. */
 export function humanSize(n: number): string {
-  for (const [unit, size] of [['TiB', 2 ** 40], ['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+  for (const [unit, size] of [
+    ['TiB', 2 ** 40],
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10],
+  ] as const) {
     if (n >= size && n % size === 0) return `${n / size} ${unit}`;
   }
   return `${n} bytes`;
@@ -43,7 +48,11 @@ const sizeBytes: Validator = (v, path) => {
   const up = Math.ceil(n / VOLUME_SIZE_ALIGNMENT) * VOLUME_SIZE_ALIGNMENT;
   const example = n > 0 && Number.isSafeInteger(up) ? up : 64 * MiB;
   return checkVolumeSize('', n).map((p) =>
-    attributeError(path, 'Invalid volume size', `${p.message}. Give a positive multiple of ${VOLUME_SIZE_ALIGNMENT} bytes, e.g. ${example} (${humanSize(example)}).`),
+    attributeError(
+      path,
+      'Invalid volume size',
+      `${p.message}. Give a positive multiple of ${VOLUME_SIZE_ALIGNMENT} bytes, e.g. ${example} (${humanSize(example)}).`,
+    ),
   );
 };
 
@@ -88,14 +97,15 @@ const schema = {
       computed: true,
       requiresReplace: true,
       description:
-        "The storage hosts holding its replicas, exactly `replicas` of them (default: the provider chooses among the hosts whose agent has the storage role, by rendezvous hashing of the name, and records its choice so later plans keep it). Calls go to the first one; its NBD address is in export_uri.",
+        'The storage hosts holding its replicas, exactly `replicas` of them (default: the provider chooses among the hosts whose agent has the storage role, by rendezvous hashing of the name, and records its choice so later plans keep it). Calls go to the first one; its NBD address is in export_uri.',
     },
     tenant: {
       type: t.string,
       optional: true,
       computed: true,
       requiresReplace: true,
-      description: "The owning tenant (default: the tenant of the provider's certificate; \"\" for an operator's). A tenant's volume is exported over TLS only, to its tenant's and operators' certificates.",
+      description:
+        "The owning tenant (default: the tenant of the provider's certificate; \"\" for an operator's). A tenant's volume is exported over TLS only, to its tenant's and operators' certificates.",
     },
     export_uri: {
       type: t.string,
@@ -103,7 +113,11 @@ const schema = {
       description:
         "NBD URI of the export on the first placed host that answered, e.g. nbd://192.0.2.11:10809/NAME; every placed host exports the volume under the same name. nbds:// when a client must start TLS (a tenant's volume, or a host requiring NBD TLS): connect with the tenant's certificate, e.g. `nbdinfo 'nbds://ADDRESS/NAME?tls-certificates=DIR'` where DIR holds ca-cert.pem, client-cert.pem and client-key.pem.",
     },
-    status: { type: t.string, computed: true, description: '"healthy" (every replica caught up), "degraded" (a majority) or "unavailable" (no leader), as the agents report it.' },
+    status: {
+      type: t.string,
+      computed: true,
+      description: '"healthy" (every replica caught up), "degraded" (a majority) or "unavailable" (no leader), as the agents report it.',
+    },
     leader: { type: t.string, computed: true, description: 'The storage host whose replica leads the raft group, when last read.' },
   },
 } as const;
@@ -135,12 +149,19 @@ function hostListProblems(hosts: readonly Value[], replicas: number | undefined)
     if (h === null) out.push(attributeError(['hosts', i], 'Missing host name', 'Each element of hosts names a storage host.'));
     if (typeof h !== 'string') return;
     const first = seen.get(h);
-    if (first !== undefined) out.push(attributeError(['hosts', i], 'Duplicate host', `"${h}" is listed twice (also as hosts[${first}]): each replica needs a storage host of its own.`));
+    if (first !== undefined)
+      out.push(
+        attributeError(['hosts', i], 'Duplicate host', `"${h}" is listed twice (also as hosts[${first}]): each replica needs a storage host of its own.`),
+      );
     else seen.set(h, i);
   });
   if (replicas !== undefined && hosts.length !== replicas) {
     out.push(
-      attributeError(['hosts'], 'Hosts and replicas disagree', `hosts lists ${hosts.length} host(s) but replicas is ${replicas}: list exactly ${replicas} storage hosts, or leave hosts out and the provider places the volume.`),
+      attributeError(
+        ['hosts'],
+        'Hosts and replicas disagree',
+        `hosts lists ${hosts.length} host(s) but replicas is ${replicas}: list exactly ${replicas} storage hosts, or leave hosts out and the provider places the volume.`,
+      ),
     );
   }
   return out;
@@ -151,7 +172,8 @@ async function storageProblem(fleet: Fleet, name: string): Promise<string | unde
   try {
     const h = await fleet.describe(name);
     if (!h.roles.includes(STORAGE_ROLE)) return `"${name}" is not a storage host: its agent has the roles ${h.roles.join(', ') || 'none'}`;
-    if (h.peerEndpoint === '') return `"${name}" listens on no TCP address that the other storage hosts could reach: add one on its underlay address (e.g. ${h.underlayAddress}:7443) to its agent's listen list`;
+    if (h.peerEndpoint === '')
+      return `"${name}" listens on no TCP address that the other storage hosts could reach: add one on its underlay address (e.g. ${h.underlayAddress}:7443) to its agent's listen list`;
     return undefined;
   } catch (e) {
     return `cannot ask "${name}"'s agent: ${agentMessage(e as Error)}`;
@@ -167,7 +189,12 @@ interface Placement {
  * The given hosts, checked, or a placement among the storage hosts. `name` is needed only to
  * place; without it (unknown at plan) only the number of storage hosts is checked.
  */
-async function place(fleet: Fleet, name: string | null, replicas: number | null, hosts: string[] | null): Promise<{ placement?: Partial<Placement>; diagnostics: Diagnostic[] }> {
+async function place(
+  fleet: Fleet,
+  name: string | null,
+  replicas: number | null,
+  hosts: string[] | null,
+): Promise<{ placement?: Partial<Placement>; diagnostics: Diagnostic[] }> {
   if (hosts !== null) {
     const listed = [...unknownHosts(fleet, hosts, 'hosts'), ...hostListProblems(hosts, replicas ?? undefined)];
     if (listed.length > 0) return { diagnostics: listed };
@@ -226,7 +253,9 @@ function agentDiagnostic(what: string, host: string, e: unknown): Diagnostic {
 async function view(fleet: Fleet, id: string, hosts: readonly string[]): Promise<Volume | null> {
   const answers = await Promise.allSettled(hosts.map((h) => fleet.client(h).volume.getVolume({ id }, fleet.timeoutMs)));
   for (const a of answers) if (a.status === 'fulfilled') return a.value;
-  const failed = answers.flatMap((a, i) => (a.status === 'rejected' && !isNotFound(a.reason) ? [agentDiagnostic('Reading the volume', hosts[i]!, a.reason)] : []));
+  const failed = answers.flatMap((a, i) =>
+    a.status === 'rejected' && !isNotFound(a.reason) ? [agentDiagnostic('Reading the volume', hosts[i]!, a.reason)] : [],
+  );
   if (failed.length === 0) return null;
   throw new DiagnosticsError(failed);
 }
@@ -305,7 +334,7 @@ export const blockVolume = defineResource<typeof schema, Fleet>({
       const replicas = config.replicas === null ? null : whole(config.replicas);
       const hosts = config.hosts === null ? null : (knownStrings(config.hosts) ?? undefined);
       if (replicas !== undefined && hosts !== undefined) {
-        const r = await place(provider, name, replicas, hosts as string[] | null);
+        const r = await place(provider, name, replicas, hosts);
         diagnostics.push(...r.diagnostics);
         if (r.placement?.replicas !== undefined) p = { ...p, replicas: r.placement.replicas };
         if (r.placement?.hosts !== undefined) p = { ...p, hosts: r.placement.hosts };
@@ -348,7 +377,9 @@ export const blockVolume = defineResource<typeof schema, Fleet>({
     }
     const first = hosts[0]!;
     try {
-      await provider.client(first).volume.createVolume({ id: name, sizeBytes: size, replicas, hosts: placed, tenant: knownOr(planned.tenant, null) ?? '' }, provider.timeoutMs);
+      await provider
+        .client(first)
+        .volume.createVolume({ id: name, sizeBytes: size, replicas, hosts: placed, tenant: knownOr(planned.tenant, null) ?? '' }, provider.timeoutMs);
       return toState(await waitHealthy(provider, name, hosts, signal));
     } catch (e) {
       const failure = e instanceof DiagnosticsError ? [...e.diagnostics] : [agentDiagnostic('Creating the volume', first, e)];
@@ -356,9 +387,23 @@ export const blockVolume = defineResource<typeof schema, Fleet>({
       // No half-made volume is left behind: replicas some hosts made are deleted again.
       const cleanup = await deleteEverywhere(provider, name, hosts, true);
       if (cleanup.length === 0) throw new DiagnosticsError(failure);
-      const partial: VolumeState = { id: name, name, size_bytes: size, replicas, hosts, tenant: knownOr(planned.tenant, null) ?? '', export_uri: '', status: 'partially created', leader: '' };
+      const partial: VolumeState = {
+        id: name,
+        name,
+        size_bytes: size,
+        replicas,
+        hosts,
+        tenant: knownOr(planned.tenant, null) ?? '',
+        export_uri: '',
+        status: 'partially created',
+        leader: '',
+      };
       throw new DiagnosticsError(
-        [...failure, ...cleanup, error('The half-made volume is left', 'Deleting it again failed too; it is recorded as tainted, and the next apply deletes it and creates it again.')],
+        [
+          ...failure,
+          ...cleanup,
+          error('The half-made volume is left', 'Deleting it again failed too; it is recorded as tainted, and the next apply deletes it and creates it again.'),
+        ],
         partial,
       );
     }
@@ -404,7 +449,11 @@ export const blockVolume = defineResource<typeof schema, Fleet>({
     const found = answers.find((a) => a.status === 'fulfilled');
     if (!found) {
       // Hosts without the storage role answer UNIMPLEMENTED; those that could not be asked are worth naming.
-      const unreachable = answers.flatMap((a, i) => (a.status === 'rejected' && !isNotFound(a.reason) && errorCode(a.reason) !== grpcStatus.UNIMPLEMENTED ? [`${names[i]}: ${agentMessage(a.reason as Error)}`] : []));
+      const unreachable = answers.flatMap((a, i) =>
+        a.status === 'rejected' && !isNotFound(a.reason) && errorCode(a.reason) !== grpcStatus.UNIMPLEMENTED
+          ? [`${names[i]}: ${agentMessage(a.reason as Error)}`]
+          : [],
+      );
       throw new Error(`no storage host has a volume named "${id}"${unreachable.length > 0 ? ` (not asked: ${unreachable.join('; ')})` : ''}`);
     }
     return { id, name: id, hosts: found.value.hosts.map((h) => h.name) };

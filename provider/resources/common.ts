@@ -66,7 +66,14 @@ export function getEach<T>(fleet: Fleet, hosts: readonly string[], get: (c: Agen
  * Runs a Put on every host. If some hosts fail, the error carries `partial` — the state to record
  * for what was made — unless no host succeeded.
  */
-export async function putEach<T>(fleet: Fleet, what: string, hosts: readonly string[], attributes: readonly string[], put: (c: AgentClient, host: string) => Promise<T>, partial: () => ValueRecord): Promise<Map<string, T>> {
+export async function putEach<T>(
+  fleet: Fleet,
+  what: string,
+  hosts: readonly string[],
+  attributes: readonly string[],
+  put: (c: AgentClient, host: string) => Promise<T>,
+  partial: () => ValueRecord,
+): Promise<Map<string, T>> {
   try {
     return await fleet.each(hosts, put);
   } catch (e) {
@@ -132,6 +139,12 @@ export function planTenant<P extends { tenant: Value }>(fleet: Fleet, planned: P
   if (planned.tenant === id.tenant) return { planned, diagnostics: [] };
   return {
     planned,
-    diagnostics: [attributeError(['tenant'], 'Not your tenant', `The provider's certificate is tenant ${id.tenant}'s: it may create ${what} of tenant "${id.tenant}" only, not "${String(planned.tenant)}". Remove tenant, or use an operator's certificate.`)],
+    diagnostics: [
+      attributeError(
+        ['tenant'],
+        'Not your tenant',
+        `The provider's certificate is tenant ${id.tenant}'s: it may create ${what} of tenant "${id.tenant}" only, not "${String(planned.tenant)}". Remove tenant, or use an operator's certificate.`,
+      ),
+    ],
   };
 }

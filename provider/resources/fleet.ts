@@ -58,7 +58,7 @@ export class Fleet {
   private readonly described = new Map<string, Promise<Host>>();
   /** The configured host that answered for the registry; lookups go there too. */
   private registryHost: string | undefined;
-  private registryProblem = 'none of the provider\'s hosts was asked yet';
+  private registryProblem = "none of the provider's hosts was asked yet";
 
   /** Who the provider's certificate says it is (lib/identity.ts). */
   readonly identity: Identity | undefined;
@@ -89,7 +89,13 @@ export class Fleet {
       try {
         const inv = await this.client(h.name).host.listHosts({ role: '' }, Math.min(this.timeoutMs, INVENTORY_DEADLINE_MS));
         const configured = new Map(this.hosts.map((x) => [x.name, x.endpoint]));
-        this.hosts = inv.hosts.map((x) => ({ name: x.name, endpoint: configured.get(x.name) ?? x.endpoints[0] ?? '', roles: x.roles, up: x.up, external: x.externalNetwork }));
+        this.hosts = inv.hosts.map((x) => ({
+          name: x.name,
+          endpoint: configured.get(x.name) ?? x.endpoints[0] ?? '',
+          roles: x.roles,
+          up: x.up,
+          external: x.externalNetwork,
+        }));
         this.registryHost = h.name;
         return;
       } catch (e) {
@@ -110,7 +116,8 @@ export class Fleet {
 
   /** Where an object lives, from the registry; undefined when it has no record of it. */
   async lookup(id: string): Promise<ObjectPlacement | undefined> {
-    if (!this.registryHost) throw new Error(`no registry answered the provider (${this.registryProblem}): the hosts in its block need a registry (registry in their agent config)`);
+    if (!this.registryHost)
+      throw new Error(`no registry answered the provider (${this.registryProblem}): the hosts in its block need a registry (registry in their agent config)`);
     return this.client(this.registryHost)
       .host.lookupObject({ id }, this.timeoutMs)
       .catch((e: unknown) => {

@@ -12,11 +12,21 @@ const MODES: Record<number, string> = {
 };
 
 const hostAttributes = {
-  up: { type: t.bool, computed: true, description: 'Its agent holds its registry lease (it answered within the lease time). The other attributes of a down host are what the registry last heard.' },
+  up: {
+    type: t.bool,
+    computed: true,
+    description:
+      'Its agent holds its registry lease (it answered within the lease time). The other attributes of a down host are what the registry last heard.',
+  },
   roles: { type: t.list(t.string), computed: true, description: 'compute, route, management, storage.' },
   underlay_address: { type: t.string, computed: true, description: 'Address of its VTEPs on the underlay.' },
   underlay_mtu: { type: t.number, computed: true, description: 'MTU of the underlay interface.' },
-  peer_endpoint: { type: t.string, computed: true, description: 'gRPC endpoint (host:port) other agents reach it at on the underlay; volume placements name storage hosts by it. Empty when its agent listens on no TCP address.' },
+  peer_endpoint: {
+    type: t.string,
+    computed: true,
+    description:
+      'gRPC endpoint (host:port) other agents reach it at on the underlay; volume placements name storage hosts by it. Empty when its agent listens on no TCP address.',
+  },
   dataplane_mode: { type: t.string, computed: true, description: '"bridge-per-subnet" or "vlan-aware-bridge".' },
   capabilities: { type: t.map(t.bool), computed: true, description: 'Kernel features: vxlan, bridge, bridge_vlan_filtering, veth, tun, netns.' },
 } as const;
@@ -46,7 +56,8 @@ export const hostData = defineDataSource<typeof hostSchema, Fleet>({
     const h = provider.host(config.name);
     if (!h) throw new Error(`no host "${config.name}" in the registry's inventory: ${provider.hosts.map((x) => x.name).join(', ')}`);
     // A down host is not asked (it may hang): the inventory is what is known of it.
-    if (!h.up) return { name: h.name, up: false, roles: h.roles, underlay_address: '', underlay_mtu: 0, peer_endpoint: '', dataplane_mode: 'unknown', capabilities: {} };
+    if (!h.up)
+      return { name: h.name, up: false, roles: h.roles, underlay_address: '', underlay_mtu: 0, peer_endpoint: '', dataplane_mode: 'unknown', capabilities: {} };
     return { name: config.name, ...describe(await provider.client(config.name).host.getHost({}, provider.timeoutMs)) };
   },
 });

@@ -19,12 +19,29 @@ const schema = {
   attributes: {
     id: { type: t.string, computed: true, description: 'Assigned on create.' },
     router_id: { type: t.string, required: true, requiresReplace: true, description: 'The router it belongs to.' },
-    type: { type: t.string, required: true, requiresReplace: true, validators: [oneOf('dnat', 'snat', 'dnat_and_snat')], description: '"dnat", "snat" or "dnat_and_snat".' },
+    type: {
+      type: t.string,
+      required: true,
+      requiresReplace: true,
+      validators: [oneOf('dnat', 'snat', 'dnat_and_snat')],
+      description: '"dnat", "snat" or "dnat_and_snat".',
+    },
     protocol: { type: t.string, optional: true, requiresReplace: true, validators: [oneOf('tcp', 'udp')], description: 'dnat with ports: "tcp" or "udp".' },
     external_ip: { type: t.string, optional: true, requiresReplace: true, validators: [rule(checkIp)], description: 'Address on the external network.' },
     external_port: { type: t.number, optional: true, requiresReplace: true, validators: [intBetween(1, 65535)], description: 'dnat: the port forwarded.' },
-    internal_ip: { type: t.string, optional: true, requiresReplace: true, description: 'An address inside one of the router\'s subnets (for snat, also a CIDR of one).' },
-    internal_port: { type: t.number, optional: true, requiresReplace: true, validators: [intBetween(1, 65535)], description: 'dnat: the port it goes to (default: external_port).' },
+    internal_ip: {
+      type: t.string,
+      optional: true,
+      requiresReplace: true,
+      description: "An address inside one of the router's subnets (for snat, also a CIDR of one).",
+    },
+    internal_port: {
+      type: t.number,
+      optional: true,
+      requiresReplace: true,
+      validators: [intBetween(1, 65535)],
+      description: 'dnat: the port it goes to (default: external_port).',
+    },
     host: { type: t.string, computed: true, description: "The router's host." },
     status: { type: t.string, computed: true, description: '"ready", or what the host lacks; drift plans a repair.' },
   },
@@ -56,14 +73,30 @@ function toState(r: NatRuleMessage, host: string): RuleState {
 const routerInput = (r: RouterMessage): RouterInput => {
   const s = r.spec!;
   return {
-    id: s.id, vpc_id: s.vpcId, subnet_ids: s.subnetIds, external_network: s.externalNetwork, external_ip: s.externalIp, snat: s.snat,
-    dhcp_disabled_subnet_ids: s.dhcpDisabledSubnetIds, reservations: [], dhcp_lease_seconds: s.dhcpLeaseSeconds,
+    id: s.id,
+    vpc_id: s.vpcId,
+    subnet_ids: s.subnetIds,
+    external_network: s.externalNetwork,
+    external_ip: s.externalIp,
+    snat: s.snat,
+    dhcp_disabled_subnet_ids: s.dhcpDisabledSubnetIds,
+    reservations: [],
+    dhcp_lease_seconds: s.dhcpLeaseSeconds,
   };
 };
 
 const ruleInput = (r: NatRuleMessage): NatRuleInput => {
   const s = r.spec!;
-  return { id: s.id, router_id: s.routerId, type: (nameOf(TYPES, s.type) ?? 'dnat') as NatRuleInput['type'], protocol: (nameOf(PROTOCOLS, s.protocol) ?? '') as NatRuleInput['protocol'], external_ip: s.externalIp, external_port: s.externalPort, internal_ip: s.internalIp, internal_port: s.internalPort };
+  return {
+    id: s.id,
+    router_id: s.routerId,
+    type: (nameOf(TYPES, s.type) ?? 'dnat') as NatRuleInput['type'],
+    protocol: (nameOf(PROTOCOLS, s.protocol) ?? '') as NatRuleInput['protocol'],
+    external_ip: s.externalIp,
+    external_port: s.externalPort,
+    internal_ip: s.internalIp,
+    internal_port: s.internalPort,
+  };
 };
 
 /**
@@ -95,7 +128,14 @@ async function planChecks(fleet: Fleet, p: Planned<typeof schema>): Promise<Diag
   };
   const problems = validateNatRule(rule, {
     router: routerInput(router),
-    subnets: subnets.map((s) => ({ id: s.spec!.id, vpc_id: s.spec!.vpcId, cidr: s.spec!.cidr, vni: s.spec!.vni, vlan: s.spec!.vlan, gateway: s.spec!.gateway })),
+    subnets: subnets.map((s) => ({
+      id: s.spec!.id,
+      vpc_id: s.spec!.vpcId,
+      cidr: s.spec!.cidr,
+      vni: s.spec!.vni,
+      vlan: s.spec!.vlan,
+      gateway: s.spec!.gateway,
+    })),
     routers: routers.routers.map(routerInput),
     rules: rules.rules.map(ruleInput),
   });
@@ -109,10 +149,13 @@ async function routerHost(fleet: Fleet, routerId: string): Promise<string> {
 }
 
 async function put(fleet: Fleet, host: string, spec: NatRuleMessage['spec'] & object): Promise<NatRuleMessage> {
-  return fleet.client(host).router.putNatRule({ rule: spec }, fleet.timeoutMs).catch((e: unknown) => {
-    adoptOrPass(e);
-    throw new DiagnosticsError(fleetDiagnostics('Putting the NAT rule', new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
-  });
+  return fleet
+    .client(host)
+    .router.putNatRule({ rule: spec }, fleet.timeoutMs)
+    .catch((e: unknown) => {
+      adoptOrPass(e);
+      throw new DiagnosticsError(fleetDiagnostics('Putting the NAT rule', new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
+    });
 }
 
 export const natRule = defineResource<typeof schema, Fleet>({
@@ -125,16 +168,18 @@ export const natRule = defineResource<typeof schema, Fleet>({
   async create({ planned }, { provider }) {
     const routerId = known(planned.router_id);
     const host = await routerHost(provider, routerId);
-    const made = await creating(provider, 'nat', (id) => put(provider, host, {
-      id,
-      routerId,
-      type: TYPES[known(planned.type)]!,
-      protocol: PROTOCOLS[knownOr(planned.protocol, null) ?? ''] ?? NatProtocol.NAT_PROTOCOL_UNSPECIFIED,
-      externalIp: knownOr(planned.external_ip, null) ?? '',
-      externalPort: Number(knownOr(planned.external_port, null) ?? 0),
-      internalIp: knownOr(planned.internal_ip, null) ?? '',
-      internalPort: Number(knownOr(planned.internal_port, null) ?? 0),
-    }));
+    const made = await creating(provider, 'nat', (id) =>
+      put(provider, host, {
+        id,
+        routerId,
+        type: TYPES[known(planned.type)]!,
+        protocol: PROTOCOLS[knownOr(planned.protocol, null) ?? ''] ?? NatProtocol.NAT_PROTOCOL_UNSPECIFIED,
+        externalIp: knownOr(planned.external_ip, null) ?? '',
+        externalPort: Number(knownOr(planned.external_port, null) ?? 0),
+        internalIp: knownOr(planned.internal_ip, null) ?? '',
+        internalPort: Number(knownOr(planned.internal_port, null) ?? 0),
+      }),
+    );
     return toState(made, host);
   },
   async read(state, { provider }) {

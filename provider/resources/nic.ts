@@ -19,13 +19,58 @@ const schema = {
     id: { type: t.string, computed: true, description: 'Assigned on create.' },
     subnet_id: { type: t.string, required: true, requiresReplace: true, description: 'The subnet it attaches to; the subnet must span the host.' },
     host: { type: t.string, required: true, requiresReplace: true, description: 'The host it lives on.' },
-    kind: { type: t.string, optional: true, computed: true, requiresReplace: true, validators: [oneOf('veth', 'tap')], description: '"veth" (default) or "tap".' },
-    namespace: { type: t.string, optional: true, requiresReplace: true, validators: [rule(checkNetns)], description: 'veth: the network namespace its far end goes into.' },
-    create_namespace: { type: t.bool, optional: true, computed: true, requiresReplace: true, description: 'veth: create the namespace if missing, and remove it with the last NIC (default true).' },
-    ifname: { type: t.string, optional: true, computed: true, requiresReplace: true, validators: [rule(checkIfname)], description: 'veth: interface name inside the namespace (default eth0).' },
-    mac: { type: t.string, optional: true, computed: true, requiresReplace: true, validators: [rule(checkMac)], description: 'Unicast MAC, unique in the subnet (default: allocated by the registry, locally administered).' },
-    ip: { type: t.string, optional: true, computed: true, requiresReplace: true, description: 'Address with prefix, e.g. 198.18.1.10/24, unique in the subnet (default: the lowest free address, allocated by the registry).' },
-    dhcp: { type: t.bool, optional: true, computed: true, requiresReplace: true, description: "Take the address by DHCP from the subnet's router (default false); `ip` is then the router's reservation for this NIC." },
+    kind: {
+      type: t.string,
+      optional: true,
+      computed: true,
+      requiresReplace: true,
+      validators: [oneOf('veth', 'tap')],
+      description: '"veth" (default) or "tap".',
+    },
+    namespace: {
+      type: t.string,
+      optional: true,
+      requiresReplace: true,
+      validators: [rule(checkNetns)],
+      description: 'veth: the network namespace its far end goes into.',
+    },
+    create_namespace: {
+      type: t.bool,
+      optional: true,
+      computed: true,
+      requiresReplace: true,
+      description: 'veth: create the namespace if missing, and remove it with the last NIC (default true).',
+    },
+    ifname: {
+      type: t.string,
+      optional: true,
+      computed: true,
+      requiresReplace: true,
+      validators: [rule(checkIfname)],
+      description: 'veth: interface name inside the namespace (default eth0).',
+    },
+    mac: {
+      type: t.string,
+      optional: true,
+      computed: true,
+      requiresReplace: true,
+      validators: [rule(checkMac)],
+      description: 'Unicast MAC, unique in the subnet (default: allocated by the registry, locally administered).',
+    },
+    ip: {
+      type: t.string,
+      optional: true,
+      computed: true,
+      requiresReplace: true,
+      description: 'Address with prefix, e.g. 198.18.1.10/24, unique in the subnet (default: the lowest free address, allocated by the registry).',
+    },
+    dhcp: {
+      type: t.bool,
+      optional: true,
+      computed: true,
+      requiresReplace: true,
+      description: "Take the address by DHCP from the subnet's router (default false); `ip` is then the router's reservation for this NIC.",
+    },
     gateway: { type: t.string, computed: true, description: "The subnet's gateway, the NIC's default route." },
     mtu: { type: t.number, computed: true, description: 'MTU of the NIC.' },
     host_ifname: { type: t.string, computed: true, description: 'The host-side device (veth end or TAP).' },
@@ -63,7 +108,13 @@ async function placementChecks(fleet: Fleet, p: Planned<typeof schema>): Promise
   if (s?.kind !== 'subnet') return [attributeError(['subnet_id'], 'No such subnet', `The registry has no subnet "${p.subnet_id}".`)];
   const d: Diagnostic[] = [];
   if (!s.hosts.includes(p.host)) {
-    d.push(attributeError(['host'], 'Host outside the subnet', `Subnet ${p.subnet_id} spans ${s.hosts.join(', ')}, not ${p.host}: put the NIC on one of those, or add ${p.host} to the subnet's hosts.`));
+    d.push(
+      attributeError(
+        ['host'],
+        'Host outside the subnet',
+        `Subnet ${p.subnet_id} spans ${s.hosts.join(', ')}, not ${p.host}: put the NIC on one of those, or add ${p.host} to the subnet's hosts.`,
+      ),
+    );
   }
   // The gateway is not in the registry's placement: the agent checks that one.
   if (typeof p.ip === 'string' && s.cidr !== '' && parseCidr(p.ip, false) !== undefined) {
@@ -79,15 +130,21 @@ export const nic = defineResource<typeof schema, Fleet>({
     const out: Diagnostic[] = [];
     const tap = c.kind === 'tap';
     if (!tap && c.kind !== null && typeof c.kind !== 'string') return out;
-    if (!tap && c.namespace === null) out.push(attributeError(['namespace'], 'Missing namespace', 'A veth NIC needs the namespace its far end goes into; or set kind = "tap" for a VM.'));
-    if (tap && c.namespace !== null) out.push(attributeError(['namespace'], 'Namespace on a TAP', 'A TAP NIC has no namespace: the VM opens the TAP. Remove namespace.'));
-    if (tap && c.ifname !== null) out.push(attributeError(['ifname'], 'ifname on a TAP', 'ifname names the interface inside a veth NIC\'s namespace. Remove it.'));
+    if (!tap && c.namespace === null)
+      out.push(attributeError(['namespace'], 'Missing namespace', 'A veth NIC needs the namespace its far end goes into; or set kind = "tap" for a VM.'));
+    if (tap && c.namespace !== null)
+      out.push(attributeError(['namespace'], 'Namespace on a TAP', 'A TAP NIC has no namespace: the VM opens the TAP. Remove namespace.'));
+    if (tap && c.ifname !== null)
+      out.push(attributeError(['ifname'], 'ifname on a TAP', "ifname names the interface inside a veth NIC's namespace. Remove it."));
     return out;
   },
   async plan({ prior, planned }, { provider }) {
-    const diagnostics = typeof planned.host === 'string' && !provider.host(planned.host)
-      ? [attributeError(['host'], 'Unknown host', `"${planned.host}" is not one of the provider's hosts: ${provider.hosts.map((h) => h.name).join(', ')}.`)]
-      : prior === null ? await placementChecks(provider, planned) : [];
+    const diagnostics =
+      typeof planned.host === 'string' && !provider.host(planned.host)
+        ? [attributeError(['host'], 'Unknown host', `"${planned.host}" is not one of the provider's hosts: ${provider.hosts.map((h) => h.name).join(', ')}.`)]
+        : prior === null
+          ? await placementChecks(provider, planned)
+          : [];
     return { planned: planStatus(prior, planned) as Planned<typeof schema>, diagnostics };
   },
   async create({ planned }, { provider }) {
@@ -106,10 +163,13 @@ export const nic = defineResource<typeof schema, Fleet>({
       dhcp: knownOr(planned.dhcp, null) ?? false,
     };
     const made = await creating(provider, 'nic', (id) =>
-      provider.client(host).network.putNic({ nic: { id, ...spec } }, provider.timeoutMs).catch((e: unknown) => {
-        adoptOrPass(e);
-        throw new DiagnosticsError(fleetDiagnostics('Creating the NIC', new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
-      }),
+      provider
+        .client(host)
+        .network.putNic({ nic: { id, ...spec } }, provider.timeoutMs)
+        .catch((e: unknown) => {
+          adoptOrPass(e);
+          throw new DiagnosticsError(fleetDiagnostics('Creating the NIC', new FleetError([{ host, error: e as Error }], new Map()), ATTRS));
+        }),
     );
     return toState(made, host);
   },

@@ -13,7 +13,11 @@ import { Fleet, type FleetHost } from './fleet.js';
 export const providerSchema = {
   description: 'vxcloud: VPCs, subnets, NICs, routers and replicated block volumes on a set of Linux hosts, programmed by the vxcloud agent on each host.',
   attributes: {
-    lab_file: { type: t.string, optional: true, description: 'A lab file written by `vxctl lab up`: hosts, endpoints and certificates. Conflicts with `host` and the TLS attributes.' },
+    lab_file: {
+      type: t.string,
+      optional: true,
+      description: 'A lab file written by `vxctl lab up`: hosts, endpoints and certificates. Conflicts with `host` and the TLS attributes.',
+    },
     ca_file: { type: t.string, optional: true, description: "Path of the deployment CA's certificate (PEM)." },
     cert_file: { type: t.string, optional: true, description: 'Path of the client certificate (PEM) signed by the CA.' },
     key_file: { type: t.string, optional: true, description: 'Path of the client key (PEM).' },
@@ -25,13 +29,22 @@ export const providerSchema = {
   blocks: {
     host: {
       nesting: 'list',
-      description: 'An agent to reach the deployment through: the provider learns every other host from the registry (one answering host is enough; list more in case one is down).',
+      description:
+        'An agent to reach the deployment through: the provider learns every other host from the registry (one answering host is enough; list more in case one is down).',
       block: {
         attributes: {
           name: { type: t.string, required: true, description: 'Host name, as in its agent config.' },
           endpoint: { type: t.string, required: true, description: 'Agent endpoint: `host:port` or `unix:///path`.' },
-          underlay_address: { type: t.string, optional: true, description: 'Unused, accepted for older configurations: each agent records its underlay address in the registry.' },
-          roles: { type: t.list(t.string), optional: true, description: 'Unused, accepted for older configurations: each agent records its roles in the registry.' },
+          underlay_address: {
+            type: t.string,
+            optional: true,
+            description: 'Unused, accepted for older configurations: each agent records its underlay address in the registry.',
+          },
+          roles: {
+            type: t.list(t.string),
+            optional: true,
+            description: 'Unused, accepted for older configurations: each agent records its roles in the registry.',
+          },
         },
       },
     },
@@ -55,7 +68,11 @@ export function validateProviderConfig(c: Config<typeof providerSchema>): Diagno
   }
   if (isUnknown(c.host)) return out;
   if (hosts.length === 0) out.push(attributeError(['host'], 'No hosts', 'Give lab_file, or at least one host block with name and endpoint.'));
-  for (const [file, pem, what] of [['ca_file', 'ca_pem', 'CA certificate'], ['cert_file', 'cert_pem', 'client certificate'], ['key_file', 'key_pem', 'client key']] as const) {
+  for (const [file, pem, what] of [
+    ['ca_file', 'ca_pem', 'CA certificate'],
+    ['cert_file', 'cert_pem', 'client certificate'],
+    ['key_file', 'key_pem', 'client key'],
+  ] as const) {
     if (given(c[file]) === given(c[pem])) out.push(attributeError([file], `One ${what} needed`, `Give exactly one of ${file} and ${pem}.`));
   }
   const names = new Set<string>();

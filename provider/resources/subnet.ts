@@ -19,10 +19,34 @@ const schema = {
     id: { type: t.string, computed: true, description: 'Assigned on create.' },
     vpc_id: { type: t.string, required: true, requiresReplace: true, description: 'The VPC it divides.' },
     name: { type: t.string, optional: true, computed: true, description: 'A name for people (default "").' },
-    cidr: { type: t.string, required: true, requiresReplace: true, validators: [rule(checkCidr)], description: "IPv4 CIDR inside the VPC's, not overlapping its other subnets." },
-    vni: { type: t.number, optional: true, computed: true, requiresReplace: true, validators: [intBetween(1, VNI_MAX)], description: 'VXLAN network identifier, unique in the deployment (default: the lowest free from 1000, allocated by the registry).' },
-    gateway: { type: t.string, optional: true, computed: true, requiresReplace: true, description: "The router's address in the subnet (default: the first host address)." },
-    hosts: { type: t.list(t.string), optional: true, computed: true, description: 'Hosts the subnet spans (default: every host its VPC is on). Changes in place.' },
+    cidr: {
+      type: t.string,
+      required: true,
+      requiresReplace: true,
+      validators: [rule(checkCidr)],
+      description: "IPv4 CIDR inside the VPC's, not overlapping its other subnets.",
+    },
+    vni: {
+      type: t.number,
+      optional: true,
+      computed: true,
+      requiresReplace: true,
+      validators: [intBetween(1, VNI_MAX)],
+      description: 'VXLAN network identifier, unique in the deployment (default: the lowest free from 1000, allocated by the registry).',
+    },
+    gateway: {
+      type: t.string,
+      optional: true,
+      computed: true,
+      requiresReplace: true,
+      description: "The router's address in the subnet (default: the first host address).",
+    },
+    hosts: {
+      type: t.list(t.string),
+      optional: true,
+      computed: true,
+      description: 'Hosts the subnet spans (default: every host its VPC is on). Changes in place.',
+    },
     mtu: { type: t.number, computed: true, description: 'MTU workloads get: the underlay MTU minus 50.' },
     status: { type: t.string, computed: true, description: '"ready", or what each host lacks; drift plans a repair.' },
   },
@@ -43,7 +67,8 @@ async function planChecks(fleet: Fleet, p: Planned<typeof schema>, selfId: strin
   if (vpc?.kind !== 'vpc') return [attributeError(['vpc_id'], 'No such VPC', `The registry has no VPC "${p.vpc_id}".`)];
   const net = parseCidr(p.cidr)!;
   const out: Diagnostic[] = [];
-  if (!contains(parseCidr(vpc.cidr)!, net)) out.push(attributeError(['cidr'], 'Subnet outside its VPC', `${p.cidr} is not inside the VPC's ${vpc.cidr}: pick a subnet of it.`));
+  if (!contains(parseCidr(vpc.cidr)!, net))
+    out.push(attributeError(['cidr'], 'Subnet outside its VPC', `${p.cidr} is not inside the VPC's ${vpc.cidr}: pick a subnet of it.`));
   for (const [id, cidr] of Object.entries(vpc.subnets)) {
     // The same CIDR, made by a provider run killed before terraform recorded it: the create adopts it.
     if (selfId === null && cidr === p.cidr && (await fleet.lookup(id))?.pending) continue;
@@ -79,8 +104,23 @@ export const subnet = defineResource<typeof schema, Fleet>({
     const gateway = knownOr(planned.gateway, null) ?? '';
     return creating(provider, 'subnet', async (id) => {
       // VNI 0: the registry allocates one, the same on every host of the subnet.
-      const spec = { id, vpcId, name: knownOr(planned.name, null) ?? '', cidr: known(planned.cidr), vni: requested === null ? 0 : Number(requested), vlan: 0, gateway };
-      const res = await putEach(provider, 'Creating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ id, vpc_id: vpcId, name: spec.name, cidr: spec.cidr, vni: spec.vni, gateway, hosts, mtu: 0, status: 'partially created' }));
+      const spec = {
+        id,
+        vpcId,
+        name: knownOr(planned.name, null) ?? '',
+        cidr: known(planned.cidr),
+        vni: requested === null ? 0 : Number(requested),
+        vlan: 0,
+        gateway,
+      };
+      const res = await putEach(
+        provider,
+        'Creating the subnet',
+        hosts,
+        ATTRS,
+        (c) => c.network.putSubnet({ subnet: spec }),
+        () => ({ id, vpc_id: vpcId, name: spec.name, cidr: spec.cidr, vni: spec.vni, gateway, hosts, mtu: 0, status: 'partially created' }),
+      );
       const first = [...res.values()][0]!;
       return toState(first, hosts, statuses(res));
     });
@@ -93,19 +133,42 @@ export const subnet = defineResource<typeof schema, Fleet>({
   },
   async update({ prior, planned }, { provider }) {
     const hosts = strs(known(planned.hosts));
-    const spec = { id: str(prior.id), vpcId: prior.vpc_id, name: knownOr(planned.name, null) ?? '', cidr: prior.cidr, vni: Number(prior.vni), vlan: 0, gateway: str(prior.gateway) };
-    const res = await putEach(provider, 'Updating the subnet', hosts, ATTRS, (c) => c.network.putSubnet({ subnet: spec }), () => ({ ...prior, status: 'partially updated' }));
+    const spec = {
+      id: str(prior.id),
+      vpcId: prior.vpc_id,
+      name: knownOr(planned.name, null) ?? '',
+      cidr: prior.cidr,
+      vni: Number(prior.vni),
+      vlan: 0,
+      gateway: str(prior.gateway),
+    };
+    const res = await putEach(
+      provider,
+      'Updating the subnet',
+      hosts,
+      ATTRS,
+      (c) => c.network.putSubnet({ subnet: spec }),
+      () => ({ ...prior, status: 'partially updated' }),
+    );
     const removed = strs(prior.hosts).filter((h) => !hosts.includes(h));
-    await provider.each(removed, (c) => c.network.deleteSubnet({ id: spec.id })).catch((e: unknown) => {
-      throw new DiagnosticsError(fleetDiagnostics('Removing the subnet from a host', e, ATTRS), { ...prior, hosts: [...hosts, ...removed], status: 'partially updated' });
-    });
+    await provider
+      .each(removed, (c) => c.network.deleteSubnet({ id: spec.id }))
+      .catch((e: unknown) => {
+        throw new DiagnosticsError(fleetDiagnostics('Removing the subnet from a host', e, ATTRS), {
+          ...prior,
+          hosts: [...hosts, ...removed],
+          status: 'partially updated',
+        });
+      });
     return toState([...res.values()][0]!, hosts, statuses(res));
   },
   async delete(state, { provider }) {
     const id = str(state.id);
-    await provider.each(strs(state.hosts), (c) => c.network.deleteSubnet({ id })).catch((e: unknown) => {
-      throw new DiagnosticsError(fleetDiagnostics('Deleting the subnet', e, ATTRS));
-    });
+    await provider
+      .each(strs(state.hosts), (c) => c.network.deleteSubnet({ id }))
+      .catch((e: unknown) => {
+        throw new DiagnosticsError(fleetDiagnostics('Deleting the subnet', e, ATTRS));
+      });
   },
   async importState(id, { provider }) {
     const hosts = await placedOn(provider, id, 'subnet');
@@ -113,4 +176,3 @@ export const subnet = defineResource<typeof schema, Fleet>({
     return { id, hosts, status: READY };
   },
 });
-

@@ -17,9 +17,20 @@ const schema = {
   attributes: {
     id: { type: t.string, computed: true, description: 'Assigned on create.' },
     name: { type: t.string, required: true, description: 'A name for people.' },
-    tenant: { type: t.string, optional: true, computed: true, description: "The owning tenant (default: the tenant of the provider's certificate; \"\" for an operator's). A tenant's certificate may name only its own." },
+    tenant: {
+      type: t.string,
+      optional: true,
+      computed: true,
+      description:
+        "The owning tenant (default: the tenant of the provider's certificate; \"\" for an operator's). A tenant's certificate may name only its own.",
+    },
     cidr: { type: t.string, required: true, requiresReplace: true, validators: [rule(checkCidr)], description: 'IPv4 CIDR, e.g. 198.18.0.0/16.' },
-    hosts: { type: t.list(t.string), optional: true, computed: true, description: 'Hosts the VPC is on (default: every compute and route host). Changes in place.' },
+    hosts: {
+      type: t.list(t.string),
+      optional: true,
+      computed: true,
+      description: 'Hosts the VPC is on (default: every compute and route host). Changes in place.',
+    },
     status: { type: t.string, computed: true, description: '"ready", or what each host lacks; drift plans a repair.' },
   },
 } as const;
@@ -34,7 +45,10 @@ export const vpc = defineResource<typeof schema, Fleet>({
   schema,
   plan({ prior, planned }, { provider }) {
     const t = planTenant(provider, planned, 'VPCs');
-    return { planned: planStatus(prior, t.planned) as Planned<typeof schema>, diagnostics: [...unknownHosts(provider, planned.hosts, 'hosts'), ...t.diagnostics] };
+    return {
+      planned: planStatus(prior, t.planned) as Planned<typeof schema>,
+      diagnostics: [...unknownHosts(provider, planned.hosts, 'hosts'), ...t.diagnostics],
+    };
   },
   async create({ planned }, { provider }) {
     // Route hosts too: a router's legs join its subnets' bridges there.
@@ -42,7 +56,14 @@ export const vpc = defineResource<typeof schema, Fleet>({
     return creating(provider, 'vpc', async (id) => {
       const v = { id, name: known(planned.name), tenant: knownOr(planned.tenant, null) ?? '', cidr: known(planned.cidr) };
       const state = (status: string): Vpc => ({ ...v, hosts, status });
-      const res = await putEach(provider, 'Creating the VPC', hosts, ATTRS, (c) => c.network.putVpc(spec(v)), () => state('partially created'));
+      const res = await putEach(
+        provider,
+        'Creating the VPC',
+        hosts,
+        ATTRS,
+        (c) => c.network.putVpc(spec(v)),
+        () => state('partially created'),
+      );
       return state(summarize(new Map([...res].map(([h, r]) => [h, r.status ?? null]))));
     });
   },
@@ -56,17 +77,32 @@ export const vpc = defineResource<typeof schema, Fleet>({
   async update({ prior, planned }, { provider }) {
     const v = { id: str(prior.id), name: known(planned.name), tenant: knownOr(planned.tenant, null) ?? prior.tenant ?? '', cidr: prior.cidr };
     const hosts = strs(known(planned.hosts));
-    const res = await putEach(provider, 'Updating the VPC', hosts, ATTRS, (c) => c.network.putVpc(spec(v)), () => ({ ...prior, status: 'partially updated' }));
+    const res = await putEach(
+      provider,
+      'Updating the VPC',
+      hosts,
+      ATTRS,
+      (c) => c.network.putVpc(spec(v)),
+      () => ({ ...prior, status: 'partially updated' }),
+    );
     const removed = strs(prior.hosts).filter((h) => !hosts.includes(h));
-    await provider.each(removed, (c) => c.network.deleteVpc({ id: v.id })).catch((e: unknown) => {
-      throw new DiagnosticsError(fleetDiagnostics('Removing the VPC from a host', e, ATTRS), { ...prior, hosts: [...hosts, ...removed], status: 'partially updated' });
-    });
+    await provider
+      .each(removed, (c) => c.network.deleteVpc({ id: v.id }))
+      .catch((e: unknown) => {
+        throw new DiagnosticsError(fleetDiagnostics('Removing the VPC from a host', e, ATTRS), {
+          ...prior,
+          hosts: [...hosts, ...removed],
+          status: 'partially updated',
+        });
+      });
     return { ...v, hosts, status: summarize(new Map([...res].map(([h, r]) => [h, r.status ?? null]))) };
   },
   async delete(state, { provider }) {
-    await provider.each(strs(state.hosts), (c) => c.network.deleteVpc({ id: str(state.id) })).catch((e: unknown) => {
-      throw new DiagnosticsError(fleetDiagnostics('Deleting the VPC', e, ATTRS));
-    });
+    await provider
+      .each(strs(state.hosts), (c) => c.network.deleteVpc({ id: str(state.id) }))
+      .catch((e: unknown) => {
+        throw new DiagnosticsError(fleetDiagnostics('Deleting the VPC', e, ATTRS));
+      });
   },
   async importState(id, { provider }) {
     const hosts = await placedOn(provider, id, 'vpc');

@@ -21,7 +21,11 @@ export async function startEvpnLab(o: EvpnLabOptions): Promise<TestLab> {
     reconcileIntervalSeconds: o.reconcileIntervalSeconds ?? 10,
   });
   try {
-    await waitSessions(t, t.lab.hosts.slice(0, o.vteps).map((h) => h.name), o.reflectors);
+    await waitSessions(
+      t,
+      t.lab.hosts.slice(0, o.vteps).map((h) => h.name),
+      o.reflectors,
+    );
   } catch (e) {
     await t.down();
     throw e;
@@ -66,7 +70,16 @@ export const addr = (cidr: string): string => cidr.split('/')[0]!;
 export async function putNic(t: TestLab, n: NicPlace): Promise<void> {
   await t.client(n.host).network.putNic({
     // fromPartial: fields this harness does not use keep their defaults as the API grows.
-    nic: NicSpec.fromPartial({ id: n.id, subnetId: n.subnet, kind: NicKind.NIC_KIND_VETH, mac: n.mac, ip: n.ip, namespace: nicNamespace(t, n), createNamespace: true, ifname: 'eth0' }),
+    nic: NicSpec.fromPartial({
+      id: n.id,
+      subnetId: n.subnet,
+      kind: NicKind.NIC_KIND_VETH,
+      mac: n.mac,
+      ip: n.ip,
+      namespace: nicNamespace(t, n),
+      createNamespace: true,
+      ifname: 'eth0',
+    }),
   });
 }
 

@@ -75,7 +75,17 @@ export async function applyTenant(lab: LabFile, client: (host: string) => AgentC
   }
   for (const n of t.nics) {
     await client(n.host).network.putNic({
-      nic: { id: n.id, subnetId: n.subnet, kind: NicKind.NIC_KIND_VETH, mac: n.mac, ip: '', namespace: n.namespace, createNamespace: true, ifname: 'eth0', dhcp: true },
+      nic: {
+        id: n.id,
+        subnetId: n.subnet,
+        kind: NicKind.NIC_KIND_VETH,
+        mac: n.mac,
+        ip: '',
+        namespace: n.namespace,
+        createNamespace: true,
+        ifname: 'eth0',
+        dhcp: true,
+      },
     });
   }
   return router;
@@ -102,7 +112,7 @@ export function tcpServer(ns: string, port: number, name: string): Promise<Child
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', program, String(port), name], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server in ${ns} did not listen within 10 s`)), 10_000);
-    child.stdout!.once('data', () => {
+    child.stdout.once('data', () => {
       clearTimeout(timer);
       resolve(child);
     });
@@ -121,11 +131,13 @@ export function stopServer(child: ChildProcess): void {
 export function tcpGet(ns: string, ip: string, port: number, timeoutMs = 3000): Promise<string> {
   const program = `const s = require('net').connect(Number(process.argv[2]), process.argv[1]); let d = ''; s.on('data', (b) => (d += b)); s.on('end', () => { console.log(d); process.exit(0); }); s.on('error', (e) => { console.error(e.message); process.exit(1); }); setTimeout(() => { console.error('timeout'); process.exit(2); }, Number(process.argv[3]));`;
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', program, ip, String(port), String(timeoutMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', program, ip, String(port), String(timeoutMs)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
-    child.stdout!.on('data', (b) => (out += b));
-    child.stderr!.on('data', (b) => (err += b));
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (err += b));
     const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 5000);
     child.once('exit', (code) => {
       clearTimeout(kill);

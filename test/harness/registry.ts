@@ -25,7 +25,10 @@ export async function startRegistryLab(o: RegistryLabOptions): Promise<TestLab> 
 /** Host names that `host` sees up in the registry. */
 export async function upHosts(t: TestLab, host: string): Promise<string[]> {
   const r = (await t.client(host).host.getHost({}, 5000)).registry;
-  return (r?.members ?? []).filter((m) => m.up).map((m) => m.name).sort();
+  return (r?.members ?? [])
+    .filter((m) => m.up)
+    .map((m) => m.name)
+    .sort();
 }
 
 /** Waits until each of `watchers` sees exactly `expected` up. */

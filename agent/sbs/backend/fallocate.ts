@@ -6,13 +6,7 @@ export const FALLOC_FL_KEEP_SIZE = 0x01;
 export const FALLOC_FL_PUNCH_HOLE = 0x02;
 export const FALLOC_FL_ZERO_RANGE = 0x10;
 
-type AsyncFallocate = (
-  fd: number,
-  mode: number,
-  offset: number,
-  length: number,
-  callback: (err: unknown, result: number) => void,
-) => void;
+type AsyncFallocate = (fd: number, mode: number, offset: number, length: number, callback: (err: unknown, result: number) => void) => void;
 
 let binding: AsyncFallocate | null | undefined;
 

@@ -113,7 +113,7 @@ export class SparseFileDevice implements BlockDevice {
   writeNow(offset: number, data: Buffer): void {
     if (this.closed) throw new BlockDeviceError('ESHUTDOWN', 'device is closed');
     this.assertWritable();
-    for (let done = 0; done < data.length; ) done += fs.writeSync(this.handle.fd, data, done, data.length - done, offset + done);
+    for (let done = 0; done < data.length;) done += fs.writeSync(this.handle.fd, data, done, data.length - done, offset + done);
   }
 
   flush(): Promise<void> {

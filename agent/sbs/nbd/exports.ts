@@ -40,8 +40,6 @@ export class StaticExportResolver implements ExportResolver {
   }
 
   list(): readonly ExportSummary[] {
-    return [...this.exports.values()].map(({ name, description }) =>
-      description === undefined ? { name } : { name, description },
-    );
+    return [...this.exports.values()].map(({ name, description }) => (description === undefined ? { name } : { name, description }));
   }
 }

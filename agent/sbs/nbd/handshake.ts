@@ -1,15 +1,7 @@
 // Option haggling as a state machine with no I/O: the server feeds it options and carries out the
 // outcome (send replies, upgrade to TLS, enter transmission, or hang up).
 import type { BlockDevice, BlockSizeConstraints } from '../backend/block-device.js';
-import {
-  decodeInfoRequest,
-  decodeString,
-  encodeExportNameReply,
-  encodeInfo,
-  encodeOptionReply,
-  encodeServerEntry,
-  encodeString,
-} from './codec.js';
+import { decodeInfoRequest, decodeString, encodeExportNameReply, encodeInfo, encodeOptionReply, encodeServerEntry, encodeString } from './codec.js';
 import type { Identity } from '../../../lib/identity.js';
 import type { ExportResolver, NbdExport } from './exports.js';
 import {

@@ -179,12 +179,7 @@ export class NbdServer {
     const { limits } = this;
     let reader = new StreamReader(conn.socket, limits.readAheadBytes);
     conn.socket.write(encodeGreeting());
-    const negotiation = new Negotiation(
-      this.options.resolver,
-      this.tlsMode,
-      decodeClientFlags(await reader.read(4)),
-      limits.maxPayloadBytes,
-    );
+    const negotiation = new Negotiation(this.options.resolver, this.tlsMode, decodeClientFlags(await reader.read(4)), limits.maxPayloadBytes);
     for (let count = 1; ; count++) {
       if (count > limits.maxOptions) throw new ProtocolError(`more than ${limits.maxOptions} options`);
       const { option, length } = decodeOptionHeader(await reader.read(OPTION_HEADER_LENGTH));

@@ -135,10 +135,7 @@ export class Transmission {
 
   private async acquire(cost: number): Promise<void> {
     const { maxInFlightRequests, maxInFlightBytes } = this.limits;
-    while (
-      !this.socket.destroyed &&
-      (this.inFlight >= maxInFlightRequests || (this.inFlight > 0 && this.inFlightBytes + cost > maxInFlightBytes))
-    ) {
+    while (!this.socket.destroyed && (this.inFlight >= maxInFlightRequests || (this.inFlight > 0 && this.inFlightBytes + cost > maxInFlightBytes))) {
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
     }

@@ -441,8 +441,7 @@ export class RaftNode {
   }
 
   private handleVote(m: VoteMessage): void {
-    const canVote =
-      this.vote === m.from || (this.vote === null && this.lead === null) || (m.pre && m.term > this.term);
+    const canVote = this.vote === m.from || (this.vote === null && this.lead === null) || (m.pre && m.term > this.term);
     if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
       // A granted pre-vote answers in the candidate's future term so that it counts it.
       this.send({ type: 'voteResp', to: m.from, term: m.term, pre: m.pre, granted: true });
@@ -739,7 +738,7 @@ export class RaftNode {
   // ---- plumbing ---------------------------------------------------------------------------
 
   private send(m: Outgoing): void {
-    this.msgs.push({ term: this.term, ...m, from: this.id } as Message);
+    this.msgs.push({ term: this.term, ...m, from: this.id });
   }
 
   private hardState(): HardState {

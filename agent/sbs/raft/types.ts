@@ -220,13 +220,7 @@ export interface RaftConfig {
   readonly random: (n: number) => number;
 }
 
-export type RejectReason =
-  | 'notLeader'
-  | 'transferring'
-  | 'confChangePending'
-  | 'termNotCommitted'
-  | 'invalidConfChange';
+export type RejectReason = 'notLeader' | 'transferring' | 'confChangePending' | 'termNotCommitted' | 'invalidConfChange';
 
 export type ProposeResult =
-  | { readonly ok: true; readonly index: number; readonly term: number }
-  | { readonly ok: false; readonly reason: RejectReason; readonly leader: NodeId | null };
+  { readonly ok: true; readonly index: number; readonly term: number } | { readonly ok: false; readonly reason: RejectReason; readonly leader: NodeId | null };

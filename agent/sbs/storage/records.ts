@@ -31,7 +31,8 @@ export class WalCorruptError extends Error {
   }
 }
 
-type WireEntry = [kind: 0, index: number, term: number, data: Uint8Array] | [kind: 1, index: number, term: number, change: [string, string], conf: [string[], string[]]];
+type WireEntry =
+  [kind: 0, index: number, term: number, data: Uint8Array] | [kind: 1, index: number, term: number, change: [string, string], conf: [string[], string[]]];
 
 /**
  * One encoder for every record, its buffer reused: encodeRecord copies each body out before the

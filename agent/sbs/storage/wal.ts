@@ -112,7 +112,8 @@ export class Wal {
     let bytes = 0;
     for (const b of bufs) bytes += b.length;
     await writeAll(this.handle, bufs, this.size);
-    const commitOnly = restore === null && entries.length === 0 && hardState !== null && hardState.term === this.hardState.term && hardState.vote === this.hardState.vote;
+    const commitOnly =
+      restore === null && entries.length === 0 && hardState !== null && hardState.term === this.hardState.term && hardState.vote === this.hardState.vote;
     if (!commitOnly) await this.handle.datasync();
     this.size += bytes;
     if (restore) this.lastIndex = restore.index;

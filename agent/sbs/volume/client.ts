@@ -14,7 +14,9 @@ export interface Tls {
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => ClientUnaryCall;
 
 export type PromiseClient<C> = {
-  [K in keyof C as C[K] extends Unary<never, unknown> ? K : never]: C[K] extends Unary<infer Req, infer Res> ? (req: Req, timeoutMs?: number, waitForReady?: boolean) => Promise<Res> : never;
+  [K in keyof C as C[K] extends Unary<never, unknown> ? K : never]: C[K] extends Unary<infer Req, infer Res>
+    ? (req: Req, timeoutMs?: number, waitForReady?: boolean) => Promise<Res>
+    : never;
 };
 
 function promiseClient<C extends object>(client: C, defaultTimeoutMs: number): PromiseClient<C> {

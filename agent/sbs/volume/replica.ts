@@ -155,9 +155,20 @@ export class Replica {
     this.timer.unref();
   }
 
-  static async open(dir: string, self: string, spec: ReplicaSpec, transport: PeerTransport, log: Logger, opts: ReplicaOptions = DEFAULT_REPLICA_OPTIONS): Promise<Replica> {
+  static async open(
+    dir: string,
+    self: string,
+    spec: ReplicaSpec,
+    transport: PeerTransport,
+    log: Logger,
+    opts: ReplicaOptions = DEFAULT_REPLICA_OPTIONS,
+  ): Promise<Replica> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const meta: SnapshotMeta = (await readSnapshotMeta(join(dir, 'snapshot.json'))) ?? { index: 0, term: 0, conf: { voters: spec.hosts.map((h) => h.name), learners: [] } };
+    const meta: SnapshotMeta = (await readSnapshotMeta(join(dir, 'snapshot.json'))) ?? {
+      index: 0,
+      term: 0,
+      conf: { voters: spec.hosts.map((h) => h.name), learners: [] },
+    };
     const { wal, hardState, entries } = await Wal.open(join(dir, 'wal'), meta);
     const dataPath = join(dir, 'data.img');
     const exists = await stat(dataPath).then(
@@ -225,7 +236,8 @@ export class Replica {
           }
         }
       }
-      if (Date.now() > deadline) throw new BlockDeviceError('EIO', `volume ${this.spec.id}: no leader could take the write within ${this.opts.requestTimeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new BlockDeviceError('EIO', `volume ${this.spec.id}: no leader could take the write within ${this.opts.requestTimeoutMs} ms`);
       await sleep(this.opts.tickMs * 2);
     }
   }
@@ -390,7 +402,9 @@ export class Replica {
   private expire(now: number): void {
     const timeout = (w: Waiter): boolean => {
       if (w.deadline > now) return false;
-      w.reject(new BlockDeviceError('EIO', `volume ${this.spec.id}: no quorum within ${this.opts.requestTimeoutMs} ms (leader: ${this.node.leader ?? 'none'})`));
+      w.reject(
+        new BlockDeviceError('EIO', `volume ${this.spec.id}: no quorum within ${this.opts.requestTimeoutMs} ms (leader: ${this.node.leader ?? 'none'})`),
+      );
       return true;
     };
     this.readQueue = this.readQueue.filter((w) => !timeout(w));

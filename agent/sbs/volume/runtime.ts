@@ -16,7 +16,13 @@ export interface StorageRuntime {
 }
 
 /** `storageHost`: whether the deployment's inventory gives a host the storage role. */
-export async function startStorage(cfg: AgentConfig, storage: NonNullable<AgentConfig['storage']>, authorities: Authorities, storageHost: (name: string) => boolean, log: Logger): Promise<StorageRuntime> {
+export async function startStorage(
+  cfg: AgentConfig,
+  storage: NonNullable<AgentConfig['storage']>,
+  authorities: Authorities,
+  storageHost: (name: string) => boolean,
+  log: Logger,
+): Promise<StorageRuntime> {
   const [ca, cert, key] = await Promise.all([readFile(cfg.tls.ca), readFile(cfg.tls.cert), readFile(cfg.tls.key)]);
   const slog = log.child({ component: 'sbs' });
   const store = await VolumeStore.open(cfg.host.name, storage.dataDir, { ca, cert, key }, slog);

@@ -135,7 +135,14 @@ export class VolumeStore implements ExportResolver {
     this.log.warn({ volume: id, peer: peer.name }, 'peer lost its replica: re-creating it');
     this.transport
       .peer(peer)
-      .raft.createReplica({ id, sizeBytes: r.spec.sizeBytes, hosts: [...r.spec.hosts], repair: true, memberId: newIncarnation(peer.name), tenant: r.spec.tenant ?? '' })
+      .raft.createReplica({
+        id,
+        sizeBytes: r.spec.sizeBytes,
+        hosts: [...r.spec.hosts],
+        repair: true,
+        memberId: newIncarnation(peer.name),
+        tenant: r.spec.tenant ?? '',
+      })
       // An earlier attempt may have made it already: join it under the id it has.
       .then((made) => r.rejoin(peer.name, made.memberId))
       .catch((e: Error) => this.log.warn({ volume: id, peer: peer.name, err: e.message }, 'repair failed'));
@@ -154,7 +161,12 @@ export class VolumeStore implements ExportResolver {
 }
 
 function sameSpec(a: ReplicaSpec, b: ReplicaSpec): boolean {
-  return (a.tenant ?? '') === (b.tenant ?? '') && a.sizeBytes === b.sizeBytes && a.hosts.length === b.hosts.length && a.hosts.every((h, i) => h.name === b.hosts[i]!.name && h.endpoint === b.hosts[i]!.endpoint);
+  return (
+    (a.tenant ?? '') === (b.tenant ?? '') &&
+    a.sizeBytes === b.sizeBytes &&
+    a.hosts.length === b.hosts.length &&
+    a.hosts.every((h, i) => h.name === b.hosts[i]!.name && h.endpoint === b.hosts[i]!.endpoint)
+  );
 }
 
 async function exists(path: string): Promise<boolean> {

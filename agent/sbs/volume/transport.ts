@@ -58,7 +58,12 @@ export class GrpcTransport implements PeerTransport {
   send(volumeId: string, to: VolumeHost, messages: readonly Message[]): void {
     const appends = messages.filter((m) => m.type === 'append');
     if (appends.length > 0) this.write(this.stream(to, 'append'), volumeId, appends);
-    if (appends.length < messages.length) this.write(this.stream(to, 'control'), volumeId, messages.filter((m) => m.type !== 'append'));
+    if (appends.length < messages.length)
+      this.write(
+        this.stream(to, 'control'),
+        volumeId,
+        messages.filter((m) => m.type !== 'append'),
+      );
   }
 
   private write(s: PeerStream, volumeId: string, messages: readonly Message[]): void {
@@ -116,7 +121,7 @@ export class GrpcTransport implements PeerTransport {
         };
         pump().catch((e: unknown) => {
           call.cancel();
-          reject(e as Error);
+          reject(e);
         });
       });
     } finally {

@@ -112,7 +112,9 @@ export class Workspace {
   async ok(args: readonly string[], expect = 0): Promise<Result> {
     const r = await this.run(args);
     if (r.code !== expect) {
-      throw new Error(`${this.cli} ${args.join(' ')} exited ${r.code}, expected ${expect}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- log tail\n${await this.logTail()}`);
+      throw new Error(
+        `${this.cli} ${args.join(' ')} exited ${r.code}, expected ${expect}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- log tail\n${await this.logTail()}`,
+      );
     }
     return r;
   }

@@ -120,7 +120,16 @@ function suite(cli: string): void {
     expect(await w.plannedActions()).toEqual({ 'vxtest_thing.a': ['create'], 'vxtest_thing.b': ['create'] });
     await w.ok(['apply', '-no-color', '-auto-approve']);
     const a1 = await w.stateValues('vxtest_thing.a');
-    expect(a1).toMatchObject({ name: 'a', size: 3, zone: 'zone-a', tags: { env: 'test' }, rule: [{ port: 80, proto: null }, { port: 53, proto: 'udp' }] });
+    expect(a1).toMatchObject({
+      name: 'a',
+      size: 3,
+      zone: 'zone-a',
+      tags: { env: 'test' },
+      rule: [
+        { port: 80, proto: null },
+        { port: 53, proto: 'udp' },
+      ],
+    });
     expect(typeof a1?.id).toBe('string');
     const stored = JSON.parse(await readFile(w.storeFile, 'utf8')) as Record<string, unknown>;
     expect(Object.keys(stored)).toHaveLength(2);

@@ -84,7 +84,13 @@ resource "vxcloud_block_volume" "data" {
 
 beforeAll(async () => {
   // h1, h2 compute; h3 storage; h4 route with the lab's internet.
-  lab = await startRegistryLab({ hosts: 4, leaseSeconds: 10, internet: true, roles: (i) => (i === 4 ? ['route'] : i === 3 ? ['storage'] : ['compute']), reconcileIntervalSeconds: 3600 });
+  lab = await startRegistryLab({
+    hosts: 4,
+    leaseSeconds: 10,
+    internet: true,
+    roles: (i) => (i === 4 ? ['route'] : i === 3 ? ['storage'] : ['compute']),
+    reconcileIntervalSeconds: 3600,
+  });
   ws = await Workspace.create(join(TOOLS, 'terraform'), ENTRY, VXCLOUD_SOURCE, VERSION);
   await ws.writeConfig(config());
   await ws.ok(['init', '-no-color']);
@@ -102,10 +108,16 @@ describe('destroy of a whole shop', () => {
       expect(destroy.code, `round ${round}: ${destroy.stderr}`).toBe(0);
       expect(JSON.parse(await readFile(join(ws.dir, 'terraform.tfstate'), 'utf8')).resources, `round ${round}`).toEqual([]);
       for (const h of ['h1', 'h2']) expect(await hostLinks(lab, h), `round ${round} ${h}`).toEqual(['eth0', 'lo']);
-      expect((await hostLinks(lab, 'h4')).filter((l) => l.startsWith('vx')), `round ${round} h4`).toEqual([]);
+      expect(
+        (await hostLinks(lab, 'h4')).filter((l) => l.startsWith('vx')),
+        `round ${round} h4`,
+      ).toEqual([]);
       const { stdout } = await lab.exec(lab.lab.hosts[3]!.namespace, ['ip', 'netns', 'list']);
       // /run/netns is the machine's: only this lab's router namespaces count (another file's lab may have some).
-      expect(stdout.split('\n').filter((ns) => ns.startsWith(`${lab.lab.name}-`) && ns.includes('-vxr-')), `round ${round}: router namespaces`).toEqual([]);
+      expect(
+        stdout.split('\n').filter((ns) => ns.startsWith(`${lab.lab.name}-`) && ns.includes('-vxr-')),
+        `round ${round}: router namespaces`,
+      ).toEqual([]);
       const left = (await registryKeys(lab, '/vxcloud/')).filter((k) => !/^\/vxcloud\/(hosts|alive|deleted)\//.test(k));
       expect(left, `round ${round}`).toEqual([]);
     }

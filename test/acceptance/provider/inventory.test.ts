@@ -23,7 +23,11 @@ let ws: Workspace;
 function config(nics: number): string {
   const h1 = lab.lab.hosts[0]!;
   const { ca, cert, key } = lab.lab.tls;
-  const nicBlocks = Array.from({ length: nics }, (_, i) => `resource "vxcloud_nic" "n${i}" {\n  subnet_id = vxcloud_subnet.web.id\n  host      = data.vxcloud_hosts.compute.names[${i % 2}]\n  namespace = "${lab.lab.name}-n${i}"\n}\n`).join('\n');
+  const nicBlocks = Array.from(
+    { length: nics },
+    (_, i) =>
+      `resource "vxcloud_nic" "n${i}" {\n  subnet_id = vxcloud_subnet.web.id\n  host      = data.vxcloud_hosts.compute.names[${i % 2}]\n  namespace = "${lab.lab.name}-n${i}"\n}\n`,
+  ).join('\n');
   return `terraform {
   required_providers {
     vxcloud = { source = "${VXCLOUD_SOURCE.host}/${VXCLOUD_SOURCE.namespace}/${VXCLOUD_SOURCE.type}" }

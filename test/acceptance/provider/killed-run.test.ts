@@ -23,7 +23,8 @@ let ws: Workspace;
 function config(): string {
   const subnets = Array.from(
     { length: SUBNETS },
-    (_, i) => `resource "vxcloud_subnet" "s${i}" {\n  vpc_id = vxcloud_vpc.v.id\n  name   = "s${i}"\n  cidr   = "198.18.${i + 1}.0/24"\n}\n\n# Two NICs in each of the first subnets, one per host.\nresource "vxcloud_nic" "n${i}" {\n  subnet_id = vxcloud_subnet.s${i >> 1}.id\n  host      = "h${(i % 2) + 1}"\n  namespace = "${lab.lab.name}-n${i}"\n}\n`,
+    (_, i) =>
+      `resource "vxcloud_subnet" "s${i}" {\n  vpc_id = vxcloud_vpc.v.id\n  name   = "s${i}"\n  cidr   = "198.18.${i + 1}.0/24"\n}\n\n# Two NICs in each of the first subnets, one per host.\nresource "vxcloud_nic" "n${i}" {\n  subnet_id = vxcloud_subnet.s${i >> 1}.id\n  host      = "h${(i % 2) + 1}"\n  namespace = "${lab.lab.name}-n${i}"\n}\n`,
   ).join('\n');
   return `terraform {
   required_providers {

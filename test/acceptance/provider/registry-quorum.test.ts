@@ -37,7 +37,10 @@ beforeAll(async () => {
   lab = await startRegistryLab({ hosts: 2, leaseSeconds: 10, registryMembers: 3, reconcileIntervalSeconds: 3600 });
   ws = await Workspace.create(join(TOOLS, 'terraform'), ENTRY, VXCLOUD_SOURCE, VERSION);
   await ws.writeConfig(await readFile(join(REPO, 'examples/hcl/basic/main.tf'), 'utf8'));
-  await writeFile(join(ws.dir, 'terraform.tfvars'), `lab_file = ${JSON.stringify(join(lab.lab.dir, 'lab.json'))}\nnamespace_prefix = ${JSON.stringify(lab.lab.name)}\n`);
+  await writeFile(
+    join(ws.dir, 'terraform.tfvars'),
+    `lab_file = ${JSON.stringify(join(lab.lab.dir, 'lab.json'))}\nnamespace_prefix = ${JSON.stringify(lab.lab.name)}\n`,
+  );
   await ws.ok(['init', '-no-color']);
 });
 afterAll(async () => {
@@ -57,10 +60,13 @@ describe('a three-member registry', () => {
 
   it('quorum lost: a new NIC fails naming the registry, nothing of it is made, and the NICs ping on', async () => {
     await killMember(2);
-    await writeFile(join(ws.dir, 'extra.tf'), `resource "vxcloud_nic" "extra" {\n  subnet_id = vxcloud_subnet.web.id\n  host      = "h1"\n  namespace = "${lab.lab.name}-extra"\n}\n`);
+    await writeFile(
+      join(ws.dir, 'extra.tf'),
+      `resource "vxcloud_nic" "extra" {\n  subnet_id = vxcloud_subnet.web.id\n  host      = "h1"\n  namespace = "${lab.lab.name}-extra"\n}\n`,
+    );
     const r = await ws.run(['apply', '-auto-approve', '-no-color']);
     expect(r.code).toBe(1);
-    const said = (r.stderr + r.stdout).replace(/\s+/g, " ");
+    const said = (r.stderr + r.stdout).replace(/\s+/g, ' ');
     expect(said).toMatch(/the registry \(etcd at https:\/\/[^)]*\) did not answer/);
     expect(said).toMatch(/nothing was changed, retry when it is back/);
     expect(await ws.stateValues('vxcloud_nic.extra')).toBeUndefined();

@@ -139,11 +139,41 @@ export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boole
           }
         };
         await bad('bad1.tf', 'resource "vxcloud_vpc" "x" {\n  name = "x"\n  cidr = "198.18.0.0/33"\n}\n', 'validate', 'cidr', /not an IPv4 CIDR/);
-        await bad('bad2.tf', 'resource "vxcloud_subnet" "x" {\n  vpc_id = "v"\n  cidr   = "198.18.9.0/24"\n  vni    = 16777216\n}\n', 'validate', 'vni', /whole number from 1 to 16777215/);
-        await bad('bad3.tf', 'resource "vxcloud_nic" "x" {\n  subnet_id = "s"\n  host      = "h9"\n  namespace = "n"\n  mac       = "01:00:5e:00:00:01"\n}\n', 'validate', 'mac', /multicast/);
-        await bad('bad4.tf', 'resource "vxcloud_subnet" "x" {\n  vpc_id = vxcloud_vpc.demo.id\n  cidr   = "198.19.9.0/24"\n}\n', 'plan', 'cidr', /not inside the VPC/);
-        await bad('bad5.tf', 'resource "vxcloud_subnet" "x" {\n  vpc_id = vxcloud_vpc.demo.id\n  cidr   = "198.18.1.128/25"\n}\n', 'plan', 'cidr', /overlaps subnet/);
-        await bad('bad6.tf', 'resource "vxcloud_nic" "x" {\n  subnet_id = vxcloud_subnet.web.id\n  host      = "h9"\n  namespace = "n"\n}\n', 'plan', 'host', /not one of the provider's hosts/);
+        await bad(
+          'bad2.tf',
+          'resource "vxcloud_subnet" "x" {\n  vpc_id = "v"\n  cidr   = "198.18.9.0/24"\n  vni    = 16777216\n}\n',
+          'validate',
+          'vni',
+          /whole number from 1 to 16777215/,
+        );
+        await bad(
+          'bad3.tf',
+          'resource "vxcloud_nic" "x" {\n  subnet_id = "s"\n  host      = "h9"\n  namespace = "n"\n  mac       = "01:00:5e:00:00:01"\n}\n',
+          'validate',
+          'mac',
+          /multicast/,
+        );
+        await bad(
+          'bad4.tf',
+          'resource "vxcloud_subnet" "x" {\n  vpc_id = vxcloud_vpc.demo.id\n  cidr   = "198.19.9.0/24"\n}\n',
+          'plan',
+          'cidr',
+          /not inside the VPC/,
+        );
+        await bad(
+          'bad5.tf',
+          'resource "vxcloud_subnet" "x" {\n  vpc_id = vxcloud_vpc.demo.id\n  cidr   = "198.18.1.128/25"\n}\n',
+          'plan',
+          'cidr',
+          /overlaps subnet/,
+        );
+        await bad(
+          'bad6.tf',
+          'resource "vxcloud_nic" "x" {\n  subnet_id = vxcloud_subnet.web.id\n  host      = "h9"\n  namespace = "n"\n}\n',
+          'plan',
+          'host',
+          /not one of the provider's hosts/,
+        );
       });
     }
 

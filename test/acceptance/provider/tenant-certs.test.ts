@@ -34,7 +34,13 @@ const vpc = (extra = ''): string => `resource "vxcloud_vpc" "v" {\n  name  = "v"
 
 beforeAll(async () => {
   // h1 compute; h2 storage, serving NBD with TLS optional (a tenant's volume needs TLS).
-  lab = await startRegistryLab({ hosts: 2, leaseSeconds: 10, roles: (i) => (i === 2 ? ['storage'] : ['compute']), nbdTls: 'optional', reconcileIntervalSeconds: 3600 });
+  lab = await startRegistryLab({
+    hosts: 2,
+    leaseSeconds: 10,
+    roles: (i) => (i === 2 ? ['storage'] : ['compute']),
+    nbdTls: 'optional',
+    reconcileIntervalSeconds: 3600,
+  });
 });
 afterAll(async () => {
   for (const ws of spaces) await ws.remove();

@@ -32,7 +32,11 @@ function providerBlock(hosts: string[]): string {
 
 /** Tenant `name`: a VPC with the same CIDR as every other tenant's, one subnet, a NIC on each of its hosts. */
 function tenantConfig(name: string, hosts: string[]): string {
-  const nics = hosts.map((h, i) => `resource "vxcloud_nic" "n${i}" {\n  subnet_id = vxcloud_subnet.web.id\n  host      = "${h}"\n  namespace = "${lab.lab.name}-${name}${i}"\n}\n`).join('\n');
+  const nics = hosts
+    .map(
+      (h, i) => `resource "vxcloud_nic" "n${i}" {\n  subnet_id = vxcloud_subnet.web.id\n  host      = "${h}"\n  namespace = "${lab.lab.name}-${name}${i}"\n}\n`,
+    )
+    .join('\n');
   return `${providerBlock(hosts)}
 resource "vxcloud_vpc" "v" {
   name   = "${name}"
@@ -63,7 +67,12 @@ output "nics" {
 
 /** Three more NICs on an existing subnet, from a workspace of their own. */
 function addNicsConfig(name: string, subnetId: string, hosts: string[]): string {
-  const nics = [0, 1, 2].map((i) => `resource "vxcloud_nic" "n${i}" {\n  subnet_id = "${subnetId}"\n  host      = "${hosts[i % hosts.length]}"\n  namespace = "${lab.lab.name}-${name}${i}"\n}\n`).join('\n');
+  const nics = [0, 1, 2]
+    .map(
+      (i) =>
+        `resource "vxcloud_nic" "n${i}" {\n  subnet_id = "${subnetId}"\n  host      = "${hosts[i % hosts.length]}"\n  namespace = "${lab.lab.name}-${name}${i}"\n}\n`,
+    )
+    .join('\n');
   return `${providerBlock(hosts)}\n${nics}\noutput "nics" {\n  value = [${[0, 1, 2].map((i) => `{ ns = vxcloud_nic.n${i}.namespace, ip = vxcloud_nic.n${i}.ip, mac = vxcloud_nic.n${i}.mac }`).join(', ')}]\n}\n`;
 }
 
@@ -98,7 +107,10 @@ async function reaches(ns: string, ip: string): Promise<boolean> {
 export function tenantsSuite(plane: 'registry' | 'evpn'): void {
   beforeAll(async () => {
     // EVPN: the four VTEPs h1–h4 and a reflector, h5.
-    lab = plane === 'evpn' ? await startEvpnLab({ vteps: 4, reflectors: 1, reconcileIntervalSeconds: 3600 }) : await startRegistryLab({ hosts: 4, leaseSeconds: 10, reconcileIntervalSeconds: 3600 });
+    lab =
+      plane === 'evpn'
+        ? await startEvpnLab({ vteps: 4, reflectors: 1, reconcileIntervalSeconds: 3600 })
+        : await startRegistryLab({ hosts: 4, leaseSeconds: 10, reconcileIntervalSeconds: 3600 });
   });
   afterAll(async () => {
     for (const ws of spaces.values()) await ws.remove();
@@ -117,7 +129,10 @@ export function tenantsSuite(plane: 'registry' | 'evpn'): void {
       // Same CIDR, so the same addresses: each tenant's first NIC reaches its own second one...
       for (const [a, b] of nics) expect(await reaches(a!.ns, b!.ip.split('/')[0]!)).toBe(true);
       // ...and no other tenant's: a tenant's NIC at an address only another tenant has stays silent.
-      const extra = await workspace('tb-extra', `${providerBlock(['h3'])}\nresource "vxcloud_nic" "x" {\n  subnet_id = "${await output<string>(wss[1]!, 'subnet')}"\n  host      = "h3"\n  namespace = "${lab.lab.name}-tbx"\n  ip        = "198.18.1.200/24"\n}\n`);
+      const extra = await workspace(
+        'tb-extra',
+        `${providerBlock(['h3'])}\nresource "vxcloud_nic" "x" {\n  subnet_id = "${await output<string>(wss[1]!, 'subnet')}"\n  host      = "h3"\n  namespace = "${lab.lab.name}-tbx"\n  ip        = "198.18.1.200/24"\n}\n`,
+      );
       await extra.ok(['apply', '-auto-approve', '-no-color']);
       expect(await reaches(`${lab.lab.name}-tb0`, '198.18.1.200')).toBe(true);
       for (const t of ['ta0', 'tc0', 'td1']) expect(await ping(lab, `${lab.lab.name}-${t}`, '198.18.1.200', 2)).toBe(false);
@@ -125,9 +140,12 @@ export function tenantsSuite(plane: 'registry' | 'evpn'): void {
 
     it('two workspaces adding NICs to one subnet at once get distinct addresses and MACs', async () => {
       const subnet = await output<string>(spaces.get('ta')!, 'subnet');
-      const [e, f] = await Promise.all([workspace('te', addNicsConfig('te', subnet, ['h1', 'h2'])), workspace('tf', addNicsConfig('tf', subnet, ['h2', 'h1']))]);
-      await Promise.all([e!.ok(['apply', '-auto-approve', '-no-color']), f!.ok(['apply', '-auto-approve', '-no-color'])]);
-      const all = [...(await output<NicOut[]>(spaces.get('ta')!, 'nics')), ...(await output<NicOut[]>(e!, 'nics')), ...(await output<NicOut[]>(f!, 'nics'))];
+      const [e, f] = await Promise.all([
+        workspace('te', addNicsConfig('te', subnet, ['h1', 'h2'])),
+        workspace('tf', addNicsConfig('tf', subnet, ['h2', 'h1'])),
+      ]);
+      await Promise.all([e.ok(['apply', '-auto-approve', '-no-color']), f.ok(['apply', '-auto-approve', '-no-color'])]);
+      const all = [...(await output<NicOut[]>(spaces.get('ta')!, 'nics')), ...(await output<NicOut[]>(e, 'nics')), ...(await output<NicOut[]>(f, 'nics'))];
       expect(all).toHaveLength(8);
       expect(new Set(all.map((n) => n.ip)).size).toBe(8);
       expect(new Set(all.map((n) => n.mac)).size).toBe(8);

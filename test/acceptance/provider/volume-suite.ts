@@ -148,9 +148,24 @@ export function volumeSuite(cliName: 'terraform' | 'tofu'): void {
         }
       };
       await bad('resource "vxcloud_block_volume" "x" {\n  name       = "Bad_Name"\n  size_bytes = 4096\n}\n', 'validate', 'name', /1-63 lower-case letters/);
-      await bad('resource "vxcloud_block_volume" "x" {\n  name       = "x"\n  size_bytes = 5000\n}\n', 'validate', 'size_bytes', /5000 is not a multiple of 4096\. Give a positive multiple of 4096 bytes, e\.g\. 8192 \(8 KiB\)/);
-      await bad('resource "vxcloud_block_volume" "x" {\n  name       = "x"\n  size_bytes = 4096\n  replicas   = 4\n}\n', 'plan', 'replicas', /4 replicas need 4 storage hosts, one per replica; the provider has 3 \(h\d, h\d, h\d\)/);
-      await bad('resource "vxcloud_block_volume" "x" {\n  name       = "x"\n  size_bytes = 4096\n  hosts      = ["h1", "h9"]\n}\n', 'plan', 'hosts', /"h9" is not one of the provider's hosts/);
+      await bad(
+        'resource "vxcloud_block_volume" "x" {\n  name       = "x"\n  size_bytes = 5000\n}\n',
+        'validate',
+        'size_bytes',
+        /5000 is not a multiple of 4096\. Give a positive multiple of 4096 bytes, e\.g\. 8192 \(8 KiB\)/,
+      );
+      await bad(
+        'resource "vxcloud_block_volume" "x" {\n  name       = "x"\n  size_bytes = 4096\n  replicas   = 4\n}\n',
+        'plan',
+        'replicas',
+        /4 replicas need 4 storage hosts, one per replica; the provider has 3 \(h\d, h\d, h\d\)/,
+      );
+      await bad(
+        'resource "vxcloud_block_volume" "x" {\n  name       = "x"\n  size_bytes = 4096\n  hosts      = ["h1", "h9"]\n}\n',
+        'plan',
+        'hosts',
+        /"h9" is not one of the provider's hosts/,
+      );
     });
 
     it('imports the volume by name, with nothing to change afterwards', async () => {
@@ -162,7 +177,10 @@ export function volumeSuite(cliName: 'terraform' | 'tofu'): void {
     it('destroys: no host holds a replica, and no export is left', async () => {
       await ws.ok(['destroy', '-auto-approve', '-no-color']);
       for (const h of HOSTS) {
-        const e = (await lab.client(h).volume.getVolume({ id: 'data' }, 5000).catch((x: unknown) => x)) as ServiceError;
+        const e = (await lab
+          .client(h)
+          .volume.getVolume({ id: 'data' }, 5000)
+          .catch((x: unknown) => x)) as ServiceError;
         expect(e.code).toBe(grpcStatus.NOT_FOUND);
         const r = await nbd('nbdinfo', ['--size', uri(h)], 30_000);
         expect(r.code).not.toBe(0);

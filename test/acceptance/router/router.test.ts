@@ -30,7 +30,10 @@ describe('examples/hcl/router with terraform', () => {
     lab = await startLab({ hosts: 3, roles: (i) => (i === 3 ? ['route'] : ['compute']), internet: true, reconcileIntervalSeconds: 3600 });
     ws = await Workspace.create(join(TOOLS, 'terraform'), join(REPO, 'dist/provider/main.js'), VXCLOUD_SOURCE, VERSION);
     await ws.writeConfig(await readFile(join(REPO, 'examples/hcl/router/main.tf'), 'utf8'));
-    await writeFile(join(ws.dir, 'terraform.tfvars'), `lab_file = ${JSON.stringify(join(lab.lab.dir, 'lab.json'))}\nnamespace_prefix = ${JSON.stringify(lab.lab.name)}\nexternal_ip = "${EXTERNAL_IP}"\n`);
+    await writeFile(
+      join(ws.dir, 'terraform.tfvars'),
+      `lab_file = ${JSON.stringify(join(lab.lab.dir, 'lab.json'))}\nnamespace_prefix = ${JSON.stringify(lab.lab.name)}\nexternal_ip = "${EXTERNAL_IP}"\n`,
+    );
   });
   afterAll(async () => {
     await ws?.remove();
@@ -50,7 +53,9 @@ describe('examples/hcl/router with terraform', () => {
   it('gives each NIC its address by DHCP', async () => {
     for (const n of [web, db]) {
       await waitFor(`a DHCP lease of ${n.ip} in ${n.namespace}`, 20_000, async () => {
-        const addrs = JSON.parse((await lab.exec(n.namespace, ['ip', '-j', '-4', 'addr', 'show', 'eth0'])).stdout) as { addr_info: { local: string; prefixlen: number }[] }[];
+        const addrs = JSON.parse((await lab.exec(n.namespace, ['ip', '-j', '-4', 'addr', 'show', 'eth0'])).stdout) as {
+          addr_info: { local: string; prefixlen: number }[];
+        }[];
         return addrs[0]!.addr_info.some((a) => `${a.local}/${a.prefixlen}` === n.ip);
       });
     }
@@ -84,9 +89,28 @@ describe('examples/hcl/router with terraform', () => {
   it('refuses bad NAT rules at validate or plan time, naming the attribute', async () => {
     const rule = (body: string): string => `resource "vxcloud_nat_rule" "bad" {\n  router_id = vxcloud_router.shop.id\n${body}}\n`;
     const cases: [string, 'validate' | 'plan', string, RegExp][] = [
-      [rule('  type = "dnat"\n  protocol = "tcp"\n  external_ip = "203.0.113.10"\n  external_port = 70000\n  internal_ip = "198.18.1.2"\n'), 'validate', 'external_port', /whole number from 1 to 65535/],
-      [rule('  type = "dnat"\n  protocol = "tcp"\n  external_ip = "203.0.113.10"\n  external_port = 8081\n  internal_ip = "198.18.9.9"\n  internal_port = 80\n'), 'plan', 'internal_ip', /subnet/],
-      [rule('  type = "dnat"\n  protocol = "tcp"\n  external_ip = "203.0.113.10"\n  external_port = 8080\n  internal_ip = "198.18.2.2"\n  internal_port = 80\n'), 'plan', 'external_port', /8080/],
+      [
+        rule('  type = "dnat"\n  protocol = "tcp"\n  external_ip = "203.0.113.10"\n  external_port = 70000\n  internal_ip = "198.18.1.2"\n'),
+        'validate',
+        'external_port',
+        /whole number from 1 to 65535/,
+      ],
+      [
+        rule(
+          '  type = "dnat"\n  protocol = "tcp"\n  external_ip = "203.0.113.10"\n  external_port = 8081\n  internal_ip = "198.18.9.9"\n  internal_port = 80\n',
+        ),
+        'plan',
+        'internal_ip',
+        /subnet/,
+      ],
+      [
+        rule(
+          '  type = "dnat"\n  protocol = "tcp"\n  external_ip = "203.0.113.10"\n  external_port = 8080\n  internal_ip = "198.18.2.2"\n  internal_port = 80\n',
+        ),
+        'plan',
+        'external_port',
+        /8080/,
+      ],
     ];
     for (const [hcl, command, attribute, message] of cases) {
       await writeFile(join(ws.dir, 'bad.tf'), hcl);
@@ -106,7 +130,10 @@ describe('examples/hcl/router with terraform', () => {
     const id = (await ws.stateValues('vxcloud_router.shop'))!.id;
     const inet = lab.lab.internet!;
     const cases: [string, RegExp][] = [
-      ['203.0.114.10', /203\.0\.114\.10 is not a host address of "internet" \(203\.0\.113\.0\/24\)\. Pick a host address of 203\.0\.113\.0\/24 other than the gateway/],
+      [
+        '203.0.114.10',
+        /203\.0\.114\.10 is not a host address of "internet" \(203\.0\.113\.0\/24\)\. Pick a host address of 203\.0\.113\.0\/24 other than the gateway/,
+      ],
       [inet.gateway, new RegExp(`${inet.gateway.replaceAll('.', '\\.')} is the gateway of "internet"`)],
     ];
     for (const [ip, message] of cases) {

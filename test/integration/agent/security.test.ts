@@ -43,7 +43,9 @@ it('refuses a client that presents no certificate', async () => {
   const Health = (loadPackageDefinition(loadSync(protoPath, { enums: String })) as any).grpc.health.v1.Health;
   const anonymous = new Health(endpoint(), ChannelCredentials.createSsl(ca));
   try {
-    const err = await new Promise<ServiceError | null>((resolve) => anonymous.check({ service: '' }, { deadline: Date.now() + 5000 }, (e: ServiceError | null) => resolve(e)));
+    const err = await new Promise<ServiceError | null>((resolve) =>
+      anonymous.check({ service: '' }, { deadline: Date.now() + 5000 }, (e: ServiceError | null) => resolve(e)),
+    );
     expect(err?.code).toBe(14);
   } finally {
     anonymous.close();
@@ -56,7 +58,9 @@ it('serves the gRPC health service', async () => {
   const health = new Health(endpoint(), credentials.createSsl(tls.ca, tls.key, tls.cert));
   try {
     const res = await new Promise<{ status: string }>((resolve, reject) =>
-      health.check({ service: 'vxcloud.agent.v1.NetworkService' }, { deadline: Date.now() + 5000 }, (e: ServiceError | null, r: { status: string }) => (e ? reject(e) : resolve(r))),
+      health.check({ service: 'vxcloud.agent.v1.NetworkService' }, { deadline: Date.now() + 5000 }, (e: ServiceError | null, r: { status: string }) =>
+        e ? reject(e) : resolve(r),
+      ),
     );
     expect(res.status).toBe('SERVING');
   } finally {

@@ -32,8 +32,12 @@ async function material(caller: Caller): Promise<TlsMaterial> {
     const p = lab.lab.tenants![caller]!;
     return { ca: base.ca, cert: await readFile(p.cert), key: await readFile(p.key) };
   }
-  if (caller === 'host') return { ca: base.ca, cert: await readFile(join(lab.lab.dir, 'h1', 'agent.pem')), key: await readFile(join(lab.lab.dir, 'h1', 'agent-key.pem')) };
-  const pair = caller === 'foreign CA' ? await issue(await createCa('rogue'), { commonName: 'mallory', role: 'client', identity: { kind: 'operator' } }) : await issue(await readPair(join(pki, 'ca.pem'), join(pki, 'ca-key.pem')), { commonName: 'nobody', role: 'client' });
+  if (caller === 'host')
+    return { ca: base.ca, cert: await readFile(join(lab.lab.dir, 'h1', 'agent.pem')), key: await readFile(join(lab.lab.dir, 'h1', 'agent-key.pem')) };
+  const pair =
+    caller === 'foreign CA'
+      ? await issue(await createCa('rogue'), { commonName: 'mallory', role: 'client', identity: { kind: 'operator' } })
+      : await issue(await readPair(join(pki, 'ca.pem'), join(pki, 'ca-key.pem')), { commonName: 'nobody', role: 'client' });
   return { ca: base.ca, cert: Buffer.from(pair.cert), key: Buffer.from(pair.key) };
 }
 
@@ -57,7 +61,7 @@ function step(c: RaftPeerClient): Promise<string> {
     }, 1000);
     call.on('error', (e: ServiceError) => {
       clearTimeout(timer);
-      resolve(e.code === Status.CANCELLED ? 'ok' : Status[e.code]!);
+      resolve(e.code === Status.CANCELLED ? 'ok' : Status[e.code]);
     });
     call.on('data', () => undefined);
     call.write({ volumeId: 'nope', messages: [] });
@@ -74,22 +78,54 @@ const OPS: Record<string, (c: AgentClient) => Promise<unknown>> = {
   'GetSubnet s1': (c) => c.network.getSubnet({ id: 's1' }),
   'PutNic into s1': (c) => c.network.putNic({ nic: nic('nx', 's1') }),
   'GetNic n1': (c) => c.network.getNic({ id: 'n1' }),
-  'PutRouter on s1': (c) => c.router.putRouter({ router: { id: 'rx', vpcId: 'v1', name: '', subnetIds: ['s1'], externalNetwork: '', externalIp: '', snat: false, dhcpDisabledSubnetIds: [], reservations: [], dhcpLeaseSeconds: 0 } }),
+  'PutRouter on s1': (c) =>
+    c.router.putRouter({
+      router: {
+        id: 'rx',
+        vpcId: 'v1',
+        name: '',
+        subnetIds: ['s1'],
+        externalNetwork: '',
+        externalIp: '',
+        snat: false,
+        dhcpDisabledSubnetIds: [],
+        reservations: [],
+        dhcpLeaseSeconds: 0,
+      },
+    }),
   'GetRouter r1': (c) => c.router.getRouter({ id: 'r1' }),
-  'PutNatRule on r1': (c) => c.router.putNatRule({ rule: { id: 'natx', routerId: 'r1', type: NatType.NAT_TYPE_DNAT, protocol: NatProtocol.NAT_PROTOCOL_TCP, externalIp: '203.0.113.10', externalPort: 2222, internalIp: '198.18.1.2', internalPort: 22 } }),
+  'PutNatRule on r1': (c) =>
+    c.router.putNatRule({
+      rule: {
+        id: 'natx',
+        routerId: 'r1',
+        type: NatType.NAT_TYPE_DNAT,
+        protocol: NatProtocol.NAT_PROTOCOL_TCP,
+        externalIp: '203.0.113.10',
+        externalPort: 2222,
+        internalIp: '198.18.1.2',
+        internalPort: 22,
+      },
+    }),
   'GetNatRule nat1': (c) => c.router.getNatRule({ id: 'nat1' }),
   'DeleteNic n1': (c) => c.network.deleteNic({ id: 'n1' }),
   'DeleteNatRule nat1': (c) => c.router.deleteNatRule({ id: 'nat1' }),
-  'GetHost': (c) => c.host.getHost({}),
-  'ListHosts': (c) => c.host.listHosts({ role: '' }),
+  GetHost: (c) => c.host.getHost({}),
+  ListHosts: (c) => c.host.listHosts({ role: '' }),
   'LookupObject v1': (c) => c.host.lookupObject({ id: 'v1' }),
   'PutVtepTable s1': (c) => c.network.putVtepTable({ table: { subnetId: 's1', floodVteps: [], fdb: [], neighbors: [] } }),
-  'ListVolumes': (c) => c.volume.listVolumes({}),
+  ListVolumes: (c) => c.volume.listVolumes({}),
 };
 
 beforeAll(async () => {
   // h1: compute; h2: compute, route (internet) and storage.
-  lab = await startRegistryLab({ hosts: 2, leaseSeconds: 10, internet: true, roles: (i) => (i === 2 ? ['compute', 'route', 'storage'] : ['compute']), reconcileIntervalSeconds: 3600 });
+  lab = await startRegistryLab({
+    hosts: 2,
+    leaseSeconds: 10,
+    internet: true,
+    roles: (i) => (i === 2 ? ['compute', 'route', 'storage'] : ['compute']),
+    reconcileIntervalSeconds: 3600,
+  });
   for (const c of CALLERS) {
     const tls = await material(c);
     clients.set(c, new AgentClient(h2(), tls));
@@ -99,8 +135,32 @@ beforeAll(async () => {
   await t1.network.putVpc({ vpc: { id: 'v1', name: 'v1', tenant: '', cidr: '198.18.0.0/16' } });
   await t1.network.putSubnet({ subnet: { id: 's1', vpcId: 'v1', name: '', cidr: '198.18.1.0/24', vni: 0, vlan: 0, gateway: '' } });
   await t1.network.putNic({ nic: nic('n1', 's1') });
-  await t1.router.putRouter({ router: { id: 'r1', vpcId: 'v1', name: '', subnetIds: ['s1'], externalNetwork: 'internet', externalIp: '203.0.113.10', snat: false, dhcpDisabledSubnetIds: [], reservations: [], dhcpLeaseSeconds: 0 } });
-  await t1.router.putNatRule({ rule: { id: 'nat1', routerId: 'r1', type: NatType.NAT_TYPE_DNAT, protocol: NatProtocol.NAT_PROTOCOL_TCP, externalIp: '203.0.113.10', externalPort: 8080, internalIp: '198.18.1.2', internalPort: 80 } });
+  await t1.router.putRouter({
+    router: {
+      id: 'r1',
+      vpcId: 'v1',
+      name: '',
+      subnetIds: ['s1'],
+      externalNetwork: 'internet',
+      externalIp: '203.0.113.10',
+      snat: false,
+      dhcpDisabledSubnetIds: [],
+      reservations: [],
+      dhcpLeaseSeconds: 0,
+    },
+  });
+  await t1.router.putNatRule({
+    rule: {
+      id: 'nat1',
+      routerId: 'r1',
+      type: NatType.NAT_TYPE_DNAT,
+      protocol: NatProtocol.NAT_PROTOCOL_TCP,
+      externalIp: '203.0.113.10',
+      externalPort: 8080,
+      internalIp: '198.18.1.2',
+      internalPort: 80,
+    },
+  });
   // t2 has objects of its own, with the same CIDR.
   const t2 = clients.get('t2')!;
   await t2.network.putVpc({ vpc: { id: 'v2', name: 'v2', tenant: '', cidr: '198.18.0.0/16' } });
@@ -126,11 +186,11 @@ const POLICY: Record<string, string[]> = {
   'GetRouter r1': ['ok', D, 'ok', D, U, D],
   'PutNatRule on r1': ['ok', D, 'ok', D, U, D],
   'GetNatRule nat1': ['ok', D, 'ok', D, U, D],
-  'GetHost': ['ok', 'ok', 'ok', 'ok', U, D],
-  'ListHosts': ['ok', 'ok', 'ok', 'ok', U, D],
+  GetHost: ['ok', 'ok', 'ok', 'ok', U, D],
+  ListHosts: ['ok', 'ok', 'ok', 'ok', U, D],
   'LookupObject v1': ['ok', D, 'ok', D, U, D],
   'PutVtepTable s1': [D, D, 'FAILED_PRECONDITION' /* the registry plane fills tables */, D, U, D],
-  'ListVolumes': ['ok', 'ok', 'ok', D, U, D], // each sees its own volumes (none here)
+  ListVolumes: ['ok', 'ok', 'ok', D, U, D], // each sees its own volumes (none here)
   'raft Step': [D, D, D, 'ok', U, D],
 };
 
@@ -150,7 +210,11 @@ describe('tenancy: every call authorized by who the caller is', () => {
       }
     }
     for (const [name, byCaller] of Object.entries(deletes)) seen[name] = CALLERS.map((c) => byCaller[c]!);
-    const table = ['| call | ' + CALLERS.join(' | ') + ' |', '| --- |' + CALLERS.map(() => ' --- |').join(''), ...Object.entries(seen).map(([n, row]) => `| ${n} | ${row.join(' | ')} |`)];
+    const table = [
+      '| call | ' + CALLERS.join(' | ') + ' |',
+      '| --- |' + CALLERS.map(() => ' --- |').join(''),
+      ...Object.entries(seen).map(([n, row]) => `| ${n} | ${row.join(' | ')} |`),
+    ];
     console.log(`tenancy matrix (h2):\n${table.join('\n')}`);
     expect(seen).toEqual({
       ...POLICY,
@@ -163,7 +227,8 @@ describe('tenancy: every call authorized by who the caller is', () => {
 
   it("a tenant's refusal reads the same for another tenant's object and for one nobody has", async () => {
     const t2 = clients.get('t2')!;
-    const msg = async (id: string): Promise<string> => ((await t2.network.getSubnet({ id }).catch((e: unknown) => e)) as ServiceError).details.replace(id, 'ID');
+    const msg = async (id: string): Promise<string> =>
+      ((await t2.network.getSubnet({ id }).catch((e: unknown) => e)) as ServiceError).details.replace(id, 'ID');
     expect(await msg('s1')).toBe(await msg('no-such-subnet'));
     expect(await msg('s1')).toBe('id: subnet "ID" is not an object of tenant t2');
   });
@@ -184,7 +249,7 @@ describe('tenancy: every call authorized by who the caller is', () => {
     }
   });
 
-  it("lists show a tenant its own objects only", async () => {
+  it('lists show a tenant its own objects only', async () => {
     const ids = async (c: Caller): Promise<string[]> => (await clients.get(c)!.network.listSubnets({ parentId: '' })).subnets.map((s) => s.spec!.id).sort();
     expect(await ids('t1')).toEqual(['s1', 'sx']);
     expect(await ids('t2')).toEqual(['s2']);
@@ -193,7 +258,10 @@ describe('tenancy: every call authorized by who the caller is', () => {
 
   it('writes an audit line for every change: who, what, which object, result, how long', async () => {
     const log = await readFile(lab.lab.hosts[1]!.logFile, 'utf8');
-    const lines = log.split('\n').filter((l) => l.includes('"audit"')).map((l) => (JSON.parse(l) as { audit: Record<string, string | number> }).audit);
+    const lines = log
+      .split('\n')
+      .filter((l) => l.includes('"audit"'))
+      .map((l) => (JSON.parse(l) as { audit: Record<string, string | number> }).audit);
     for (const a of lines) expect(a.ms).toBeTypeOf('number');
     const audits = lines.map(({ ms: _, ...rest }) => rest);
     expect(audits).toContainEqual({ who: 'tenant t1', rpc: 'PutVpc', object: 'v1', result: 'ok' });

@@ -5,7 +5,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restartAgent, stopAgent, waitFor } from '../../../lab/lab.js';
-import { addr, daemonPid, fdb, host, neighbors, nicNamespace, pingUntil, putNic, putSubnet, startEvpnLab, waitSessions, type NicPlace } from '../../harness/evpn.js';
+import {
+  addr,
+  daemonPid,
+  fdb,
+  host,
+  neighbors,
+  nicNamespace,
+  pingUntil,
+  putNic,
+  putSubnet,
+  startEvpnLab,
+  waitSessions,
+  type NicPlace,
+} from '../../harness/evpn.js';
 import { ping, processesUnder, type TestLab } from '../../harness/lab.js';
 
 let t: TestLab;
@@ -39,8 +52,8 @@ async function capture(ns: string, argv: string[]): Promise<{ proc: ChildProcess
   const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-n', '-l', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let ready = false;
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => {
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => {
     if (d.toString().includes('listening on')) ready = true;
   });
   await waitFor(`tcpdump in ${ns}`, 10_000, async () => ready);
@@ -62,14 +75,23 @@ describe('BGP EVPN control plane', () => {
       expect(row, `h1 has an FDB entry for ${other.mac}`).toMatchObject({ dst: vtep(other.host) });
       expect(row!.flags).toContain('extern_learn');
     }
-    const flood = h1.filter((r) => r.mac === '00:00:00:00:00:00').map((r) => r.dst).sort();
+    const flood = h1
+      .filter((r) => r.mac === '00:00:00:00:00:00')
+      .map((r) => r.dst)
+      .sort();
     expect(flood).toEqual([vtep('h2'), vtep('h3')]);
-    const table = await t.client('h1').network.getVtepTable({ id: 'web' }).catch((e: unknown) => e as { code: number });
+    const table = await t
+      .client('h1')
+      .network.getVtepTable({ id: 'web' })
+      .catch((e: unknown) => e as { code: number });
     expect(table).toMatchObject({ code: grpcStatus.NOT_FOUND });
   });
 
   it('refuses static VTEP tables, since FRR owns them', async () => {
-    const err = await t.client('h1').network.putVtepTable({ table: { subnetId: 'web', floodVteps: [vtep('h2')], fdb: [], neighbors: [] } }).catch((e: unknown) => e as { code: number; details: string });
+    const err = await t
+      .client('h1')
+      .network.putVtepTable({ table: { subnetId: 'web', floodVteps: [vtep('h2')], fdb: [], neighbors: [] } })
+      .catch((e: unknown) => e as { code: number; details: string });
     expect(err).toMatchObject({ code: grpcStatus.FAILED_PRECONDITION });
   });
 
@@ -128,7 +150,9 @@ describe('BGP EVPN control plane', () => {
     });
     // h2 keeps no local trace: no FDB entry on a local port, no permanent neighbour.
     const { stdout } = await t.exec(host(t, 'h2').namespace, ['bridge', '-j', 'fdb', 'show', 'br', BRIDGE]);
-    const local = (JSON.parse(stdout) as { mac: string; dst?: string; ifname?: string }[]).filter((r) => r.mac === moved.mac && r.dst === undefined && r.ifname !== VXLAN);
+    const local = (JSON.parse(stdout) as { mac: string; dst?: string; ifname?: string }[]).filter(
+      (r) => r.mac === moved.mac && r.dst === undefined && r.ifname !== VXLAN,
+    );
     expect(local).toEqual([]);
     const h2neigh = await neighbors(t, 'h2', BRIDGE);
     expect(h2neigh.filter((n) => n.dst === addr(moved.ip) && (n.state ?? []).includes('PERMANENT'))).toEqual([]);
@@ -137,7 +161,9 @@ describe('BGP EVPN control plane', () => {
 
   it('one reflector down: traffic keeps flowing and new MACs still propagate through the other', async () => {
     const [a, , c] = nics;
-    const flow = spawn('ip', ['netns', 'exec', nicNamespace(t, a!), 'ping', '-c', '30', '-i', '0.1', '-W', '1', addr(c!.ip)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const flow = spawn('ip', ['netns', 'exec', nicNamespace(t, a!), 'ping', '-c', '30', '-i', '0.1', '-W', '1', addr(c!.ip)], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     let out = '';
     flow.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const done = new Promise<number>((r) => flow.on('exit', (code) => r(code ?? -1)));

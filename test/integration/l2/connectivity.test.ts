@@ -37,16 +37,35 @@ describe('L2 over VXLAN across hosts', () => {
       linkinfo: { info_data: { id: number; local: string; port: number; learning: boolean } };
     }[];
     expect(details[0]!.linkinfo.info_data).toMatchObject({ id: 1001, local: '192.0.2.11', port: 4789, learning: false });
-    const port = JSON.parse((await t.exec(h1, ['bridge', '-d', '-j', 'link', 'show', 'dev', 'vxlan1001'])).stdout) as { learning: boolean; neigh_suppress: boolean }[];
+    const port = JSON.parse((await t.exec(h1, ['bridge', '-d', '-j', 'link', 'show', 'dev', 'vxlan1001'])).stdout) as {
+      learning: boolean;
+      neigh_suppress: boolean;
+    }[];
     expect(port[0]).toMatchObject({ learning: false, neigh_suppress: true });
   });
 
   it('a TAP NIC for a VM is a persistent TAP on the subnet bridge, and goes away on Delete', async () => {
     const c = t.client('h1').network;
-    const tap = await c.putNic({ nic: { id: 'vm1', subnetId: 'web', kind: NicKind.NIC_KIND_TAP, mac: '02:00:c6:12:01:64', ip: '', namespace: '', createNamespace: false, ifname: '' } });
+    const tap = await c.putNic({
+      nic: {
+        id: 'vm1',
+        subnetId: 'web',
+        kind: NicKind.NIC_KIND_TAP,
+        mac: '02:00:c6:12:01:64',
+        ip: '',
+        namespace: '',
+        createNamespace: false,
+        ifname: '',
+        dhcp: false,
+      },
+    });
     const ns = t.lab.hosts[0]!.namespace;
     const dev = tap.observed!.hostIfname;
-    const link = JSON.parse((await t.exec(ns, ['ip', '-d', '-j', 'link', 'show', dev])).stdout) as { master: string; mtu: number; linkinfo: { info_kind: string; info_data: { type: string } } }[];
+    const link = JSON.parse((await t.exec(ns, ['ip', '-d', '-j', 'link', 'show', dev])).stdout) as {
+      master: string;
+      mtu: number;
+      linkinfo: { info_kind: string; info_data: { type: string } };
+    }[];
     expect(link[0]).toMatchObject({ master: 'vxbr1001', mtu: 1450, linkinfo: { info_kind: 'tun', info_data: { type: 'tap' } } });
     expect(tap.status!.ready).toBe(true);
     await c.deleteNic({ id: 'vm1' });

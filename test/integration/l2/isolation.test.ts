@@ -10,8 +10,22 @@ let t: TestLab;
 
 // Tenant a: 198.18.1.10 (h1) and .11 (h2). Tenant b: the same subnet, with .12 on h2.
 const tenants = [
-  { vpc: 'a', vni: 2001, nics: [{ host: 'h1', last: 10 }, { host: 'h2', last: 11 }] },
-  { vpc: 'b', vni: 2002, nics: [{ host: 'h1', last: 10 }, { host: 'h2', last: 12 }] },
+  {
+    vpc: 'a',
+    vni: 2001,
+    nics: [
+      { host: 'h1', last: 10 },
+      { host: 'h2', last: 11 },
+    ],
+  },
+  {
+    vpc: 'b',
+    vni: 2002,
+    nics: [
+      { host: 'h1', last: 10 },
+      { host: 'h2', last: 12 },
+    ],
+  },
 ];
 const ns = (vpc: string, host: string): string => `${t.lab.name}-${vpc}-${host}`;
 const mac = (vpc: string, last: number): string => `02:00:c6:12:${vpc === 'a' ? '0a' : '0b'}:${last.toString(16).padStart(2, '0')}`;
@@ -27,13 +41,28 @@ beforeAll(async () => {
     }
     for (const n of ten.nics) {
       await t.client(n.host).network.putNic({
-        nic: { id: `${ten.vpc}-${n.host}`, subnetId: `${ten.vpc}-s`, kind: NicKind.NIC_KIND_VETH, mac: mac(ten.vpc, n.last), ip: `198.18.1.${n.last}/24`, namespace: ns(ten.vpc, n.host), createNamespace: true, ifname: 'eth0' },
+        nic: {
+          id: `${ten.vpc}-${n.host}`,
+          subnetId: `${ten.vpc}-s`,
+          kind: NicKind.NIC_KIND_VETH,
+          mac: mac(ten.vpc, n.last),
+          ip: `198.18.1.${n.last}/24`,
+          namespace: ns(ten.vpc, n.host),
+          createNamespace: true,
+          ifname: 'eth0',
+          dhcp: false,
+        },
       });
     }
     for (const h of ['h1', 'h2']) {
       const remote = ten.nics.filter((n) => n.host !== h);
       await t.client(h).network.putVtepTable({
-        table: { subnetId: `${ten.vpc}-s`, floodVteps: remote.map((n) => vtep(n.host)), fdb: remote.map((n) => ({ mac: mac(ten.vpc, n.last), vtep: vtep(n.host) })), neighbors: [] },
+        table: {
+          subnetId: `${ten.vpc}-s`,
+          floodVteps: remote.map((n) => vtep(n.host)),
+          fdb: remote.map((n) => ({ mac: mac(ten.vpc, n.last), vtep: vtep(n.host) })),
+          neighbors: [],
+        },
       });
     }
   }
@@ -50,7 +79,11 @@ it('each tenant reaches its own NICs across hosts', async () => {
 it("a tenant never reaches the other tenant's address, and the other NIC sees no frame", async () => {
   // Capture every frame from tenant a's pinging NIC that reaches tenant b's NIC on h2 (tenant b's
   // own multicast chatter on its segment is not a leak, so the filter is a's source MAC).
-  const capture = spawn('ip', ['netns', 'exec', ns('b', 'h2'), 'tcpdump', '-i', 'eth0', '-Q', 'in', '-n', '-l', '-e', '-c', '50', 'ether', 'src', mac('a', 10)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const capture = spawn(
+    'ip',
+    ['netns', 'exec', ns('b', 'h2'), 'tcpdump', '-i', 'eth0', '-Q', 'in', '-n', '-l', '-e', '-c', '50', 'ether', 'src', mac('a', 10)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let frames = '';
   let ready = false;
   capture.stdout.on('data', (d: Buffer) => (frames += d.toString()));

@@ -12,7 +12,19 @@ async function build(t: TestLab): Promise<void> {
   const c = t.client('h1').network;
   await c.putVpc({ vpc: { id: 'v1', name: 'v1', tenant: 't', cidr: '198.18.0.0/16' } });
   await c.putSubnet({ subnet });
-  await c.putNic({ nic: { id: 'n1', subnetId: 's1', kind: NicKind.NIC_KIND_VETH, mac: '02:00:c6:12:04:0a', ip: '198.18.4.10/24', namespace: `${t.lab.name}-n1`, createNamespace: true, ifname: 'eth0' } });
+  await c.putNic({
+    nic: {
+      id: 'n1',
+      subnetId: 's1',
+      kind: NicKind.NIC_KIND_VETH,
+      mac: '02:00:c6:12:04:0a',
+      ip: '198.18.4.10/24',
+      namespace: `${t.lab.name}-n1`,
+      createNamespace: true,
+      ifname: 'eth0',
+      dhcp: false,
+    },
+  });
 }
 
 describe('periodic reconcile (1 s)', () => {
@@ -58,7 +70,7 @@ describe('drift seen by Get and repaired by Put (reconcile every hour)', () => {
     expect(repaired.status).toMatchObject({ ready: true, problems: [] });
   });
 
-  it("a NIC whose address was removed by hand reports it", async () => {
+  it('a NIC whose address was removed by hand reports it', async () => {
     await t.exec(`${t.lab.name}-n1`, ['ip', 'addr', 'flush', 'dev', 'eth0']);
     const nic = await t.client('h1').network.getNic({ id: 'n1' });
     expect(nic.status!.problems.join()).toContain('lacks address 198.18.4.10/24');

@@ -39,7 +39,8 @@ beforeAll(async () => {
     nics: [{ id: 'globex-web1', subnet: 'globex-web', host: 'h1', mac: '02:00:c6:13:01:0a', ip: '198.18.1.10', namespace: `${t.lab.name}-gweb` }],
   };
   for (const tenant of [acme, globex]) await applyTenant(t.lab, (h) => t.client(h), tenant);
-  for (const tenant of [acme, globex]) for (const n of tenant.nics) await waitLease(t.client('h1'), n, tenant.subnets.find((s) => s.id === n.subnet)!.cidr, 30_000);
+  for (const tenant of [acme, globex])
+    for (const n of tenant.nics) await waitLease(t.client('h1'), n, tenant.subnets.find((s) => s.id === n.subnet)!.cidr, 30_000);
   servers.push(await tcpServer(inet(), 8000, 'internet'));
   servers.push(await tcpServer(acme.nics[1]!.namespace, 5432, 'acme-db1'));
 }, 120_000);
@@ -67,7 +68,7 @@ describe('routers of two tenants with overlapping CIDRs', () => {
     expect(await tcpConnects(inet(), victim.ip, 5432)).toBe(false);
   });
 
-  it('keep tenants and routers off the route host\'s underlay address and the agent\'s port', async () => {
+  it("keep tenants and routers off the route host's underlay address and the agent's port", async () => {
     // The upstream reaches them: only the routers' filter stands between a tenant and them.
     expect(await tcpConnects(inet(), routeHost(), 7443)).toBe(true);
     expect(await ping(t, inet(), routeHost(), 1)).toBe(true);

@@ -41,7 +41,8 @@ afterAll(async () => {
   await t?.down();
 });
 
-const [web1, db1] = [0, 1].map((i) => () => tenant.nics[i]!);
+const web1 = () => tenant.nics[0]!;
+const db1 = () => tenant.nics[1]!;
 
 describe('a router on a route host', () => {
   it('gives NICs on two compute hosts their reserved addresses by DHCP, and routes between the subnets', async () => {
@@ -65,7 +66,7 @@ describe('a router on a route host', () => {
     ]);
   });
 
-  it('SNATs egress to the internet behind the router\'s external address', async () => {
+  it("SNATs egress to the internet behind the router's external address", async () => {
     servers.push(await tcpServer(inet(), 8000, 'internet'));
     expect(await tcpGet(web1().namespace, '203.0.113.1', 8000)).toBe('internet 203.0.113.10');
     expect(await tcpGet(db1().namespace, '203.0.113.1', 8000)).toBe('internet 203.0.113.10');
@@ -74,7 +75,16 @@ describe('a router on a route host', () => {
   it('forwards a port from the external address to a NIC, and counts its packets', async () => {
     servers.push(await tcpServer(web1().namespace, 80, 'web1'));
     const rule = await r3().putNatRule({
-      rule: { id: 'pf-web', routerId: 'r1', type: NatType.NAT_TYPE_DNAT, protocol: NatProtocol.NAT_PROTOCOL_TCP, externalIp: '203.0.113.10', externalPort: 8080, internalIp: '198.18.1.10', internalPort: 80 },
+      rule: {
+        id: 'pf-web',
+        routerId: 'r1',
+        type: NatType.NAT_TYPE_DNAT,
+        protocol: NatProtocol.NAT_PROTOCOL_TCP,
+        externalIp: '203.0.113.10',
+        externalPort: 8080,
+        internalIp: '198.18.1.10',
+        internalPort: 80,
+      },
     });
     expect(rule.status!.ready).toBe(true);
     // The NIC sees the client's own address: a port forward translates the destination only.
@@ -87,7 +97,16 @@ describe('a router on a route host', () => {
   it('maps a floating IP to a NIC both ways', async () => {
     servers.push(await tcpServer(db1().namespace, 9000, 'db1'));
     await r3().putNatRule({
-      rule: { id: 'fip-db', routerId: 'r1', type: NatType.NAT_TYPE_DNAT_AND_SNAT, protocol: NatProtocol.NAT_PROTOCOL_UNSPECIFIED, externalIp: '203.0.113.20', externalPort: 0, internalIp: '198.18.2.10', internalPort: 0 },
+      rule: {
+        id: 'fip-db',
+        routerId: 'r1',
+        type: NatType.NAT_TYPE_DNAT_AND_SNAT,
+        protocol: NatProtocol.NAT_PROTOCOL_UNSPECIFIED,
+        externalIp: '203.0.113.20',
+        externalPort: 0,
+        internalIp: '198.18.2.10',
+        internalPort: 0,
+      },
     });
     expect(await tcpGet(inet(), '203.0.113.20', 9000)).toBe('db1 203.0.113.1');
     expect(await tcpGet(db1().namespace, '203.0.113.1', 8000)).toBe('internet 203.0.113.20');
@@ -102,7 +121,8 @@ describe('a router on a route host', () => {
   });
 
   it('vxctl router list|show report legs, leases and NAT rules with their packet counters', async () => {
-    const vxctl = (...args: string[]) => run(process.execPath, ['dist/vxctl/main.js', 'router', ...args, '--lab-file', labFilePath(t.lab.dir)], { timeout: 20_000 });
+    const vxctl = (...args: string[]) =>
+      run(process.execPath, ['dist/vxctl/main.js', 'router', ...args, '--lab-file', labFilePath(t.lab.dir)], { timeout: 20_000 });
     const list = (await vxctl('list')).stdout;
     expect(list).toMatch(/h3\s+r1\s+r1\s+acme\s+web,db\s+internet 203\.0\.113\.10\s+yes\s+2\s+2\s+pid \d+\s+ready/);
     const show = (await vxctl('show', 'r1')).stdout;
@@ -161,9 +181,13 @@ describe('a router on a route host', () => {
     expect(await tcpGet(inet(), '203.0.113.10', 8080)).toBe('web1 203.0.113.1');
   });
 
-  it('Delete removes the router\'s namespace, legs and dnsmasq; deleting again succeeds', async () => {
+  it("Delete removes the router's namespace, legs and dnsmasq; deleting again succeeds", async () => {
     const o = (await r3().getRouter({ id: 'r1' })).observed!;
-    expect((await r3().deleteRouter({ id: 'r1' }).catch((e: Error) => e)) as Error).toBeInstanceOf(Error);
+    expect(
+      (await r3()
+        .deleteRouter({ id: 'r1' })
+        .catch((e: Error) => e)) as Error,
+    ).toBeInstanceOf(Error);
     for (const id of ['pf-web', 'fip-db']) expect((await r3().deleteNatRule({ id })).existed).toBe(true);
     expect((await r3().deleteRouter({ id: 'r1' })).existed).toBe(true);
     expect((await r3().deleteRouter({ id: 'r1' })).existed).toBe(false);

@@ -153,13 +153,20 @@ describe('qemu', () => {
   test('qemu-io pattern writes land where they should and read back', async () => {
     const uri = srv.uri('small');
     const { stdout } = await runOk('qemu-io', [
-      '-f', 'raw',
-      '-c', 'write -P 0xab 0 64k',
-      '-c', 'write -P 0xcd 1m 4k',
-      '-c', 'write -P 0x5a 8388096 512', // the last sector
-      '-c', 'read -P 0xab 0 64k',
-      '-c', 'read -P 0xcd 1m 4k',
-      '-c', 'read -P 0x5a 8388096 512',
+      '-f',
+      'raw',
+      '-c',
+      'write -P 0xab 0 64k',
+      '-c',
+      'write -P 0xcd 1m 4k',
+      '-c',
+      'write -P 0x5a 8388096 512', // the last sector
+      '-c',
+      'read -P 0xab 0 64k',
+      '-c',
+      'read -P 0xcd 1m 4k',
+      '-c',
+      'read -P 0x5a 8388096 512',
       uri,
     ]);
     expect(stdout).not.toMatch(/fail/i);

@@ -94,10 +94,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(
-  exports: readonly ExportSpec[],
-  options: Omit<NbdServerOptions, 'resolver'> = {},
-): Promise<RunningServer> {
+export async function startServer(exports: readonly ExportSpec[], options: Omit<NbdServerOptions, 'resolver'> = {}): Promise<RunningServer> {
   const dir = await makeTempDir('srv');
   const devices = new Map<string, SparseFileDevice>();
   const fileOf = (name: string): string => join(dir, `${Buffer.from(name).toString('hex') || 'default'}.img`);
@@ -113,10 +110,11 @@ export async function startServer(
   try {
     for (const spec of exports) {
       // A read-only device will not create its file; give it an empty (sparse) one.
-      if (spec.readOnly) await truncate(fileOf(spec.name), spec.size).catch(async () => {
-        await writeFile(fileOf(spec.name), '');
-        await truncate(fileOf(spec.name), spec.size);
-      });
+      if (spec.readOnly)
+        await truncate(fileOf(spec.name), spec.size).catch(async () => {
+          await writeFile(fileOf(spec.name), '');
+          await truncate(fileOf(spec.name), spec.size);
+        });
       devices.set(spec.name, await SparseFileDevice.open(fileOf(spec.name), spec));
     }
     const resolver = new StaticExportResolver(
@@ -134,8 +132,7 @@ export async function startServer(
       dir,
       devices,
       path: fileOf,
-      uri: (name, scheme = 'nbd', query) =>
-        `${scheme}://127.0.0.1:${port}/${encodeURIComponent(name)}${query ? `?${query}` : ''}`,
+      uri: (name, scheme = 'nbd', query) => `${scheme}://127.0.0.1:${port}/${encodeURIComponent(name)}${query ? `?${query}` : ''}`,
       stop,
     };
   } catch (err) {

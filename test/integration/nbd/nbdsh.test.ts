@@ -63,11 +63,13 @@ class RecordingDevice implements BlockDevice {
 
 let srv: RunningServer;
 const recorders = new Map<string, RecordingDevice>();
-const record = (name: string) => (device: BlockDevice): BlockDevice => {
-  const r = new RecordingDevice(device);
-  recorders.set(name, r);
-  return r;
-};
+const record =
+  (name: string) =>
+  (device: BlockDevice): BlockDevice => {
+    const r = new RecordingDevice(device);
+    recorders.set(name, r);
+    return r;
+  };
 
 beforeAll(async () => {
   srv = await startServer([

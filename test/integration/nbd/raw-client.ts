@@ -75,7 +75,11 @@ export class RawClient {
 
   /** Resolves true if the server closes the connection within the time given. */
   async closedWithin(timeoutMs: number): Promise<boolean> {
-    return withTimeout(this.closedPromise.then(() => true), timeoutMs, 'close').catch(() => false);
+    return withTimeout(
+      this.closedPromise.then(() => true),
+      timeoutMs,
+      'close',
+    ).catch(() => false);
   }
 
   destroy(): void {

@@ -29,8 +29,21 @@ async function ca(name: string): Promise<{ cert: string; key: string }> {
   const cert = join(pki, `${name}-cert.pem`);
   await key(k);
   await openssl([
-    'req', '-x509', '-new', '-key', k, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    k,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   return { cert, key: k };
 }
@@ -44,8 +57,22 @@ async function leaf(name: string, issuer: { cert: string; key: string }, extensi
   await openssl(['req', '-new', '-key', k, '-out', csr, '-subj', `/CN=${name}`]);
   await writeFile(ext, extensions);
   await openssl([
-    'x509', '-req', '-in', csr, '-CA', issuer.cert, '-CAkey', issuer.key, '-set_serial', String(Date.now()),
-    '-days', '2', '-out', cert, '-extfile', ext,
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    issuer.cert,
+    '-CAkey',
+    issuer.key,
+    '-set_serial',
+    String(Date.now()),
+    '-days',
+    '2',
+    '-out',
+    cert,
+    '-extfile',
+    ext,
   ]);
   return { cert, key: k };
 }

@@ -93,7 +93,10 @@ describe('VXLAN between two hosts', () => {
 
   it('pings with unicast FDB entries and permanent neighbours only (no flooding)', async () => {
     const [a, b] = hosts as [Host, Host];
-    for (const [x, y] of [[a, b], [b, a]] as const) {
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+    ] as const) {
       await x.h.deleteFdb('vx100', [{ mac: '00:00:00:00:00:00', dst: y.underlayIp }]);
       await x.h.replaceFdb('vx100', [{ mac: y.workloadMac, dst: y.underlayIp }]);
       // no flood entry, so ARP cannot cross: the workloads get permanent entries instead

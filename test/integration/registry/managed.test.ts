@@ -15,7 +15,12 @@ let t: TestLab;
 
 const etcdPid = async (h: string): Promise<number> => Number((await readFile(join(host(t, h).stateDir, 'etcd', 'process.pid'), 'utf8')).trim());
 /** etcdctl from h's namespace against h's own member. */
-const etcdctl = (h: string, ...args: string[]) => t.exec(host(t, h).namespace, ['etcdctl', '--endpoints', `https://${host(t, h).underlayAddress}:2379`, ...etcdctlTls(t.lab.dir), '--dial-timeout', '2s', ...args], 10_000);
+const etcdctl = (h: string, ...args: string[]) =>
+  t.exec(
+    host(t, h).namespace,
+    ['etcdctl', '--endpoints', `https://${host(t, h).underlayAddress}:2379`, ...etcdctlTls(t.lab.dir), '--dial-timeout', '2s', ...args],
+    10_000,
+  );
 
 beforeAll(async () => {
   t = await startRegistryLab({ hosts: 3, leaseSeconds: 3, registryMembers: 3, managedRegistry: true });

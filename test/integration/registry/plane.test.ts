@@ -27,8 +27,14 @@ const vtep = (h: string): string => host(t, h).underlayAddress;
 async function entries(h: string): Promise<{ flood: string[]; macs: string[]; neigh: string[] }> {
   const rows = await fdb(t, h, VXLAN);
   return {
-    flood: rows.filter((r) => r.mac === '00:00:00:00:00:00').map((r) => r.dst!).sort(),
-    macs: rows.filter((r) => r.mac !== '00:00:00:00:00:00' && r.dst !== undefined).map((r) => `${r.mac}>${r.dst}`).sort(),
+    flood: rows
+      .filter((r) => r.mac === '00:00:00:00:00:00')
+      .map((r) => r.dst!)
+      .sort(),
+    macs: rows
+      .filter((r) => r.mac !== '00:00:00:00:00:00' && r.dst !== undefined)
+      .map((r) => `${r.mac}>${r.dst}`)
+      .sort(),
     neigh: (await neighbors(t, h, BRIDGE)).map((n) => `${n.dst}=${n.lladdr}`).sort(),
   };
 }
@@ -37,7 +43,10 @@ async function entries(h: string): Promise<{ flood: string[]; macs: string[]; ne
 function expected(h: string, present: string[]): { flood: string[]; macs: string[]; neigh: string[] } {
   const others = nics.filter((n) => n.host !== h && present.includes(n.host));
   return {
-    flood: present.filter((p) => p !== h).map(vtep).sort(),
+    flood: present
+      .filter((p) => p !== h)
+      .map(vtep)
+      .sort(),
     macs: others.map((n) => `${n.mac}>${vtep(n.host)}`).sort(),
     neigh: others.map((n) => `${addr(n.ip)}=${n.mac}`).sort(),
   };
@@ -65,8 +74,16 @@ describe('registry control plane', () => {
   it('NICs of one subnet on three hosts ping each other, from entries the agents learned through etcd', async () => {
     for (const h of HOSTS) await waitEntries(h, HOSTS, 10_000);
     await pingAll();
-    expect(await t.client('h1').network.getVtepTable({ id: 'web' }).catch((e: unknown) => e)).toMatchObject({ code: grpcStatus.NOT_FOUND });
-    const put = await t.client('h1').network.putVtepTable({ table: { subnetId: 'web', floodVteps: [vtep('h2')], fdb: [], neighbors: [] } }).catch((e: unknown) => e);
+    expect(
+      await t
+        .client('h1')
+        .network.getVtepTable({ id: 'web' })
+        .catch((e: unknown) => e),
+    ).toMatchObject({ code: grpcStatus.NOT_FOUND });
+    const put = await t
+      .client('h1')
+      .network.putVtepTable({ table: { subnetId: 'web', floodVteps: [vtep('h2')], fdb: [], neighbors: [] } })
+      .catch((e: unknown) => e);
     expect(put).toMatchObject({ code: grpcStatus.FAILED_PRECONDITION });
     const keys = await registryKeys(t, '/vxcloud/');
     expect(keys.filter((k) => !k.startsWith('/vxcloud/ip/') && !k.startsWith('/vxcloud/mac/'))).toEqual([
@@ -89,7 +106,7 @@ describe('registry control plane', () => {
     expect(inv.hosts.map((x) => [x.name, x.underlayAddress, x.up, x.controlPlane])).toEqual(HOSTS.map((n) => [n, vtep(n), true, 'registry']));
   });
 
-  it("a stopped agent shows as down within its lease, while the others keep its entries and traffic to its NICs flows", async () => {
+  it('a stopped agent shows as down within its lease, while the others keep its entries and traffic to its NICs flows', async () => {
     const h3 = host(t, 'h3');
     process.kill(h3.pid, 'SIGSTOP');
     const stoppedAt = Date.now();
@@ -121,7 +138,9 @@ describe('registry control plane', () => {
     const monitor = spawn('ip', ['netns', 'exec', host(t, 'h1').namespace, 'bridge', 'monitor', 'fdb'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let events = '';
     monitor.stdout.on('data', (d: Buffer) => (events += d.toString()));
-    const flow = spawn('ip', ['netns', 'exec', nicNamespace(t, nics[0]!), 'ping', '-c', '40', '-i', '0.1', '-W', '1', addr(nics[2]!.ip)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const flow = spawn('ip', ['netns', 'exec', nicNamespace(t, nics[0]!), 'ping', '-c', '40', '-i', '0.1', '-W', '1', addr(nics[2]!.ip)], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     let out = '';
     flow.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const done = new Promise<number>((r) => flow.on('exit', (code) => r(code ?? -1)));
@@ -164,7 +183,8 @@ describe('registry control plane', () => {
 
   it('refuses overlapping subnets of one VPC put at once on hosts that share none of them; the loser holds nothing', async () => {
     for (const h of ['h2', 'h3']) await t.client(h).network.putVpc({ vpc: { id: 'c', name: 'c', tenant: 'c', cidr: '198.18.0.0/15' } });
-    const put = (h: string, id: string, cidr: string) => t.client(h).network.putSubnet({ subnet: { id, vpcId: 'c', name: id, cidr, vni: 0, vlan: 0, gateway: '' } });
+    const put = (h: string, id: string, cidr: string) =>
+      t.client(h).network.putSubnet({ subnet: { id, vpcId: 'c', name: id, cidr, vni: 0, vlan: 0, gateway: '' } });
     const [one, two] = await Promise.allSettled([put('h2', 'c1', '198.18.5.0/24'), put('h3', 'c2', '198.18.5.128/25')]);
     const won = one.status === 'fulfilled' ? { host: 'h2', id: 'c1' } : { host: 'h3', id: 'c2' };
     const lost = one.status === 'fulfilled' ? { host: 'h3', id: 'c2', r: two } : { host: 'h2', id: 'c1', r: one };

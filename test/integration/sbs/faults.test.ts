@@ -42,7 +42,10 @@ for b in range(int(os.environ['START']), int(os.environ['END'])):
 /** Runs the writer against `uri` from block `start`; resolves with the blocks it saw acknowledged. */
 function writer(uri: string, start: number, end: number, onAck: (b: number) => void, timeoutMs: number): Promise<{ code: number | null }> {
   return new Promise((resolve) => {
-    const child = spawn('nbdsh', ['-c', WRITER], { env: { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}`, URI: uri, START: String(start), END: String(end) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('nbdsh', ['-c', WRITER], {
+      env: { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}`, URI: uri, START: String(start), END: String(end) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     let buf = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -90,11 +93,17 @@ describe('faults', () => {
     const until = Date.now() + 180_000;
     for (let attempt = 0; next < END && Date.now() < until; attempt++) {
       const via = killed ? targets[1 + (attempt % 2)]! : leader;
-      await writer(s.uri(via, 'stream'), next, END, (b) => {
-        acked.add(b);
-        next = b + 1;
-        if (!killed && acked.size >= 300) killing = kill();
-      }, Math.max(1000, until - Date.now()));
+      await writer(
+        s.uri(via, 'stream'),
+        next,
+        END,
+        (b) => {
+          acked.add(b);
+          next = b + 1;
+          if (!killed && acked.size >= 300) killing = kill();
+        },
+        Math.max(1000, until - Date.now()),
+      );
       await killing;
     }
     expect(killed).toBe(true);
@@ -149,7 +158,11 @@ describe('faults', () => {
     await stopAgent(host(victim));
     await rm(join(s.t.lab.dir, victim, 'storage'), { recursive: true, force: true });
     await restartAgent(s.t.lab, victim);
-    await waitFor(`${victim} to hold a replica of wipe again`, 60_000, async () => (await s.volumes(victim).getVolume({ id: 'wipe' }, 3000)).status === 'healthy');
+    await waitFor(
+      `${victim} to hold a replica of wipe again`,
+      60_000,
+      async () => (await s.volumes(victim).getVolume({ id: 'wipe' }, 3000)).status === 'healthy',
+    );
     expect(await readFile(host(victim).logFile, 'utf8')).toMatch(/"volume":"wipe".*"msg":"installed snapshot"/);
     // It came back as a new raft member, one that never voted; the others kept theirs.
     const members = (await s.volumes(leader).getVolume({ id: 'wipe' })).replicaStatus.map((r) => [r.host!.name, r.memberId]);

@@ -28,7 +28,8 @@ export async function startStorageLab(hosts = 3, opts: Pick<LabOptions, 'nbdTls'
     volumes: (host) => clients.get(host)!.volumes,
     hosts: t.lab.hosts.map((h) => ({ name: h.name, endpoint: `${h.underlayAddress}:${AGENT_PORT}` })),
     uri: (host, id) => `nbd+unix:///${id}?socket=${nbdSocketPath(t.lab, host)}`,
-    tlsUri: (host, id, certDir = nbdClientCertDir(t.lab)) => `nbds+unix:///${id}?socket=${nbdSocketPath(t.lab, host)}&tls-certificates=${encodeURIComponent(certDir)}`,
+    tlsUri: (host, id, certDir = nbdClientCertDir(t.lab)) =>
+      `nbds+unix:///${id}?socket=${nbdSocketPath(t.lab, host)}&tls-certificates=${encodeURIComponent(certDir)}`,
     async down() {
       for (const c of clients.values()) c.close();
       await t.down();

@@ -69,7 +69,7 @@ describe("a tenant's volume", () => {
   });
 
   it('over NBD: its tenant and an operator are served; the other tenant and plaintext find no such export', async () => {
-    const uri = (id: string, who: string): string => s.tlsUri('h1', id, dirs.get(who)!);
+    const uri = (id: string, who: string): string => s.tlsUri('h1', id, dirs.get(who));
     for (const who of ['t1', 'operator']) {
       const { stdout } = await runOk('nbdinfo', ['--size', uri('tv', who)], 30_000);
       expect(stdout.trim(), who).toBe(String(16 * MiB));
@@ -80,7 +80,7 @@ describe("a tenant's volume", () => {
     const plain = await run('nbdinfo', ['--size', s.uri('h1', 'tv')], 30_000);
     expect(plain.code).not.toBe(0);
     // A tenant's listing holds its own exports only.
-    const { stdout } = await runOk('nbdinfo', ['--list', '--json', s.tlsUri('h1', '', dirs.get('t2')!)], 30_000);
+    const { stdout } = await runOk('nbdinfo', ['--list', '--json', s.tlsUri('h1', '', dirs.get('t2'))], 30_000);
     expect((JSON.parse(stdout) as { exports: { 'export-name': string }[] }).exports.map((e) => e['export-name'])).toEqual([]);
   });
 
@@ -101,7 +101,11 @@ describe("a tenant's volume", () => {
     }
     expect((await s.volumes('h1').getVolume({ id: 'tv' })).status).toBe('healthy');
     expect((await s.volumes('h1').listVolumes({})).volumes.map((v) => v.id)).not.toContain('planted');
-    const tenant = new RaftPeerClient(s.t.lab.hosts[0]!.endpoint, { ca: base.ca, cert: await readFile(s.t.lab.tenants!.t1!.cert), key: await readFile(s.t.lab.tenants!.t1!.key) });
+    const tenant = new RaftPeerClient(s.t.lab.hosts[0]!.endpoint, {
+      ca: base.ca,
+      cert: await readFile(s.t.lab.tenants!.t1!.cert),
+      key: await readFile(s.t.lab.tenants!.t1!.key),
+    });
     try {
       expect(await outcome(tenant.raft.propose({ volumeId: 'tv', command: Buffer.alloc(0) }))).toBe('PERMISSION_DENIED');
     } finally {
@@ -111,6 +115,6 @@ describe("a tenant's volume", () => {
 
   it("an operator's volume of no tenant is served as before, but not to tenants", async () => {
     expect((await runOk('nbdinfo', ['--size', s.uri('h1', 'ov')], 30_000)).stdout.trim()).toBe(String(16 * MiB));
-    expect((await run('nbdinfo', ['--size', s.tlsUri('h1', 'ov', dirs.get('t1')!)], 30_000)).code).not.toBe(0);
+    expect((await run('nbdinfo', ['--size', s.tlsUri('h1', 'ov', dirs.get('t1'))], 30_000)).code).not.toBe(0);
   });
 });

@@ -136,7 +136,11 @@ r['zero'] = h.pread(1 << 20, 0) == bytes(1 << 20)
       `driver=nbd,server.type=unix,server.path=${nbdSocketPath(s.t.lab, host)},export=sec,tls-creds=tls0,tls-hostname=${hostname}`;
     const object = `tls-creds-x509,id=tls0,dir=${dir},endpoint=client`;
     await runOk('qemu-io', ['--object', object, '--image-opts', '-c', 'write -P 0x3c 4M 1M', '-c', 'flush', image('h1', 'h1')], 60_000);
-    const back = await runOk('qemu-io', ['--object', object, '--image-opts', '-c', 'read -P 0x3c 4M 1M', '-c', 'read -P 0x5a 1M 2M', image('h3', 'h3')], 60_000);
+    const back = await runOk(
+      'qemu-io',
+      ['--object', object, '--image-opts', '-c', 'read -P 0x3c 4M 1M', '-c', 'read -P 0x5a 1M 2M', image('h3', 'h3')],
+      60_000,
+    );
     expect(back.stdout).not.toMatch(/Pattern verification failed/);
     // The certificate of h2 does not name h1.
     const wrong = await run('qemu-io', ['--object', object, '--image-opts', '-c', 'read 0 4k', image('h2', 'h1')], 60_000);

@@ -61,9 +61,17 @@ describe('volumes', () => {
   });
 
   it('writes through one replica and reads back through every other (qemu-io: write, zero, discard)', async () => {
-    await runOk('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5a 1M 2M', '-c', 'write -z 2M 64k', '-c', 'discard 3M 4k', '-c', 'flush', s.uri('h2', 'vol1')], 60_000);
+    await runOk(
+      'qemu-io',
+      ['-f', 'raw', '-c', 'write -P 0x5a 1M 2M', '-c', 'write -z 2M 64k', '-c', 'discard 3M 4k', '-c', 'flush', s.uri('h2', 'vol1')],
+      60_000,
+    );
     for (const h of ['h1', 'h3']) {
-      const out = await runOk('qemu-io', ['-f', 'raw', '-c', 'read -P 0x5a 1M 1M', '-c', 'read -P 0 2M 64k', '-c', 'read -P 0x5a 2112k 960k', '-c', 'read -P 0 0 1M', s.uri(h, 'vol1')], 60_000);
+      const out = await runOk(
+        'qemu-io',
+        ['-f', 'raw', '-c', 'read -P 0x5a 1M 1M', '-c', 'read -P 0 2M 64k', '-c', 'read -P 0x5a 2112k 960k', '-c', 'read -P 0 0 1M', s.uri(h, 'vol1')],
+        60_000,
+      );
       expect(out.stdout).not.toMatch(/Pattern verification failed/);
     }
   }, 120_000);
@@ -97,7 +105,8 @@ describe('volumes', () => {
   }, 120_000);
 
   it('refuses bad input with the field named', async () => {
-    const create = (over: Record<string, unknown>): Promise<ServiceError> => rpcError(s.volumes('h1').createVolume({ id: 'bad', sizeBytes: 64 * MiB, replicas: 3, hosts: s.hosts, tenant: '', ...over }));
+    const create = (over: Record<string, unknown>): Promise<ServiceError> =>
+      rpcError(s.volumes('h1').createVolume({ id: 'bad', sizeBytes: 64 * MiB, replicas: 3, hosts: s.hosts, tenant: '', ...over }));
     expect((await create({ sizeBytes: 0 })).details).toBe('size_bytes: 0 is not a positive number of bytes');
     expect((await create({ sizeBytes: 4097 })).details).toBe('size_bytes: 4097 is not a multiple of 4096');
     expect((await create({ replicas: 4 })).details).toBe('replicas: 4 replicas need 4 storage hosts; 3 given in hosts');
@@ -128,18 +137,28 @@ describe('volumes', () => {
   }, 60_000);
 
   it('vxctl volume list|show: each volume once, each replica with its role, and an export URI that works from here', async () => {
-    const vxctl = async (...args: string[]): Promise<string> => (await runOk(process.execPath, ['dist/vxctl/main.js', 'volume', ...args, '--lab-file', labFilePath(s.t.lab.dir)], 20_000)).stdout;
+    const vxctl = async (...args: string[]): Promise<string> =>
+      (await runOk(process.execPath, ['dist/vxctl/main.js', 'volume', ...args, '--lab-file', labFilePath(s.t.lab.dir)], 20_000)).stdout;
     const size = (await s.volumes('h1').getVolume({ id: 'vol1' })).sizeBytes;
     const out = await vxctl('list');
     const list = out.split('\n').map((l) => l.trim());
-    expect(list.filter((l) => /^vol1\s/.test(l)), out).toHaveLength(1);
+    expect(
+      list.filter((l) => /^vol1\s/.test(l)),
+      out,
+    ).toHaveLength(1);
     expect(list.find((l) => /^vol1\s/.test(l))).toMatch(new RegExp(`^vol1\\s+-\\s+${size / MiB} MiB\\s+h1,h2,h3\\s+healthy\\s+h[123]$`));
     const show = await vxctl('show', 'vol1');
-    const rows = show.split('\n').map((l) => l.trim()).filter((l) => /^h[123]\s/.test(l));
+    const rows = show
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /^h[123]\s/.test(l));
     expect(rows).toHaveLength(3);
     expect(rows.filter((l) => /^h[123]\s+leader\s/.test(l))).toHaveLength(1);
     // The URI the table gives for h3, followed verbatim from this (the root) namespace.
-    const uri = rows.find((l) => l.startsWith('h3'))!.split(/\s+/).at(-1)!;
+    const uri = rows
+      .find((l) => l.startsWith('h3'))!
+      .split(/\s+/)
+      .at(-1)!;
     expect(uri).toMatch(/^nbd\+unix:\/\/\/vol1\?socket=/);
     expect((await runOk('nbdinfo', ['--size', uri], 30_000)).stdout.trim()).toBe(String(size));
   });

@@ -115,10 +115,7 @@ export function cpio(entries: { name: string; mode: number; data?: Buffer }[]): 
   const push = (name: string, mode: number, data: Buffer): void => {
     const hex = (v: number): string => v.toString(16).padStart(8, '0');
     const nameBuf = Buffer.from(`${name}\0`);
-    const hdr = Buffer.from(
-      '070701' + [ino++, mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, nameBuf.length, 0].map(hex).join(''),
-      'latin1',
-    );
+    const hdr = Buffer.from('070701' + [ino++, mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, nameBuf.length, 0].map(hex).join(''), 'latin1');
     parts.push(hdr, nameBuf, pad(hdr.length + nameBuf.length), data, pad(data.length));
   };
   for (const e of entries) push(e.name, e.mode, e.data ?? Buffer.alloc(0));

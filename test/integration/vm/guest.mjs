@@ -31,7 +31,11 @@ function stopAgent() {
 function exec(req) {
   return new Promise((resolve) => {
     execFile(req.argv[0], req.argv.slice(1), { timeout: req.timeoutMs ?? 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr: stderr || (err && typeof err.code !== 'number' ? String(err.message) : '') });
+      resolve({
+        code: err ? (typeof err.code === 'number' ? err.code : -1) : 0,
+        stdout,
+        stderr: stderr || (err && typeof err.code !== 'number' ? String(err.message) : ''),
+      });
     });
   });
 }

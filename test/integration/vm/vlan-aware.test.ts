@@ -35,6 +35,7 @@ const nicOf = (h: (typeof HOSTS)[number], s: (typeof SUBNETS)[number]) => ({
   namespace: `ns-${s.id}`,
   createNamespace: true,
   ifname: 'eth0',
+  dhcp: false,
 });
 const addr = (cidr: string): string => cidr.split('/')[0]!;
 
@@ -81,10 +82,14 @@ async function ping(vm: Vm, ns: string, ip: string): Promise<boolean> {
 }
 
 async function waitAgent(i: number, mode: DataplaneMode): Promise<void> {
-  await eventually(`${HOSTS[i]!.name} agent serving in mode ${mode}`, async () => {
-    const h = await clients[i]!.host.getHost({}, 5000);
-    if (h.dataplaneMode !== mode) throw new Error(`mode ${h.dataplaneMode}`);
-  }, 90_000);
+  await eventually(
+    `${HOSTS[i]!.name} agent serving in mode ${mode}`,
+    async () => {
+      const h = await clients[i]!.host.getHost({}, 5000);
+      if (h.dataplaneMode !== mode) throw new Error(`mode ${h.dataplaneMode}`);
+    },
+    90_000,
+  );
 }
 
 beforeAll(async () => {
@@ -106,7 +111,17 @@ beforeAll(async () => {
     await writeFile(join(share, 'auto.yaml'), agentYaml(h, 'auto'));
     await writeFile(join(share, 'bridge-per-subnet.yaml'), agentYaml(h, 'bridge-per-subnet'));
     await writeFile(join(share, 'guest.json'), JSON.stringify({ repo: REPO, config: '/vx/auto.yaml' }));
-    vms.push(await Vm.start({ name: h.name, artefacts, repo: REPO, shareDir: share, underlayAddress: h.underlay, linkPort: linkPorts[i]!, peerLinkPort: linkPorts[1 - i]! }));
+    vms.push(
+      await Vm.start({
+        name: h.name,
+        artefacts,
+        repo: REPO,
+        shareDir: share,
+        underlayAddress: h.underlay,
+        linkPort: linkPorts[i]!,
+        peerLinkPort: linkPorts[1 - i]!,
+      }),
+    );
   }
   for (const vm of vms) clients.push(new AgentClient(`127.0.0.1:${vm.apiPort}`, tls, 'localhost'));
   await Promise.all(vms.map((vm) => vm.waitConsole(/vx-guest: ready/, 90_000)));
@@ -142,18 +157,30 @@ describe('VLAN-aware bridges on a stock Debian kernel', () => {
         for (const s of SUBNETS) {
           const peer = HOSTS[1 - i]!;
           const nic = nicOf(peer, s);
-          await c.putVtepTable({ table: { subnetId: s.id, floodVteps: [peer.underlay], fdb: [{ mac: nic.mac, vtep: peer.underlay }], neighbors: [{ ip: addr(nic.ip), mac: nic.mac }] } });
+          await c.putVtepTable({
+            table: {
+              subnetId: s.id,
+              floodVteps: [peer.underlay],
+              fdb: [{ mac: nic.mac, vtep: peer.underlay }],
+              neighbors: [{ ip: addr(nic.ip), mac: nic.mac }],
+            },
+          });
           await c.putNic({ nic: nicOf(h, s) });
         }
       }),
     );
     mark('objects put');
     for (const [i, c] of clients.entries()) {
-      for (const s of (await c.network.listSubnets({ parentId: VPC.id }, 20_000)).subnets) expect(s.status, `${HOSTS[i]!.name} ${s.spec!.id}`).toMatchObject({ ready: true, problems: [] });
-      for (const n of (await c.network.listNics({ parentId: '' }, 20_000)).nics) expect(n.status, `${HOSTS[i]!.name} ${n.spec!.id}`).toMatchObject({ ready: true, problems: [] });
+      for (const s of (await c.network.listSubnets({ parentId: VPC.id }, 20_000)).subnets)
+        expect(s.status, `${HOSTS[i]!.name} ${s.spec!.id}`).toMatchObject({ ready: true, problems: [] });
+      for (const n of (await c.network.listNics({ parentId: '' }, 20_000)).nics)
+        expect(n.status, `${HOSTS[i]!.name} ${n.spec!.id}`).toMatchObject({ ready: true, problems: [] });
     }
     // What the kernel has: the VTEPs as access ports, untagged on the subnet's VLAN.
-    const vlans = JSON.parse((await vms[0]!.exec(['bridge', '-j', 'vlan', 'show'])).stdout) as { ifname: string; vlans: { vlan: number; flags?: string[] }[] }[];
+    const vlans = JSON.parse((await vms[0]!.exec(['bridge', '-j', 'vlan', 'show'])).stdout) as {
+      ifname: string;
+      vlans: { vlan: number; flags?: string[] }[];
+    }[];
     const of = (dev: string) => vlans.find((v) => v.ifname === dev)?.vlans;
     expect(of('vxlan100')).toEqual([{ vlan: 101, flags: ['PVID', 'Egress Untagged'] }]);
     expect(of('vxlan200')).toEqual([{ vlan: 20, flags: ['PVID', 'Egress Untagged'] }]);
@@ -174,7 +201,11 @@ describe('VLAN-aware bridges on a stock Debian kernel', () => {
       }
     }
     const peer = nicOf(HOSTS[1]!, SUBNETS[0]!);
-    const neigh = JSON.parse((await vms[0]!.exec(['ip', '-j', 'neigh', 'show', 'dev', 'vxsv100'])).stdout) as { dst: string; lladdr: string; state: string[] }[];
+    const neigh = JSON.parse((await vms[0]!.exec(['ip', '-j', 'neigh', 'show', 'dev', 'vxsv100'])).stdout) as {
+      dst: string;
+      lladdr: string;
+      state: string[];
+    }[];
     expect(neigh).toEqual([{ dst: addr(peer.ip), lladdr: peer.mac, state: ['PERMANENT'] }]);
   });
 
@@ -182,7 +213,9 @@ describe('VLAN-aware bridges on a stock Debian kernel', () => {
     await vms[1]!.restartAgent('/vx/bridge-per-subnet.yaml');
     await waitAgent(1, DataplaneMode.DATAPLANE_MODE_BRIDGE_PER_SUBNET);
     mark('vm2 restarted in bridge-per-subnet mode');
-    const links = (JSON.parse((await vms[1]!.exec(['ip', '-j', 'link', 'show'])).stdout) as { ifname: string; master?: string }[]).filter((l) => l.ifname.startsWith('vx'));
+    const links = (JSON.parse((await vms[1]!.exec(['ip', '-j', 'link', 'show'])).stdout) as { ifname: string; master?: string }[]).filter((l) =>
+      l.ifname.startsWith('vx'),
+    );
     expect(links.filter((l) => l.ifname.startsWith('vxvpc') || l.ifname.startsWith('vxsv'))).toEqual([]);
     expect(links.find((l) => l.ifname === 'vxlan100')?.master).toBe('vxbr100');
     expect(links.find((l) => l.ifname === 'vxlan200')?.master).toBe('vxbr200');

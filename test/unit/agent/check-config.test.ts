@@ -30,7 +30,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vxcloud-check-'));
   const ca = await createCa('test CA');
   await writePair(dir, 'ca', ca);
-  for (const h of ['h1', 'h2']) await writePair(dir, h, await issue(ca, { commonName: h, role: 'host', ips: ['192.0.2.11'], identity: { kind: 'host', host: h } }));
+  for (const h of ['h1', 'h2'])
+    await writePair(dir, h, await issue(ca, { commonName: h, role: 'host', ips: ['192.0.2.11'], identity: { kind: 'host', host: h } }));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -42,11 +43,13 @@ describe('vxcloud-agent --check-config', () => {
     expect(await checkConfig(path)).toBe(`${path}: good — host h1 (compute), underlay eth0 192.0.2.11, control plane static, no registry`);
   });
 
-  it('names the field of a file that cannot be read, of another host\'s certificate, and of a bad value', async () => {
+  it("names the field of a file that cannot be read, of another host's certificate, and of a bad value", async () => {
     const missing = await write('missing.yaml', config('h1.pem', 'nowhere-key.pem'));
     await expect(checkConfig(missing)).rejects.toThrow(`${missing}: tls.key: ${join(dir, 'nowhere-key.pem')} cannot be read (ENOENT)`);
     const other = await write('other.yaml', config('h2.pem'));
-    await expect(checkConfig(other)).rejects.toThrow(`${other}: tls.cert: ${join(dir, 'h2.pem')} is the certificate of host h2, not of host h1: mint one with \`vxctl certs host h1 --ip 192.0.2.11\``);
+    await expect(checkConfig(other)).rejects.toThrow(
+      `${other}: tls.cert: ${join(dir, 'h2.pem')} is the certificate of host h2, not of host h1: mint one with \`vxctl certs host h1 --ip 192.0.2.11\``,
+    );
     const bad = await write('bad.yaml', config('h1.pem').replace('192.0.2.11', '192.0.2'));
     await expect(checkConfig(bad)).rejects.toThrow(/underlay\.address/);
   });
@@ -54,7 +57,9 @@ describe('vxcloud-agent --check-config', () => {
   it('exits 0 for a good config and 1 for a bad one, as a systemd ExecStartPre needs', async () => {
     const run = (file: string): Promise<{ code: number; out: string }> =>
       new Promise((resolve) => {
-        execFile(join(REPO, 'bin/vxcloud-agent'), ['--check-config', file], (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, out: stdout + stderr }));
+        execFile(join(REPO, 'bin/vxcloud-agent'), ['--check-config', file], (err, stdout, stderr) =>
+          resolve({ code: err ? Number(err.code) : 0, out: stdout + stderr }),
+        );
       });
     const good = await run(join(dir, 'good.yaml'));
     expect(good).toMatchObject({ code: 0 });

@@ -37,7 +37,10 @@ describe('agent config', () => {
   it('reads a managed registry member, and refuses one that is not this host at its underlay address', () => {
     const reg = (managed: string): string =>
       `${good}registry:\n  endpoints: ["https://192.0.2.11:2379"]\n  tls: { ca: r/ca.pem, cert: r/c.pem, key: r/c-key.pem }\n  managed: ${managed}\n`;
-    const ok = parseConfig(reg('{ dataDir: etcd, cluster: ["h1=https://192.0.2.11:2380", "h2=https://192.0.2.12:2380"], cert: r/m.pem, key: r/m-key.pem }'), '/etc/vx');
+    const ok = parseConfig(
+      reg('{ dataDir: etcd, cluster: ["h1=https://192.0.2.11:2380", "h2=https://192.0.2.12:2380"], cert: r/m.pem, key: r/m-key.pem }'),
+      '/etc/vx',
+    );
     expect(ok.registry?.managed).toEqual({
       dataDir: '/etc/vx/etcd',
       cluster: [
@@ -55,9 +58,15 @@ describe('agent config', () => {
       }
       return 'accepted';
     };
-    expect(refused('{ dataDir: etcd, cluster: ["h2=https://192.0.2.12:2380"], cert: m.pem, key: k.pem }')).toBe('registry.managed.cluster: names no member "h1" (host.name): add h1=https://192.0.2.11:2380');
-    expect(refused('{ dataDir: etcd, cluster: ["h1=https://192.0.2.99:2380"], cert: m.pem, key: k.pem }')).toMatch(/^registry\.managed\.cluster: member h1 must be at this host's underlay address 192\.0\.2\.11/);
-    expect(refused('{ dataDir: etcd, cluster: ["h1=http://192.0.2.11:2380"], cert: m.pem, key: k.pem }')).toMatch(/^registry\.managed\.cluster: required, every member as NAME=https:/);
+    expect(refused('{ dataDir: etcd, cluster: ["h2=https://192.0.2.12:2380"], cert: m.pem, key: k.pem }')).toBe(
+      'registry.managed.cluster: names no member "h1" (host.name): add h1=https://192.0.2.11:2380',
+    );
+    expect(refused('{ dataDir: etcd, cluster: ["h1=https://192.0.2.99:2380"], cert: m.pem, key: k.pem }')).toMatch(
+      /^registry\.managed\.cluster: member h1 must be at this host's underlay address 192\.0\.2\.11/,
+    );
+    expect(refused('{ dataDir: etcd, cluster: ["h1=http://192.0.2.11:2380"], cert: m.pem, key: k.pem }')).toMatch(
+      /^registry\.managed\.cluster: required, every member as NAME=https:/,
+    );
     expect(refused('{ cluster: ["h1=https://192.0.2.11:2380"], cert: m.pem, key: k.pem }')).toMatch(/^registry\.managed\.dataDir: required/);
   });
 });

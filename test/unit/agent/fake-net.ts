@@ -43,7 +43,14 @@ export class FakeHandle implements NetHandle {
   }
   async createVxlan(name: string, o: { vni: number; local: string; port: number; mtu?: number }): Promise<void> {
     this.fail('create vxlan', name);
-    this.add({ name, kind: 'vxlan', mtu: o.mtu ?? 1450, up: false, mac: '02:00:00:00:00:bb', vxlan: { vni: o.vni, local: o.local, port: o.port, learning: false } });
+    this.add({
+      name,
+      kind: 'vxlan',
+      mtu: o.mtu ?? 1450,
+      up: false,
+      mac: '02:00:00:00:00:bb',
+      vxlan: { vni: o.vni, local: o.local, port: o.port, learning: false },
+    });
   }
   async createVeth(name: string, o: { mtu?: number; peer: { name: string; netns: string; mac?: string; mtu?: number } }): Promise<void> {
     this.fail('create veth', name);
@@ -98,7 +105,10 @@ export class FakeHandle implements NetHandle {
     this.addrs.set(dev, [...(this.addrs.get(dev) ?? []).filter((a) => a !== cidr), cidr]);
   }
   async deleteAddress(dev: string, cidr: string): Promise<void> {
-    this.addrs.set(dev, (this.addrs.get(dev) ?? []).filter((a) => a !== cidr));
+    this.addrs.set(
+      dev,
+      (this.addrs.get(dev) ?? []).filter((a) => a !== cidr),
+    );
   }
   async defaultGateway(): Promise<string | undefined> {
     return this.gateway;
@@ -115,7 +125,10 @@ export class FakeHandle implements NetHandle {
   }
   async deleteFdb(dev: string, entries: FdbEntry[]): Promise<void> {
     const gone = new Set(entries.map((e) => `${e.mac}>${e.dst}`));
-    this.fdbs.set(dev, (this.fdbs.get(dev) ?? []).filter((e) => !gone.has(`${e.mac}>${e.dst}`)));
+    this.fdbs.set(
+      dev,
+      (this.fdbs.get(dev) ?? []).filter((e) => !gone.has(`${e.mac}>${e.dst}`)),
+    );
   }
   async neighbors(dev: string): Promise<NeighborEntry[]> {
     return [...(this.neighs.get(dev) ?? [])];
@@ -125,7 +138,10 @@ export class FakeHandle implements NetHandle {
   }
   async deleteNeighbors(dev: string, entries: NeighborEntry[]): Promise<void> {
     const gone = new Set(entries.map((e) => e.ip));
-    this.neighs.set(dev, (this.neighs.get(dev) ?? []).filter((e) => !gone.has(e.ip)));
+    this.neighs.set(
+      dev,
+      (this.neighs.get(dev) ?? []).filter((e) => !gone.has(e.ip)),
+    );
   }
   close(): void {}
 }

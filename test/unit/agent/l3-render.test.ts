@@ -35,8 +35,22 @@ describe('dnsmasq', () => {
       pidFile: '/s/process.pid',
       leaseSeconds: 600,
       subnets: [
-        { vni: 7, ifname: 'sn7', cidr: '198.18.1.0/24', gateway: '198.18.1.1', mtu: 1450, reservations: [{ mac: '02:00:00:00:00:01', ip: '198.18.1.10', hostname: 'web1' }] },
-        { vni: 8, ifname: 'sn8', cidr: '198.18.2.0/25', gateway: '198.18.2.1', mtu: 1450, reservations: [{ mac: '02:00:00:00:00:02', ip: '198.18.2.10', hostname: '' }] },
+        {
+          vni: 7,
+          ifname: 'sn7',
+          cidr: '198.18.1.0/24',
+          gateway: '198.18.1.1',
+          mtu: 1450,
+          reservations: [{ mac: '02:00:00:00:00:01', ip: '198.18.1.10', hostname: 'web1' }],
+        },
+        {
+          vni: 8,
+          ifname: 'sn8',
+          cidr: '198.18.2.0/25',
+          gateway: '198.18.2.1',
+          mtu: 1450,
+          reservations: [{ mac: '02:00:00:00:00:02', ip: '198.18.2.10', hostname: '' }],
+        },
       ],
     });
     const lines = conf.split('\n');
@@ -73,7 +87,7 @@ describe('nftables ruleset', () => {
   const text = renderRuleset({ legs, external: { ifname: 'ext0', ip: '203.0.113.10', snat: true }, rules, protectedCidrs: ['192.0.2.0/24'] });
   const lines = text.split('\n').map((l) => l.trim());
 
-  it('replaces the router\'s table in one file, whether it exists or not', () => {
+  it("replaces the router's table in one file, whether it exists or not", () => {
     expect(lines.slice(1, 4)).toEqual(['table inet vxrouter {}', 'delete table inet vxrouter', 'table inet vxrouter {']);
   });
 
@@ -150,8 +164,15 @@ stateDir: state
   });
 
   it('reads the external network', () => {
-    const c = parseConfig(base + 'router: { external: { name: internet, bridge: brext, cidr: 203.0.113.0/24, gateway: 203.0.113.1 }, protectedCidrs: [10.0.0.0/8] }\n', '/');
-    expect(c.router).toEqual({ external: { name: 'internet', bridge: 'brext', cidr: '203.0.113.0/24', gateway: '203.0.113.1' }, namespacePrefix: 'vxr-', protectedCidrs: ['10.0.0.0/8'] });
+    const c = parseConfig(
+      base + 'router: { external: { name: internet, bridge: brext, cidr: 203.0.113.0/24, gateway: 203.0.113.1 }, protectedCidrs: [10.0.0.0/8] }\n',
+      '/',
+    );
+    expect(c.router).toEqual({
+      external: { name: 'internet', bridge: 'brext', cidr: '203.0.113.0/24', gateway: '203.0.113.1' },
+      namespacePrefix: 'vxr-',
+      protectedCidrs: ['10.0.0.0/8'],
+    });
   });
 
   it('names the field of each mistake', () => {

@@ -15,7 +15,16 @@ import { FakeNet } from './fake-net.js';
 const ctx = { underlayAddress: '192.0.2.11', underlayMtu: 1500, vxlanPort: 4789 };
 const vpc = { id: 'v', name: 'v', tenant: 't', cidr: '198.18.0.0/16' };
 const subnet: SubnetRecord = { id: 's', vpc_id: 'v', name: 's', cidr: '198.18.1.0/24', vni: 42, vlan: 0, gateway: '' };
-const nic: NicRecord = { id: 'n', subnet_id: 's', kind: 'veth', mac: '02:00:00:00:01:01', ip: '198.18.1.10/24', namespace: 'ns1', create_namespace: true, ifname: 'eth0' };
+const nic: NicRecord = {
+  id: 'n',
+  subnet_id: 's',
+  kind: 'veth',
+  mac: '02:00:00:00:01:01',
+  ip: '198.18.1.10/24',
+  namespace: 'ns1',
+  create_namespace: true,
+  ifname: 'eth0',
+};
 
 let dir: string;
 let net: FakeNet;
@@ -39,7 +48,13 @@ describe('Reconciler', () => {
     await r.putNic(nic);
     expect(names()).toEqual(['eth0', 'lo', nicDevice('veth', 'n'), 'vxbr42', 'vxlan42'].sort());
     const vx = net.host.links_.get('vxlan42')!;
-    expect(vx).toMatchObject({ master: 'vxbr42', mtu: 1450, up: true, port: { learning: false, neighSuppress: true }, vxlan: { vni: 42, local: '192.0.2.11', port: 4789 } });
+    expect(vx).toMatchObject({
+      master: 'vxbr42',
+      mtu: 1450,
+      up: true,
+      port: { learning: false, neighSuppress: true },
+      vxlan: { vni: 42, local: '192.0.2.11', port: 4789 },
+    });
     const ns = net.namespaces.get('ns1')!;
     expect(ns.links_.get('eth0')).toMatchObject({ mac: nic.mac, mtu: 1450, up: true });
     expect(await ns.addresses('eth0')).toEqual(['198.18.1.10/24']);
@@ -84,7 +99,12 @@ describe('Reconciler', () => {
   it('converges the VTEP table exactly, removing entries it no longer holds', async () => {
     await r.putVpc(vpc);
     await r.putSubnet(subnet);
-    const table = { subnet_id: 's', flood_vteps: ['192.0.2.12', '192.0.2.13'], fdb: [{ mac: '02:00:00:00:02:02', vtep: '192.0.2.12' }], neighbors: [{ ip: '198.18.1.20', mac: '02:00:00:00:02:02' }] };
+    const table = {
+      subnet_id: 's',
+      flood_vteps: ['192.0.2.12', '192.0.2.13'],
+      fdb: [{ mac: '02:00:00:00:02:02', vtep: '192.0.2.12' }],
+      neighbors: [{ ip: '198.18.1.20', mac: '02:00:00:00:02:02' }],
+    };
     await r.putVtepTable(table);
     expect(await net.host.fdb('vxlan42')).toHaveLength(3);
     await r.putVtepTable({ ...table, flood_vteps: ['192.0.2.13'], neighbors: [] });

@@ -58,13 +58,29 @@ describe('validateRouter', () => {
 });
 
 describe('validateNatRule', () => {
-  const base: NatRuleInput = { id: 'n', router_id: 'r', type: 'dnat', protocol: 'tcp', external_ip: '203.0.113.10', external_port: 80, internal_ip: '198.18.1.10', internal_port: 8080 };
+  const base: NatRuleInput = {
+    id: 'n',
+    router_id: 'r',
+    type: 'dnat',
+    protocol: 'tcp',
+    external_ip: '203.0.113.10',
+    external_port: 80,
+    internal_ip: '198.18.1.10',
+    internal_port: 8080,
+  };
   const nenv = { router, subnets: subnets.slice(0, 2), routers: [router], rules: [], externalCidr: '203.0.113.0/24' };
 
   it('accepts a port forward, a floating IP and an SNAT of a network', () => {
     expect(validateNatRule(base, nenv)).toEqual([]);
-    expect(validateNatRule({ ...base, type: 'dnat_and_snat', protocol: '', external_ip: '203.0.113.20', external_port: 0, internal_port: 0 }, nenv)).toEqual([]);
-    expect(validateNatRule({ ...base, type: 'snat', protocol: '', external_ip: '203.0.113.21', external_port: 0, internal_ip: '198.18.2.0/28', internal_port: 0 }, nenv)).toEqual([]);
+    expect(validateNatRule({ ...base, type: 'dnat_and_snat', protocol: '', external_ip: '203.0.113.20', external_port: 0, internal_port: 0 }, nenv)).toEqual(
+      [],
+    );
+    expect(
+      validateNatRule(
+        { ...base, type: 'snat', protocol: '', external_ip: '203.0.113.21', external_port: 0, internal_ip: '198.18.2.0/28', internal_port: 0 },
+        nenv,
+      ),
+    ).toEqual([]);
   });
 
   it('names the field of each mistake', () => {
@@ -86,7 +102,16 @@ describe('validateNatRule', () => {
   });
 
   it('refuses duplicates: a forwarded port, a floating IP in use, an internal address translated twice', () => {
-    const fip: NatRuleInput = { ...base, id: 'f', type: 'dnat_and_snat', protocol: '', external_ip: '203.0.113.20', external_port: 0, internal_ip: '198.18.2.10', internal_port: 0 };
+    const fip: NatRuleInput = {
+      ...base,
+      id: 'f',
+      type: 'dnat_and_snat',
+      protocol: '',
+      external_ip: '203.0.113.20',
+      external_port: 0,
+      internal_ip: '198.18.2.10',
+      internal_port: 0,
+    };
     const rules = [{ ...base, id: 'old' }, fip];
     expect(fields(validateNatRule({ ...base, internal_ip: '198.18.1.11' }, { ...nenv, rules }))).toEqual(['ALREADY_EXISTS external_port']);
     expect(fields(validateNatRule({ ...base, external_ip: '203.0.113.20' }, { ...nenv, rules }))).toEqual(['ALREADY_EXISTS external_ip']);

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { checkVolumeId, checkVolumeSize, validateNic, validateSubnet, validateVpc, validateVtepTable, type NicInput, type SubnetInput } from '../../../lib/validation.js';
+import {
+  checkVolumeId,
+  checkVolumeSize,
+  validateNic,
+  validateSubnet,
+  validateVpc,
+  validateVtepTable,
+  type NicInput,
+  type SubnetInput,
+} from '../../../lib/validation.js';
 
 const vpc = { id: 'v', cidr: '198.18.0.0/16' };
 const subnet: SubnetInput = { id: 's', vpc_id: 'v', cidr: '198.18.1.0/24', vni: 10, vlan: 0, gateway: '' };
@@ -72,7 +81,12 @@ describe('validateNic', () => {
 
 describe('validateVtepTable', () => {
   it('names the index of a bad entry', () => {
-    const t = { subnet_id: 's', flood_vteps: ['192.0.2.1'], fdb: [{ mac: '02:00:00:00:00:01', vtep: '192.0.2.1' }], neighbors: [{ ip: '198.18.1.2', mac: '02:00:00:00:00:01' }] };
+    const t = {
+      subnet_id: 's',
+      flood_vteps: ['192.0.2.1'],
+      fdb: [{ mac: '02:00:00:00:00:01', vtep: '192.0.2.1' }],
+      neighbors: [{ ip: '198.18.1.2', mac: '02:00:00:00:00:01' }],
+    };
     expect(validateVtepTable(t)).toEqual([]);
     expect(fields(validateVtepTable({ ...t, fdb: [t.fdb[0]!, { mac: 'zz', vtep: '192.0.2.1' }] }))).toEqual(['fdb[1].mac']);
     expect(fields(validateVtepTable({ ...t, neighbors: [{ ip: '1.2.3', mac: '02:00:00:00:00:01' }] }))).toEqual(['neighbors[0].ip']);

@@ -54,12 +54,18 @@ describe('agent config: controlPlane', () => {
 });
 
 describe('agent config: registry', () => {
-  const base = 'host: { name: h1 }\nunderlay: { interface: eth0, address: 192.0.2.11 }\nlisten: ["unix:///run/a.sock"]\ntls: { ca: ca.pem, cert: c.pem, key: k.pem }\nstateDir: /var/lib/vx\n';
+  const base =
+    'host: { name: h1 }\nunderlay: { interface: eth0, address: 192.0.2.11 }\nlisten: ["unix:///run/a.sock"]\ntls: { ca: ca.pem, cert: c.pem, key: k.pem }\nstateDir: /var/lib/vx\n';
 
   it('makes the registry control plane the default where a registry is configured', () => {
     const c = parseConfig(`${base}registry: { endpoints: ["https://192.0.2.5:2379"], tls: { ca: r/ca.pem, cert: r/c.pem, key: r/k.pem } }\n`, '/etc/vx');
     expect(c.controlPlane.kind).toBe('registry');
-    expect(c.registry).toEqual({ endpoints: ['https://192.0.2.5:2379'], prefix: '/vxcloud/', leaseSeconds: 10, tls: { ca: '/etc/vx/r/ca.pem', cert: '/etc/vx/r/c.pem', key: '/etc/vx/r/k.pem' } });
+    expect(c.registry).toEqual({
+      endpoints: ['https://192.0.2.5:2379'],
+      prefix: '/vxcloud/',
+      leaseSeconds: 10,
+      tls: { ca: '/etc/vx/r/ca.pem', cert: '/etc/vx/r/c.pem', key: '/etc/vx/r/k.pem' },
+    });
   });
 
   it('names the field of each mistake', () => {

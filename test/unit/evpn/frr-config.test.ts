@@ -38,7 +38,12 @@ describe('FRR config rendering', () => {
   });
 
   it('a reflector runs bgpd alone, accepts VTEPs of the underlay prefix and shares one cluster-id', () => {
-    const p = frrPlan(cp({ asn: 4200000000, coalesceTimeMs: 50, timers: { keepaliveSeconds: 1, holdSeconds: 3 } }), ['management'], '192.0.2.15', '192.0.2.0/24');
+    const p = frrPlan(
+      cp({ asn: 4200000000, coalesceTimeMs: 50, timers: { keepaliveSeconds: 1, holdSeconds: 3 } }),
+      ['management'],
+      '192.0.2.15',
+      '192.0.2.0/24',
+    );
     expect(needsZebra(p)).toBe(false);
     const text = renderFrrConfig(p);
     expect(text).toContain('bgp no-rib\n');
@@ -52,7 +57,12 @@ describe('FRR config rendering', () => {
   });
 
   it('a host that is both reflector and VTEP peers only with the other reflectors; configured ranges win', () => {
-    const p = frrPlan(cp({ listenRanges: ['192.0.2.0/25', '198.51.100.0/24'], clusterId: '10.0.0.1' }), ['management', 'compute'], '192.0.2.14', '192.0.2.0/24');
+    const p = frrPlan(
+      cp({ listenRanges: ['192.0.2.0/25', '198.51.100.0/24'], clusterId: '10.0.0.1' }),
+      ['management', 'compute'],
+      '192.0.2.14',
+      '192.0.2.0/24',
+    );
     const text = renderFrrConfig(p);
     expect(text).toContain(' neighbor 192.0.2.15 peer-group RR\n');
     expect(text).not.toContain('192.0.2.14 peer-group');
@@ -107,7 +117,23 @@ describe('reading FRR back', () => {
 describe('managed daemons', () => {
   it('run with argv arrays, no TCP vty, everything in the private run dir', () => {
     const s = cp({ frr: { runDir: '/run/x/frr' } }).frr;
-    expect(daemonArgv(s, 'zebra', true)).toEqual(['/usr/lib/frr/zebra', '-F', 'datacenter', '-P', '0', '-u', 'frr', '--vty_socket', '/run/x/frr', '-i', '/run/x/frr/zebra.pid', '--log', 'file:/run/x/frr/zebra.log', '-z', '/run/x/frr/zserv.api']);
+    expect(daemonArgv(s, 'zebra', true)).toEqual([
+      '/usr/lib/frr/zebra',
+      '-F',
+      'datacenter',
+      '-P',
+      '0',
+      '-u',
+      'frr',
+      '--vty_socket',
+      '/run/x/frr',
+      '-i',
+      '/run/x/frr/zebra.pid',
+      '--log',
+      'file:/run/x/frr/zebra.log',
+      '-z',
+      '/run/x/frr/zserv.api',
+    ]);
     expect(daemonArgv(s, 'bgpd', false).slice(-1)).toEqual(['-Z']);
   });
 });

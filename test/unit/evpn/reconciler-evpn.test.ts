@@ -16,7 +16,16 @@ import { FakeNet } from '../agent/fake-net.js';
 const ctx = { underlayAddress: '192.0.2.11', underlayMtu: 1500, vxlanPort: 4789 };
 const vpc = { id: 'v', name: 'v', tenant: 't', cidr: '198.18.0.0/16' };
 const subnet: SubnetRecord = { id: 's', vpc_id: 'v', name: 's', cidr: '198.18.1.0/24', vni: 42, vlan: 0, gateway: '' };
-const nic = (id: string, last: number): NicRecord => ({ id, subnet_id: 's', kind: 'veth', mac: `02:00:00:00:01:${last}`, ip: `198.18.1.${last}/24`, namespace: `ns-${id}`, create_namespace: true, ifname: 'eth0' });
+const nic = (id: string, last: number): NicRecord => ({
+  id,
+  subnet_id: 's',
+  kind: 'veth',
+  mac: `02:00:00:00:01:${last}`,
+  ip: `198.18.1.${last}/24`,
+  namespace: `ns-${id}`,
+  create_namespace: true,
+  ifname: 'eth0',
+});
 
 let dir: string;
 let net: FakeNet;
@@ -53,7 +62,10 @@ describe('Reconciler with the evpn control plane', () => {
   });
 
   it("leaves the VTEP's FDB to zebra", async () => {
-    const zebra = [{ mac: '00:00:00:00:00:00', dst: '192.0.2.12' }, { mac: '02:00:00:00:02:01', dst: '192.0.2.12' }];
+    const zebra = [
+      { mac: '00:00:00:00:00:00', dst: '192.0.2.12' },
+      { mac: '02:00:00:00:02:01', dst: '192.0.2.12' },
+    ];
     await net.host.replaceFdb('vxlan42', zebra);
     await r.putNic(nic('a', 10));
     await r.reconcileAll();
@@ -61,6 +73,9 @@ describe('Reconciler with the evpn control plane', () => {
   });
 
   it('refuses static VTEP tables', async () => {
-    await expect(r.putVtepTable({ subnet_id: 's', flood_vteps: ['192.0.2.12'], fdb: [], neighbors: [] })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', field: 'subnet_id' });
+    await expect(r.putVtepTable({ subnet_id: 's', flood_vteps: ['192.0.2.12'], fdb: [], neighbors: [] })).rejects.toMatchObject({
+      code: 'FAILED_PRECONDITION',
+      field: 'subnet_id',
+    });
   });
 });

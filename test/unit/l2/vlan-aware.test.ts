@@ -84,7 +84,9 @@ describe('names and VLANs', () => {
 
   it('a clash in one VPC is named, whichever side is derived; other VPCs do not clash', () => {
     const derived = { ...s2, id: 'd', vlan: 0, vni: 42 + 4094 };
-    expect(vlanConflict(derived, [s1])).toMatch(/subnet "d" would use VLAN 43 \(derived from VNI 4136\), which subnet "s1" of VPC "vpc-a" uses as VLAN 43 \(derived from VNI 42\): set vlan/);
+    expect(vlanConflict(derived, [s1])).toMatch(
+      /subnet "d" would use VLAN 43 \(derived from VNI 4136\), which subnet "s1" of VPC "vpc-a" uses as VLAN 43 \(derived from VNI 42\): set vlan/,
+    );
     expect(vlanConflict({ ...s2, vlan: 43 }, [s1])).toMatch(/VLAN 43, which subnet "s1"/);
     expect(vlanConflict({ ...s2, vlan: 43, vpc_id: 'other' }, [s1])).toBeUndefined();
     expect(vlanConflict(s1, [s1, s2])).toBeUndefined();
@@ -101,7 +103,14 @@ describe('the VLAN-aware layout through the reconciler', () => {
     expect(link(BR)).toMatchObject({ kind: 'bridge', mtu: 1450, up: true, bridge: { vlanFiltering: true }, mac: vpcBridgeMac('vpc-a', ctx) });
     expect(vpcBridgeMac('vpc-a', ctx)).toMatch(/^02(:[0-9a-f]{2}){5}$/);
     expect(vpcBridgeMac('vpc-a', { ...ctx, underlayAddress: '192.0.2.12' })).not.toBe(vpcBridgeMac('vpc-a', ctx));
-    expect(link('vxlan42')).toMatchObject({ master: BR, mtu: 1450, up: true, port: { learning: false, neighSuppress: true }, vlans: access(43), vxlan: { vni: 42 } });
+    expect(link('vxlan42')).toMatchObject({
+      master: BR,
+      mtu: 1450,
+      up: true,
+      port: { learning: false, neighSuppress: true },
+      vlans: access(43),
+      vxlan: { vni: 42 },
+    });
     expect(link('vxlan77')).toMatchObject({ master: BR, vlans: access(10) });
     expect(link('vxsv42')).toMatchObject({ kind: 'vlan', up: true, vlan: { id: 43, parent: BR } });
     expect(link(veth)).toMatchObject({ master: BR, vlans: access(43), mtu: 1450 });
@@ -124,7 +133,12 @@ describe('the VLAN-aware layout through the reconciler', () => {
 
   it('puts the VTEP table’s FDB on the VTEP and its neighbours on the VLAN device', async () => {
     await build();
-    const t: VtepTableRecord = { subnet_id: 's1', flood_vteps: ['192.0.2.12'], fdb: [{ mac: '02:00:00:00:09:01', vtep: '192.0.2.12' }], neighbors: [{ ip: '198.18.1.20', mac: '02:00:00:00:09:01' }] };
+    const t: VtepTableRecord = {
+      subnet_id: 's1',
+      flood_vteps: ['192.0.2.12'],
+      fdb: [{ mac: '02:00:00:00:09:01', vtep: '192.0.2.12' }],
+      neighbors: [{ ip: '198.18.1.20', mac: '02:00:00:00:09:01' }],
+    };
     await r.putVtepTable(t);
     expect(net.host.fdbs.get('vxlan42')).toHaveLength(2);
     expect(net.host.neighs.get('vxsv42')).toEqual([{ ip: '198.18.1.20', mac: '02:00:00:00:09:01' }]);
@@ -230,7 +244,8 @@ describe('choosing the mode', () => {
   });
 
   it('config: dataplane defaults to auto and takes only the three settings', () => {
-    const base = 'host: { name: h1 }\nunderlay: { interface: eth1, address: 192.0.2.11 }\nlisten: ["unix:///tmp/a.sock"]\ntls: { ca: ca.pem, cert: c.pem, key: k.pem }\nstateDir: /tmp/s\n';
+    const base =
+      'host: { name: h1 }\nunderlay: { interface: eth1, address: 192.0.2.11 }\nlisten: ["unix:///tmp/a.sock"]\ntls: { ca: ca.pem, cert: c.pem, key: k.pem }\nstateDir: /tmp/s\n';
     expect(parseConfig(base, '/etc').dataplane).toBe('auto');
     expect(parseConfig(base + 'dataplane: vlan-aware\n', '/etc').dataplane).toBe('vlan-aware');
     expect(() => parseConfig(base + 'dataplane: vlan\n', '/etc')).toThrow(/dataplane: one of auto, bridge-per-subnet, vlan-aware/);

@@ -13,7 +13,7 @@ export class VlanFakeHandle extends FakeHandle {
     await super.createBridge(name, o);
     this.links_.get(name)!.bridge = { vlanFiltering: o.vlanFiltering ?? false };
   }
-  async createVlan(name: string, o: { parent: string; id: number; mtu?: number }): Promise<void> {
+  override async createVlan(name: string, o: { parent: string; id: number; mtu?: number }): Promise<void> {
     this.vlanCalls.push(`create vlan ${name}`);
     if (!this.links_.has(o.parent)) throw new NetError('ENODEV', 'create vlan', name);
     this.add({ name, kind: 'vlan', mtu: o.mtu ?? 1500, up: false, mac: '02:00:00:00:00:ff', vlan: { id: o.id, parent: o.parent } });
@@ -28,10 +28,10 @@ export class VlanFakeHandle extends FakeHandle {
     for (const l of this.links_.values()) if (l.master === name) l.vlans = undefined;
     await super.deleteLink(name);
   }
-  async bridgeVlans(dev: string): Promise<BridgeVlan[]> {
+  override async bridgeVlans(dev: string): Promise<BridgeVlan[]> {
     return [...(this.links_.get(dev)?.vlans ?? [])];
   }
-  async setBridgeVlans(dev: string, vlans: BridgeVlan[]): Promise<void> {
+  override async setBridgeVlans(dev: string, vlans: BridgeVlan[]): Promise<void> {
     this.vlanCalls.push(`set vlans ${dev}`);
     const l = this.links_.get(dev);
     if (!l?.master) throw new NetError('EINVAL', 'set bridge vlans', dev);

@@ -259,12 +259,7 @@ describe('STARTTLS and the TLS modes', () => {
 describe('transmission flags follow the device', () => {
   test('a full read-write device', () => {
     expect(transmissionFlags(device({ multiConn: true }))).toBe(
-      NBD_FLAG_HAS_FLAGS |
-        NBD_FLAG_SEND_FLUSH |
-        NBD_FLAG_SEND_FUA |
-        NBD_FLAG_SEND_TRIM |
-        NBD_FLAG_SEND_WRITE_ZEROES |
-        NBD_FLAG_CAN_MULTI_CONN,
+      NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA | NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES | NBD_FLAG_CAN_MULTI_CONN,
     );
   });
 

@@ -118,10 +118,20 @@ describe('link creation bytes', () => {
     expect(sent.map((s) => s.type)).toEqual([RTM_GETLINK, RTM_NEWLINK]);
     const p = sent[1]!.payload.subarray(16);
     expect(hex(p)).toBe(
-      '0b000300' + hex(Buffer.from('vxsv42\0')) + '00' + // IFLA_IFNAME
-        '08000500' + '09000000' + // IFLA_LINK = 9
-        '08000400' + 'aa050000' + // IFLA_MTU 1450
-        '1c001200' + '09000100' + hex(Buffer.from('vlan\0')) + '000000' + '0c000200' + '06000100' + '2b000000',
+      '0b000300' +
+        hex(Buffer.from('vxsv42\0')) +
+        '00' + // IFLA_IFNAME
+        '08000500' +
+        '09000000' + // IFLA_LINK = 9
+        '08000400' +
+        'aa050000' + // IFLA_MTU 1450
+        '1c001200' +
+        '09000100' +
+        hex(Buffer.from('vlan\0')) +
+        '000000' +
+        '0c000200' +
+        '06000100' +
+        '2b000000',
     );
     await expect(createVlan(rtnl, 'vxsv1', { parent: 'x', id: 4095 })).rejects.toThrow(/vlan id 4095/);
   });

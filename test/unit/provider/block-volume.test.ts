@@ -53,7 +53,13 @@ class FakeAgents {
   private view(name: string, v: Volume): Volume {
     const polling = this.electionPolls > 0;
     if (polling) this.electionPolls--;
-    return { ...v, hosts: [...v.hosts], status: polling ? 'unavailable' : 'healthy', leader: polling ? '' : v.hosts[0]!.name, exportUri: `nbd://${this.hosts[name]!.peerEndpoint.split(':')[0]}:10809/${v.id}` };
+    return {
+      ...v,
+      hosts: [...v.hosts],
+      status: polling ? 'unavailable' : 'healthy',
+      leader: polling ? '' : v.hosts[0]!.name,
+      exportUri: `nbd://${this.hosts[name]!.peerEndpoint.split(':')[0]}:10809/${v.id}`,
+    };
   }
 
   client(name: string): AgentClient {
@@ -73,10 +79,21 @@ class FakeAgents {
           if (!v) throw rpcError(grpcStatus.NOT_FOUND, `id: volume "${id}" has no replica on ${name}`);
           return this.view(name, v);
         },
-        createVolume: async (req: { id: string; sizeBytes: number; replicas: number; hosts: VolumeHost[] }): Promise<Volume> => {
+        createVolume: async (req: { id: string; sizeBytes: number; replicas: number; hosts: VolumeHost[]; tenant: string }): Promise<Volume> => {
           log(`CreateVolume ${req.id} ${req.sizeBytes} ${req.hosts.map((h) => `${h.name}=${h.endpoint}`).join(',')}`);
           this.storage(name);
-          const v: Volume = { id: req.id, sizeBytes: req.sizeBytes, replicas: req.replicas, hosts: req.hosts, status: '', leader: '', appliedIndex: 0, replicaStatus: [], exportUri: '' };
+          const v: Volume = {
+            id: req.id,
+            tenant: req.tenant,
+            sizeBytes: req.sizeBytes,
+            replicas: req.replicas,
+            hosts: req.hosts,
+            status: '',
+            leader: '',
+            appliedIndex: 0,
+            replicaStatus: [],
+            exportUri: '',
+          };
           for (const h of req.hosts) if (!this.failReplicaOn.has(h.name)) this.volumes.get(h.name)!.set(req.id, v);
           const failed = req.hosts.find((h) => this.failReplicaOn.has(h.name));
           if (failed) throw rpcError(grpcStatus.FAILED_PRECONDITION, `hosts: ${failed.name}: disk full`);
@@ -86,7 +103,8 @@ class FakeAgents {
           log(`GrowVolume ${id} ${sizeBytes}`);
           const v = this.storage(name).get(id);
           if (!v) throw rpcError(grpcStatus.NOT_FOUND, `id: volume "${id}" has no replica on ${name}`);
-          if (sizeBytes < v.sizeBytes) throw rpcError(grpcStatus.INVALID_ARGUMENT, `size_bytes: ${sizeBytes} is smaller than the volume (${v.sizeBytes} bytes): volumes only grow`);
+          if (sizeBytes < v.sizeBytes)
+            throw rpcError(grpcStatus.INVALID_ARGUMENT, `size_bytes: ${sizeBytes} is smaller than the volume (${v.sizeBytes} bytes): volumes only grow`);
           v.sizeBytes = sizeBytes;
           return this.view(name, v);
         },
@@ -122,7 +140,9 @@ class FakeFleet extends Fleet {
 /** Four storage hosts and a compute host, as a lab would have them. */
 function lab(extra: Record<string, FakeHost> = {}): FakeFleet {
   const storage = (i: number): FakeHost => ({ roles: ['storage'], peerEndpoint: `192.0.2.1${i}:7443` });
-  return new FakeFleet(new FakeAgents({ h1: storage(1), h2: storage(2), h3: storage(3), h4: storage(4), h5: { roles: ['compute'], peerEndpoint: '' }, ...extra }));
+  return new FakeFleet(
+    new FakeAgents({ h1: storage(1), h2: storage(2), h3: storage(3), h4: storage(4), h5: { roles: ['compute'], peerEndpoint: '' }, ...extra }),
+  );
 }
 
 const ctx = (fleet: Fleet): Context<Fleet> => ({ signal: new AbortController().signal, provider: fleet, log: createLogger('test', { TF_LOG: 'OFF' }) });
@@ -138,7 +158,9 @@ function validate(o: Record<string, Value>): Diagnostic[] {
 /** PlanResourceChange as terraform drives it: its proposal, the framework's default, then the hook. */
 async function plan(fleet: Fleet, prior: ValueRecord | null, o: Record<string, Value>) {
   const config = configOf(o);
-  const proposed = record(ATTRS.map((k) => [k, config[k] !== null ? config[k]! : blockVolume.schema.attributes[k]!.computed && prior ? prior[k]! : null] as const));
+  const proposed = record(
+    ATTRS.map((k) => [k, config[k] !== null ? config[k]! : blockVolume.schema.attributes[k]!.computed && prior ? prior[k]! : null] as const),
+  );
   const base = defaultPlan(blockVolume.schema, prior, proposed, config);
   const res = await blockVolume.plan!({ prior, proposed, config, planned: base.planned!, requiresReplace: base.requiresReplace }, ctx(fleet));
   return { planned: res.planned ?? base.planned!, requiresReplace: res.requiresReplace ?? base.requiresReplace, diagnostics: res.diagnostics ?? [] };
@@ -158,7 +180,10 @@ const paths = (ds: readonly Diagnostic[]): unknown[] => ds.map((d) => d.path);
 const text = (ds: readonly Diagnostic[]): string => ds.map((d) => `${d.summary}: ${d.detail}`).join('\n');
 
 async function failure(p: Promise<unknown>): Promise<DiagnosticsError> {
-  const e = await p.then(() => undefined, (x: unknown) => x);
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
   expect(e).toBeInstanceOf(DiagnosticsError);
   return e as DiagnosticsError;
 }
@@ -260,7 +285,9 @@ describe('vxcloud_block_volume plan', () => {
     fleet.agents.hosts.h4!.down = true;
     const { diagnostics } = await plan(fleet, null, { name: 'data', size_bytes: 4096, replicas: 4 });
     expect(paths(diagnostics)).toEqual([['replicas']]);
-    expect(text(diagnostics)).toMatch(/4 replicas need 4 storage hosts, one per replica; the provider has 3 \(h1, h2, h3\)\. Not usable: cannot ask "h4"'s agent: No connection established\. Lower replicas, or add storage hosts\./);
+    expect(text(diagnostics)).toMatch(
+      /4 replicas need 4 storage hosts, one per replica; the provider has 3 \(h1, h2, h3\)\. Not usable: cannot ask "h4"'s agent: No connection established\. Lower replicas, or add storage hosts\./,
+    );
     expect(text(diagnostics)).not.toMatch(/h5/);
   });
 
@@ -271,7 +298,10 @@ describe('vxcloud_block_volume plan', () => {
     expect(ok.planned.hosts).toEqual(['h4', 'h2']);
 
     const bad = await plan(lab({ h6: { roles: ['storage'], peerEndpoint: '' } }), null, { name: 'data', size_bytes: 4096, hosts: ['h1', 'h5', 'h6'] });
-    expect(paths(bad.diagnostics)).toEqual([['hosts', 1], ['hosts', 2]]);
+    expect(paths(bad.diagnostics)).toEqual([
+      ['hosts', 1],
+      ['hosts', 2],
+    ]);
     expect(text(bad.diagnostics)).toMatch(/"h5" is not a storage host: its agent has the roles compute/);
     expect(text(bad.diagnostics)).toMatch(/"h6" listens on no TCP address.*add one on its underlay address/);
 
@@ -289,7 +319,16 @@ describe('vxcloud_block_volume plan', () => {
   });
 
   describe('of an existing volume', () => {
-    const prior = configOf({ id: 'data', name: 'data', size_bytes: 32 * MiB, replicas: 3, hosts: ['h2', 'h1', 'h3'], export_uri: 'nbd://192.0.2.12:10809/data', status: 'healthy', leader: 'h2' });
+    const prior = configOf({
+      id: 'data',
+      name: 'data',
+      size_bytes: 32 * MiB,
+      replicas: 3,
+      hosts: ['h2', 'h1', 'h3'],
+      export_uri: 'nbd://192.0.2.12:10809/data',
+      status: 'healthy',
+      leader: 'h2',
+    });
 
     it('plans nothing when nothing changed, with hosts and replicas left out of the config', async () => {
       const fleet = lab();
@@ -315,7 +354,9 @@ describe('vxcloud_block_volume plan', () => {
       expect(paths(diagnostics)).toEqual([['size_bytes']]);
       expect(diagnostics[0]!.summary).toBe('Volumes cannot shrink');
       expect(diagnostics[0]!.detail).toMatch(/Volume "data" has 33554432 bytes \(32 MiB\); size_bytes = 16777216 \(16 MiB\) would cut off its end/);
-      expect(diagnostics[0]!.detail).toMatch(/Keep size_bytes at 33554432 or more\. To recreate the volume smaller, losing all its data, mark it for replacement first: terraform taint ADDRESS/);
+      expect(diagnostics[0]!.detail).toMatch(
+        /Keep size_bytes at 33554432 or more\. To recreate the volume smaller, losing all its data, mark it for replacement first: terraform taint ADDRESS/,
+      );
     });
 
     it('lets a replacement the config asks for be smaller: that is a new volume', async () => {
@@ -419,6 +460,12 @@ describe('vxcloud_block_volume apply', () => {
 
 describe('humanSize', () => {
   it('names whole units, else bytes', () => {
-    expect([humanSize(64 * MiB), humanSize(4096), humanSize(3 * 2 ** 30), humanSize(4097), humanSize(1536 * 1024)]).toEqual(['64 MiB', '4 KiB', '3 GiB', '4097 bytes', '1536 KiB']);
+    expect([humanSize(64 * MiB), humanSize(4096), humanSize(3 * 2 ** 30), humanSize(4097), humanSize(1536 * 1024)]).toEqual([
+      '64 MiB',
+      '4 KiB',
+      '3 GiB',
+      '4097 bytes',
+      '1536 KiB',
+    ]);
   });
 });

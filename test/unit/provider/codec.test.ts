@@ -76,7 +76,10 @@ describe('msgpack decoding', () => {
   });
 
   it('keeps map keys such as __proto__ as plain data', () => {
-    const m = record([['__proto__', 'x'], ['constructor', 'y']]);
+    const m = record([
+      ['__proto__', 'x'],
+      ['constructor', 'y'],
+    ]);
     const back = roundTrip(m, t.map(t.string)) as Record<string, Value>;
     expect(Object.keys(back).sort()).toEqual(['__proto__', 'constructor']);
     expect(back.__proto__).toBe('x');
@@ -115,7 +118,9 @@ function valueArb(type: CtyType, depth = 0): fc.Arbitrary<Value> {
     if (type === 'bool') return fc.boolean();
     if (type === 'number') return numberArb;
     if (type === 'dynamic') {
-      return depth > 2 ? fc.constant(null) : fc.constantFrom<CtyType>('string', 'number', t.list('bool')).chain((c) => valueArb(c, depth + 1).map((v) => new Dynamic(c, v)));
+      return depth > 2
+        ? fc.constant(null)
+        : fc.constantFrom<CtyType>('string', 'number', t.list('bool')).chain((c) => valueArb(c, depth + 1).map((v) => new Dynamic(c, v)));
     }
     switch (type.kind) {
       case 'list':
@@ -126,7 +131,9 @@ function valueArb(type: CtyType, depth = 0): fc.Arbitrary<Value> {
       case 'tuple':
         return fc.tuple(...type.elements.map((e) => valueArb(e, depth + 1)));
       case 'object':
-        return fc.record(Object.fromEntries(Object.entries(type.attributes).map(([k, a]) => [k, valueArb(a, depth + 1)]))).map((o) => record(Object.entries(o)));
+        return fc
+          .record(Object.fromEntries(Object.entries(type.attributes).map(([k, a]) => [k, valueArb(a, depth + 1)])))
+          .map((o) => record(Object.entries(o)));
     }
   };
   // Null and unknown may stand at any depth.
@@ -154,7 +161,12 @@ describe('codec properties', () => {
   });
 
   it('type JSON round-trips', () => {
-    fc.assert(fc.property(typeArb, (type) => JSON.stringify(typeToJson(typeFromJson(JSON.parse(JSON.stringify(typeToJson(type)))))) === JSON.stringify(typeToJson(type))));
+    fc.assert(
+      fc.property(
+        typeArb,
+        (type) => JSON.stringify(typeToJson(typeFromJson(JSON.parse(JSON.stringify(typeToJson(type)))))) === JSON.stringify(typeToJson(type)),
+      ),
+    );
   });
 });
 
@@ -184,9 +196,13 @@ describe('JSON state decoding', () => {
       fc.property(fc.jsonValue(), (j) => {
         const text = JSON.stringify(j);
         const strip = (x: unknown): unknown =>
-          x !== null && typeof x === 'object' && 'text' in x ? Number((x as { text: string }).text)
-            : Array.isArray(x) ? x.map(strip)
-              : x !== null && typeof x === 'object' ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, strip(v)])) : x;
+          x !== null && typeof x === 'object' && 'text' in x
+            ? Number((x as { text: string }).text)
+            : Array.isArray(x)
+              ? x.map(strip)
+              : x !== null && typeof x === 'object'
+                ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, strip(v)]))
+                : x;
         expect(strip(parseJson(text))).toEqual(JSON.parse(text));
       }),
     );

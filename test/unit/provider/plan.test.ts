@@ -20,8 +20,7 @@ const schema: Schema = {
 };
 
 const obj = (o: Record<string, Value>): ValueRecord => record(Object.entries(o));
-const config = (o: Record<string, Value>): ValueRecord =>
-  obj({ id: null, name: null, size: null, zone: null, serial: null, rule: [], peer: [], ...o });
+const config = (o: Record<string, Value>): ValueRecord => obj({ id: null, name: null, size: null, zone: null, serial: null, rule: [], peer: [], ...o });
 
 describe('defaultPlan on create', () => {
   it('marks unset computed attributes unknown and keeps config values', () => {
@@ -51,7 +50,15 @@ describe('defaultPlan on create', () => {
 });
 
 describe('defaultPlan on update', () => {
-  const prior = config({ id: 'x', name: 'a', size: 3, zone: 'zone-a', serial: 1, rule: [obj({ port: 80, key: 'k1' })], peer: [obj({ ip: '10.0.0.1', mac: 'm1' })] });
+  const prior = config({
+    id: 'x',
+    name: 'a',
+    size: 3,
+    zone: 'zone-a',
+    serial: 1,
+    rule: [obj({ port: 80, key: 'k1' })],
+    peer: [obj({ ip: '10.0.0.1', mac: 'm1' })],
+  });
 
   it('keeps prior computed values (terraform proposes them) and plans no change when nothing changed', () => {
     const c = config({ name: 'a', size: 3, rule: [obj({ port: 80, key: null })], peer: [obj({ ip: '10.0.0.1', mac: null })] });

@@ -10,7 +10,7 @@ const problems = (p: { external_network: unknown; external_ip: unknown; snat?: u
   externalProblems({ snat: null, ...p }, host).map((d) => [d.path!.join('.'), d.detail!]);
 
 describe("vxcloud_router's external leg at plan time", () => {
-  it('accepts a host address of the route host\'s external network, and no external leg at all', () => {
+  it("accepts a host address of the route host's external network, and no external leg at all", () => {
     expect(problems({ external_network: 'internet', external_ip: '203.0.113.10', snat: true })).toEqual([]);
     expect(problems({ external_network: null, external_ip: null })).toEqual([]);
   });
@@ -22,15 +22,32 @@ describe("vxcloud_router's external leg at plan time", () => {
 
   it('names the attribute and the fix', () => {
     expect(problems({ external_network: 'internet', external_ip: '203.0.114.10' })).toEqual([
-      ['external_ip', '203.0.114.10 is not a host address of "internet" (203.0.113.0/24). Pick a host address of 203.0.113.0/24 other than the gateway 203.0.113.1.'],
+      [
+        'external_ip',
+        '203.0.114.10 is not a host address of "internet" (203.0.113.0/24). Pick a host address of 203.0.113.0/24 other than the gateway 203.0.113.1.',
+      ],
     ]);
-    expect(problems({ external_network: 'internet', external_ip: '203.0.113.1' })[0]).toEqual(['external_ip', expect.stringMatching(/is the gateway of "internet"/)]);
+    expect(problems({ external_network: 'internet', external_ip: '203.0.113.1' })[0]).toEqual([
+      'external_ip',
+      expect.stringMatching(/is the gateway of "internet"/),
+    ]);
     expect(problems({ external_network: 'internet', external_ip: '203.0.113.255' })[0]![0]).toBe('external_ip');
     expect(problems({ external_network: 'internet', external_ip: '203.0.113' })[0]).toEqual(['external_ip', expect.stringMatching(/not an IPv4 address/)]);
-    expect(problems({ external_network: 'wan', external_ip: '203.0.113.10' })).toEqual([['external_network', '"wan" is not an external network of route host "r3": it has "internet".']]);
-    expect(problems({ external_network: 'internet', external_ip: '203.0.113.10' }, bare)[0]).toEqual(['external_network', expect.stringMatching(/^Route host "r4" has no external network/)]);
-    expect(problems({ external_network: null, external_ip: '203.0.113.10' })[0]).toEqual(['external_ip', expect.stringMatching(/route host "r3" has external network "internet" \(203\.0\.113\.0\/24/)]);
+    expect(problems({ external_network: 'wan', external_ip: '203.0.113.10' })).toEqual([
+      ['external_network', '"wan" is not an external network of route host "r3": it has "internet".'],
+    ]);
+    expect(problems({ external_network: 'internet', external_ip: '203.0.113.10' }, bare)[0]).toEqual([
+      'external_network',
+      expect.stringMatching(/^Route host "r4" has no external network/),
+    ]);
+    expect(problems({ external_network: null, external_ip: '203.0.113.10' })[0]).toEqual([
+      'external_ip',
+      expect.stringMatching(/route host "r3" has external network "internet" \(203\.0\.113\.0\/24/),
+    ]);
     expect(problems({ external_network: null, external_ip: null, snat: true })[0]![0]).toBe('snat');
-    expect(problems({ external_network: 'internet', external_ip: null })[0]).toEqual(['external_ip', 'Give the router\'s address on "internet" (203.0.113.0/24, not the gateway 203.0.113.1).']);
+    expect(problems({ external_network: 'internet', external_ip: null })[0]).toEqual([
+      'external_ip',
+      'Give the router\'s address on "internet" (203.0.113.0/24, not the gateway 203.0.113.1).',
+    ]);
   });
 });

@@ -46,7 +46,10 @@ const widget = defineResource<typeof widgetSchema, { prefix: string }>({
   validate: (c) => (c.port === 0 ? [{ severity: 'error', summary: 'Port 0', path: ['port'] }] : []),
   async create({ planned }, { provider, signal }) {
     if (planned.name === 'partial') {
-      throw new DiagnosticsError([attributeError(['name'], 'Half made', 'one host failed')], record(Object.entries({ id: 'p-half', name: 'partial', port: null, hang: null })));
+      throw new DiagnosticsError(
+        [attributeError(['name'], 'Half made', 'one host failed')],
+        record(Object.entries({ id: 'p-half', name: 'partial', port: null, hang: null })),
+      );
     }
     if (planned.hang === true) {
       started.push('hang');
@@ -147,17 +150,25 @@ describe('handshake', () => {
     // of 48 bytes, which OpenSSL refuses (this test failed 1 run in ~250 that way).
     const serverPem = new X509Certificate(Buffer.from(field, 'base64')).toString();
 
-    const good = new ProviderClient(`unix://${probe.served.socketPath}`, grpc.credentials.createSsl(Buffer.from(serverPem), Buffer.from(clientCert.keyPem), Buffer.from(clientCert.certPem)), {
-      'grpc.ssl_target_name_override': 'localhost',
-    });
+    const good = new ProviderClient(
+      `unix://${probe.served.socketPath}`,
+      grpc.credentials.createSsl(Buffer.from(serverPem), Buffer.from(clientCert.keyPem), Buffer.from(clientCert.certPem)),
+      {
+        'grpc.ssl_target_name_override': 'localhost',
+      },
+    );
     const schema = await call<GetProviderSchema_Response>(good.getProviderSchema, good, {});
     expect(schema.provider).toBeDefined();
     good.close();
 
     const stranger = await createServerCertificate();
-    const bad = new ProviderClient(`unix://${probe.served.socketPath}`, grpc.credentials.createSsl(Buffer.from(serverPem), Buffer.from(stranger.keyPem), Buffer.from(stranger.certPem)), {
-      'grpc.ssl_target_name_override': 'localhost',
-    });
+    const bad = new ProviderClient(
+      `unix://${probe.served.socketPath}`,
+      grpc.credentials.createSsl(Buffer.from(serverPem), Buffer.from(stranger.keyPem), Buffer.from(stranger.certPem)),
+      {
+        'grpc.ssl_target_name_override': 'localhost',
+      },
+    );
     bad.waitForReady(Date.now() + 3000, () => {});
     await expect(call<GetProviderSchema_Response>(bad.getProviderSchema, bad, {})).rejects.toThrow();
     bad.close();
@@ -175,10 +186,16 @@ describe('handshake', () => {
 describe('server', () => {
   it('returns validation problems as diagnostics with the attribute path', async () => {
     const r = await start(baseEnv);
-    const res = await call<ValidateResourceConfig_Response>(r.client.validateResourceConfig, r.client, { typeName: 'vxunit_widget', config: dv(widgetConfig({ port: 0 })) });
+    const res = await call<ValidateResourceConfig_Response>(r.client.validateResourceConfig, r.client, {
+      typeName: 'vxunit_widget',
+      config: dv(widgetConfig({ port: 0 })),
+    });
     expect(res.diagnostics).toHaveLength(1);
     expect(res.diagnostics[0]!.attribute!.steps).toEqual([{ attributeName: 'port' }]);
-    const unknownType = await call<ValidateResourceConfig_Response>(r.client.validateResourceConfig, r.client, { typeName: 'vxunit_nope', config: dv(widgetConfig({})) });
+    const unknownType = await call<ValidateResourceConfig_Response>(r.client.validateResourceConfig, r.client, {
+      typeName: 'vxunit_nope',
+      config: dv(widgetConfig({})),
+    });
     expect(unknownType.diagnostics[0]!.detail).toMatch(/no resource type "vxunit_nope"/);
   });
 
@@ -191,12 +208,22 @@ describe('server', () => {
     expect(configured.diagnostics).toEqual([]);
     const cfg = widgetConfig({});
     const plan = await call<PlanResourceChange_Response>(r.client.planResourceChange, r.client, {
-      typeName: 'vxunit_widget', priorState: dv(null), proposedNewState: dv(cfg), config: dv(cfg), priorPrivate: Buffer.alloc(0), providerMeta: undefined,
+      typeName: 'vxunit_widget',
+      priorState: dv(null),
+      proposedNewState: dv(cfg),
+      config: dv(cfg),
+      priorPrivate: Buffer.alloc(0),
+      providerMeta: undefined,
     });
     const planned = val(plan.plannedState) as ValueRecord;
     expect(isUnknown(planned.id)).toBe(true);
     const applied = await call<ApplyResourceChange_Response>(r.client.applyResourceChange, r.client, {
-      typeName: 'vxunit_widget', priorState: dv(null), plannedState: plan.plannedState, config: dv(cfg), plannedPrivate: Buffer.alloc(0), providerMeta: undefined,
+      typeName: 'vxunit_widget',
+      priorState: dv(null),
+      plannedState: plan.plannedState,
+      config: dv(cfg),
+      plannedPrivate: Buffer.alloc(0),
+      providerMeta: undefined,
     });
     expect(applied.diagnostics).toEqual([]);
     expect((val(applied.newState) as ValueRecord).id).toBe('p-1');
@@ -210,7 +237,12 @@ describe('server', () => {
     });
     const cfg = widgetConfig({ name: 'partial' });
     const res = await call<ApplyResourceChange_Response>(r.client.applyResourceChange, r.client, {
-      typeName: 'vxunit_widget', priorState: dv(null), plannedState: dv(widgetConfig({ name: 'partial', id: unknown })), config: dv(cfg), plannedPrivate: Buffer.alloc(0), providerMeta: undefined,
+      typeName: 'vxunit_widget',
+      priorState: dv(null),
+      plannedState: dv(widgetConfig({ name: 'partial', id: unknown })),
+      config: dv(cfg),
+      plannedPrivate: Buffer.alloc(0),
+      providerMeta: undefined,
     });
     expect(res.diagnostics[0]).toMatchObject({ summary: 'Half made', detail: 'one host failed', attribute: { steps: [{ attributeName: 'name' }] } });
     expect(val(res.newState)).toMatchObject({ id: 'p-half' });
@@ -219,7 +251,9 @@ describe('server', () => {
   it('upgrades JSON state and imports by id', async () => {
     const r = await start(baseEnv);
     const up = await call<UpgradeResourceState_Response>(r.client.upgradeResourceState, r.client, {
-      typeName: 'vxunit_widget', version: 0, rawState: { json: Buffer.from('{"id":"a","name":"w","port":8080,"removed":1}') },
+      typeName: 'vxunit_widget',
+      version: 0,
+      rawState: { json: Buffer.from('{"id":"a","name":"w","port":8080,"removed":1}') },
     });
     expect(val(up.upgradedState)).toMatchObject({ id: 'a', port: 8080, hang: null });
     const imp = await call<ImportResourceState_Response>(r.client.importResourceState, r.client, { typeName: 'vxunit_widget', id: 'abc' });
@@ -235,7 +269,12 @@ describe('server', () => {
     const cfg = widgetConfig({ hang: true });
     const planned = widgetConfig({ hang: true, id: unknown });
     const apply = call<ApplyResourceChange_Response>(r.client.applyResourceChange, r.client, {
-      typeName: 'vxunit_widget', priorState: dv(null), plannedState: dv(planned), config: dv(cfg), plannedPrivate: Buffer.alloc(0), providerMeta: undefined,
+      typeName: 'vxunit_widget',
+      priorState: dv(null),
+      plannedState: dv(planned),
+      config: dv(cfg),
+      plannedPrivate: Buffer.alloc(0),
+      providerMeta: undefined,
     });
     for (let i = 0; i < 100 && !started.includes('hang'); i++) await new Promise((res) => setTimeout(res, 20));
     expect(started).toContain('hang');

@@ -120,7 +120,12 @@ describe('raft leader lease', () => {
   });
 
   it('refuses a lease without checkQuorum or as long as an election timeout', () => {
-    const nodeWith = (o: object) => () => new RaftNode(config('a', o), { hardState: { term: 0, vote: null, commit: 0 }, snapshot: { index: 0, term: 0, conf: { voters: ['a'], learners: [] }, data: new Uint8Array(0) }, entries: [] });
+    const nodeWith = (o: object) => () =>
+      new RaftNode(config('a', o), {
+        hardState: { term: 0, vote: null, commit: 0 },
+        snapshot: { index: 0, term: 0, conf: { voters: ['a'], learners: [] }, data: new Uint8Array(0) },
+        entries: [],
+      });
     expect(nodeWith({ leaseTicks: 5, checkQuorum: false })).toThrow(/leaseTicks/);
     expect(nodeWith({ leaseTicks: 10 })).toThrow(/leaseTicks/);
   });

@@ -29,10 +29,7 @@ describe('linearizability checker: known histories', () => {
     ['sequential write then read', [put('x', 'a', 1, 2), get('x', 'a', 3, 4)]],
     ['a read concurrent with a write sees the old value', [put('x', 'a', 1, 4), get('x', null, 2, 3)]],
     ['a read concurrent with a write sees the new value', [put('x', 'a', 1, 4), get('x', 'a', 2, 3)]],
-    [
-      'concurrent writes observed in either order',
-      [put('x', 'a', 1, 5), put('x', 'b', 2, 6), get('x', 'b', 7, 8), get('x', 'b', 9, 10)],
-    ],
+    ['concurrent writes observed in either order', [put('x', 'a', 1, 5), put('x', 'b', 2, 6), get('x', 'b', 7, 8), get('x', 'b', 9, 10)]],
     ['a write with unknown outcome that took effect', [put('x', 'a', 1), get('x', 'a', 5, 6)]],
     ['a write with unknown outcome that did not take effect', [put('x', 'a', 1), get('x', null, 5, 6)]],
     ['independent keys', [put('x', 'a', 1, 2), put('y', 'b', 3, 4), get('x', 'a', 5, 6), get('y', 'b', 7, 8)]],
@@ -42,16 +39,8 @@ describe('linearizability checker: known histories', () => {
   const bad: [string, Operation[], string][] = [
     ['a stale read after a completed write', [put('x', 'a', 1, 2), put('x', 'b', 3, 4), get('x', 'a', 5, 6)], 'x'],
     ['a read of a value never written', [put('x', 'a', 1, 2), get('x', 'c', 3, 4)], 'x'],
-    [
-      'reads that see the new value and then the old one',
-      [put('x', 'a', 1, 10), get('x', 'a', 2, 3), get('x', null, 4, 5)],
-      'x',
-    ],
-    [
-      'a write with unknown outcome seen, then unseen',
-      [put('x', 'a', 1), get('x', 'a', 5, 6), get('x', null, 7, 8)],
-      'x',
-    ],
+    ['reads that see the new value and then the old one', [put('x', 'a', 1, 10), get('x', 'a', 2, 3), get('x', null, 4, 5)], 'x'],
+    ['a write with unknown outcome seen, then unseen', [put('x', 'a', 1), get('x', 'a', 5, 6), get('x', null, 7, 8)], 'x'],
     [
       'two readers disagreeing on the order of two writes',
       [put('y', 'a', 1, 20), put('y', 'b', 2, 20), get('y', 'a', 3, 4), get('y', 'b', 5, 6), get('y', 'a', 7, 8)],
@@ -116,10 +105,7 @@ describe('linearizability checker: properties', () => {
 
   it('accepts every history produced by a real register', () => {
     // Operations take effect at distinct instants inside their [call, ret] window.
-    const ops = fc.array(
-      fc.record({ isPut: fc.boolean(), key: fc.constantFrom('x', 'y'), before: fc.nat(20), after: fc.nat(20) }),
-      { maxLength: 40 },
-    );
+    const ops = fc.array(fc.record({ isPut: fc.boolean(), key: fc.constantFrom('x', 'y'), before: fc.nat(20), after: fc.nat(20) }), { maxLength: 40 });
     fc.assert(
       fc.property(ops, (specs) => {
         const state = new Map<string, string>();

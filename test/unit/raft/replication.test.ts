@@ -99,10 +99,8 @@ describe('raft log replication', () => {
     // (c) s5 goes down; s1 comes back, wins term 3 and gets X onto s3 (a majority with s1, s2),
     //     but its own term-3 entry not onto s3 or s4.
     c.restart('s1');
-    const s3WouldTakeIndex3 = (m: Message): boolean =>
-      m.type === 'append' && m.entries.some((e) => e.index === 3) && m.prevIndex <= c.node('s3').lastIndex;
-    c.drop = (m) =>
-      touches(m, 's5') || (m.from === 's1' && m.to === 's4' && m.type === 'append') || (m.to === 's3' && s3WouldTakeIndex3(m));
+    const s3WouldTakeIndex3 = (m: Message): boolean => m.type === 'append' && m.entries.some((e) => e.index === 3) && m.prevIndex <= c.node('s3').lastIndex;
+    c.drop = (m) => touches(m, 's5') || (m.from === 's1' && m.to === 's4' && m.type === 'append') || (m.to === 's3' && s3WouldTakeIndex3(m));
     winElection('s1');
     c.stabilize();
     expect(data('s3', 2)).toBe('X');

@@ -472,8 +472,7 @@ export class Simulation {
       if (r < 3) this.start(n);
     } else if (r < 20) {
       if (!this.chaos.lease && this.rand() < (this.chaos.clockRates[this.nodes.indexOf(n)] ?? 1)) raft.tick();
-    }
-    else if (r < 75) this.io(n, raft);
+    } else if (r < 75) this.io(n, raft);
     else if (r < 86) this.put(this.client(n));
     else if (r < 96) this.get(this.client(n));
     else if (r < 98) this.compact(n, raft);
@@ -481,8 +480,7 @@ export class Simulation {
       // Half the crashes hit in the middle of writing a Ready: log written, hard state not.
       if (n.pending === null && raft.hasReady() && this.rand() < 0.5) this.writeLog(n, raft.ready());
       this.crash(n);
-    }
-    else if (r < 99 + this.chaos.partitionRate * 0.5) this.repartition();
+    } else if (r < 99 + this.chaos.partitionRate * 0.5) this.repartition();
     else if (r < 99.5 && raft.currentRole === 'leader') {
       const to = this.pick(this.nodes)?.id;
       if (to !== undefined) raft.transferLeader(to);
@@ -610,7 +608,9 @@ export class Simulation {
       this.check();
       if (this.converged()) return;
     }
-    const state = this.nodes.map((n) => `${n.id}:${n.raft?.currentRole}/t${n.raft?.currentTerm}/c${n.raft?.commitIndex}/a${n.machine.applied}/l${n.raft?.lastIndex}`);
+    const state = this.nodes.map(
+      (n) => `${n.id}:${n.raft?.currentRole}/t${n.raft?.currentTerm}/c${n.raft?.commitIndex}/a${n.machine.applied}/l${n.raft?.lastIndex}`,
+    );
     throw new SafetyViolation(`no convergence after healing: ${state.join(' ')}`);
   }
 

@@ -3,7 +3,23 @@
 // cannot be put again while its tombstone lasts.
 
 import { describe, expect, it } from 'vitest';
-import { claimNat, claimNic, claimRouter, claimVolume, confirmRun, joinSubnet, joinVpc, leaveSubnet, leaveVpc, macFor, origin, releaseNat, releaseNic, releaseRouter, releaseVolume } from '../../../agent/registry/claims.js';
+import {
+  claimNat,
+  claimNic,
+  claimRouter,
+  claimVolume,
+  confirmRun,
+  joinSubnet,
+  joinVpc,
+  leaveSubnet,
+  leaveVpc,
+  macFor,
+  origin,
+  releaseNat,
+  releaseNic,
+  releaseRouter,
+  releaseVolume,
+} from '../../../agent/registry/claims.js';
 import { keys } from '../../../agent/registry/model.js';
 import { optimistic, type Txn } from '../../../agent/registry/txn.js';
 import { reservations, viewOf, vtepTables } from '../../../agent/registry/view.js';
@@ -37,7 +53,9 @@ describe('registry claims', () => {
     const { run, b } = setup();
     await run((tx) => joinVpc(tx, k, { id: 'v', tenant: 'a', name: 'v', cidr: '198.18.0.0/15' }, 'h1'));
     const subs = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => run((tx) => joinSubnet(tx, k, { id: `s${i}`, vpc_id: 'v', cidr: `198.18.${i}.0/24`, gateway: '', vni: 0 }, `h${i % 4}`))),
+      Array.from({ length: 40 }, (_, i) =>
+        run((tx) => joinSubnet(tx, k, { id: `s${i}`, vpc_id: 'v', cidr: `198.18.${i}.0/24`, gateway: '', vni: 0 }, `h${i % 4}`)),
+      ),
     );
     const vnis = subs.map((s) => s.vni).sort((a, c) => a - c);
     expect(vnis).toEqual(Array.from({ length: 40 }, (_, i) => 1000 + i));
@@ -47,7 +65,9 @@ describe('registry claims', () => {
   it('gives every host of a subnet the same VNI, and a retry the same answer', async () => {
     const { run } = setup();
     await run((tx) => joinVpc(tx, k, { id: 'v', tenant: 'a', name: 'v', cidr: '198.18.0.0/16' }, 'h1'));
-    const [a, c] = await Promise.all(['h1', 'h2'].map((h) => run((tx) => joinSubnet(tx, k, { id: 's', vpc_id: 'v', cidr: '198.18.1.0/24', gateway: '', vni: 0 }, h))));
+    const [a, c] = await Promise.all(
+      ['h1', 'h2'].map((h) => run((tx) => joinSubnet(tx, k, { id: 's', vpc_id: 'v', cidr: '198.18.1.0/24', gateway: '', vni: 0 }, h))),
+    );
     const again = await run((tx) => joinSubnet(tx, k, { id: 's', vpc_id: 'v', cidr: '198.18.1.0/24', gateway: '', vni: 0 }, 'h1'));
     expect(new Set([a!.vni, c!.vni, again.vni]).size).toBe(1);
     expect(again.hosts).toEqual(['h1', 'h2']);
@@ -95,7 +115,9 @@ describe('registry claims', () => {
     const { run } = setup();
     for (const h of ['h1', 'h2', 'h3']) await run((tx) => joinVpc(tx, k, { id: 'v', tenant: 'a', name: 'v', cidr: '198.18.0.0/16' }, h));
     const all = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => ['h1', 'h2', 'h3'].map((h) => run((tx) => joinSubnet(tx, k, { id: `s${i}`, vpc_id: 'v', cidr: `198.18.${i}.0/24`, gateway: '', vni: 0 }, h)))).flat(),
+      Array.from({ length: 30 }, (_, i) =>
+        ['h1', 'h2', 'h3'].map((h) => run((tx) => joinSubnet(tx, k, { id: `s${i}`, vpc_id: 'v', cidr: `198.18.${i}.0/24`, gateway: '', vni: 0 }, h))),
+      ).flat(),
     );
     expect(all).toHaveLength(90);
   });
@@ -103,7 +125,9 @@ describe('registry claims', () => {
   it('gives 60 NICs created at once distinct addresses and MACs, never the gateway', async () => {
     const { run } = setup();
     await vpcWithSubnet(run);
-    const nics = await Promise.all(Array.from({ length: 60 }, (_, i) => run((tx) => claimNic(tx, k, { id: `n${i}`, subnet_id: 's', mac: '', ip: '' }, i % 2 ? 'h1' : 'h2', true))));
+    const nics = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => run((tx) => claimNic(tx, k, { id: `n${i}`, subnet_id: 's', mac: '', ip: '' }, i % 2 ? 'h1' : 'h2', true))),
+    );
     const ips = nics.map((n) => n.ip);
     expect(new Set(ips).size).toBe(60);
     expect(ips).not.toContain('198.18.1.1/24');
@@ -172,7 +196,8 @@ describe('registry claims', () => {
     };
     await tenantVpc('a', 'r1');
     await tenantVpc('b', 'r2');
-    const router = (t: string, h: string, ip: string) => run((tx) => claimRouter(tx, k, { id: `r${t}`, vpc_id: `v${t}`, subnet_ids: [`s${t}`], external_network: 'inet', external_ip: ip }, h, t));
+    const router = (t: string, h: string, ip: string) =>
+      run((tx) => claimRouter(tx, k, { id: `r${t}`, vpc_id: `v${t}`, subnet_ids: [`s${t}`], external_network: 'inet', external_ip: ip }, h, t));
     await router('a', 'r1', '203.0.113.10');
     // Tenant b, on another route host, asks for a's address: for its router, then for a floating IP.
     const taken = await refused(router('b', 'r2', '203.0.113.10'));
@@ -192,7 +217,9 @@ describe('registry claims', () => {
     await router('b', 'r2', '203.0.113.10');
     await run((tx) => releaseRouter(tx, k, 'ra', 'r1', false, 'a'));
     await run((tx) => releaseRouter(tx, k, 'rb', 'r2', false, 'b'));
-    expect(b.keys().filter((key) => key.includes('/extip/') || key.includes('/objects/r') || key.includes('/objects/p') || key.includes('/objects/f'))).toEqual([]);
+    expect(b.keys().filter((key) => key.includes('/extip/') || key.includes('/objects/r') || key.includes('/objects/p') || key.includes('/objects/f'))).toEqual(
+      [],
+    );
   });
 
   it('an id of one kind is refused for another', async () => {
@@ -222,7 +249,19 @@ describe('registry claims', () => {
     const { run, b } = setup();
     await vpcWithSubnet(run, ['h1', 'h2', 'h3']);
     for (const [i, h] of ['h1', 'h2', 'h3'].entries()) {
-      b.kv.set(k.host(h), { value: JSON.stringify({ name: h, roles: ['compute'], underlay: `192.0.2.${11 + i}`, endpoints: [], peerEndpoint: '', controlPlane: 'registry', dataplane: 'bridge-per-subnet', agentVersion: '0' }), mod: 1 });
+      b.kv.set(k.host(h), {
+        value: JSON.stringify({
+          name: h,
+          roles: ['compute'],
+          underlay: `192.0.2.${11 + i}`,
+          endpoints: [],
+          peerEndpoint: '',
+          controlPlane: 'registry',
+          dataplane: 'bridge-per-subnet',
+          agentVersion: '0',
+        }),
+        mod: 1,
+      });
       await run((tx) => claimNic(tx, k, { id: `n${h}`, subnet_id: 's', mac: '', ip: '' }, h, true));
     }
     const v = viewOf(k, new Map([...b.kv].map(([key, e]) => [key, e.value])));
@@ -236,7 +275,10 @@ describe('registry claims', () => {
 });
 
 describe('adoption of what a killed provider run left', () => {
-  const vpc = (id: string, run: string, host = 'h1') => (tx: Txn) => joinVpc(tx, k, { id, tenant: 'a', name: 'shop', cidr: '198.18.0.0/16' }, host, undefined, origin(run, 'shop', '198.18.0.0/16'));
+  const vpc =
+    (id: string, run: string, host = 'h1') =>
+    (tx: Txn) =>
+      joinVpc(tx, k, { id, tenant: 'a', name: 'shop', cidr: '198.18.0.0/16' }, host, undefined, origin(run, 'shop', '198.18.0.0/16'));
   const subnet = (id: string, run: string, host: string) => (tx: Txn) =>
     joinSubnet(tx, k, { id, vpc_id: 'v', cidr: '198.18.1.0/24', gateway: '', vni: 0 }, host, undefined, origin(run, 'v', 'web', '198.18.1.0/24'));
   const pendingMarks = (b: MemoryBackend) => [...b.kv.keys()].filter((key) => key.startsWith(k.pendings));
@@ -283,16 +325,23 @@ describe('adoption of what a killed provider run left', () => {
     expect((await run(nic('n3', 'run-two-0002', 'h2'))).host).toBe('h2'); // the same namespace on another host is another NIC
     expect((await refused(run(nic('n4', 'run-two-0002', 'h1', 'b')))).code).toBe('PERMISSION_DENIED'); // another tenant learns nothing
     await run((tx) => releaseNic(tx, k, 'n1', 'h1'));
-    expect(pendingMarks(b).map((key) => JSON.parse(b.kv.get(key)!.value).id).sort()).toEqual(['n3', 's1', 'v']);
+    expect(
+      pendingMarks(b)
+        .map((key) => JSON.parse(b.kv.get(key)!.value).id)
+        .sort(),
+    ).toEqual(['n3', 's1', 'v']);
     expect((await run(nic('n5', 'run-two-0002', 'h1'))).host).toBe('h1');
   });
 
   it('confirms a run of many objects in several transactions, within what etcd takes in one', async () => {
     const { run, b } = setup();
     await run(vpc('v', 'run-one-0001'));
-    for (let i = 0; i < 100; i++) await run((tx) => joinSubnet(tx, k, { id: `s${i}`, vpc_id: 'v', cidr: `198.18.${i}.0/24`, gateway: '', vni: 0 }, 'h1', undefined, origin('run-one-0001', 'v', `s${i}`)));
+    for (let i = 0; i < 100; i++)
+      await run((tx) =>
+        joinSubnet(tx, k, { id: `s${i}`, vpc_id: 'v', cidr: `198.18.${i}.0/24`, gateway: '', vni: 0 }, 'h1', undefined, origin('run-one-0001', 'v', `s${i}`)),
+      );
     const batches: number[] = [];
-    for (let n = -1; n !== 0; ) batches.push((n = await run((tx) => confirmRun(tx, k, 'run-one-0001'))));
+    for (let n = -1; n !== 0;) batches.push((n = await run((tx) => confirmRun(tx, k, 'run-one-0001'))));
     expect(batches).toEqual([40, 40, 21, 0]);
     expect(pendingMarks(b)).toEqual([]);
   });

@@ -18,8 +18,8 @@ let clientTls: Tls;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vx-client-'));
   const ca = await createCa('test CA');
-  const host = await issue(ca, { commonName: 'h9', dnsNames: ['h9'], role: 'host', identity: { kind: 'host', name: 'h9' } });
-  const client = await issue(ca, { commonName: 'h1', dnsNames: ['h1'], role: 'host', identity: { kind: 'host', name: 'h1' } });
+  const host = await issue(ca, { commonName: 'h9', dnsNames: ['h9'], role: 'host', identity: { kind: 'host', host: 'h9' } });
+  const client = await issue(ca, { commonName: 'h1', dnsNames: ['h1'], role: 'host', identity: { kind: 'host', host: 'h1' } });
   serverTls = { ca: Buffer.from(ca.cert), cert: Buffer.from(host.cert), key: Buffer.from(host.key) };
   clientTls = { ca: Buffer.from(ca.cert), cert: Buffer.from(client.cert), key: Buffer.from(client.key) };
 });
@@ -31,7 +31,7 @@ afterAll(async () => {
 function serve(address: string): Promise<Server> {
   const server = new Server();
   const notFound = (_: unknown, cb: (e: { code: number; details: string }) => void): void => cb({ code: status.NOT_FOUND, details: 'no such volume' });
-  server.addService(VolumeServiceService, { getVolume: notFound } as unknown as VolumeServiceServer);
+  server.addService(VolumeServiceService, { getVolume: notFound });
   const creds = ServerCredentials.createSsl(serverTls.ca, [{ private_key: serverTls.key, cert_chain: serverTls.cert }], true);
   return new Promise((resolve, reject) => server.bindAsync(address, creds, (e) => (e ? reject(e) : resolve(server))));
 }

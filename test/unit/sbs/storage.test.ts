@@ -63,7 +63,13 @@ describe('WAL records', () => {
 
   it('replay: an entry replaces its index and everything after; restore drops the log', () => {
     const r = (e: Entry): WalRecord => ({ type: 'entry', entry: e });
-    const out = replayRecords([r(normal(1, 1)), r(normal(2, 1)), r(normal(3, 1)), r(normal(2, 2)), { type: 'hardState', hardState: { term: 2, vote: 'a', commit: 1 } }]);
+    const out = replayRecords([
+      r(normal(1, 1)),
+      r(normal(2, 1)),
+      r(normal(3, 1)),
+      r(normal(2, 2)),
+      { type: 'hardState', hardState: { term: 2, vote: 'a', commit: 1 } },
+    ]);
     expect(out.entries.map((e) => [e.index, e.term])).toEqual([
       [1, 1],
       [2, 2],
@@ -185,7 +191,8 @@ describe('Wal on disk', () => {
     await o.wal.close();
     // Cut the restore record off: the old log must not be glued to the new snapshot.
     const path = join(dir, (await segmentFiles(dir))[0]!);
-    const tail = encodeRecord({ type: 'entry', entry: normal(91, 4) }).length + encodeRecord({ type: 'hardState', hardState: { term: 4, vote: null, commit: 90 } }).length;
+    const tail =
+      encodeRecord({ type: 'entry', entry: normal(91, 4) }).length + encodeRecord({ type: 'hardState', hardState: { term: 4, vote: null, commit: 90 } }).length;
     await truncate(path, (await stat(path)).size - tail - 1);
     const p = await Wal.open(dir, { index: 90, term: 3 });
     expect(p.entries).toEqual([]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../agent/config/config.js';
-import type { AppendMessage, Message } from '../../../agent/sbs/raft/index.js';
+import type { AppendMessage, Message, NormalEntry } from '../../../agent/sbs/raft/index.js';
 import { decodeCommand, encodeCommand, type VolumeCommand } from '../../../agent/sbs/volume/commands.js';
 import { nbdTls } from '../../../agent/sbs/volume/runtime.js';
 import { StepRequest } from '../../../gen/vxcloud/agent/v1/volume.js';
@@ -51,7 +51,13 @@ describe('raft messages on the wire', () => {
           { kind: 'conf', index: 6, term: 3, change: { type: 'removeNode', node: 'h2' }, conf: { voters: ['h1', 'h3'], learners: [] } },
         ],
       },
-      { type: 'snapshot', from: 'h1', to: 'h2', term: 3, snapshot: { index: 66, term: 3, conf: { voters: ['h1', 'h2', 'h3'], learners: [] }, data: new Uint8Array(0) } },
+      {
+        type: 'snapshot',
+        from: 'h1',
+        to: 'h2',
+        term: 3,
+        snapshot: { index: 66, term: 3, conf: { voters: ['h1', 'h2', 'h3'], learners: [] }, data: new Uint8Array(0) },
+      },
       { type: 'readIndexResp', from: 'h1', to: 'h2', term: 3, ctx: 'h2:7', index: 12 },
     ];
     // gRPC hands over plain bytes; decoding a Buffer would yield Buffer slices, equal in content.
@@ -76,17 +82,27 @@ describe('raft messages on the wire', () => {
   });
 
   it('encodes one message after another with the shared encoder without mixing them up', () => {
-    const big = (fill: number): Message => ({ type: 'append', from: 'h1', to: 'h2', term: 1, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ kind: 'normal', index: 1, term: 1, data: new Uint8Array(3 << 20).fill(fill) }] });
+    const big = (fill: number): Message => ({
+      type: 'append',
+      from: 'h1',
+      to: 'h2',
+      term: 1,
+      prevIndex: 0,
+      prevTerm: 0,
+      commit: 0,
+      entries: [{ kind: 'normal', index: 1, term: 1, data: new Uint8Array(3 << 20).fill(fill) }],
+    });
     const a = encodeMessage(big(1));
     const b = encodeMessage(big(2));
-    const data = (m: Message): Buffer => Buffer.from((m as AppendMessage).entries[0]!.data as Uint8Array);
+    const data = (m: Message): Buffer => Buffer.from(((m as AppendMessage).entries[0] as NormalEntry).data);
     expect(data(decodeMessage(a)).equals(Buffer.alloc(3 << 20, 1))).toBe(true);
     expect(data(decodeMessage(b)).equals(Buffer.alloc(3 << 20, 2))).toBe(true);
   });
 });
 
 describe('agent config: storage', () => {
-  const base = 'host: { name: h1, roles: [storage] }\nunderlay: { interface: eth0, address: 192.0.2.11 }\nlisten: ["unix:///run/a.sock"]\ntls: { ca: ca.pem, cert: c.pem, key: k.pem }\nstateDir: state\n';
+  const base =
+    'host: { name: h1, roles: [storage] }\nunderlay: { interface: eth0, address: 192.0.2.11 }\nlisten: ["unix:///run/a.sock"]\ntls: { ca: ca.pem, cert: c.pem, key: k.pem }\nstateDir: state\n';
   it('is optional, and resolves the data directory against the config file', () => {
     expect(parseConfig(base, '/etc/vx').storage).toBeUndefined();
     const c = parseConfig(base + 'storage: { dataDir: sbs, nbdListen: ["192.0.2.11:10809", "unix:///run/nbd.sock"] }\n', '/etc/vx');
