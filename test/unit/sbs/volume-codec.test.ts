@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../agent/config/config.js';
-import type { AppendMessage, Message, NormalEntry } from '../../../agent/sbs/raft/index.js';
 import { decodeCommand, encodeCommand, type VolumeCommand } from '../../../agent/sbs/volume/commands.js';
 import { nbdTls } from '../../../agent/sbs/volume/runtime.js';
 import { StepRequest } from '../../../gen/vxcloud/agent/v1/volume.js';
-import { decodeMessage, encodeMessage, encodeStepRequest } from '../../../agent/sbs/volume/wire.js';
+import { encodeStepRequest } from '../../../agent/sbs/volume/wire.js';
 
 describe('volume commands', () => {
   const samples: VolumeCommand[] = [
@@ -34,37 +33,8 @@ describe('volume commands', () => {
   });
 });
 
+// The raft messages themselves: raft-wire.test.ts.
 describe('raft messages on the wire', () => {
-  it('round-trip, entries and snapshots included', () => {
-    const ms: Message[] = [
-      { type: 'vote', from: 'h1', to: 'h2', term: 3, pre: true, lastIndex: 9, lastTerm: 2, transfer: false },
-      {
-        type: 'append',
-        from: 'h1',
-        to: 'h3',
-        term: 3,
-        prevIndex: 4,
-        prevTerm: 2,
-        commit: 4,
-        entries: [
-          { kind: 'normal', index: 5, term: 3, data: new Uint8Array([9, 9]) },
-          { kind: 'conf', index: 6, term: 3, change: { type: 'removeNode', node: 'h2' }, conf: { voters: ['h1', 'h3'], learners: [] } },
-        ],
-      },
-      {
-        type: 'snapshot',
-        from: 'h1',
-        to: 'h2',
-        term: 3,
-        snapshot: { index: 66, term: 3, conf: { voters: ['h1', 'h2', 'h3'], learners: [] }, data: new Uint8Array(0) },
-      },
-      { type: 'readIndexResp', from: 'h1', to: 'h2', term: 3, ctx: 'h2:7', index: 12 },
-    ];
-    // gRPC hands over plain bytes; decoding a Buffer would yield Buffer slices, equal in content.
-    for (const m of ms) expect(decodeMessage(new Uint8Array(encodeMessage(m)))).toEqual(m);
-    expect(() => decodeMessage(encodeMessage({ ...ms[0]!, type: 'bogus' } as unknown as Message))).toThrow(/malformed/);
-  });
-
   it('frames StepRequest exactly as protobuf does, for every length class of varint', () => {
     const sizes = [0, 1, 127, 128, 16383, 16384, (1 << 21) + 3];
     const requests: StepRequest[] = [
@@ -79,24 +49,6 @@ describe('raft messages on the wire', () => {
       expect(back.volumeId).toBe(req.volumeId);
       expect(back.messages.map((m) => Buffer.from(m).toString('base64'))).toEqual(req.messages.map((m) => Buffer.from(m).toString('base64')));
     }
-  });
-
-  it('encodes one message after another with the shared encoder without mixing them up', () => {
-    const big = (fill: number): Message => ({
-      type: 'append',
-      from: 'h1',
-      to: 'h2',
-      term: 1,
-      prevIndex: 0,
-      prevTerm: 0,
-      commit: 0,
-      entries: [{ kind: 'normal', index: 1, term: 1, data: new Uint8Array(3 << 20).fill(fill) }],
-    });
-    const a = encodeMessage(big(1));
-    const b = encodeMessage(big(2));
-    const data = (m: Message): Buffer => Buffer.from(((m as AppendMessage).entries[0] as NormalEntry).data);
-    expect(data(decodeMessage(a)).equals(Buffer.alloc(3 << 20, 1))).toBe(true);
-    expect(data(decodeMessage(b)).equals(Buffer.alloc(3 << 20, 2))).toBe(true);
   });
 });
 
