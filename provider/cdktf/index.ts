@@ -1,5 +1,5 @@
 // The CDKTF bindings of the vxcloud provider (the package's `vxcloud/cdktf` export): one
 // namespace per resource and data source, and `provider.VxcloudProvider`. The code itself is
-// generated on every build (scripts/gen-cdktf.sh) from the provider's schema.
+// generated on every build (scripts/gen-cdk.sh) from the provider's schema.
 
 export * from './generated/index.js';

@@ -11,7 +11,7 @@
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, Fn, LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
+import { App, Fn, LocalBackend, TerraformOutput, TerraformStack, Token } from 'cdktf';
 import type { Construct } from 'constructs';
 import { dataVxcloudHosts, nic, provider, subnet, vpc } from '../../../provider/cdktf/index.js';
 
@@ -41,7 +41,7 @@ export class BasicStack extends TerraformStack {
     for (const [name, s] of Object.entries(subnets)) {
       const nics = [0, 1].map((i) => {
         const namespace = `${opts.namespacePrefix}-${name}${i}`;
-        const n = new nic.Nic(this, `${name}${i}`, { subnetId: s.id, host: Fn.element(compute.names, i), namespace });
+        const n = new nic.Nic(this, `${name}${i}`, { subnetId: s.id, host: Token.asString(Fn.element(compute.names, i)), namespace });
         return [namespace, { host: n.host, ip: n.ip, mac: n.mac }] as const;
       });
       // Named and shaped like the HCL example's outputs (namespace → { host, ip, mac }); the
