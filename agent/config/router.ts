@@ -39,6 +39,7 @@ function mapping(v: unknown, path: string): Obj {
 
 function text(o: Obj, key: string, path: string, check: (s: string) => boolean, what: string, fallback?: string): string {
   const v = o[key] ?? fallback;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- echoes whatever YAML value was given, as the other fields' messages do
   if (typeof v !== 'string' || !check(v)) throw new FieldError(`${path}.${key}: ${v === undefined ? 'required, ' : `"${String(v)}" is not `}${what}`);
   return v;
 }

@@ -82,7 +82,8 @@ export function vlanNicHostLink(n: NicRecord, s: SubnetRecord, ctx: L2Context): 
 
 export function vlanSubnetProblems(s: SubnetRecord, links: Map<string, Link>, vpcSubnets: SubnetRecord[], ctx: L2Context): string[] {
   const conflict = vlanConflict(s, vpcSubnets);
-  const specs: LinkSpec[] = Object.values(vlanSubnetLinks(s, ctx));
+  const { bridge, vxlan, svi } = vlanSubnetLinks(s, ctx);
+  const specs = [bridge, vxlan, svi];
   return [...(conflict ? [conflict] : []), ...specs.flatMap((l) => linkProblems(l, links.get(l.name)))];
 }
 

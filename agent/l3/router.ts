@@ -286,7 +286,7 @@ export async function observeRouter(env: L3Env, tx: Tx, r: RouterRecord): Promis
     leases,
     dhcp: await env.supervisor.info(dnsmasqDir(env, ns)),
     forwarding: exists && getSysctl(ns, 'net.ipv4.ip_forward') === '1',
-    counters: exists ? natCounters(await listNftTable(ns, NFT_FAMILY, NFT_TABLE).catch(() => undefined)) : new Map(),
+    counters: exists ? natCounters(await listNftTable(ns, NFT_FAMILY, NFT_TABLE).catch(() => undefined)) : new Map<string, RuleCounters>(),
   };
 }
 

@@ -28,7 +28,8 @@ export interface RegistryView {
 
 function tombstoneTenant(raw: string): string {
   try {
-    return String((JSON.parse(raw) as { tenant?: unknown }).tenant ?? '');
+    const tenant = (JSON.parse(raw) as { tenant?: unknown }).tenant;
+    return typeof tenant === 'string' ? tenant : '';
   } catch {
     return '';
   }

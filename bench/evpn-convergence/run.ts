@@ -14,7 +14,6 @@
 // (it stops its zebra and bgpd, so h3's routes are withdrawn) and started again: the time from the
 // start to the first reply from h3's NIC to `far` is the host-start figure.
 
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NicKind, NicSpec } from '../../gen/vxcloud/agent/v1/network.js';

@@ -16,7 +16,7 @@ import { NicKind } from '../../gen/vxcloud/agent/v1/network.js';
 import type { RouterSpec } from '../../gen/vxcloud/agent/v1/router.js';
 import { applyTenant, waitLease, type Tenant } from '../../test/harness/l3.js';
 import { iperf } from '../common/iperf.js';
-import { withLab, type BenchLab } from '../common/lab.js';
+import { withLab } from '../common/lab.js';
 import { median, samples } from '../common/stats.js';
 
 const reps = Number(process.argv[2] ?? 5);

@@ -205,7 +205,7 @@ export function parseJson(text: string): Json {
     const c = text[i];
     if (c === '{') {
       i++;
-      const out: { [k: string]: Json } = Object.create(null);
+      const out = Object.create(null) as { [k: string]: Json };
       ws();
       if (text[i] === '}') return (i++, out);
       for (;;) {
@@ -247,6 +247,7 @@ export function parseJson(text: string): Json {
     return fail('unexpected token');
   };
   const str = (): string => {
+    // eslint-disable-next-line no-control-regex -- JSON strings may not hold raw U+0000–U+001F (RFC 8259), so the class names them
     const m = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(text.slice(i));
     if (!m) return fail('bad string');
     i += m[0].length;

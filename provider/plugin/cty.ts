@@ -96,7 +96,7 @@ export function typeFromJson(json: unknown): CtyType {
     if ((kind === 'list' || kind === 'set' || kind === 'map') && json.length === 2) return { kind, element: typeFromJson(arg) };
     // A third element lists optional attributes (type constraints only); the type is the same.
     if (kind === 'object' && typeof arg === 'object' && arg !== null && !Array.isArray(arg)) {
-      const attributes: Record<string, CtyType> = Object.create(null);
+      const attributes = Object.create(null) as Record<string, CtyType>;
       for (const [k, v] of Object.entries(arg)) attributes[k] = typeFromJson(v);
       return { kind, attributes };
     }
@@ -193,7 +193,7 @@ export type Known<V> = V extends Unknown
         : V;
 
 /** The value itself, or an error naming `what` when it (or something inside) is still unknown. */
-export function known<V extends Value | Unknowable<unknown>>(value: V, what = 'value'): Known<V> {
+export function known<V>(value: V, what = 'value'): Known<V> {
   if (containsUnknown(value as Value)) throw new Error(`${what} is unknown; it must be known at this point`);
   return value as Known<V>;
 }

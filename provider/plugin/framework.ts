@@ -84,11 +84,12 @@ export interface ProviderDefinition<B extends Schema, M> {
   readonly name: string;
   readonly version: string;
   readonly schema: B;
-  validate?(config: Config<B>, ctx: ValidateContext): readonly Diagnostic[];
+  // Function-typed properties, not methods: defineProvider hands them on unbound.
+  readonly validate?: (config: Config<B>, ctx: ValidateContext) => readonly Diagnostic[];
   /** Runs once per provider process before any read, plan or apply. Throw to fail with a diagnostic. */
-  configure(config: Config<B>, ctx: { terraformVersion: string; signal: AbortSignal; log: Logger }): Awaitable<M>;
+  readonly configure: (config: Config<B>, ctx: { terraformVersion: string; signal: AbortSignal; log: Logger }) => Awaitable<M>;
   /** Runs when terraform shuts the provider down in order (not when it is killed); briefly: terraform kills it two seconds later. */
-  shutdown?(meta: M): Promise<void>;
+  readonly shutdown?: (meta: M) => Promise<void>;
   readonly resources: readonly Resource<M>[];
   readonly dataSources?: readonly DataSource<M>[];
 }

@@ -42,7 +42,7 @@ function planNested(b: NestedBlockSchema, prior: Value, proposed: Value, config:
   if (b.nesting === 'single') return isRecord(proposed) ? planBlock(b.block, asRecord(prior), proposed, asRecord(config)) : proposed;
   if (b.nesting === 'map') {
     if (!isRecord(proposed)) return proposed;
-    const out: ValueRecord = Object.create(null);
+    const out = Object.create(null) as ValueRecord;
     for (const [k, e] of Object.entries(proposed)) {
       out[k] = isRecord(e) ? planBlock(b.block, asRecord(field(prior, k)), e, asRecord(field(config, k))) : e;
     }

@@ -66,8 +66,8 @@ const encodeDynamic = (v: ValueRecord | null, schema: Schema): DynamicValue => (
 export interface ProviderServer {
   readonly service: typeof ProviderService;
   readonly implementation: UntypedServiceImplementation;
-  /** The provider's shutdown hook, on what configure returned (nothing when it was never configured). */
-  shutdown(): Promise<void>;
+  /** The provider's shutdown hook, on what configure returned (nothing when it was never configured). A property: it is passed on unbound. */
+  readonly shutdown: () => Promise<void>;
 }
 
 export function createProviderServer<M>(provider: Provider<M>, log: Logger): ProviderServer {

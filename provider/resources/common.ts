@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Status } from '../../gen/vxcloud/agent/v1/network.js';
 import type { Problem } from '../../lib/validation.js';
-import { isUnknown, unknown, type Value, type ValueRecord } from '../plugin/cty.js';
+import { isUnknown, unknown, type Unknown, type Value, type ValueRecord } from '../plugin/cty.js';
 import { attributeError, DiagnosticsError, type Diagnostic } from '../plugin/diagnostics.js';
 import type { Validator } from '../plugin/validators.js';
 import { fleetDiagnostics } from './errors.js';
@@ -132,7 +132,7 @@ export async function placedOn(fleet: Fleet, id: string, kind: string): Promise<
  * The `tenant` of a planned object under the provider's certificate: a tenant's certificate makes
  * it the default and refuses any other (on the attribute); an operator's leaves it as configured.
  */
-export function planTenant<P extends { tenant: Value }>(fleet: Fleet, planned: P, what: string): { planned: P; diagnostics: Diagnostic[] } {
+export function planTenant<P extends { tenant: string | null | Unknown }>(fleet: Fleet, planned: P, what: string): { planned: P; diagnostics: Diagnostic[] } {
   const id = fleet.identity;
   if (id?.kind !== 'tenant') return { planned, diagnostics: [] };
   if (planned.tenant === null || isUnknown(planned.tenant)) return { planned: { ...planned, tenant: id.tenant }, diagnostics: [] };
@@ -143,7 +143,7 @@ export function planTenant<P extends { tenant: Value }>(fleet: Fleet, planned: P
       attributeError(
         ['tenant'],
         'Not your tenant',
-        `The provider's certificate is tenant ${id.tenant}'s: it may create ${what} of tenant "${id.tenant}" only, not "${String(planned.tenant)}". Remove tenant, or use an operator's certificate.`,
+        `The provider's certificate is tenant ${id.tenant}'s: it may create ${what} of tenant "${id.tenant}" only, not "${planned.tenant}". Remove tenant, or use an operator's certificate.`,
       ),
     ],
   };

@@ -1,6 +1,6 @@
 // vxcloud_nic: a workload's port on a subnet, on one host: a veth into a namespace, or a TAP.
 
-import { NicKind, type Nic as NicMessage, type Subnet as SubnetMessage } from '../../gen/vxcloud/agent/v1/network.js';
+import { NicKind, type Nic as NicMessage } from '../../gen/vxcloud/agent/v1/network.js';
 import { parseCidr } from '../../lib/ipv4.js';
 import { checkIfname, checkMac, checkNetns, checkNicAddress } from '../../lib/validation.js';
 import { known, knownOr, t } from '../plugin/cty.js';

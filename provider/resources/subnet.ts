@@ -54,7 +54,6 @@ const schema = {
 
 type SubnetState = StateOf<typeof schema>;
 const ATTRS = Object.keys(schema.attributes);
-const FIRST_VNI = 1000;
 
 /**
  * Checks a subnet against its VPC and sibling subnets when the VPC exists already, from the

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BlockDeviceError } from '../backend/block-device.js';
 import { SparseFileDevice } from '../backend/sparse-file.js';
-import { RaftNode, type Entry, type Message, type NodeId, type ReadState, type Role, type Snapshot, type SnapshotMessage } from '../raft/index.js';
+import { RaftNode, type Entry, type Message, type ReadState, type Role, type Snapshot, type SnapshotMessage } from '../raft/index.js';
 import { fsyncDir } from '../../../lib/atomic-file.js';
 import { readSnapshotMeta, writeSnapshotMeta, type SnapshotMeta } from '../storage/snapshot.js';
 import { Wal } from '../storage/wal.js';

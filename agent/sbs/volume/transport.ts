@@ -119,7 +119,8 @@ export class GrpcTransport implements PeerTransport {
           }
           call.end();
         };
-        pump().catch((e: unknown) => {
+        // Reads and stream writes fail with Errors.
+        pump().catch((e: Error) => {
           call.cancel();
           reject(e);
         });

@@ -4,7 +4,7 @@
 // NIC's delete re-put its subnet's routers from a listing, and the router came back after its
 // own delete: destroy failed 3 times out of 3.)
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
@@ -13,7 +13,7 @@ import { hostLinks, type TestLab } from '../../harness/lab.js';
 import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
 
 const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const ROUNDS = 10;
 
 let lab: TestLab;
@@ -106,7 +106,7 @@ describe('destroy of a whole shop', () => {
       await ws.ok(['apply', '-auto-approve', '-no-color']);
       const destroy = await ws.run(['destroy', '-auto-approve', '-no-color']);
       expect(destroy.code, `round ${round}: ${destroy.stderr}`).toBe(0);
-      expect(JSON.parse(await readFile(join(ws.dir, 'terraform.tfstate'), 'utf8')).resources, `round ${round}`).toEqual([]);
+      expect((JSON.parse(await readFile(join(ws.dir, 'terraform.tfstate'), 'utf8')) as { resources: unknown[] }).resources, `round ${round}`).toEqual([]);
       for (const h of ['h1', 'h2']) expect(await hostLinks(lab, h), `round ${round} ${h}`).toEqual(['eth0', 'lo']);
       expect(
         (await hostLinks(lab, 'h4')).filter((l) => l.startsWith('vx')),

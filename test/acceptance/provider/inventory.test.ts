@@ -14,7 +14,7 @@ import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
 import { waitFor } from '../../../lab/lab.js';
 
 const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const LEASE_SECONDS = 3;
 
 let lab: TestLab;

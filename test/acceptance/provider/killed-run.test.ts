@@ -14,7 +14,7 @@ import { ping, type TestLab } from '../../harness/lab.js';
 import { registryKeys, startRegistryLab } from '../../harness/registry.js';
 import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
 
-const VERSION = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const SUBNETS = 4;
 
 let lab: TestLab;

@@ -12,7 +12,7 @@ import { ping, type TestLab } from '../../harness/lab.js';
 import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
 
 const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 
 let lab: TestLab;
 let ws: Workspace;

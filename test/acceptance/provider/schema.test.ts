@@ -11,7 +11,7 @@ import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
 
 const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 
 describe('provider schema command', () => {
   let ws: Workspace | undefined;

@@ -12,7 +12,7 @@ import { hostLinks, ping, startLab, type TestLab } from '../../harness/lab.js';
 import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
 
 const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 
 interface NicOut {
   host: string;
@@ -88,7 +88,7 @@ export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boole
         expect(await changes()).toEqual({ 'vxcloud_subnet.cache': ['create'], 'vxcloud_vpc.demo': ['update'] });
         await ws.ok(['apply', '-auto-approve', '-no-color']);
         expect(await ws.stateValues('vxcloud_vpc.demo')).toMatchObject({ name: 'demo-renamed', status: 'ready' });
-        expect(await ws.stateValues('vxcloud_subnet.cache')).toMatchObject({ cidr: '198.18.3.0/24', vni: expect.any(Number), hosts: ['h1', 'h2'] });
+        expect(await ws.stateValues('vxcloud_subnet.cache')).toMatchObject({ cidr: '198.18.3.0/24', vni: expect.any(Number) as unknown, hosts: ['h1', 'h2'] });
         await ws.ok(['plan', '-detailed-exitcode', '-no-color']);
       });
 

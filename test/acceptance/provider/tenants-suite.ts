@@ -4,7 +4,7 @@
 // and MAC, so nothing collides and no tenant reaches another; destroy leaves no allocation behind.
 // Run on the registry plane and on EVPN (FRR carries reachability; the registry still allocates).
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../lab/lab.js';
@@ -15,7 +15,7 @@ import { ping, type TestLab } from '../../harness/lab.js';
 import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
 
 const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 
 let lab: TestLab;
 const spaces = new Map<string, Workspace>();

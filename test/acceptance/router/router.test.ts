@@ -11,7 +11,7 @@ import { stopServer, tcpGet, tcpServer } from '../../harness/l3.js';
 import { hostLinks, ping, startLab, type TestLab } from '../../harness/lab.js';
 import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
 
-const VERSION = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version as string;
+const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const EXTERNAL_IP = '203.0.113.10';
 
 interface NicOut {

@@ -20,6 +20,18 @@ afterAll(async () => {
 
 const endpoint = (): string => t.lab.hosts[0]!.endpoint;
 
+/** The standard health service's client, loaded from its .proto (grpc-health-check ships no typed client). */
+interface HealthClient {
+  check(req: { service: string }, options: { deadline: number }, callback: (e: ServiceError | null, r: { status: string }) => void): void;
+  close(): void;
+}
+type HealthPackage = { grpc: { health: { v1: { Health: new (address: string, creds: ChannelCredentials) => HealthClient } } } };
+
+function healthClient(creds: ChannelCredentials): HealthClient {
+  const pkg = loadPackageDefinition(loadSync(protoPath, { enums: String })) as unknown as HealthPackage;
+  return new pkg.grpc.health.v1.Health(endpoint(), creds);
+}
+
 it('serves a client with a CA-signed certificate', async () => {
   expect((await t.client('h1').host.getHost({})).name).toBe('h1');
 });
@@ -40,8 +52,7 @@ it('refuses a client whose certificate another CA signed', async () => {
 
 it('refuses a client that presents no certificate', async () => {
   const { ca } = await readTls(t.lab.tls);
-  const Health = (loadPackageDefinition(loadSync(protoPath, { enums: String })) as any).grpc.health.v1.Health;
-  const anonymous = new Health(endpoint(), ChannelCredentials.createSsl(ca));
+  const anonymous = healthClient(ChannelCredentials.createSsl(ca));
   try {
     const err = await new Promise<ServiceError | null>((resolve) =>
       anonymous.check({ service: '' }, { deadline: Date.now() + 5000 }, (e: ServiceError | null) => resolve(e)),
@@ -54,8 +65,7 @@ it('refuses a client that presents no certificate', async () => {
 
 it('serves the gRPC health service', async () => {
   const tls = await readTls(t.lab.tls);
-  const Health = (loadPackageDefinition(loadSync(protoPath, { enums: String })) as any).grpc.health.v1.Health;
-  const health = new Health(endpoint(), credentials.createSsl(tls.ca, tls.key, tls.cert));
+  const health = healthClient(credentials.createSsl(tls.ca, tls.key, tls.cert));
   try {
     const res = await new Promise<{ status: string }>((resolve, reject) =>
       health.check({ service: 'vxcloud.agent.v1.NetworkService' }, { deadline: Date.now() + 5000 }, (e: ServiceError | null, r: { status: string }) =>

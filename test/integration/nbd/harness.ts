@@ -32,6 +32,7 @@ export function run(file: string, args: readonly string[], timeoutMs = 60_000, e
       { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, env: { ...CLIENT_ENV, ...env }, encoding: 'utf8' },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== 'number' && !err.killed && err.signal == null) {
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- err is an Error; its type (Omit<ExecException, 'code'>) hides that
           reject(err); // could not start at all
           return;
         }

@@ -60,7 +60,7 @@ export async function ping(ns: string, ip: string): Promise<boolean> {
 
 /** Removes vxt-<pid>-* namespaces whose run (pid) has ended. */
 export async function sweepLeftovers(): Promise<void> {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync('/run/netns');
   } catch {

@@ -22,8 +22,15 @@ afterAll(async () => {
   await lab.cleanup();
 });
 
-async function ipDetails(netns: string, dev: string): Promise<Record<string, any>> {
-  const [j] = JSON.parse(await runInNs(netns, ['ip', '-d', '-j', 'link', 'show', 'dev', dev]));
+/** What these tests read of `ip -d -j link show`. */
+interface IpLinkDetails {
+  address?: string;
+  inet6_addr_gen_mode?: string;
+  linkinfo: { info_data?: Record<string, unknown>; info_slave_data?: Record<string, unknown> };
+}
+
+async function ipDetails(netns: string, dev: string): Promise<IpLinkDetails> {
+  const [j] = JSON.parse(await runInNs(netns, ['ip', '-d', '-j', 'link', 'show', 'dev', dev])) as [IpLinkDetails];
   return j;
 }
 
@@ -161,7 +168,7 @@ describe('addresses and the default route', () => {
   it('never touched the root namespace', async () => {
     const root = await run(['ip', '-j', 'link', 'show']);
     for (const name of ['br100', 'br200', 'vx200', 'nic1', 'tap1', 'vx100', 'up0']) {
-      expect(JSON.parse(root).map((l: { ifname: string }) => l.ifname)).not.toContain(name);
+      expect((JSON.parse(root) as { ifname: string }[]).map((l) => l.ifname)).not.toContain(name);
     }
   });
 });

@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 const names = async (netns: string): Promise<string[]> =>
-  JSON.parse(await runInNs(netns, ['ip', '-j', 'link', 'show'])).map((l: { ifname: string }) => l.ifname);
+  (JSON.parse(await runInNs(netns, ['ip', '-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname);
 
 describe('Net', () => {
   it('creates, lists and deletes named namespaces; deleting a missing one succeeds', async () => {
@@ -41,7 +41,7 @@ describe('Net', () => {
     expect(net.host.netns).toBe(ns);
     await net.host.createBridge('hostbr', {});
     expect(await names(ns)).toContain('hostbr');
-    expect(JSON.parse(await run(['ip', '-j', 'link', 'show'])).map((l: { ifname: string }) => l.ifname)).not.toContain('hostbr');
+    expect((JSON.parse(await run(['ip', '-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname)).not.toContain('hostbr');
     await net.host.deleteLink('hostbr');
   });
 

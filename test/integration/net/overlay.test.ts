@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openNetHandle, type NetHandle } from '../../../agent/net/index.js';
-import { Lab, ping, runInNs, sweepLeftovers } from './lab.js';
+import { Lab, ping, sweepLeftovers } from './lab.js';
 
 const lab = new Lab();
 const handles: NetHandle[] = [];

@@ -70,7 +70,7 @@ async function eventually<T>(what: string, f: () => Promise<T>, timeoutMs: numbe
     try {
       return await f();
     } catch (e) {
-      if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms: ${(e as Error).message}`);
+      if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms: ${(e as Error).message}`, { cause: e });
       await new Promise((r) => setTimeout(r, 500));
     }
   }

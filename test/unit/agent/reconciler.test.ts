@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nicDevice } from '../../../agent/l2/names.js';
 import { Reconciler } from '../../../agent/state/reconciler.js';
 import { StateStore } from '../../../agent/state/store.js';
-import type { NicRecord, SubnetRecord } from '../../../agent/state/model.js';
+import type { DesiredState, NicRecord, SubnetRecord } from '../../../agent/state/model.js';
 import { FakeNet } from './fake-net.js';
 
 const ctx = { underlayAddress: '192.0.2.11', underlayMtu: 1500, vxlanPort: 4789 };
@@ -66,7 +66,7 @@ describe('Reconciler', () => {
   it('persists desired state before acting, and a new reconciler from disk rebuilds the kernel', async () => {
     await r.putVpc(vpc);
     await r.putSubnet(subnet);
-    const onDisk = JSON.parse(await readFile(join(dir, 'desired-state.json'), 'utf8'));
+    const onDisk = JSON.parse(await readFile(join(dir, 'desired-state.json'), 'utf8')) as DesiredState;
     expect(Object.keys(onDisk.subnets)).toEqual(['s']);
     const fresh = new FakeNet();
     const again = await Reconciler.open(fresh, new StateStore(dir), ctx, pino({ level: 'silent' }));
@@ -83,7 +83,7 @@ describe('Reconciler', () => {
     expect(names()).toEqual(before);
     expect(net.namespaces.has('ns1')).toBe(false);
     expect(r.desired.nics).toEqual({});
-    const onDisk = JSON.parse(await readFile(join(dir, 'desired-state.json'), 'utf8'));
+    const onDisk = JSON.parse(await readFile(join(dir, 'desired-state.json'), 'utf8')) as DesiredState;
     expect(onDisk.nics).toEqual({});
     expect(onDisk.ownedNamespaces).toEqual([]);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { unknown } from '../../../provider/plugin/cty.js';
+import { pathToString } from '../../../provider/plugin/diagnostics.js';
 import type { FleetHost } from '../../../provider/resources/fleet.js';
 import { externalProblems } from '../../../provider/resources/router.js';
 
@@ -7,7 +8,7 @@ const r3: FleetHost = { name: 'r3', endpoint: '', roles: ['route'], up: true, ex
 const bare: FleetHost = { name: 'r4', endpoint: '', roles: ['route'], up: true };
 
 const problems = (p: { external_network: unknown; external_ip: unknown; snat?: unknown }, host: FleetHost | undefined = r3): [string, string][] =>
-  externalProblems({ snat: null, ...p }, host).map((d) => [d.path!.join('.'), d.detail!]);
+  externalProblems({ snat: null, ...p }, host).map((d) => [pathToString(d.path!), d.detail!]);
 
 describe("vxcloud_router's external leg at plan time", () => {
   it("accepts a host address of the route host's external network, and no external leg at all", () => {

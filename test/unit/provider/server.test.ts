@@ -78,10 +78,9 @@ const widgetConfig = (o: Record<string, Value>): ValueRecord => record(Object.en
 
 type Callback<Res> = (err: grpc.ServiceError | null, res: Res) => void;
 /** Promise form of a generated unary method (their overloads defeat inference, hence Res). */
-const call = <Res>(fn: (req: never, cb: Callback<Res>) => grpc.ClientUnaryCall, self: object, req: object): Promise<Res> =>
-  new Promise((resolve, reject) =>
-    (fn as unknown as (req: object, cb: Callback<Res>) => void).call(self, req, (err, res) => (err ? reject(err) : resolve(res))),
-  );
+/** `fn` is a client method bound to its client. */
+const call = <Res>(fn: (req: never, cb: Callback<Res>) => grpc.ClientUnaryCall, req: object): Promise<Res> =>
+  new Promise((resolve, reject) => (fn as unknown as (req: object, cb: Callback<Res>) => void)(req, (err, res) => (err ? reject(err) : resolve(res))));
 
 interface Running {
   served: Served;
@@ -136,7 +135,7 @@ describe('handshake', () => {
   it('announces 1|6|unix|PATH|grpc| and serves plaintext without a client certificate', async () => {
     const r = await start(baseEnv);
     expect(r.line).toBe(`1|6|unix|${r.served.socketPath}|grpc|`);
-    const schema = await call<GetProviderSchema_Response>(r.client.getProviderSchema, r.client, {});
+    const schema = await call<GetProviderSchema_Response>(r.client.getProviderSchema.bind(r.client), {});
     expect(Object.keys(schema.resourceSchemas)).toEqual(['vxunit_widget']);
   });
 
@@ -157,7 +156,7 @@ describe('handshake', () => {
         'grpc.ssl_target_name_override': 'localhost',
       },
     );
-    const schema = await call<GetProviderSchema_Response>(good.getProviderSchema, good, {});
+    const schema = await call<GetProviderSchema_Response>(good.getProviderSchema.bind(good), {});
     expect(schema.provider).toBeDefined();
     good.close();
 
@@ -170,13 +169,13 @@ describe('handshake', () => {
       },
     );
     bad.waitForReady(Date.now() + 3000, () => {});
-    await expect(call<GetProviderSchema_Response>(bad.getProviderSchema, bad, {})).rejects.toThrow();
+    await expect(call<GetProviderSchema_Response>(bad.getProviderSchema.bind(bad), {})).rejects.toThrow();
     bad.close();
   });
 
   it('exits when the controller asks for shutdown', async () => {
     const r = await start(baseEnv);
-    await call<object>(r.controller.shutdown, r.controller, {});
+    await call<object>(r.controller.shutdown.bind(r.controller), {});
     // Graceful at first, forced after a second at most.
     for (let i = 0; i < 150 && r.exits.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
     expect(r.exits).toEqual([0]);
@@ -186,13 +185,13 @@ describe('handshake', () => {
 describe('server', () => {
   it('returns validation problems as diagnostics with the attribute path', async () => {
     const r = await start(baseEnv);
-    const res = await call<ValidateResourceConfig_Response>(r.client.validateResourceConfig, r.client, {
+    const res = await call<ValidateResourceConfig_Response>(r.client.validateResourceConfig.bind(r.client), {
       typeName: 'vxunit_widget',
       config: dv(widgetConfig({ port: 0 })),
     });
     expect(res.diagnostics).toHaveLength(1);
     expect(res.diagnostics[0]!.attribute!.steps).toEqual([{ attributeName: 'port' }]);
-    const unknownType = await call<ValidateResourceConfig_Response>(r.client.validateResourceConfig, r.client, {
+    const unknownType = await call<ValidateResourceConfig_Response>(r.client.validateResourceConfig.bind(r.client), {
       typeName: 'vxunit_nope',
       config: dv(widgetConfig({})),
     });
@@ -201,13 +200,13 @@ describe('server', () => {
 
   it('plans a create with unknown computed values, then applies it with the configured provider', async () => {
     const r = await start(baseEnv);
-    const configured = await call<ConfigureProvider_Response>(r.client.configureProvider, r.client, {
+    const configured = await call<ConfigureProvider_Response>(r.client.configureProvider.bind(r.client), {
       terraformVersion: '1.5.7',
       config: { msgpack: Buffer.from(encodeValue(record([['prefix', 'p']]), t.object({ prefix: t.string }))), json: Buffer.alloc(0) },
     });
     expect(configured.diagnostics).toEqual([]);
     const cfg = widgetConfig({});
-    const plan = await call<PlanResourceChange_Response>(r.client.planResourceChange, r.client, {
+    const plan = await call<PlanResourceChange_Response>(r.client.planResourceChange.bind(r.client), {
       typeName: 'vxunit_widget',
       priorState: dv(null),
       proposedNewState: dv(cfg),
@@ -217,7 +216,7 @@ describe('server', () => {
     });
     const planned = val(plan.plannedState) as ValueRecord;
     expect(isUnknown(planned.id)).toBe(true);
-    const applied = await call<ApplyResourceChange_Response>(r.client.applyResourceChange, r.client, {
+    const applied = await call<ApplyResourceChange_Response>(r.client.applyResourceChange.bind(r.client), {
       typeName: 'vxunit_widget',
       priorState: dv(null),
       plannedState: plan.plannedState,
@@ -231,12 +230,12 @@ describe('server', () => {
 
   it('a handler failing with DiagnosticsError returns its diagnostics and the partial state', async () => {
     const r = await start(baseEnv);
-    await call<ConfigureProvider_Response>(r.client.configureProvider, r.client, {
+    await call<ConfigureProvider_Response>(r.client.configureProvider.bind(r.client), {
       terraformVersion: '1.5.7',
       config: { msgpack: Buffer.from(encodeValue(record([['prefix', 'p']]), t.object({ prefix: t.string }))), json: Buffer.alloc(0) },
     });
     const cfg = widgetConfig({ name: 'partial' });
-    const res = await call<ApplyResourceChange_Response>(r.client.applyResourceChange, r.client, {
+    const res = await call<ApplyResourceChange_Response>(r.client.applyResourceChange.bind(r.client), {
       typeName: 'vxunit_widget',
       priorState: dv(null),
       plannedState: dv(widgetConfig({ name: 'partial', id: unknown })),
@@ -250,25 +249,25 @@ describe('server', () => {
 
   it('upgrades JSON state and imports by id', async () => {
     const r = await start(baseEnv);
-    const up = await call<UpgradeResourceState_Response>(r.client.upgradeResourceState, r.client, {
+    const up = await call<UpgradeResourceState_Response>(r.client.upgradeResourceState.bind(r.client), {
       typeName: 'vxunit_widget',
       version: 0,
       rawState: { json: Buffer.from('{"id":"a","name":"w","port":8080,"removed":1}') },
     });
     expect(val(up.upgradedState)).toMatchObject({ id: 'a', port: 8080, hang: null });
-    const imp = await call<ImportResourceState_Response>(r.client.importResourceState, r.client, { typeName: 'vxunit_widget', id: 'abc' });
+    const imp = await call<ImportResourceState_Response>(r.client.importResourceState.bind(r.client), { typeName: 'vxunit_widget', id: 'abc' });
     expect(val(imp.importedResources[0]!.state)).toMatchObject({ id: 'abc', name: null });
   });
 
   it('StopProvider aborts work in flight, which ends as a diagnostic', async () => {
     const r = await start(baseEnv);
-    await call<ConfigureProvider_Response>(r.client.configureProvider, r.client, {
+    await call<ConfigureProvider_Response>(r.client.configureProvider.bind(r.client), {
       terraformVersion: '1.5.7',
       config: { msgpack: Buffer.from(encodeValue(record([['prefix', 'p']]), t.object({ prefix: t.string }))), json: Buffer.alloc(0) },
     });
     const cfg = widgetConfig({ hang: true });
     const planned = widgetConfig({ hang: true, id: unknown });
-    const apply = call<ApplyResourceChange_Response>(r.client.applyResourceChange, r.client, {
+    const apply = call<ApplyResourceChange_Response>(r.client.applyResourceChange.bind(r.client), {
       typeName: 'vxunit_widget',
       priorState: dv(null),
       plannedState: dv(planned),
@@ -278,7 +277,7 @@ describe('server', () => {
     });
     for (let i = 0; i < 100 && !started.includes('hang'); i++) await new Promise((res) => setTimeout(res, 20));
     expect(started).toContain('hang');
-    await call<StopProvider_Response>(r.client.stopProvider, r.client, {});
+    await call<StopProvider_Response>(r.client.stopProvider.bind(r.client), {});
     const res = await apply;
     expect(res.diagnostics[0]!.summary).toBe('Cannot create vxunit_widget');
     expect(res.diagnostics[0]!.detail).toMatch(/terraform stopped the provider/);

@@ -20,7 +20,7 @@ import {
   releaseRouter,
   releaseVolume,
 } from '../../../agent/registry/claims.js';
-import { keys } from '../../../agent/registry/model.js';
+import { keys, type SubnetObject } from '../../../agent/registry/model.js';
 import { optimistic, type Txn } from '../../../agent/registry/txn.js';
 import { reservations, viewOf, vtepTables } from '../../../agent/registry/view.js';
 import { ApiError } from '../../../agent/state/errors.js';
@@ -292,12 +292,12 @@ describe('adoption of what a killed provider run left', () => {
     expect(e.message).toMatch(/subnet "s1" is this subnet, made by a provider run that did not finish: adopt it/);
     // The second run takes it, on every host it wants, and its confirm makes it its own.
     for (const h of ['h1', 'h2']) await run(subnet('s1', 'run-two-0002', h));
-    expect(JSON.parse(b.kv.get(k.object('s1'))!.value).hosts).toEqual(['h1', 'h2']);
+    expect((JSON.parse(b.kv.get(k.object('s1'))!.value) as SubnetObject).hosts).toEqual(['h1', 'h2']);
     expect(await run((tx) => confirmRun(tx, k, 'run-one-0001'))).toBe(1); // the VPC, which the first run's terraform did record
     expect(await run((tx) => confirmRun(tx, k, 'run-two-0002'))).toBe(1);
     expect(await run((tx) => confirmRun(tx, k, 'run-two-0002'))).toBe(0);
     expect(pendingMarks(b)).toEqual([]);
-    expect(JSON.parse(b.kv.get(k.object('s1'))!.value).adopt).toBeUndefined();
+    expect((JSON.parse(b.kv.get(k.object('s1'))!.value) as SubnetObject).adopt).toBeUndefined();
   });
 
   it('adopts nothing a confirmed run made, nothing of the same run, and nothing of calls without a run', async () => {
@@ -327,7 +327,7 @@ describe('adoption of what a killed provider run left', () => {
     await run((tx) => releaseNic(tx, k, 'n1', 'h1'));
     expect(
       pendingMarks(b)
-        .map((key) => JSON.parse(b.kv.get(key)!.value).id)
+        .map((key) => (JSON.parse(b.kv.get(key)!.value) as { id: string }).id)
         .sort(),
     ).toEqual(['n3', 's1', 'v']);
     expect((await run(nic('n5', 'run-two-0002', 'h1'))).host).toBe('h1');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { VolumeServiceService, type VolumeServiceServer } from '../../../gen/vxcloud/agent/v1/volume.js';
+import { VolumeServiceService } from '../../../gen/vxcloud/agent/v1/volume.js';
 import { VolumeClient, type Tls } from '../../../agent/sbs/volume/client.js';
 import { createCa, issue } from '../../../lib/certs.js';
 
