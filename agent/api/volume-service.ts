@@ -8,10 +8,10 @@ import { tenantFor } from './ownership.js';
 import { status as Status, type handleClientStreamingCall, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { RaftServer, ReplicaStatus, SnapshotChunk, StepRequest, Volume, VolumeHost, VolumeServiceServer } from '../../gen/vxcloud/agent/v1/volume.js';
-import type { SnapshotMessage } from '../sbs/raft/index.js';
 import { NotLeaderError, type Replica, type ReplicaSpec } from '../sbs/volume/replica.js';
 import type { VolumeStore } from '../sbs/volume/store.js';
 import { decodeMessage } from '../sbs/volume/wire.js';
+import type { Message } from '../sbs/raft/index.js';
 import { checkVolumeId, checkVolumeSize } from '../../lib/validation.js';
 import { ApiError } from '../state/errors.js';
 import { released, type Authorities } from '../registry/authority.js';
@@ -323,6 +323,7 @@ export function volumeServices(
   const raft: RaftServer = {
     step: (call) => {
       const reported = new Map<string, number>();
+      const undecodable = new Map<string, number>();
       // Only the hosts of a volume's placement step its raft group (server.ts admits hosts only).
       const from = callerOf(call);
       call.on('data', (req: StepRequest) => {
@@ -339,10 +340,21 @@ export function volumeServices(
           }
           return;
         }
+        let messages: Message[];
         try {
-          r.step(req.messages.map(decodeMessage));
+          messages = req.messages.map(decodeMessage);
         } catch (e) {
-          // A closing or failed replica, or a malformed message: raft's retries cover the first, a log the rest.
+          // Agents of different wire versions, or a bug: it stalls the volume, so it is said (every 10 s at most).
+          if (Date.now() - (undecodable.get(req.volumeId) ?? 0) >= 10_000) {
+            undecodable.set(req.volumeId, Date.now());
+            log.warn({ err: (e as Error).message, volume: req.volumeId, from: describeIdentity(from) }, 'raft messages could not be decoded');
+          }
+          return;
+        }
+        try {
+          r.step(messages);
+        } catch (e) {
+          // A closing or failed replica: raft's retries cover it.
           log.debug({ err: (e as Error).message, volume: req.volumeId }, 'raft messages not stepped');
         }
       });
