@@ -13,6 +13,10 @@ import { overlayMtu, type L2Context } from './l2/context.js';
 import { protectedNetworks } from './l3/protected.js';
 import { Routers } from './l3/routers.js';
 import { Supervisor } from './l3/supervisor.js';
+import { AgentMetrics } from './metrics/metrics.js';
+import { instrument } from './metrics/rpc.js';
+import { startMetricsServer } from './metrics/server.js';
+import { registerSources } from './metrics/sources.js';
 import { openNet } from './net/index.js';
 import { Ownership } from './api/ownership.js';
 import { localAuthority, registryAuthority } from './registry/authority.js';
@@ -69,6 +73,8 @@ async function main(): Promise<void> {
     cfg.host.roles.includes('route'),
   );
   reconciler.extend(routers);
+  const metrics = new AgentMetrics(cfg.host.name);
+  reconciler.onReconciled((seconds, failed) => metrics.reconciled(seconds, failed));
   registry?.onView(() => routers.reservationsChanged());
   supervisor.start();
   const first = await reconciler.reconcileAll();
@@ -80,14 +86,16 @@ async function main(): Promise<void> {
   const authority = registry ? registryAuthority(registry) : localAuthority;
   const ownership = new Ownership(() => reconciler.desired, registry);
 
-  const storage = cfg.storage ? await startStorage(cfg, cfg.storage, authority, storageHost(registry), log) : undefined;
+  const storage = cfg.storage ? await startStorage(cfg, cfg.storage, authority, storageHost(registry), log, metrics) : undefined;
   const server = await startServer(cfg, {
-    host: hostService(cfg, caps, underlay.mtu, reconciler, log, plane, registry),
-    network: networkService(reconciler, ctx, authority, ownership, log),
-    router: routerService(reconciler, routers, authority, ownership, log),
-    ...(storage ? { volumes: storage.services } : {}),
+    host: instrument('HostService', hostService(cfg, caps, underlay.mtu, reconciler, log, plane, registry), metrics),
+    network: instrument('NetworkService', networkService(reconciler, ctx, authority, ownership, log), metrics),
+    router: instrument('RouterService', routerService(reconciler, routers, authority, ownership, log), metrics),
+    ...(storage ? { volumes: { ...storage.services, volume: instrument('VolumeService', storage.services.volume, metrics) } } : {}),
   });
-  log.info({ listen: cfg.listen }, 'serving');
+  registerSources(metrics, { desired: () => reconciler.desired, plane, ...(storage ? { storage: storage.metrics } : {}) });
+  const metricsServers = cfg.metrics ? await startMetricsServer(cfg.tls, cfg.metrics.listen, metrics) : [];
+  log.info({ listen: cfg.listen, metrics: cfg.metrics?.listen ?? [] }, 'serving');
 
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');
@@ -99,6 +107,7 @@ async function main(): Promise<void> {
     // dnsmasq and DHCP clients are the agent's children: they go with it (kernel state and leases stay).
     const daemonsStopped = routers.stop().catch((e: unknown) => log.error({ err: e }, 'stopping DHCP daemons failed'));
     const storageStopped = storage?.stop().catch((e: unknown) => log.error({ err: e }, 'stopping volumes failed'));
+    for (const m of metricsServers) m.close();
     server.tryShutdown(() => {
       void Promise.all([planeStopped, daemonsStopped, storageStopped]).finally(() => {
         net.close();

@@ -416,6 +416,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
       stateDir: join(hdir, 'state'),
       logFile: join(hdir, 'agent.log'),
       pid: 0,
+      metrics: `unix://${join(hdir, 'metrics.sock')}`,
     };
     await writeFile(
       host.configFile,
@@ -428,6 +429,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
         stateDir: host.stateDir,
         logLevel: opts.logLevel ?? 'info',
         reconcile: { intervalSeconds: opts.reconcileIntervalSeconds ?? 10 },
+        metrics: { listen: [host.metrics] },
         registry: {
           endpoints: members.map((m) => m.endpoint),
           tls: { ca: regCa.cert, ...regPair },

@@ -15,6 +15,8 @@ export interface LabHost {
   stateDir: string;
   logFile: string;
   pid: number;
+  /** The agent's metrics address (GET /metrics with the lab's client certificate). */
+  metrics?: string;
 }
 
 export interface LabFile {

@@ -6,6 +6,7 @@ import { registerCertCommands } from './certs.js';
 import { registerRegistryCommands } from './registry.js';
 import { registerEvpnCommands } from './evpn.js';
 import { registerLabCommands } from './lab.js';
+import { registerMetricsCommand } from './metrics.js';
 import { registerObjectCommands } from './objects.js';
 import { registerRouterCommands } from './router.js';
 import { registerVolumeCommands } from './volume.js';
@@ -18,6 +19,7 @@ registerRouterCommands(program);
 registerVolumeCommands(program);
 registerEvpnCommands(program);
 registerRegistryCommands(program);
+registerMetricsCommand(program);
 
 program.parseAsync().catch((e: unknown) => {
   process.stderr.write(`vxctl: ${e instanceof Error ? e.message : String(e)}\n`);

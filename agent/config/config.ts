@@ -43,9 +43,14 @@ export interface AgentConfig {
   router: RouterConfig;
   /** Storage hosts: where volume replicas live, the NBD listen addresses (`host:port`, `unix:///path`) and their TLS policy. */
   storage?: { dataDir: string; nbdListen: string[]; nbdTls: NbdTlsSetting };
+  /** Prometheus metrics over HTTPS with the API's mutual TLS (`host:port`, `unix:///path`); none when absent. */
+  metrics?: { listen: string[] };
 }
 
 export class ConfigError extends Error {}
+
+/** A TCP or unix socket listen address of the NBD and metrics servers. */
+const LISTEN = /^(unix:\/\/\/.+|[^:]+:\d{1,5})$/;
 
 type Obj = Record<string, unknown>;
 
@@ -116,14 +121,24 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
     controlPlane: parseControlPlane(raw.controlPlane, registry !== undefined, (m) => new ConfigError(m)),
     router: parseRouterConfig(raw.router, (m) => new ConfigError(m)),
     ...parseStorage(raw, rel),
+    ...parseMetrics(raw),
   };
+}
+
+function parseMetrics(raw: Obj): Pick<AgentConfig, 'metrics'> {
+  if (raw.metrics === undefined) return {};
+  const listen = section(raw, 'metrics', '').listen;
+  if (!Array.isArray(listen) || listen.length === 0 || listen.some((l) => typeof l !== 'string' || !LISTEN.test(l))) {
+    throw new ConfigError('metrics.listen: a list of "host:port" (e.g. "192.0.2.11:9464") or "unix:///path" addresses');
+  }
+  return { metrics: { listen: listen as string[] } };
 }
 
 function parseStorage(raw: Obj, rel: (p: string) => string): Pick<AgentConfig, 'storage'> {
   if (raw.storage === undefined) return {};
   const s = section(raw, 'storage', '');
   const nbdListen = s.nbdListen ?? [];
-  if (!Array.isArray(nbdListen) || nbdListen.some((l) => typeof l !== 'string' || !/^(unix:\/\/\/.+|[^:]+:\d{1,5})$/.test(l))) {
+  if (!Array.isArray(nbdListen) || nbdListen.some((l) => typeof l !== 'string' || !LISTEN.test(l))) {
     throw new ConfigError('storage.nbdListen: a list of "host:port" (e.g. "192.0.2.11:10809") or "unix:///path" addresses');
   }
   // Default off: what agents did before the setting existed.

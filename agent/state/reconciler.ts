@@ -58,6 +58,7 @@ export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
   private readonly l2: L2Layout;
   private readonly changeListeners: (() => void)[] = [];
+  private readonly passListeners: ((seconds: number, failed: readonly string[] | undefined) => void)[] = [];
 
   private constructor(
     private readonly net: Net,
@@ -129,10 +130,10 @@ export class Reconciler {
   }
 
   private tx(): Tx {
-    const self = this;
+    const current = (): DesiredState => this.state;
     return {
       get state() {
-        return self.state;
+        return current();
       },
       commit: (m) => this.commit(m),
       converging: (m, apply, undo) => this.converging(m, apply, undo),
@@ -409,35 +410,56 @@ export class Reconciler {
 
   // ---- whole-host convergence ----
 
+  /** Told of every whole-host pass: its duration, and what it failed to converge (undefined: the pass failed). */
+  onReconciled(f: (seconds: number, failed: readonly string[] | undefined) => void): void {
+    this.passListeners.push(f);
+  }
+
   /** Converges every object and removes vxcloud links and namespaces nothing asks for. */
   reconcileAll(): Promise<{ failed: string[] }> {
     return this.mutex.run(async () => {
-      const failed: string[] = [];
-      const attempt = async (what: string, f: () => Promise<void>): Promise<void> => {
-        try {
-          await f();
-        } catch (e) {
-          failed.push(`${what}: ${(e as Error).message}`);
-        }
+      const start = performance.now();
+      const told = (failed: readonly string[] | undefined): void => {
+        for (const f of this.passListeners) f((performance.now() - start) / 1000, failed);
       };
-      const wanted = new Set<string>();
-      for (const s of Object.values(this.state.subnets)) {
-        for (const name of this.l2.subnetDevices(s)) wanted.add(name);
-        await attempt(`subnet ${s.id}`, () => this.convergeSubnetAll(s));
+      try {
+        const r = await this.convergeAll();
+        told(r.failed);
+        return r;
+      } catch (e) {
+        told(undefined);
+        throw e;
       }
-      for (const n of Object.values(this.state.nics)) {
-        wanted.add(nicDevice(n.kind, n.id));
-        const s = this.state.subnets[n.subnet_id];
-        if (s) await attempt(`nic ${n.id}`, async () => convergeNic(this.net, await this.links(), n, s, this.ctx, this.l2.nicHostLink(n, s)));
-      }
-      const stale = [...(await this.links()).keys()].filter((name) => isVxcloudLink(name) && !wanted.has(name));
-      stale.sort((a, b) => Number(isBridge(a)) - Number(isBridge(b)));
-      for (const name of stale) await attempt(`stale link ${name}`, () => this.net.host.deleteLink(name));
-      for (const e of this.extensions) failed.push(...(await e.reconcile(this.tx())));
-      await attempt('namespaces', () => this.releaseNamespaces());
-      if (failed.length > 0) this.log.warn({ failed }, 'reconcile left objects unconverged');
-      return { failed };
     });
+  }
+
+  /** Under the mutex. */
+  private async convergeAll(): Promise<{ failed: string[] }> {
+    const failed: string[] = [];
+    const attempt = async (what: string, f: () => Promise<void>): Promise<void> => {
+      try {
+        await f();
+      } catch (e) {
+        failed.push(`${what}: ${(e as Error).message}`);
+      }
+    };
+    const wanted = new Set<string>();
+    for (const s of Object.values(this.state.subnets)) {
+      for (const name of this.l2.subnetDevices(s)) wanted.add(name);
+      await attempt(`subnet ${s.id}`, () => this.convergeSubnetAll(s));
+    }
+    for (const n of Object.values(this.state.nics)) {
+      wanted.add(nicDevice(n.kind, n.id));
+      const s = this.state.subnets[n.subnet_id];
+      if (s) await attempt(`nic ${n.id}`, async () => convergeNic(this.net, await this.links(), n, s, this.ctx, this.l2.nicHostLink(n, s)));
+    }
+    const stale = [...(await this.links()).keys()].filter((name) => isVxcloudLink(name) && !wanted.has(name));
+    stale.sort((a, b) => Number(isBridge(a)) - Number(isBridge(b)));
+    for (const name of stale) await attempt(`stale link ${name}`, () => this.net.host.deleteLink(name));
+    for (const e of this.extensions) failed.push(...(await e.reconcile(this.tx())));
+    await attempt('namespaces', () => this.releaseNamespaces());
+    if (failed.length > 0) this.log.warn({ failed }, 'reconcile left objects unconverged');
+    return { failed };
   }
 
   // ---- helpers ----

@@ -12,7 +12,7 @@ import { BufferPool } from './buffer-pool.js';
 import { Negotiation, type TlsMode } from './handshake.js';
 import { NBD_OPT_EXPORT_NAME, NBD_REP_ERR_TOO_BIG, OPTION_HEADER_LENGTH } from './protocol.js';
 import { StreamReader } from './reader.js';
-import { Transmission, type NbdLogger, type TransmissionLimits, type TransmissionStats } from './transmission.js';
+import { Transmission, type NbdIoObserver, type NbdLogger, type TransmissionLimits, type TransmissionStats } from './transmission.js';
 
 export interface NbdTlsOptions {
   /** PEM server key and certificate chain. */
@@ -58,6 +58,7 @@ export interface NbdServerOptions {
   readonly resolver: ExportResolver;
   readonly tls?: NbdTlsOptions;
   readonly limits?: Partial<NbdServerLimits>;
+  readonly io?: NbdIoObserver;
   readonly log?: NbdLogger;
 }
 
@@ -115,6 +116,11 @@ export class NbdServer {
   async listenPath(path: string): Promise<void> {
     this.server.listen(path);
     await once(this.server, 'listening');
+  }
+
+  /** The export of each connection in transmission (one entry per connection). */
+  exportNames(): string[] {
+    return [...this.connections].flatMap((c) => (c.transmission ? [c.transmission.exportName] : []));
   }
 
   /** Per-connection transmission counters (connections still negotiating are left out). */
@@ -210,7 +216,7 @@ export class NbdServer {
         case 'transmit':
           clearTimeout(deadline);
           if (this.closing) throw new Error('server is closing');
-          conn.transmission = new Transmission(conn.stream, reader, outcome.export, limits, this.log, this.buffers);
+          conn.transmission = new Transmission(conn.stream, reader, outcome.export, limits, this.log, this.buffers, this.options.io);
           return conn.transmission;
       }
     }
@@ -225,7 +231,7 @@ export class NbdServer {
       requestCert: tlsOptions.requireClientCert,
       rejectUnauthorized: tlsOptions.requireClientCert,
     });
-    secure.on('error', (err) => this.log.debug({ err }, 'nbd tls error'));
+    secure.on('error', (err: Error) => this.log.debug({ err }, 'nbd tls error'));
     await new Promise<void>((resolve, reject) => {
       secure.once('secure', resolve);
       secure.once('close', () => reject(new Error('connection closed during the TLS handshake')));

@@ -41,6 +41,9 @@ export interface TransmissionStats {
   readonly peakInFlightBytes: number;
 }
 
+/** Told of every request served: for the agent's metrics. */
+export type NbdIoObserver = (exportName: string, op: 'read' | 'write' | 'flush' | 'trim' | 'write_zeroes', bytes: number) => void;
+
 export interface NbdLogger {
   debug(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -61,6 +64,8 @@ export class Transmission {
   private shuttingDown = false;
   private corked = false;
 
+  readonly exportName: string;
+
   constructor(
     private readonly socket: Duplex,
     private readonly reader: StreamReader,
@@ -68,7 +73,9 @@ export class Transmission {
     private readonly limits: TransmissionLimits,
     private readonly log: NbdLogger,
     private readonly buffers: BufferPool,
+    private readonly io?: NbdIoObserver,
   ) {
+    this.exportName = exp.name;
     this.device = exp.device;
     this.blockSize = effectiveBlockSize(exp.device, limits.maxPayloadBytes);
     // A closed socket must not leave the request loop parked on the in-flight budget.
@@ -169,7 +176,7 @@ export class Transmission {
   }
 
   private async execute(header: RequestHeader, payload: Buffer | undefined, cost: number): Promise<void> {
-    let error = 0;
+    let error: number;
     let data: Buffer | undefined;
     try {
       error = this.shuttingDown ? NbdErrno.ESHUTDOWN : this.validate(header);
@@ -221,20 +228,27 @@ export class Transmission {
     const offset = Number(h.offset); // validate() bounded it by the (safe-integer) device size
     const fua = (h.flags & NBD_CMD_FLAG_FUA) !== 0;
     switch (h.type) {
-      case NBD_CMD_READ:
-        return device.read(offset, h.length, this.buffers.take(h.length));
+      case NBD_CMD_READ: {
+        const data = await device.read(offset, h.length, this.buffers.take(h.length));
+        this.io?.(this.exportName, 'read', h.length);
+        return data;
+      }
       case NBD_CMD_WRITE:
         if (!payload) throw new Error('write without payload');
         await device.write(offset, payload, { fua });
+        this.io?.(this.exportName, 'write', h.length);
         return undefined;
       case NBD_CMD_FLUSH:
         await device.flush?.();
+        this.io?.(this.exportName, 'flush', 0);
         return undefined;
       case NBD_CMD_TRIM:
         await device.trim?.(offset, h.length, { fua });
+        this.io?.(this.exportName, 'trim', h.length);
         return undefined;
       case NBD_CMD_WRITE_ZEROES:
         await device.writeZeroes?.(offset, h.length, { fua, noHole: (h.flags & NBD_CMD_FLAG_NO_HOLE) !== 0 });
+        this.io?.(this.exportName, 'write_zeroes', h.length);
         return undefined;
       default:
         throw new BlockDeviceError('EINVAL', `command ${h.type} passed validation`);

@@ -9,9 +9,12 @@ import type { AgentConfig, NbdTlsSetting } from '../../config/config.js';
 import type { Authorities } from '../../registry/authority.js';
 import { NbdServer, type NbdTlsOptions } from '../nbd/server.js';
 import { VolumeStore } from './store.js';
+import type { AgentMetrics } from '../../metrics/metrics.js';
+import type { StorageSource } from '../../metrics/sources.js';
 
 export interface StorageRuntime {
   services: VolumeServices;
+  metrics: StorageSource;
   stop(): Promise<void>;
 }
 
@@ -22,6 +25,7 @@ export async function startStorage(
   authorities: Authorities,
   storageHost: (name: string) => boolean,
   log: Logger,
+  metrics: AgentMetrics,
 ): Promise<StorageRuntime> {
   const [ca, cert, key] = await Promise.all([readFile(cfg.tls.ca), readFile(cfg.tls.cert), readFile(cfg.tls.key)]);
   const slog = log.child({ component: 'sbs' });
@@ -30,7 +34,15 @@ export async function startStorage(
   const tls = nbdTls(storage.nbdTls, { ca, cert, key });
   try {
     for (const address of storage.nbdListen) {
-      const server = new NbdServer({ resolver: store, ...(tls ? { tls } : {}), log: { debug: (o, m) => slog.debug(o, m), warn: (o, m) => slog.warn(o, m) } });
+      const server = new NbdServer({
+        resolver: store,
+        ...(tls ? { tls } : {}),
+        log: { debug: (o, m) => slog.debug(o, m), warn: (o, m) => slog.warn(o, m) },
+        io: (volume, op, bytes) => {
+          metrics.nbdRequests.inc({ volume, op });
+          if (bytes > 0 && (op === 'read' || op === 'write')) metrics.nbdBytes.inc({ volume, op }, bytes);
+        },
+      });
       if (address.startsWith('unix://')) {
         const path = address.slice('unix://'.length);
         await mkdir(dirname(path), { recursive: true, mode: 0o755 });
@@ -51,6 +63,10 @@ export async function startStorage(
   slog.info({ nbd: storage.nbdListen, nbdTls: storage.nbdTls }, 'storage serving');
   return {
     services: volumeServices(store, tcp, storage.nbdTls, authorities, storageHost, slog),
+    metrics: {
+      replicas: () => store.all().map((r) => ({ volume: r.spec.id, ...r.state() })),
+      nbdConnections: () => servers.flatMap((s) => s.exportNames()),
+    },
     async stop() {
       await Promise.all(servers.map((s) => s.close()));
       await store.close();

@@ -20,6 +20,7 @@ import {
   type NicPlace,
 } from '../../harness/evpn.js';
 import { ping, processesUnder, type TestLab } from '../../harness/lab.js';
+import { metric, scrape } from '../../harness/metrics.js';
 
 let t: TestLab;
 const VNI = 3001;
@@ -112,6 +113,14 @@ describe('BGP EVPN control plane', () => {
     expect(rr).toMatchObject({ vtep: false, reflector: true, problems: [] });
     expect(rr.sessions.map((s) => s.peer)).toEqual([vtep('h1'), vtep('h2'), vtep('h3')]);
     expect(rr.daemons.map((d) => d.name)).toEqual(['bgpd']);
+  });
+
+  it('exports the BGP sessions as Prometheus metrics', async () => {
+    const { samples } = await scrape(t, 'h1');
+    for (const rr of ['h4', 'h5']) {
+      expect(metric(samples, 'vxcloud_bgp_session_up', { host: 'h1', peer: vtep(rr), state: 'Established' })).toBe(1);
+      expect(metric(samples, 'vxcloud_bgp_prefixes_received', { peer: vtep(rr) })).toBeGreaterThan(0);
+    }
   });
 
   it('answers ARP locally once MAC+IP are known: zero ARP frames cross the VXLAN devices', async () => {

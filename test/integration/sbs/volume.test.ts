@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labFilePath } from '../../../lab/labfile.js';
 import { makeTempDir, run, runOk, sha256File } from '../nbd/harness.js';
 import { startStorageLab, waitStatus, type StorageLab } from './harness.js';
+import { metric, scrape } from '../../harness/metrics.js';
 
 const MiB = 1024 * 1024;
 let s: StorageLab;
@@ -74,6 +75,12 @@ describe('volumes', () => {
       );
       expect(out.stdout).not.toMatch(/Pattern verification failed/);
     }
+    // What Prometheus sees: one leader among the three replicas, and the bytes written through h2.
+    const scraped = await Promise.all(['h1', 'h2', 'h3'].map((h) => scrape(s.t, h)));
+    expect(scraped.map((x) => metric(x.samples, 'vxcloud_volume_raft_role', { volume: 'vol1', role: 'leader' })).sort()).toEqual([0, 0, 1]);
+    expect(metric(scraped[1]!.samples, 'vxcloud_nbd_bytes_total', { volume: 'vol1', op: 'write' })).toBe(2 * MiB);
+    expect(metric(scraped[1]!.samples, 'vxcloud_nbd_requests_total', { volume: 'vol1', op: 'write_zeroes' })).toBe(1);
+    expect(metric(scraped[0]!.samples, 'vxcloud_nbd_bytes_total', { volume: 'vol1', op: 'read' })).toBeGreaterThanOrEqual(3 * MiB);
   }, 120_000);
 
   it('copies a 256 MiB random image in and out with nbdcopy, checksums equal', async () => {

@@ -16,6 +16,10 @@ describe('agent config', () => {
     expect(c.tls.ca).toBe('/etc/vxcloud/pki/ca.pem');
     expect(c.stateDir).toBe('/etc/vxcloud/state');
     expect(c).toMatchObject({ logLevel: 'info', reconcile: { intervalSeconds: 10 }, vxlanPort: 4789 });
+    expect(c.metrics).toBeUndefined();
+    expect(parseConfig(good + 'metrics: { listen: ["192.0.2.11:9464", "unix:///run/vx/metrics.sock"] }\n', '/').metrics).toEqual({
+      listen: ['192.0.2.11:9464', 'unix:///run/vx/metrics.sock'],
+    });
   });
 
   it('names the field of each mistake', () => {
@@ -27,6 +31,8 @@ describe('agent config', () => {
       [good.replace('key: pki/h1-key.pem', 'key: ""'), 'tls.key'],
       [good + 'reconcile: { intervalSeconds: 0 }\n', 'reconcile.intervalSeconds'],
       [good + 'vxlanPort: 70000\n', 'vxlanPort'],
+      [good + 'metrics: { listen: ["9464"] }\n', 'metrics.listen'],
+      [good + 'metrics: { listen: [] }\n', 'metrics.listen'],
     ];
     for (const [text, field] of cases) {
       expect(() => parseConfig(text, '/'), field).toThrow(ConfigError);
