@@ -25,12 +25,13 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BlockDeviceError } from '../backend/block-device.js';
 import { SparseFileDevice } from '../backend/sparse-file.js';
-import { RaftNode, type Entry, type Message, type ReadState, type Role, type Snapshot, type SnapshotMessage } from '../raft/index.js';
+import { RaftNode, type Entry, type Message, type Role, type Snapshot, type SnapshotMessage } from '../raft/index.js';
 import { fsyncDir } from '../../../lib/atomic-file.js';
 import { readSnapshotMeta, writeSnapshotMeta, type SnapshotMeta } from '../storage/snapshot.js';
 import { Wal } from '../storage/wal.js';
 import { decodeCommand, encodeCommand, type VolumeCommand } from './commands.js';
 import { hostOf } from './member.js';
+import { ReplicaWaiters } from './waiters.js';
 
 export interface VolumeHost {
   readonly name: string;
@@ -90,12 +91,6 @@ export interface ReplicaState {
   readonly sizeBytes: number;
 }
 
-interface Waiter {
-  readonly resolve: () => void;
-  readonly reject: (e: Error) => void;
-  readonly deadline: number;
-}
-
 interface Proposal {
   readonly data: Uint8Array;
   /** In the log at `index`: from now on it waits to be applied. */
@@ -125,14 +120,10 @@ export class Replica {
   /** Monotonic time up to which raft has been ticked. */
   private tickedTo = performance.now();
   private appliedBytes = 0;
-  private proposals = new Map<number, { term: number; waiter: Waiter }>();
+  private readonly waiters = new ReplicaWaiters();
   /** Proposed while the driver was busy: they go to raft together, as one append per follower. */
   private unsent: Proposal[] = [];
-  private readQueue: Waiter[] = [];
-  /** ReadIndex rounds under way, by ctx: a few overlap so that reads arriving mid-round need not wait for it. */
-  private readRounds = new Map<string, { waiters: Waiter[]; sent: number }>();
   private readSeq = 0;
-  private applyWaits: { index: number; waiters: Waiter[] }[] = [];
   /** A snapshot image received from the leader, waiting for its raft message to come out of Ready. */
   private staged: { index: number; path: string } | null = null;
   private snapshotsSending = new Set<string>();
@@ -249,7 +240,7 @@ export class Replica {
     return new Promise<number>((resolve, reject) => {
       this.unsent.push({
         data,
-        accepted: (index, term) => this.proposals.set(index, { term, waiter: { resolve: () => resolve(index), reject, deadline } }),
+        accepted: (index, term) => this.waiters.proposed(index, term, { resolve: () => resolve(index), reject, deadline }),
         reject,
       });
       this.schedule();
@@ -276,7 +267,7 @@ export class Replica {
         const res = this.node.proposeConfChange(change);
         if (res.ok) {
           this.schedule();
-          await new Promise<void>((resolve, reject) => this.proposals.set(res.index, { term: res.term, waiter: { resolve, reject, deadline } }));
+          await new Promise<void>((resolve, reject) => this.waiters.proposed(res.index, res.term, { resolve, reject, deadline }));
           break;
         }
         if (res.reason === 'notLeader' || res.reason === 'invalidConfChange') throw new Error(`rejoin ${member}: ${res.reason}`);
@@ -296,10 +287,10 @@ export class Replica {
       await new Promise<void>((resolve, reject) => {
         const waiter = { resolve, reject, deadline: Date.now() + this.opts.requestTimeoutMs };
         if (index === null) {
-          this.readQueue.push(waiter);
+          this.waiters.queueRead(waiter);
           this.kickReads();
         } else {
-          this.applyWaits.push({ index, waiters: [waiter] });
+          this.waiters.afterApplied(index, waiter);
           this.schedule();
         }
       });
@@ -388,37 +379,20 @@ export class Replica {
     if (this.closed) return;
     this.catchUpTicks();
     const now = Date.now();
-    for (const [ctx, round] of this.readRounds) {
-      if (now - round.sent <= 20 * this.opts.tickMs) continue;
-      // The ReadIndex round was lost (leader change, dropped message): ask again.
-      this.readQueue.unshift(...round.waiters);
-      this.readRounds.delete(ctx);
-    }
-    this.expire(now);
+    this.waiters.requeueLostRounds(now, 20 * this.opts.tickMs);
+    this.waiters.expire(
+      now,
+      () => new BlockDeviceError('EIO', `volume ${this.spec.id}: no quorum within ${this.opts.requestTimeoutMs} ms (leader: ${this.node.leader ?? 'none'})`),
+    );
     this.kickReads();
     this.schedule();
   }
 
-  private expire(now: number): void {
-    const timeout = (w: Waiter): boolean => {
-      if (w.deadline > now) return false;
-      w.reject(
-        new BlockDeviceError('EIO', `volume ${this.spec.id}: no quorum within ${this.opts.requestTimeoutMs} ms (leader: ${this.node.leader ?? 'none'})`),
-      );
-      return true;
-    };
-    this.readQueue = this.readQueue.filter((w) => !timeout(w));
-    for (const [index, p] of this.proposals) if (timeout(p.waiter)) this.proposals.delete(index);
-    for (const a of this.applyWaits) a.waiters = a.waiters.filter((w) => !timeout(w));
-    for (const round of this.readRounds.values()) round.waiters = round.waiters.filter((w) => !timeout(w));
-  }
-
   private kickReads(): void {
-    if (this.readQueue.length === 0 || this.readRounds.size >= MAX_READ_ROUNDS || this.closed) return;
+    if (!this.waiters.readsQueued || this.waiters.roundsUnderWay >= MAX_READ_ROUNDS || this.closed) return;
     const ctx = `${this.self}:${++this.readSeq}`;
     if (!this.node.readIndex(ctx)) return; // no leader yet: the next tick tries again
-    this.readRounds.set(ctx, { waiters: this.readQueue, sent: Date.now() });
-    this.readQueue = [];
+    this.waiters.roundSent(ctx, Date.now());
     this.schedule();
   }
 
@@ -455,9 +429,9 @@ export class Replica {
         this.dispatch(early.length === 0 ? rd.messages : rd.messages.filter((m) => m.type !== 'append' && m.type !== 'heartbeat'));
         const applyError = await applied;
         if (applyError) throw applyError;
-        this.serveReadStates(rd.readStates);
+        for (const s of rd.readStates) this.waiters.roundAnswered(s.ctx, s.index);
         this.node.advance();
-        this.releaseApplied();
+        this.waiters.released(this.node.appliedIndex);
         if (this.appliedBytes >= this.opts.compactBytes) await this.compact();
       }
     } catch (e) {
@@ -515,14 +489,9 @@ export class Replica {
         await this.execute(decodeCommand(e.data));
         this.appliedBytes += e.data.length;
       }
-      const p = this.proposals.get(e.index);
-      if (p) {
-        this.proposals.delete(e.index);
-        if (p.term === e.term) p.waiter.resolve();
-        // Another leader's entry took its index: it can never be committed, so proposing it
-        // again (submit does, on the leader) cannot apply it twice.
-        else p.waiter.reject(new NotLeaderError(this.node.leader));
-      }
+      // A proposal whose index another leader's entry took can never commit, so proposing it
+      // again (submit does, on the leader) cannot apply it twice.
+      this.waiters.entryApplied(e.index, e.term, () => new NotLeaderError(this.node.leader));
     }
   }
 
@@ -544,22 +513,6 @@ export class Replica {
         await old.close();
       }
     }
-  }
-
-  private serveReadStates(states: readonly ReadState[]): void {
-    for (const s of states) {
-      const round = this.readRounds.get(s.ctx);
-      if (!round) continue;
-      this.applyWaits.push({ index: s.index, waiters: round.waiters });
-      this.readRounds.delete(s.ctx);
-    }
-  }
-
-  private releaseApplied(): void {
-    const applied = this.node.appliedIndex;
-    const ready = this.applyWaits.filter((a) => a.index <= applied);
-    this.applyWaits = this.applyWaits.filter((a) => a.index > applied);
-    for (const a of ready) for (const w of a.waiters) w.resolve();
   }
 
   /** The received image becomes data.img; then its metadata, then (by the caller) the WAL's restore record. */
@@ -602,14 +555,7 @@ export class Replica {
   private failAll(err: Error): void {
     for (const p of this.unsent) p.reject(err);
     this.unsent = [];
-    for (const p of this.proposals.values()) p.waiter.reject(err);
-    this.proposals.clear();
-    for (const w of this.readQueue) w.reject(err);
-    this.readQueue = [];
-    for (const round of this.readRounds.values()) for (const w of round.waiters) w.reject(err);
-    this.readRounds.clear();
-    for (const a of this.applyWaits) for (const w of a.waiters) w.reject(err);
-    this.applyWaits = [];
+    this.waiters.failAll(err);
   }
 
   private assertOpen(): void {
