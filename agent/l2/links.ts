@@ -1,7 +1,7 @@
 // What a link should look like, how it differs from what the kernel has, and how to make it so.
-// The comparison is pure so that status reports and convergence use the same rules.
+// One pure diff yields both: the problems a status reports and the fixes convergence applies.
 
-import type { BridgePortFlags, BridgeVlan, Link, NetHandle, VxlanInfo } from '../net/types.js';
+import type { BridgePortFlags, BridgeVlan, Link, LinkChange, NetHandle, VxlanInfo } from '../net/types.js';
 
 export interface LinkSpec {
   name: string;
@@ -39,52 +39,79 @@ function needsRecreate(spec: LinkSpec, link: Link): boolean {
   return !v || v.vni !== spec.vxlan.vni || v.local !== spec.vxlan.local || v.port !== spec.vxlan.port || v.learning !== spec.vxlan.learning;
 }
 
+/**
+ * One difference between a link and its spec, and the change that removes it. In the order the
+ * kernel needs them applied: a port's flags and VLANs exist only once it has its master, and a
+ * link comes up last, fully configured.
+ */
+export type LinkFix = { problem: string } & (
+  { change: 'create' | 'recreate' } | { change: 'set'; set: LinkChange } | { change: 'port'; port: BridgePortFlags } | { change: 'vlans'; vlans: BridgeVlan[] }
+);
+
+const onOff = (b: boolean | undefined): string => (b ? 'on' : 'off');
+
+/** What differs between `spec` and the kernel's `link`: the problems a status reports are these fixes' problems. */
+export function linkDiff(spec: LinkSpec, link: Link | undefined): LinkFix[] {
+  if (!link) return [{ change: 'create', problem: `${spec.kind} ${spec.name} is missing` }];
+  if (needsRecreate(spec, link))
+    return [{ change: 'recreate', problem: `${spec.name} is a ${link.kind || 'device'} with other settings than the ${spec.kind} vxcloud wants` }];
+  const fixes: LinkFix[] = [];
+  if (link.mtu !== spec.mtu) fixes.push({ change: 'set', set: { mtu: spec.mtu }, problem: `${spec.name} has MTU ${link.mtu}, want ${spec.mtu}` });
+  if (spec.mac !== undefined && link.mac !== spec.mac)
+    fixes.push({ change: 'set', set: { mac: spec.mac }, problem: `${spec.name} has MAC ${link.mac}, want ${spec.mac}` });
+  if (spec.master !== undefined && link.master !== spec.master) {
+    fixes.push({ change: 'set', set: { master: spec.master }, problem: `${spec.name} is not a port of ${spec.master}` });
+  } else {
+    const port = spec.port;
+    if (port && link.port?.learning !== port.learning)
+      fixes.push({ change: 'port', port, problem: `${spec.name} port learning is ${onOff(link.port?.learning)}, want ${onOff(port.learning)}` });
+    if (port && link.port?.neighSuppress !== port.neighSuppress)
+      fixes.push({ change: 'port', port, problem: `${spec.name} neigh_suppress is ${onOff(link.port?.neighSuppress)}, want ${onOff(port.neighSuppress)}` });
+    if (spec.vlans && vlanKey(link.vlans) !== vlanKey(spec.vlans))
+      fixes.push({ change: 'vlans', vlans: spec.vlans, problem: `${spec.name} has VLANs ${describeVlans(link.vlans)}, want ${describeVlans(spec.vlans)}` });
+  }
+  if (!link.up) fixes.push({ change: 'set', set: { up: true }, problem: `${spec.name} is down` });
+  return fixes;
+}
+
 export function linkProblems(spec: LinkSpec, link: Link | undefined): string[] {
-  if (!link) return [`${spec.kind} ${spec.name} is missing`];
-  const p: string[] = [];
-  if (needsRecreate(spec, link)) p.push(`${spec.name} is a ${link.kind || 'device'} with other settings than the ${spec.kind} vxcloud wants`);
-  if (link.mtu !== spec.mtu) p.push(`${spec.name} has MTU ${link.mtu}, want ${spec.mtu}`);
-  if (!link.up) p.push(`${spec.name} is down`);
-  if (spec.master !== undefined && link.master !== spec.master) p.push(`${spec.name} is not a port of ${spec.master}`);
-  if (spec.mac !== undefined && link.mac !== spec.mac) p.push(`${spec.name} has MAC ${link.mac}, want ${spec.mac}`);
-  if (spec.port && link.master === spec.master) {
-    if (link.port?.learning !== spec.port.learning)
-      p.push(`${spec.name} port learning is ${link.port?.learning ? 'on' : 'off'}, want ${spec.port.learning ? 'on' : 'off'}`);
-    if (link.port?.neighSuppress !== spec.port.neighSuppress)
-      p.push(`${spec.name} neigh_suppress is ${link.port?.neighSuppress ? 'on' : 'off'}, want ${spec.port.neighSuppress ? 'on' : 'off'}`);
-  }
-  if (spec.vlans && link.master === spec.master && vlanKey(link.vlans) !== vlanKey(spec.vlans)) {
-    p.push(`${spec.name} has VLANs ${describeVlans(link.vlans)}, want ${describeVlans(spec.vlans)}`);
-  }
-  return p;
+  return linkDiff(spec, link).map((f) => f.problem);
 }
 
 /**
- * Brings one link to its spec: creates it when missing (or of the wrong kind), then fixes MTU,
- * MAC, master, port flags and VLANs and state in the order the kernel needs (a port's flags and
- * VLANs exist only once it has a master). Returns the link as the kernel has it afterwards.
+ * Brings one link to its spec by applying linkDiff's fixes, `create` making it when it is missing
+ * (or of the wrong kind), until none is left: a port's flags and VLANs show only once its master
+ * is set, so a second pass may find them. Returns the link as the kernel has it afterwards.
  */
 export async function ensureLink(h: NetHandle, spec: LinkSpec, current: Link | undefined, create: () => Promise<void>): Promise<Link> {
   let link = current;
-  if (link && needsRecreate(spec, link)) {
-    await h.deleteLink(spec.name);
-    link = undefined;
-  }
-  if (!link) {
-    await create();
-    link = await h.link(spec.name);
-    if (!link) throw new Error(`${spec.kind} ${spec.name} was created but the kernel does not list it`);
-  }
-  if (link.mtu !== spec.mtu) await h.setLink(spec.name, { mtu: spec.mtu });
-  if (spec.mac !== undefined && link.mac !== spec.mac) await h.setLink(spec.name, { mac: spec.mac });
-  if (spec.master !== undefined && link.master !== spec.master) await h.setLink(spec.name, { master: spec.master });
-  if (spec.port || spec.vlans) {
-    const after = await h.link(spec.name);
-    if (spec.port && (after?.port?.learning !== spec.port.learning || after.port.neighSuppress !== spec.port.neighSuppress)) {
-      await h.setBridgePort(spec.name, spec.port);
+  for (let pass = 0; pass < 3; pass++) {
+    const fixes = linkDiff(spec, link);
+    if (fixes.length === 0) return link!;
+    for (const f of fixes) {
+      switch (f.change) {
+        case 'recreate':
+          await h.deleteLink(spec.name);
+          await create();
+          break;
+        case 'create':
+          await create();
+          break;
+        case 'set':
+          await h.setLink(spec.name, f.set);
+          break;
+        case 'port':
+          await h.setBridgePort(spec.name, f.port);
+          break;
+        case 'vlans':
+          await h.setBridgeVlans(spec.name, f.vlans);
+          break;
+      }
     }
-    if (spec.vlans && vlanKey(after?.vlans) !== vlanKey(spec.vlans)) await h.setBridgeVlans(spec.name, spec.vlans);
+    link = await h.link(spec.name);
+    if (!link) throw new Error(`${spec.kind} ${spec.name} was ${fixes[0]!.change === 'set' ? 'changed' : 'created'} but the kernel does not list it`);
   }
-  if (!link.up) await h.setLink(spec.name, { up: true });
-  return (await h.link(spec.name))!;
+  const left = linkProblems(spec, link);
+  if (left.length > 0) throw new Error(`${spec.name} does not take its settings: ${left.join('; ')}`);
+  return link!;
 }

@@ -71,22 +71,42 @@ export async function convergeNic(net: Net, links: Map<string, Link>, n: NicReco
   }
 }
 
+/** One difference inside a NIC's namespace and its repair; none where something else owns it (a DHCP lease). */
+interface NamespaceFix {
+  problem: string;
+  fix?: () => Promise<void>;
+}
+
+/** What differs inside the namespace of `n` beyond its interface's link: lo, addresses, the default route. */
+async function namespaceDiff(ns: NetHandle, n: NicRecord, s: SubnetRecord, ifname: string): Promise<NamespaceFix[]> {
+  const fixes: NamespaceFix[] = [];
+  const lo = await ns.link('lo');
+  if (lo && !lo.up) fixes.push({ problem: 'lo is down', fix: () => ns.setLink('lo', { up: true }) });
+  const have = await ns.addresses(ifname).catch((): string[] => []);
+  // A DHCP client owns the addresses of a dhcp NIC (agent/l3/dhcp-client.ts); with dhcp, ip is
+  // the address the router reserves for the NIC, and the lease brings it and the route.
+  if (!n.dhcp) for (const a of have) if (a !== n.ip) fixes.push({ problem: `${ifname} has address ${a}, not its own`, fix: () => ns.deleteAddress(ifname, a) });
+  if (n.ip === '') return fixes;
+  if (!have.includes(n.ip)) {
+    fixes.push(
+      n.dhcp
+        ? { problem: `${ifname} has no DHCP lease of ${n.ip} yet` }
+        : { problem: `${ifname} lacks address ${n.ip}`, fix: () => ns.replaceAddress(ifname, n.ip) },
+    );
+  }
+  const gw = nicGateway(s);
+  if ((await ns.defaultGateway()) !== gw) {
+    fixes.push({ problem: `no default route via ${gw}`, ...(n.dhcp ? {} : { fix: () => ns.replaceDefaultRoute(gw, ifname) }) });
+  }
+  return fixes;
+}
+
 async function convergeNicNamespace(ns: NetHandle, n: NicRecord, s: SubnetRecord, ctx: L2Context): Promise<void> {
   const peer = peerLink(n, ctx);
   await ensureLink(ns, peer, await ns.link(peer.name), async () => {
     throw new Error(`${peer.name} in namespace ${n.namespace} vanished while it was being configured`);
   });
-  const lo = await ns.link('lo');
-  if (lo && !lo.up) await ns.setLink('lo', { up: true });
-  const have = await ns.addresses(peer.name);
-  // A DHCP client owns the addresses of a dhcp NIC (agent/l3/dhcp-client.ts).
-  if (!n.dhcp) for (const a of have) if (a !== n.ip) await ns.deleteAddress(peer.name, a);
-  // With dhcp, ip is the address the router reserves for the NIC: the lease brings it.
-  if (n.ip !== '' && !n.dhcp) {
-    if (!have.includes(n.ip)) await ns.replaceAddress(peer.name, n.ip);
-    const gw = nicGateway(s);
-    if ((await ns.defaultGateway()) !== gw) await ns.replaceDefaultRoute(gw, peer.name);
-  }
+  for (const f of await namespaceDiff(ns, n, s, peer.name)) await f.fix?.();
 }
 
 export async function nicProblems(net: Net, links: Map<string, Link>, n: NicRecord, s: SubnetRecord, ctx: L2Context, host: LinkSpec): Promise<string[]> {
@@ -96,18 +116,11 @@ export async function nicProblems(net: Net, links: Map<string, Link>, n: NicReco
   const ns = await net.netns(n.namespace);
   try {
     const peer = peerLink(n, ctx);
-    problems.push(...linkProblems(peer, await ns.link(peer.name)).map((p) => `${n.namespace}: ${p}`));
-    if (n.ip !== '') {
-      const addrs = await ns.addresses(peer.name).catch((): string[] => []);
-      if (!addrs.includes(n.ip))
-        problems.push(n.dhcp ? `${n.namespace}: ${peer.name} has no DHCP lease of ${n.ip} yet` : `${n.namespace}: ${peer.name} lacks address ${n.ip}`);
-      const gw = nicGateway(s);
-      if ((await ns.defaultGateway()) !== gw) problems.push(`${n.namespace}: no default route via ${gw}`);
-    }
+    const inside = [...linkProblems(peer, await ns.link(peer.name)), ...(await namespaceDiff(ns, n, s, peer.name)).map((f) => f.problem)];
+    return [...problems, ...inside.map((p) => `${n.namespace}: ${p}`)];
   } finally {
     ns.close();
   }
-  return problems;
 }
 
 export async function removeNic(net: Net, n: NicRecord): Promise<void> {
