@@ -12,7 +12,7 @@ import { startControlPlane } from './evpn/control-plane.js';
 import { overlayMtu, type L2Context } from './l2/context.js';
 import { protectedNetworks } from './l3/protected.js';
 import { Routers } from './l3/routers.js';
-import { Supervisor } from './l3/supervisor.js';
+import { Supervisor } from './process/supervisor.js';
 import { AgentMetrics } from './metrics/metrics.js';
 import { instrument } from './metrics/rpc.js';
 import { startMetricsServer } from './metrics/server.js';
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   reconciler.start(cfg.reconcile.intervalSeconds * 1000);
   // After the first reconcile, so that zebra finds the subnets' devices already there.
   registry?.start();
-  const plane = await startControlPlane(cfg, net.host, log, reconciler, registry);
+  const plane = await startControlPlane(cfg, net.host, log, reconciler, registry, supervisor);
   const authority = registry ? registryAuthority(registry) : localAuthority;
   const ownership = new Ownership(() => reconciler.desired, registry);
 

@@ -16,7 +16,7 @@ import { openNet } from '../agent/net/index.js';
 import type { Net } from '../agent/net/types.js';
 import { setSysctl } from '../agent/net/sysctl.js';
 import { stopLeftoverDaemons } from '../agent/l3/routers.js';
-import { stopIn } from '../agent/l3/supervisor.js';
+import { stopIn } from '../agent/process/supervisor.js';
 import { etcdArgv } from '../agent/registry/etcd-member.js';
 import { labDir, labFilePath, readLabFile, writeLabFile, type LabFile, type LabHost } from './labfile.js';
 
@@ -486,22 +486,11 @@ function controlPlaneConfig(opts: LabOptions, hostDir: string): Record<string, u
   };
 }
 
-/**
- * Stops FRR daemons whose pid files live under the lab's host dirs, by their own PIDs and only
- * when the PID still runs a daemon of that run dir (agents stop theirs; this catches leftovers).
- */
+/** Stops FRR daemons of the lab's hosts that SIGKILLed agents left (agents stop theirs), as the supervisor would. */
 async function stopLabDaemons(dir: string): Promise<void> {
-  for (const entry of await readdir(dir).catch(() => [])) {
-    const run = frrRunDir(join(dir, entry));
-    for (const d of FRR_DAEMONS) {
-      const pidPath = join(run, `${d}.pid`);
-      const pid = Number((await readFile(pidPath, 'utf8').catch(() => '')).trim());
-      if (!Number.isInteger(pid) || pid <= 0) continue;
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (!cmdline.split('\0').includes(pidPath)) continue;
-      process.kill(pid, 'SIGKILL');
-      await waitFor(`${d} (${pid}) of ${entry} to die`, 5000, async () => !isAlive(pid));
-    }
+  const hosts = (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory());
+  for (const entry of hosts) {
+    for (const d of FRR_DAEMONS) await stopIn(join(frrRunDir(join(dir, entry.name)), d));
   }
 }
 

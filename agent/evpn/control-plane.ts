@@ -1,6 +1,7 @@
 // The control plane as the agent's entry point sees it: started once after the first reconcile,
 // asked for its status by the host service, stopped on shutdown.
 
+import type { Supervisor } from '../process/supervisor.js';
 import type { Logger } from 'pino';
 import type { ControlPlaneStatus } from '../../gen/vxcloud/agent/v1/host.js';
 import type { AgentConfig } from '../config/config.js';
@@ -31,7 +32,14 @@ async function underlayPrefix(h: NetHandle, cfg: AgentConfig): Promise<string> {
 }
 
 /** registry: feeds `r` the tables derived from the watched registry; it never waits for etcd. */
-export async function startControlPlane(cfg: AgentConfig, h: NetHandle, log: Logger, r: Reconciler, registry: Registry | undefined): Promise<ControlPlane> {
+export async function startControlPlane(
+  cfg: AgentConfig,
+  h: NetHandle,
+  log: Logger,
+  r: Reconciler,
+  registry: Registry | undefined,
+  supervisor: Supervisor,
+): Promise<ControlPlane> {
   const cp = cfg.controlPlane;
   if (cp.kind === 'static') return quiet('static');
   if (cp.kind === 'registry') {
@@ -42,7 +50,7 @@ export async function startControlPlane(cfg: AgentConfig, h: NetHandle, log: Log
   }
   const plan = frrPlan(cp, cfg.host.roles, cfg.underlay.address, await underlayPrefix(h, cfg));
   if (frrIdle(plan)) return quiet('evpn');
-  const frr = await FrrControlPlane.start(cp, plan, log.child({ component: 'frr' }));
+  const frr = await FrrControlPlane.start(cp, plan, log.child({ component: 'frr' }), supervisor);
   return {
     async status() {
       const s = await frr.status();

@@ -3,6 +3,7 @@
 // with the route reflectors. The agent's part: render the config, get it into FRR without
 // restarting daemons, check that it took, and report what FRR sees.
 
+import type { Supervisor } from '../process/supervisor.js';
 import { writeFileAtomic } from '../../lib/atomic-file.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -49,18 +50,19 @@ export class FrrControlPlane {
     private readonly cp: ControlPlaneConfig,
     private readonly plan: FrrPlan,
     private readonly log: Logger,
+    supervisor: Supervisor,
   ) {
     const f = cp.frr;
     const managed = f.mode === 'managed';
     this.vtysh = new Vtysh(f.vtysh, f.binDir, managed ? f.runDir : undefined);
     this.configPath = managed ? join(f.runDir, 'frr.conf') : f.configFile;
     this.text = renderFrrConfig(plan);
-    this.daemons = managed ? new FrrDaemons(f, needsZebra(plan), log, () => this.apply('fresh')) : undefined;
+    this.daemons = managed ? new FrrDaemons(f, needsZebra(plan), supervisor, log, () => this.apply('fresh')) : undefined;
   }
 
   /** managed: start (or adopt) the daemons and configure them; system: reload the host's frr with our config. */
-  static async start(cp: ControlPlaneConfig, plan: FrrPlan, log: Logger): Promise<FrrControlPlane> {
-    const plane = new FrrControlPlane(cp, plan, log);
+  static async start(cp: ControlPlaneConfig, plan: FrrPlan, log: Logger, supervisor: Supervisor): Promise<FrrControlPlane> {
+    const plane = new FrrControlPlane(cp, plan, log, supervisor);
     if (plane.daemons) {
       const how = await plane.daemons.start();
       try {
@@ -69,7 +71,6 @@ export class FrrControlPlane {
         await plane.daemons.stop();
         throw e;
       }
-      plane.daemons.supervise();
     } else {
       await plane.apply('reload');
     }
@@ -109,7 +110,7 @@ export class FrrControlPlane {
       asn: this.plan.asn,
       reflector: this.plan.roles.reflector,
       vtep: this.plan.roles.vtep,
-      daemons: this.daemons?.state() ?? [],
+      daemons: (await this.daemons?.state()) ?? [],
     };
     try {
       const [summary, problems, vnis, macs] = await Promise.all([

@@ -8,7 +8,7 @@ import { writeFile, readFile, chmod, mkdir } from 'node:fs/promises';
 import { nicDevice } from '../l2/names.js';
 import type { Net } from '../net/types.js';
 import type { NicRecord } from '../state/model.js';
-import type { ProcessSpec } from './supervisor.js';
+import type { ProcessSpec } from '../process/supervisor.js';
 
 /** Runs with dhclient's environment ($reason, $interface, $new_*); no value reaches a shell unquoted. */
 export const DHCLIENT_SCRIPT = `#!/bin/sh

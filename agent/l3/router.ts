@@ -17,7 +17,7 @@ import type { Tx } from '../state/reconciler.js';
 import { DEFAULT_LEASE_SECONDS, dnsmasqArgv, parseLeases, renderDnsmasqConf, type Lease } from './dnsmasq.js';
 import { legHostDevice, legIfname, legMac, routerNamespace } from './names.js';
 import { NFT_FAMILY, NFT_TABLE, natCounters, renderRuleset, ruleCount, tableRuleCount, type RuleCounters } from './nftables.js';
-import { pidFile, type ProcessSpec, type Supervisor } from './supervisor.js';
+import { pidFile, type ProcessSpec, type Supervisor } from '../process/supervisor.js';
 
 export interface L3Env {
   net: Net;

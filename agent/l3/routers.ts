@@ -11,7 +11,7 @@ import type { ObjectStatus, Reconciler, ReconcilerExtension, Tx } from '../state
 import { clientDir, clientSpec, prepareClient } from './dhcp-client.js';
 import { isRouterLeg, isRouterNamespace, routerNamespace } from './names.js';
 import { convergeRouter, observeRouter, removeRouterNamespace, routerHostLegs, routerProblems, type L3Env, type RouterObservation } from './router.js';
-import { stopIn } from './supervisor.js';
+import { stopIn } from '../process/supervisor.js';
 
 const status = (devices: string[], problems: string[]): ObjectStatus => ({ ready: problems.length === 0, devices, problems });
 

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/config.js';
 import type { ManagedMember } from '../config/registry.js';
-import type { Supervisor } from '../l3/supervisor.js';
+import type { Supervisor } from '../process/supervisor.js';
 import { etcdArgv } from './etcd-member.js';
 
 const ETCD_CLIENT_PORT = 2379;

@@ -105,7 +105,7 @@ export async function neighbors(t: TestLab, hostName: string, dev: string): Prom
 export async function daemonPid(t: TestLab, hostName: string, daemon: 'zebra' | 'bgpd'): Promise<number> {
   const { readFile } = await import('node:fs/promises');
   const dir = frrRunDir(host(t, hostName).configFile.replace(/\/agent\.yaml$/, ''));
-  return Number((await readFile(`${dir}/${daemon}.pid`, 'utf8')).trim());
+  return Number((await readFile(`${dir}/${daemon}/process.pid`, 'utf8')).trim());
 }
 
 /** Pings until one succeeds or the time is up; returns when the first reply came. */

@@ -214,6 +214,27 @@ describe('BGP EVPN control plane', () => {
     await pingUntil(t, nicNamespace(t, nics[0]!), addr(h3nics[0]!.ip), 10_000);
   });
 
+  it("a VTEP's zebra killed: the agent starts zebra and a new bgpd (whose EVPN state zebra fills), configured, and h3's NICs are reached again", async () => {
+    const before = await Promise.all([daemonPid(t, 'h3', 'zebra'), daemonPid(t, 'h3', 'bgpd')]);
+    process.kill(before[0], 'SIGKILL');
+    await waitFor('h3 zebra and bgpd to run again, sessions up', 15_000, async () => {
+      const cp = (await t.client('h3').host.getHost({})).controlPlane!;
+      return (
+        cp.daemons.every((d) => d.pid !== 0 && !before.includes(d.pid)) &&
+        cp.problems.length === 0 &&
+        cp.sessions.filter((s) => s.state === 'Established').length === 2
+      );
+    });
+    const cp = (await t.client('h3').host.getHost({})).controlPlane!;
+    expect(cp.daemons.find((d) => d.name === 'zebra')!.restarts).toBe(1);
+    const h3nics = nics.filter((n) => n.host === 'h3');
+    await waitFor("h1 to hold h3's MACs again", 15_000, async () => {
+      const m = await remoteMacs('h1');
+      return h3nics.every((n) => m.get(n.mac)?.[0] === vtep('h3'));
+    });
+    for (const n of h3nics) await pingUntil(t, nicNamespace(t, nics[0]!), addr(n.ip), 10_000);
+  });
+
   it('an agent SIGKILLed and restarted adopts its running daemons: same PIDs, sessions never drop', async () => {
     const pids = await Promise.all([daemonPid(t, 'h1', 'zebra'), daemonPid(t, 'h1', 'bgpd')]);
     const uptime = (await t.client('h4').host.getHost({})).controlPlane!.sessions.find((s) => s.peer === vtep('h1'))!.uptimeMs;

@@ -128,9 +128,9 @@ describe('managed daemons', () => {
       '--vty_socket',
       '/run/x/frr',
       '-i',
-      '/run/x/frr/zebra.pid',
+      '/run/x/frr/zebra/zebra.pid',
       '--log',
-      'file:/run/x/frr/zebra.log',
+      'stdout',
       '-z',
       '/run/x/frr/zserv.api',
     ]);

@@ -1,6 +1,7 @@
-// Supervises the daemons the agent runs in namespaces (dnsmasq per router, a DHCP client per dhcp
-// NIC): restarts them when they die, adopts them after the agent was killed (found again by their
-// pid files), and stops them by PID. Each process owns a directory that its argv names, so a PID
+// The one supervisor of the daemons the agent runs: dnsmasq per router and a DHCP client per dhcp
+// NIC in their namespaces, FRR's zebra and bgpd, a managed etcd member. It restarts them when
+// they die, adopts them after the agent was killed (found again by their pid files), and stops
+// them by PID. Each process owns a directory that its argv names, so a PID
 // from a pid file is only ever trusted, or signalled, when its command line names that directory.
 
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +19,12 @@ export interface ProcessSpec {
   argv: string[];
   /** Holds `process.pid` and `process.log`, and whatever the program keeps. */
   dir: string;
+  /** Runs before each start (removing what a dead instance left, say). */
+  prepare?: () => Promise<void>;
+  /** A start is done once this holds (a control socket open, say); the process dying first fails it. */
+  ready?: () => Promise<boolean>;
+  /** Runs after the supervisor restarted a process that died, outside its lock (it may ensure others). */
+  restarted?: () => Promise<void>;
 }
 
 interface Managed {
@@ -30,6 +37,7 @@ interface Managed {
 }
 
 const STOP_TIMEOUT_MS = 1000;
+const READY_TIMEOUT_MS = 10_000;
 
 export const pidFile = (dir: string): string => join(dir, 'process.pid');
 
@@ -75,6 +83,9 @@ export class Supervisor {
       if (this.busy) return;
       this.busy = true;
       this.serial(() => this.check())
+        .then(async (restarted) => {
+          for (const spec of restarted) await spec.restarted?.();
+        })
         .catch((e: unknown) => this.log.error({ err: e }, 'supervising daemons failed; retrying'))
         .finally(() => (this.busy = false));
     }, intervalMs);
@@ -140,7 +151,9 @@ export class Supervisor {
     await Promise.all([...this.procs.keys()].map((dir) => this.stop(dir)));
   }
 
-  private async check(): Promise<void> {
+  /** Restarts what died; returns the specs of those restarted. */
+  private async check(): Promise<ProcessSpec[]> {
+    const restarted: ProcessSpec[] = [];
     const now = Date.now();
     for (const m of [...this.procs.values()]) {
       // Our own PID, spawned or adopted: its command line is not checked, as a child that has not
@@ -154,25 +167,50 @@ export class Supervisor {
       try {
         m.pid = await this.spawn(m.spec);
         m.restarts += 1;
+        restarted.push(m.spec);
       } catch (e) {
         this.log.error({ daemon: m.spec.key, err: e }, 'restarting a daemon failed');
       }
     }
+    return restarted;
   }
 
   private async spawn(spec: ProcessSpec): Promise<number> {
     await mkdir(spec.dir, { recursive: true, mode: 0o755 });
+    await spec.prepare?.();
     const log = await open(join(spec.dir, 'process.log'), 'a');
+    let pid: number;
+    let exited: string | undefined;
     try {
       const child = spawnInNetns(spec.netns, spec.argv, log.fd);
-      child.on('error', (e) => this.log.error({ daemon: spec.key, err: e }, 'daemon could not run'));
+      child.on('error', (e) => {
+        exited = e.message;
+        this.log.error({ daemon: spec.key, err: e }, 'daemon could not run');
+      });
+      child.once('exit', (code, signal) => (exited = `exited with ${signal ?? code}`));
       child.unref();
       if (child.pid === undefined) throw new Error(`${spec.key}: ${spec.argv[0]} did not start`);
-      await writeFile(pidFile(spec.dir), `${child.pid}\n`);
-      this.log.info({ daemon: spec.key, pid: child.pid }, 'daemon started');
-      return child.pid;
+      pid = child.pid;
+      await writeFile(pidFile(spec.dir), `${pid}\n`);
     } finally {
       await log.close();
+    }
+    if (spec.ready) await this.waitReady(spec, pid, () => exited);
+    this.log.info({ daemon: spec.key, pid }, 'daemon started');
+    return pid;
+  }
+
+  /** Until `spec.ready` holds; a process that exits or is not ready in time fails the start, with its log's last lines. */
+  private async waitReady(spec: ProcessSpec, pid: number, exited: () => string | undefined): Promise<void> {
+    const until = Date.now() + READY_TIMEOUT_MS;
+    while (!(await spec.ready!())) {
+      const why = exited() ?? (Date.now() > until ? `not ready after ${READY_TIMEOUT_MS} ms` : undefined);
+      if (why !== undefined) {
+        if (isAlive(pid)) await stopPid(pid);
+        const tail = (await readFile(join(spec.dir, 'process.log'), 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' | ');
+        throw new Error(`${spec.key} ${why}${tail ? `: ${tail}` : ''}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
 }
