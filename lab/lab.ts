@@ -16,7 +16,8 @@ import { openNet } from '../agent/net/index.js';
 import type { Net } from '../agent/net/types.js';
 import { setSysctl } from '../agent/net/sysctl.js';
 import { stopLeftoverDaemons } from '../agent/l3/routers.js';
-import { stopIn } from '../agent/process/supervisor.js';
+import { pidFile, stopIn } from '../agent/process/supervisor.js';
+import { spawnInNetns } from '../agent/net/nsexec.js';
 import { etcdArgv } from '../agent/registry/etcd-member.js';
 import { labDir, labFilePath, readLabFile, writeLabFile, type LabFile, type LabHost } from './labfile.js';
 
@@ -257,14 +258,15 @@ async function startEtcd(net: Net, lab: string, dir: string, members: EtcdMember
       let pid: number | undefined;
       try {
         const argv = etcdArgv({ name: m.name, dataDir: join(m.runDir, 'data'), clientUrl: m.endpoint, peerUrl: peer(m), cluster, tls });
-        const child = spawn('nsenter', [`--net=/run/netns/${m.namespace}`, '--', ...argv], { detached: true, stdio: ['ignore', log.fd, log.fd] });
+        const child = spawnInNetns(m.namespace, argv, log.fd);
         child.unref();
         pid = child.pid;
       } finally {
         await log.close();
       }
       if (pid === undefined) throw new Error(`could not start etcd member ${m.name}`);
-      await writeFile(join(m.runDir, 'etcd.pid'), `${pid}\n`);
+      // Where the agent's supervisor keeps its pid files, so that stopIn finds it (stopLabEtcd).
+      await writeFile(pidFile(m.runDir), `${pid}\n`);
       return pid;
     }),
   );
@@ -283,18 +285,9 @@ async function startEtcd(net: Net, lab: string, dir: string, members: EtcdMember
   );
 }
 
-/** Stops the lab's etcd members by the PIDs in their pid files, each only if that PID still runs etcd on its data dir. */
+/** Stops the lab's etcd members by the PIDs in their pid files, each only if that PID still runs etcd of its run dir. */
 async function stopLabEtcd(dir: string): Promise<void> {
-  for (const entry of await readdir(dir).catch((): string[] => [])) {
-    if (!/^etcd\d*$/.test(entry)) continue;
-    const run = join(dir, entry);
-    const pid = Number((await readFile(join(run, 'etcd.pid'), 'utf8').catch(() => '')).trim());
-    if (!Number.isInteger(pid) || pid <= 0) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.split('\0').includes(join(run, 'data'))) continue;
-    process.kill(pid, 'SIGKILL');
-    await waitFor(`etcd (${pid}) to die`, 5000, async () => !isAlive(pid));
-  }
+  for (const entry of await readdir(dir).catch((): string[] => [])) if (/^etcd\d*$/.test(entry)) await stopIn(join(dir, entry));
 }
 
 async function startAgent(host: LabHost): Promise<number> {

@@ -2,6 +2,7 @@
 // stop it; with quorum lost, a change fails with an error that names the registry, nothing of it
 // is made on any host, and the NICs already there keep pinging.
 
+import { pidFile } from '../../../agent/process/supervisor.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +20,7 @@ let ws: Workspace;
 
 async function killMember(i: number): Promise<void> {
   const m = etcdMember(lab.lab.name, lab.lab.dir, i);
-  process.kill(Number((await readFile(join(m.runDir, 'etcd.pid'), 'utf8')).trim()), 'SIGKILL');
+  process.kill(Number((await readFile(pidFile(m.runDir), 'utf8')).trim()), 'SIGKILL');
 }
 
 interface NicOut {

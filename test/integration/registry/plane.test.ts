@@ -202,7 +202,7 @@ describe('registry control plane', () => {
 
   it('lab teardown stops the registry and leaves no process of the lab behind', async () => {
     const dir = t.lab.dir;
-    expect((await readFile(`${dir}/etcd/etcd.pid`, 'utf8')).trim()).toMatch(/^\d+$/);
+    expect((await readFile(`${dir}/etcd/process.pid`, 'utf8')).trim()).toMatch(/^\d+$/);
     await t.down();
     expect(await processesUnder(dir)).toEqual([]);
   });
