@@ -2,6 +2,7 @@
 // (derived from the registry, FRR's BGP EVPN, or static tables put through the API), and how FRR
 // is run. Checked field by field like the rest of the config.
 
+import { FieldError, mapping } from './fields.js';
 import { isAbsolute } from 'node:path';
 import { parseCidr, parseIp } from '../../lib/ipv4.js';
 
@@ -42,16 +43,6 @@ export interface ControlPlaneConfig {
   /** BGP update-group coalescing: lower converges faster after a start. */
   coalesceTimeMs: number;
   frr: FrrSettings;
-}
-
-class FieldError extends Error {}
-
-type Obj = Record<string, unknown>;
-
-function mapping(v: unknown, path: string): Obj {
-  if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FieldError(`${path}: must be a mapping`);
-  return v as Obj;
 }
 
 function int(v: unknown, path: string, fallback: number, min: number, max: number): number {

@@ -2,6 +2,7 @@
 // network their external legs join, the namespace prefix their names get, and the networks they
 // must never forward to. Checked field by field like the rest of the config.
 
+import { FieldError, mapping, type Obj } from './fields.js';
 import { isHostAddress, parseCidr, parseIp, containsIp } from '../../lib/ipv4.js';
 
 export interface ExternalNetwork {
@@ -25,16 +26,6 @@ export interface RouterConfig {
   namespacePrefix: string;
   /** Extra networks routers never forward to (management), besides the underlay's own prefixes. */
   protectedCidrs: string[];
-}
-
-class FieldError extends Error {}
-
-type Obj = Record<string, unknown>;
-
-function mapping(v: unknown, path: string): Obj {
-  if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FieldError(`${path}: must be a mapping`);
-  return v as Obj;
 }
 
 function text(o: Obj, key: string, path: string, check: (s: string) => boolean, what: string, fallback?: string): string {

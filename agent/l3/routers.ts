@@ -2,6 +2,7 @@
 // change goes through the reconciler's mutex: validated, persisted, converged, rolled back on
 // failure; reconcileAll converges them after the L2 objects and sweeps what nothing asks for.
 
+import { attempts } from '../state/attempts.js';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateNatRule, validateRouter } from '../../lib/router-validation.js';
@@ -193,14 +194,7 @@ export class Routers implements ReconcilerExtension {
   // ---- whole-host convergence ----
 
   async reconcile(tx: Tx): Promise<string[]> {
-    const failed: string[] = [];
-    const attempt = async (what: string, f: () => Promise<void>): Promise<void> => {
-      try {
-        await f();
-      } catch (e) {
-        failed.push(`${what}: ${(e as Error).message}`);
-      }
-    };
+    const { failed, attempt } = attempts();
     const routers = Object.values(tx.state.routers);
     for (const rec of routers) await attempt(`router ${rec.id}`, () => convergeRouter(this.env, tx, rec));
     const wantedNs = new Set(routers.map((rec) => this.ns(rec.id)));

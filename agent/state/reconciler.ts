@@ -3,6 +3,7 @@
 // half-made object is left. The same converge functions run at start, after each change and
 // periodically, which is what heals crashes, restarts and changes made by hand.
 
+import { attempts } from './attempts.js';
 import type { Logger } from 'pino';
 import { validateNic, validateSubnet, validateVpc, validateVtepTable } from '../../lib/validation.js';
 import { parseCidr, contains } from '../../lib/ipv4.js';
@@ -435,14 +436,7 @@ export class Reconciler {
 
   /** Under the mutex. */
   private async convergeAll(): Promise<{ failed: string[] }> {
-    const failed: string[] = [];
-    const attempt = async (what: string, f: () => Promise<void>): Promise<void> => {
-      try {
-        await f();
-      } catch (e) {
-        failed.push(`${what}: ${(e as Error).message}`);
-      }
-    };
+    const { failed, attempt } = attempts();
     const wanted = new Set<string>();
     for (const s of Object.values(this.state.subnets)) {
       for (const name of this.l2.subnetDevices(s)) wanted.add(name);
