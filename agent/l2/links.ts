@@ -48,6 +48,12 @@ export type LinkFix = { problem: string } & (
   { change: 'create' | 'recreate' } | { change: 'set'; set: LinkChange } | { change: 'port'; port: BridgePortFlags } | { change: 'vlans'; vlans: BridgeVlan[] }
 );
 
+/** A difference found by reading the kernel, and its repair; none where something else owns it (a DHCP lease, say). */
+export interface Fix {
+  problem: string;
+  fix?: () => Promise<void>;
+}
+
 const onOff = (b: boolean | undefined): string => (b ? 'on' : 'off');
 
 /** What differs between `spec` and the kernel's `link`: the problems a status reports are these fixes' problems. */

@@ -5,7 +5,7 @@ import { firstHost, formatIp, parseCidr } from '../../lib/ipv4.js';
 import type { Link, Net, NetHandle } from '../net/types.js';
 import type { NicRecord, SubnetRecord } from '../state/model.js';
 import { overlayMtu, type L2Context } from './context.js';
-import { ensureLink, linkProblems, type LinkSpec } from './links.js';
+import { ensureLink, linkProblems, type Fix, type LinkSpec } from './links.js';
 import { nicDevice, subnetBridge } from './names.js';
 
 export function nicGateway(s: SubnetRecord): string {
@@ -71,15 +71,9 @@ export async function convergeNic(net: Net, links: Map<string, Link>, n: NicReco
   }
 }
 
-/** One difference inside a NIC's namespace and its repair; none where something else owns it (a DHCP lease). */
-interface NamespaceFix {
-  problem: string;
-  fix?: () => Promise<void>;
-}
-
 /** What differs inside the namespace of `n` beyond its interface's link: lo, addresses, the default route. */
-async function namespaceDiff(ns: NetHandle, n: NicRecord, s: SubnetRecord, ifname: string): Promise<NamespaceFix[]> {
-  const fixes: NamespaceFix[] = [];
+async function namespaceDiff(ns: NetHandle, n: NicRecord, s: SubnetRecord, ifname: string): Promise<Fix[]> {
+  const fixes: Fix[] = [];
   const lo = await ns.link('lo');
   if (lo && !lo.up) fixes.push({ problem: 'lo is down', fix: () => ns.setLink('lo', { up: true }) });
   const have = await ns.addresses(ifname).catch((): string[] => []);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseCidr } from '../../lib/ipv4.js';
 import { subnetGateway } from '../../lib/router-validation.js';
 import type { RouterConfig } from '../config/router.js';
-import { ensureLink, linkProblems, type LinkSpec } from '../l2/links.js';
+import { ensureLink, linkProblems, type Fix, type LinkSpec } from '../l2/links.js';
 import { listNftTable, applyNftables } from '../net/nft.js';
 import { getSysctl, setSysctl } from '../net/sysctl.js';
 import type { Link, Net, NetHandle } from '../net/types.js';
@@ -152,14 +152,35 @@ async function convergeLeg(env: L3Env, h: NetHandle, ns: string, hostLinks: Map<
   }
   await ensureLink(net.host, leg.port, hostLink, vanished(leg.port.name));
   await ensureLink(h, innerSpec(leg), await h.link(leg.ifname), vanished(`${leg.ifname} in ${ns}`));
-  let have = await h.addresses(leg.ifname);
-  // The primary address is the first one added: start over when it is not the router's own.
-  if (have.length > 0 && have[0] !== leg.addresses[0]) {
-    for (const a of have) await h.deleteAddress(leg.ifname, a);
-    have = [];
+}
+
+/** What differs inside the router's namespace beyond its legs' links: addresses, the default route, forwarding. */
+async function namespaceDiff(env: L3Env, h: NetHandle, ns: string, legs: LegPlan[]): Promise<Fix[]> {
+  const fixes: Fix[] = [];
+  for (const leg of legs) {
+    const have = await h.addresses(leg.ifname).catch((): string[] => []);
+    // The primary address is the first one added: start over when it is not the router's own.
+    if (have.length > 0 && have[0] !== leg.addresses[0]) {
+      fixes.push({
+        problem: `${leg.ifname}'s primary address is ${have[0]}, want ${leg.addresses[0]}`,
+        fix: async () => {
+          for (const a of have) await h.deleteAddress(leg.ifname, a);
+          for (const a of leg.addresses) await h.replaceAddress(leg.ifname, a);
+        },
+      });
+      continue;
+    }
+    for (const a of have)
+      if (!leg.addresses.includes(a)) fixes.push({ problem: `${leg.ifname} has address ${a}, not its own`, fix: () => h.deleteAddress(leg.ifname, a) });
+    for (const a of leg.addresses)
+      if (!have.includes(a)) fixes.push({ problem: `${leg.ifname} lacks address ${a}`, fix: () => h.replaceAddress(leg.ifname, a) });
   }
-  for (const a of have) if (!leg.addresses.includes(a)) await h.deleteAddress(leg.ifname, a);
-  for (const a of leg.addresses) if (!have.includes(a)) await h.replaceAddress(leg.ifname, a);
+  const gw = env.cfg.external?.gateway;
+  if (legs.some((l) => l.subnetId === null) && gw && (await h.defaultGateway()) !== gw) {
+    fixes.push({ problem: `no default route via ${gw}`, fix: () => h.replaceDefaultRoute(gw, legIfname(null)) });
+  }
+  if (getSysctl(ns, 'net.ipv4.ip_forward') !== '1') fixes.push({ problem: 'forwarding is off', fix: async () => setSysctl(ns, 'net.ipv4.ip_forward', '1') });
+  return fixes;
 }
 
 const innerSpec = (leg: LegPlan): LinkSpec => ({ name: leg.ifname, kind: 'veth', mtu: leg.port.mtu, mac: leg.mac });
@@ -182,9 +203,7 @@ export async function convergeRouter(env: L3Env, tx: Tx, r: RouterRecord): Promi
     for (const leg of legs) await convergeLeg(env, h, ns, hostLinks, leg);
     const wanted = new Set(['lo', ...legs.map((l) => l.ifname)]);
     for (const l of await h.links()) if (!wanted.has(l.name)) await h.deleteLink(l.name);
-    const gw = env.cfg.external?.gateway;
-    if (legs.some((l) => l.subnetId === null) && gw && (await h.defaultGateway()) !== gw) await h.replaceDefaultRoute(gw, legIfname(null));
-    if (getSysctl(ns, 'net.ipv4.ip_forward') !== '1') setSysctl(ns, 'net.ipv4.ip_forward', '1');
+    for (const f of await namespaceDiff(env, h, ns, legs)) await f.fix?.();
     const ruleset = renderRouterRuleset(env, tx.state, r, legs);
     const file = join(dir, 'ruleset.nft');
     const onDisk = await readFile(file, 'utf8').catch(() => '');
@@ -226,15 +245,11 @@ export async function routerProblems(env: L3Env, tx: Tx, r: RouterRecord): Promi
     for (const leg of legs) {
       p.push(...linkProblems(leg.port, hostLinks.get(leg.port.name)));
       p.push(...linkProblems(innerSpec(leg), await h.link(leg.ifname)).map((x) => `${ns}: ${x}`));
-      const have = await h.addresses(leg.ifname).catch((): string[] => []);
-      for (const a of leg.addresses) if (!have.includes(a)) p.push(`${ns}: ${leg.ifname} lacks address ${a}`);
     }
-    const gw = env.cfg.external?.gateway;
-    if (legs.some((l) => l.subnetId === null) && gw && (await h.defaultGateway()) !== gw) p.push(`${ns}: no default route via ${gw}`);
+    p.push(...(await namespaceDiff(env, h, ns, legs)).map((f) => `${ns}: ${f.problem}`));
   } finally {
     h.close();
   }
-  if (getSysctl(ns, 'net.ipv4.ip_forward') !== '1') p.push(`${ns}: forwarding is off`);
   const want = ruleCount(renderRouterRuleset(env, tx.state, r, legs));
   const have = tableRuleCount(await listNftTable(ns, NFT_FAMILY, NFT_TABLE).catch(() => undefined));
   if (have !== want) p.push(`${ns}: nftables table ${NFT_TABLE} has ${have} rules, want ${want}`);
