@@ -9,10 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { VXCLOUD_ADDRESS } from '../../../provider/schema-document.js';
 import { hostLinks, ping, startLab, type TestLab } from '../../harness/lab.js';
-import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
-
-const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+import { REPO, TOOLS, Workspace, VERSION, PROVIDER_ENTRY } from '../plugin/harness.js';
 
 interface NicOut {
   host: string;
@@ -35,7 +32,7 @@ export function cdkBasicSuite(flavour: 'cdktf' | 'cdktn', example: BasicExample)
 
     beforeAll(async () => {
       lab = await startLab({ hosts: 2 });
-      ws = await Workspace.create(join(TOOLS, 'terraform'), ENTRY, VXCLOUD_SOURCE, VERSION);
+      ws = await Workspace.create(join(TOOLS, 'terraform'), PROVIDER_ENTRY, VXCLOUD_SOURCE, VERSION);
     });
     afterAll(async () => {
       await ws?.remove();

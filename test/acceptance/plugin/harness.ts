@@ -13,6 +13,9 @@ import type { Installed, ProviderSource } from '../../../provider/plugin/install
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const TOOLS = process.env.VXCLOUD_TOOLS ?? '/root/.cache/vxcloud-tools/bin';
+/** The built vxcloud provider and the version it is installed under (package.json's). */
+export const PROVIDER_ENTRY = join(REPO, 'dist/provider/main.js');
+export const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 export const FIXTURE_VERSION = '0.0.1';
 export const FIXTURE_SOURCE = { host: SOURCE_HOST, namespace: SOURCE_NAMESPACE, type: 'vxtest' } as const;
 

@@ -10,10 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { registryKeys, startRegistryLab } from '../../harness/registry.js';
 import { hostLinks, type TestLab } from '../../harness/lab.js';
-import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
+import { PROVIDER_ENTRY, TOOLS, VERSION, Workspace } from '../plugin/harness.js';
 
-const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const ROUNDS = 10;
 
 let lab: TestLab;
@@ -91,7 +89,7 @@ beforeAll(async () => {
     roles: (i) => (i === 4 ? ['route'] : i === 3 ? ['storage'] : ['compute']),
     reconcileIntervalSeconds: 3600,
   });
-  ws = await Workspace.create(join(TOOLS, 'terraform'), ENTRY, VXCLOUD_SOURCE, VERSION);
+  ws = await Workspace.create(join(TOOLS, 'terraform'), PROVIDER_ENTRY, VXCLOUD_SOURCE, VERSION);
   await ws.writeConfig(config());
   await ws.ok(['init', '-no-color']);
 });

@@ -4,17 +4,14 @@
 // asks it anything (before the registry, every NIC allocation listed every host, and a hung one
 // failed the apply after the call deadline).
 
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { startRegistryLab, waitUp } from '../../harness/registry.js';
 import { ping, type TestLab } from '../../harness/lab.js';
-import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
+import { PROVIDER_ENTRY, TOOLS, VERSION, Workspace } from '../plugin/harness.js';
 import { waitFor } from '../../../lab/lab.js';
 
-const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const LEASE_SECONDS = 3;
 
 let lab: TestLab;
@@ -84,7 +81,7 @@ const out = async <T>(name: string): Promise<T> => JSON.parse((await ws.ok(['out
 beforeAll(async () => {
   // h1, h2 compute; h3 storage (it holds nothing of this configuration).
   lab = await startRegistryLab({ hosts: 3, leaseSeconds: LEASE_SECONDS, roles: (i) => (i === 3 ? ['storage'] : ['compute']), reconcileIntervalSeconds: 3600 });
-  ws = await Workspace.create(join(TOOLS, 'terraform'), ENTRY, VXCLOUD_SOURCE, VERSION);
+  ws = await Workspace.create(join(TOOLS, 'terraform'), PROVIDER_ENTRY, VXCLOUD_SOURCE, VERSION);
   await ws.writeConfig(config(2));
   await ws.ok(['init', '-no-color']);
 });

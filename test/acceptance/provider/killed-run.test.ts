@@ -12,9 +12,8 @@ import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { host } from '../../harness/evpn.js';
 import { ping, type TestLab } from '../../harness/lab.js';
 import { registryKeys, startRegistryLab } from '../../harness/registry.js';
-import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
+import { REPO, TOOLS, Workspace, VERSION } from '../plugin/harness.js';
 
-const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const SUBNETS = 4;
 
 let lab: TestLab;

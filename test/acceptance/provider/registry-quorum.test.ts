@@ -10,10 +10,7 @@ import { etcdMember, waitFor } from '../../../lab/lab.js';
 import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { startRegistryLab } from '../../harness/registry.js';
 import { ping, type TestLab } from '../../harness/lab.js';
-import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
-
-const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+import { REPO, TOOLS, Workspace, VERSION, PROVIDER_ENTRY } from '../plugin/harness.js';
 
 let lab: TestLab;
 let ws: Workspace;
@@ -36,7 +33,7 @@ async function pingsAcross(): Promise<void> {
 
 beforeAll(async () => {
   lab = await startRegistryLab({ hosts: 2, leaseSeconds: 10, registryMembers: 3, reconcileIntervalSeconds: 3600 });
-  ws = await Workspace.create(join(TOOLS, 'terraform'), ENTRY, VXCLOUD_SOURCE, VERSION);
+  ws = await Workspace.create(join(TOOLS, 'terraform'), PROVIDER_ENTRY, VXCLOUD_SOURCE, VERSION);
   await ws.writeConfig(await readFile(join(REPO, 'examples/hcl/basic/main.tf'), 'utf8'));
   await writeFile(
     join(ws.dir, 'terraform.tfvars'),

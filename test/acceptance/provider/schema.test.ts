@@ -8,10 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
-import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
-
-const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+import { REPO, TOOLS, Workspace, VERSION, PROVIDER_ENTRY } from '../plugin/harness.js';
 
 describe('provider schema command', () => {
   let ws: Workspace | undefined;
@@ -23,7 +20,7 @@ describe('provider schema command', () => {
   for (const cli of ['terraform', 'tofu']) {
     it(`prints what \`${cli} providers schema -json\` prints for examples/hcl/basic`, async () => {
       const cmd = await promisify(execFile)(process.execPath, [join(REPO, 'dist/provider/schema-cli.js')], { maxBuffer: 16 << 20 });
-      ws = await Workspace.create(join(TOOLS, cli), ENTRY, VXCLOUD_SOURCE, VERSION);
+      ws = await Workspace.create(join(TOOLS, cli), PROVIDER_ENTRY, VXCLOUD_SOURCE, VERSION);
       await ws.writeConfig(await readFile(join(REPO, 'examples/hcl/basic/main.tf'), 'utf8'));
       await ws.ok(['init', '-no-color']);
       const real = await ws.ok(['providers', 'schema', '-json']);

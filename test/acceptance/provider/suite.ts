@@ -9,10 +9,7 @@ import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { waitFor } from '../../../lab/lab.js';
 import { startEvpnLab } from '../../harness/evpn.js';
 import { hostLinks, ping, startLab, type TestLab } from '../../harness/lab.js';
-import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
-
-const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+import { REPO, TOOLS, Workspace, VERSION, PROVIDER_ENTRY } from '../plugin/harness.js';
 
 interface NicOut {
   host: string;
@@ -48,7 +45,7 @@ export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boole
       // evpn: h1 and h2 are the VTEPs (the compute hosts the example uses), h3 the route reflector.
       if (opts.controlPlane === 'evpn') lab = await startEvpnLab({ vteps: 2, reflectors: 1, reconcileIntervalSeconds: 3600 });
       else lab = await startLab({ hosts: 2, reconcileIntervalSeconds: 3600 });
-      ws = await Workspace.create(join(TOOLS, cliName), ENTRY, VXCLOUD_SOURCE, VERSION);
+      ws = await Workspace.create(join(TOOLS, cliName), PROVIDER_ENTRY, VXCLOUD_SOURCE, VERSION);
       await ws.writeConfig(await readFile(join(REPO, 'examples/hcl/basic/main.tf'), 'utf8'));
       await file('terraform.tfvars', `lab_file = ${JSON.stringify(join(lab.lab.dir, 'lab.json'))}\nnamespace_prefix = ${JSON.stringify(lab.lab.name)}\n`);
     });

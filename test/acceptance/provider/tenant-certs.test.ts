@@ -2,16 +2,12 @@
 // configuration naming another tenant is refused at plan time on that attribute, and a tenant's
 // provider can neither import nor build on another tenant's objects.
 
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { startRegistryLab } from '../../harness/registry.js';
 import type { TestLab } from '../../harness/lab.js';
-import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
-
-const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+import { PROVIDER_ENTRY, TOOLS, VERSION, Workspace } from '../plugin/harness.js';
 
 let lab: TestLab;
 const spaces: Workspace[] = [];
@@ -23,7 +19,7 @@ function providerAs(tenant: string): string {
 }
 
 async function workspace(hcl: string): Promise<Workspace> {
-  const ws = await Workspace.create(join(TOOLS, 'terraform'), ENTRY, VXCLOUD_SOURCE, VERSION);
+  const ws = await Workspace.create(join(TOOLS, 'terraform'), PROVIDER_ENTRY, VXCLOUD_SOURCE, VERSION);
   spaces.push(ws);
   await ws.writeConfig(hcl);
   await ws.ok(['init', '-no-color']);

@@ -4,7 +4,6 @@
 // and MAC, so nothing collides and no tenant reaches another; destroy leaves no allocation behind.
 // Run on the registry plane and on EVPN (FRR carries reachability; the registry still allocates).
 
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../lab/lab.js';
@@ -12,10 +11,7 @@ import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { startEvpnLab } from '../../harness/evpn.js';
 import { registryKeys, startRegistryLab } from '../../harness/registry.js';
 import { ping, type TestLab } from '../../harness/lab.js';
-import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
-
-const ENTRY = join(REPO, 'dist/provider/main.js');
-const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+import { PROVIDER_ENTRY, TOOLS, VERSION, Workspace } from '../plugin/harness.js';
 
 let lab: TestLab;
 const spaces = new Map<string, Workspace>();
@@ -77,7 +73,7 @@ function addNicsConfig(name: string, subnetId: string, hosts: string[]): string 
 }
 
 async function workspace(name: string, hcl: string): Promise<Workspace> {
-  const ws = await Workspace.create(join(TOOLS, 'terraform'), ENTRY, VXCLOUD_SOURCE, VERSION);
+  const ws = await Workspace.create(join(TOOLS, 'terraform'), PROVIDER_ENTRY, VXCLOUD_SOURCE, VERSION);
   spaces.set(name, ws);
   await ws.writeConfig(hcl);
   await ws.ok(['init', '-no-color']);

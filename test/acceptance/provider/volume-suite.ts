@@ -13,9 +13,8 @@ import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { nbdSocketPath } from '../../../lab/lab.js';
 import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { startLab, type TestLab } from '../../harness/lab.js';
-import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
+import { REPO, TOOLS, Workspace, VERSION } from '../plugin/harness.js';
 
-const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const MiB = 1024 * 1024;
 const HOSTS = ['h1', 'h2', 'h3'];
 const ADDRESS = 'vxcloud_block_volume.data';

@@ -9,9 +9,8 @@ import { waitFor } from '../../../lab/lab.js';
 import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { stopServer, tcpGet, tcpServer } from '../../harness/l3.js';
 import { hostLinks, ping, startLab, type TestLab } from '../../harness/lab.js';
-import { REPO, TOOLS, Workspace } from '../plugin/harness.js';
+import { REPO, TOOLS, Workspace, VERSION } from '../plugin/harness.js';
 
-const VERSION = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const EXTERNAL_IP = '203.0.113.10';
 
 interface NicOut {
