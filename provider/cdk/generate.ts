@@ -12,54 +12,42 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:f
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type * as Cdktf from '@cdktf/provider-generator';
-import type * as Cdktn from '@cdktn/provider-generator';
 
 type Flavour = 'cdktf' | 'cdktn';
 
 /** Schema as read from JSON; each generator checks it against its own type. */
 type ProviderSchema = ConstructorParameters<typeof Cdktf.TerraformProviderGenerator>[1];
 
-/** What this module uses of a generator package; cdktn's is cdktf's, forked and renamed. */
-interface GeneratorApi<C extends Code> {
-  TerraformProviderGenerator: new (code: C, schema: ProviderSchema) => { generateAll(): void };
-  CodeMaker: new () => C;
-}
-interface Code {
+/** What this module uses of codemaker and of a generator package (cdktn's is cdktf's, forked and renamed). */
+interface CodeMaker {
   save(dir: string): Promise<unknown>;
 }
-
-/** Runs one package's generator: the returned CodeMaker holds the files, not yet written. */
-type Generate = (schema: ProviderSchema) => Code;
-
-function generatorOf<C extends Code>({ TerraformProviderGenerator, CodeMaker }: GeneratorApi<C>): Generate {
-  return (schema) => {
-    const code = new CodeMaker();
-    new TerraformProviderGenerator(code, schema).generateAll();
-    return code;
-  };
+interface GeneratorModule {
+  TerraformProviderGenerator: new (code: CodeMaker, schema: ProviderSchema) => { generateAll(): void };
 }
+
+/** Where each package keeps its TypeScript generator. */
+const GENERATORS: Record<Flavour, { pkg: string; module: string }> = {
+  cdktf: { pkg: '@cdktf/provider-generator', module: './lib/get/generator/provider-generator' },
+  cdktn: { pkg: '@cdktn/provider-generator', module: './build/get/generator/provider-generator' },
+};
 
 /**
- * The packages' main modules also load their jsii integration, which require.resolve()s jsii and
- * jsii-pacmak (only cdktn's depends on them; TypeScript needs neither). The TypeScript generator
- * proper does not, so it is loaded directly, with the CodeMaker of the generator's own copy (the
- * two pin different versions).
+ * Runs one package's generator; the returned CodeMaker holds the files, not yet written. The
+ * packages' main modules also load their jsii integration, which require.resolve()s jsii and
+ * jsii-pacmak (TypeScript needs neither), so the generator proper is loaded directly, with the
+ * CodeMaker of the package's own copy (the two pin different versions). Loaded on demand: a
+ * generator's commons runs `terraform version` when loaded (see gen-cdk.sh).
  */
-function load<M extends { TerraformProviderGenerator: unknown; CodeMaker: unknown }>(
-  pkg: string,
-  generatorModule: string,
-): Pick<M, 'TerraformProviderGenerator' | 'CodeMaker'> {
-  const fromGenerator = createRequire(createRequire(import.meta.url).resolve(`${pkg}/package.json`));
-  const { TerraformProviderGenerator } = fromGenerator(generatorModule) as Pick<M, 'TerraformProviderGenerator'>;
-  const { CodeMaker } = fromGenerator('codemaker') as Pick<M, 'CodeMaker'>;
-  return { TerraformProviderGenerator, CodeMaker };
+function generate(flavour: Flavour, schema: ProviderSchema): CodeMaker {
+  const { pkg, module } = GENERATORS[flavour];
+  const fromPackage = createRequire(createRequire(import.meta.url).resolve(`${pkg}/package.json`));
+  const { TerraformProviderGenerator } = fromPackage(module) as GeneratorModule;
+  const { CodeMaker } = fromPackage('codemaker') as { CodeMaker: new () => CodeMaker };
+  const code = new CodeMaker();
+  new TerraformProviderGenerator(code, schema).generateAll();
+  return code;
 }
-
-// Loaded on demand: a generator's commons runs `terraform version` when loaded (see gen-cdk.sh).
-const GENERATORS: Record<Flavour, () => Generate> = {
-  cdktf: () => generatorOf(load<typeof Cdktf>('@cdktf/provider-generator', './lib/get/generator/provider-generator')),
-  cdktn: () => generatorOf(load<typeof Cdktn>('@cdktn/provider-generator', './build/get/generator/provider-generator')),
-};
 
 /**
  * Neither generator marks the members it overrides in the base classes; this project compiles
@@ -76,7 +64,7 @@ async function generateBindings(flavour: Flavour, schema: ProviderSchema, outDir
   if (addresses.length !== 1) throw new Error(`expected the schema of one provider, got ${addresses.length}`);
   const type = addresses[0]!.split('/').pop()!;
 
-  const code = GENERATORS[flavour]()(schema);
+  const code = generate(flavour, schema);
   // Staged next to outDir (same filesystem), so the finished tree replaces it in one rename.
   await mkdir(dirname(outDir), { recursive: true });
   const staging = await mkdtemp(join(dirname(outDir), `.${flavour}-`));
