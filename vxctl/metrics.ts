@@ -1,6 +1,7 @@
 // vxctl metrics: what Prometheus would scrape from an agent (GET /metrics over mutual TLS), for a
 // lab's hosts or one address, printed as the agent serves it.
 
+import { parseListen } from '../lib/listen.js';
 import { request } from 'node:https';
 import { checkServerIdentity } from 'node:tls';
 import type { Command } from 'commander';
@@ -9,9 +10,8 @@ import { labDir, labFilePath, readLabFile } from '../lab/labfile.js';
 
 /** GET /metrics from `address` (`unix:///path` or `host:port`); `host` is the name its certificate carries. */
 export function scrapeMetrics(address: string, host: string, tls: TlsMaterial): Promise<{ status: number; body: string }> {
-  const where = address.startsWith('unix://')
-    ? { socketPath: address.slice('unix://'.length) }
-    : { host: address.slice(0, address.lastIndexOf(':')), port: Number(address.slice(address.lastIndexOf(':') + 1)) };
+  const at = parseListen(address);
+  const where = 'path' in at ? { socketPath: at.path } : at;
   return new Promise((resolve, reject) => {
     const req = request(
       {

@@ -1,5 +1,6 @@
 // The HostService: identity, kernel capabilities and the data-plane mode this host uses.
 
+import { parseListen } from '../../lib/listen.js';
 import { release } from 'node:os';
 import type { Logger } from 'pino';
 import { DataplaneMode, type HostServiceServer, type InventoryHost, type RegistryView } from '../../gen/vxcloud/agent/v1/host.js';
@@ -42,12 +43,10 @@ export function dataplaneLayout(mode: DataplaneMode): DataplaneLayout {
  * one (0.0.0.0, [::]) with the underlay address put in, else the first TCP one; '' if none.
  */
 export function peerEndpoint(listen: readonly string[], underlayAddress: string): string {
-  const tcp = listen
-    .filter((l) => !l.startsWith('unix:'))
-    .map((l) => {
-      const at = l.lastIndexOf(':');
-      return { text: l, host: l.slice(0, at), port: l.slice(at + 1) };
-    });
+  const tcp = listen.flatMap((text) => {
+    const at = parseListen(text);
+    return 'path' in at ? [] : [{ text, ...at }];
+  });
   const onUnderlay = tcp.find((l) => l.host === underlayAddress);
   if (onUnderlay) return onUnderlay.text;
   const wildcard = tcp.find((l) => ['', '0.0.0.0', '[::]', '::'].includes(l.host));

@@ -2,12 +2,12 @@
 // deployment's CA, and every call is authorized by the identity in it: see caller.ts), the
 // standard health service, and one bind per configured address.
 
+import { freeSocketPath, parseListen } from '../../lib/listen.js';
 import { Server, ServerCredentials, status as Status } from '@grpc/grpc-js';
 import { describeIdentity, type Identity } from '../../lib/identity.js';
 import { callerOf, type CallWithPeer } from './caller.js';
 import { HealthImplementation } from 'grpc-health-check';
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { HostServiceService, type HostServiceServer } from '../../gen/vxcloud/agent/v1/host.js';
 import { NetworkServiceService, type NetworkServiceServer } from '../../gen/vxcloud/agent/v1/network.js';
 import { RouterServiceService, type RouterServiceServer } from '../../gen/vxcloud/agent/v1/router.js';
@@ -67,11 +67,7 @@ export async function startServer(cfg: AgentConfig, services: AgentServices): Pr
   new HealthImplementation({ '': 'SERVING', 'vxcloud.agent.v1.NetworkService': 'SERVING' }).addToServer(server);
   const creds = await serverCredentials(cfg.tls);
   for (const address of cfg.listen) {
-    if (address.startsWith('unix://')) {
-      const path = address.slice('unix://'.length);
-      await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-      await rm(path, { force: true }); // a socket left by a killed agent would make bind fail
-    }
+    await freeSocketPath(parseListen(address));
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(address, creds, (err) => (err ? reject(new Error(`listen ${address}: ${err.message}`)) : resolve())),
     );

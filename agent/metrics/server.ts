@@ -3,10 +3,10 @@
 // objects and volumes). Prometheus scrapes it with `scheme: https` and a `tls_config` holding the
 // CA and an operator certificate (`vxctl certs client prometheus --operator`).
 
+import { freeSocketPath, parseListen } from '../../lib/listen.js';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { describeIdentity, identityOfAltNames } from '../../lib/identity.js';
 import type { AgentConfig } from '../config/config.js';
 import type { AgentMetrics } from './metrics.js';
@@ -43,16 +43,11 @@ export async function startMetricsServer(tls: AgentConfig['tls'], listen: readon
 
 /** `unix:///path` or `host:port`, as the API's listen addresses. */
 async function listenOn(server: Server, address: string): Promise<void> {
-  const fail = (e: Error): Error => new Error(`metrics.listen ${address}: ${e.message}`);
-  if (address.startsWith('unix://')) {
-    const path = address.slice('unix://'.length);
-    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-    await rm(path, { force: true }); // left by a killed agent
-    await new Promise<void>((resolve, reject) => server.once('error', (e) => reject(fail(e))).listen(path, resolve));
-    return;
-  }
-  const at = address.lastIndexOf(':');
-  await new Promise<void>((resolve, reject) =>
-    server.once('error', (e) => reject(fail(e))).listen(Number(address.slice(at + 1)), address.slice(0, at), resolve),
-  );
+  const at = parseListen(address);
+  await freeSocketPath(at);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new Error(`metrics.listen ${address}: ${e.message}`)));
+    if ('path' in at) server.listen(at.path, resolve);
+    else server.listen(at.port, at.host, resolve);
+  });
 }

@@ -1,8 +1,8 @@
 // Storage hosts: the volume store, its gRPC services and the NBD listeners, started and stopped
 // together by the agent.
 
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { freeSocketPath, parseListen } from '../../../lib/listen.js';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { volumeServices, type VolumeServices } from '../../api/volume-service.js';
 import type { AgentConfig, NbdTlsSetting } from '../../config/config.js';
@@ -43,15 +43,10 @@ export async function startStorage(
           if (bytes > 0 && (op === 'read' || op === 'write')) metrics.nbdBytes.inc({ volume, op }, bytes);
         },
       });
-      if (address.startsWith('unix://')) {
-        const path = address.slice('unix://'.length);
-        await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-        await rm(path, { force: true }); // left by a killed agent
-        await server.listenPath(path);
-      } else {
-        const at = address.lastIndexOf(':');
-        await server.listen(Number(address.slice(at + 1)), address.slice(0, at));
-      }
+      const at = parseListen(address);
+      await freeSocketPath(at);
+      if ('path' in at) await server.listenPath(at.path);
+      else await server.listen(at.port, at.host);
       servers.push(server);
     }
   } catch (e) {
