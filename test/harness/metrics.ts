@@ -25,7 +25,7 @@ export function parseMetrics(text: string): MetricSample[] {
 }
 
 /** The samples of `name` whose labels include `labels`. */
-export function samples(all: MetricSample[], name: string, labels: Record<string, string> = {}): MetricSample[] {
+function samples(all: MetricSample[], name: string, labels: Record<string, string> = {}): MetricSample[] {
   return all.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
 }
 
