@@ -1,4 +1,4 @@
-// A client of one agent: the host, network, router and volume services over mutual TLS, with promise
+// A client of one agent: the host, network, router, security group and volume services over mutual TLS, with promise
 // methods and a deadline on every call.
 
 import { ChannelCredentials, Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { HostServiceClient } from '../gen/vxcloud/agent/v1/host.js';
 import { NetworkServiceClient } from '../gen/vxcloud/agent/v1/network.js';
 import { RouterServiceClient } from '../gen/vxcloud/agent/v1/router.js';
+import { SecurityGroupServiceClient } from '../gen/vxcloud/agent/v1/security_group.js';
 import { VolumeServiceClient } from '../gen/vxcloud/agent/v1/volume.js';
 
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (e: ServiceError | null, r: Res) => void) => ClientUnaryCall;
@@ -48,9 +49,17 @@ export class AgentClient {
   readonly host: Promisified<HostServiceClient>;
   readonly network: Promisified<NetworkServiceClient>;
   readonly router: Promisified<RouterServiceClient>;
+  /** Answered by any agent with a registry (groups are the registry's, not a host's). */
+  readonly securityGroups: Promisified<SecurityGroupServiceClient>;
   /** Storage hosts only; others answer UNIMPLEMENTED. */
   readonly volume: Promisified<VolumeServiceClient>;
-  private readonly raw: { host: HostServiceClient; network: NetworkServiceClient; router: RouterServiceClient; volume: VolumeServiceClient };
+  private readonly raw: {
+    host: HostServiceClient;
+    network: NetworkServiceClient;
+    router: RouterServiceClient;
+    securityGroups: SecurityGroupServiceClient;
+    volume: VolumeServiceClient;
+  };
 
   /**
    * `address` is `unix:///path` or `host:port`; the agent's certificate must name `serverName`.
@@ -67,11 +76,13 @@ export class AgentClient {
       host: new HostServiceClient(address, creds, options),
       network: new NetworkServiceClient(address, creds, options),
       router: new RouterServiceClient(address, creds, options),
+      securityGroups: new SecurityGroupServiceClient(address, creds, options),
       volume: new VolumeServiceClient(address, creds, options),
     };
     this.host = promisify(this.raw.host, headers);
     this.network = promisify(this.raw.network, headers);
     this.router = promisify(this.raw.router, headers);
+    this.securityGroups = promisify(this.raw.securityGroups, headers);
     this.volume = promisify(this.raw.volume, headers);
   }
 
@@ -79,6 +90,7 @@ export class AgentClient {
     this.raw.host.close();
     this.raw.network.close();
     this.raw.router.close();
+    this.raw.securityGroups.close();
     this.raw.volume.close();
   }
 }

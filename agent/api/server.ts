@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { HostServiceService, type HostServiceServer } from '../../gen/vxcloud/agent/v1/host.js';
 import { NetworkServiceService, type NetworkServiceServer } from '../../gen/vxcloud/agent/v1/network.js';
 import { RouterServiceService, type RouterServiceServer } from '../../gen/vxcloud/agent/v1/router.js';
+import { SecurityGroupServiceService, type SecurityGroupServiceServer } from '../../gen/vxcloud/agent/v1/security_group.js';
 import { RaftService, VolumeServiceService } from '../../gen/vxcloud/agent/v1/volume.js';
 import type { AgentConfig } from '../config/config.js';
 import type { VolumeServices } from './volume-service.js';
@@ -19,6 +20,7 @@ export interface AgentServices {
   host: HostServiceServer;
   network: NetworkServiceServer;
   router: RouterServiceServer;
+  securityGroups: SecurityGroupServiceServer;
   /** Storage hosts only. */
   volumes?: VolumeServices;
 }
@@ -60,6 +62,7 @@ export async function startServer(cfg: AgentConfig, services: AgentServices): Pr
   server.addService(HostServiceService, services.host);
   server.addService(NetworkServiceService, services.network);
   server.addService(RouterServiceService, services.router);
+  server.addService(SecurityGroupServiceService, services.securityGroups);
   if (services.volumes) {
     server.addService(VolumeServiceService, services.volumes.volume);
     server.addService(RaftService, hostsOnly(services.volumes.raft));

@@ -22,9 +22,19 @@ import {
   type VpcObject,
 } from './model.js';
 import type { Txn } from './txn.js';
+import { moveMember } from './security-groups.js';
 import { VNI_MAX } from '../../lib/validation.js';
 
-const KIND_NAMES: Record<ObjectKind, string> = { vpc: 'VPC', subnet: 'subnet', nic: 'NIC', router: 'router', nat: 'NAT rule', volume: 'volume' };
+export const KIND_NAMES: Record<ObjectKind, string> = {
+  vpc: 'VPC',
+  subnet: 'subnet',
+  nic: 'NIC',
+  router: 'router',
+  nat: 'NAT rule',
+  volume: 'volume',
+  sg: 'security group',
+  sgrule: 'security group rule',
+};
 
 async function read(tx: Txn, k: Keys, id: string): Promise<RegistryObject | undefined> {
   const raw = await tx.get(k.object(id));
@@ -32,7 +42,13 @@ async function read(tx: Txn, k: Keys, id: string): Promise<RegistryObject | unde
 }
 
 /** The object `id` if it is of `kind` (and, with `as`, of that tenant); an id taken by another kind is refused. */
-async function readAs<K extends ObjectKind>(tx: Txn, k: Keys, id: string, kind: K, as?: string): Promise<Extract<RegistryObject, { kind: K }> | undefined> {
+export async function readAs<K extends ObjectKind>(
+  tx: Txn,
+  k: Keys,
+  id: string,
+  kind: K,
+  as?: string,
+): Promise<Extract<RegistryObject, { kind: K }> | undefined> {
   const o = await read(tx, k, id);
   owned(o, kind, id, as);
   if (o && o.kind !== kind) throw new ApiError('ALREADY_EXISTS', 'id', `"${id}" is the id of a ${KIND_NAMES[o.kind]}: give the ${KIND_NAMES[kind]} another id`);
@@ -40,7 +56,7 @@ async function readAs<K extends ObjectKind>(tx: Txn, k: Keys, id: string, kind: 
 }
 
 /** A new object must not reuse the id of one deleted lately (a late retry of a deleted object's Put). */
-async function fresh(tx: Txn, k: Keys, id: string, kind: ObjectKind): Promise<void> {
+export async function fresh(tx: Txn, k: Keys, id: string, kind: ObjectKind): Promise<void> {
   if ((await tx.get(k.deleted(id))) !== undefined) {
     throw new ApiError(
       'FAILED_PRECONDITION',
@@ -54,10 +70,10 @@ async function fresh(tx: Txn, k: Keys, id: string, kind: ObjectKind): Promise<vo
  * `undo`: a claim given back because the host could not make the object — no tombstone, so that
  * the caller may put it again, corrected, under the same id.
  */
-async function remove(tx: Txn, k: Keys, id: string, cur: RegistryObject, undo: boolean): Promise<void> {
+export async function remove(tx: Txn, k: Keys, id: string, cur: RegistryObject, undo: boolean): Promise<void> {
   tx.delete(k.object(id));
   if (!undo) tx.putTombstone(k.deleted(id), JSON.stringify({ kind: cur.kind, tenant: cur.tenant }));
-  if (cur.kind !== 'volume' && cur.adopt !== undefined && (await pendingOf(tx, k, cur.adopt.hash))?.id === id) tx.delete(k.pending(cur.adopt.hash));
+  if ('adopt' in cur && cur.adopt !== undefined && (await pendingOf(tx, k, cur.adopt.hash))?.id === id) tx.delete(k.pending(cur.adopt.hash));
 }
 
 // ---- adoption: what a killed provider run left behind ----
@@ -146,7 +162,7 @@ export async function confirmRun(tx: Txn, k: Keys, run: string): Promise<number>
   mine.forEach(({ hash, p }, i) => {
     tx.delete(k.pending(hash));
     const o = objects[i];
-    if (o && o.kind !== 'volume' && o.adopt?.hash === hash) {
+    if (o && 'adopt' in o && o.adopt?.hash === hash) {
       const { adopt: _, ...rest } = o;
       tx.put(k.object(p.id), JSON.stringify(rest));
     }
@@ -343,7 +359,7 @@ async function claimIp(tx: Txn, k: Keys, s: SubnetObject, subnet: string, id: st
 export async function claimNic(
   tx: Txn,
   k: Keys,
-  n: { id: string; subnet_id: string; mac: string; ip: string },
+  n: { id: string; subnet_id: string; mac: string; ip: string } & NicFilter,
   host: string,
   allocateIp: boolean,
   as?: string,
@@ -355,7 +371,8 @@ export async function claimNic(
     immutable(`NIC "${n.id}"`, 'host', cur.host, host);
     if (n.mac !== '') immutable(`NIC "${n.id}"`, 'mac', cur.mac, n.mac);
     if (n.ip !== '' || !allocateIp) immutable(`NIC "${n.id}"`, 'ip', cur.ip, n.ip);
-    return pendingAgain(tx, k, cur, n.id, origin);
+    const next = await filtered(tx, k, n.id, cur, n);
+    return pendingAgain(tx, k, next, n.id, origin);
   }
   await fresh(tx, k, n.id, 'nic');
   const s = await readAs(tx, k, n.subnet_id, 'subnet', as);
@@ -378,8 +395,23 @@ export async function claimNic(
     ip: n.ip === '' && !allocateIp ? '' : await claimIp(tx, k, s, n.subnet_id, n.id, n.ip),
     ...(adopt ? { adopt } : {}),
   };
-  tx.put(k.object(n.id), JSON.stringify(o));
-  return o;
+  return filtered(tx, k, n.id, o, n);
+}
+
+/** What a NIC's claim says about filtering at its port (agent/firewall). */
+export interface NicFilter {
+  security_group_ids?: string[];
+  allowed_addresses?: string[];
+  port_security?: boolean;
+}
+
+/** Writes `o` with the NIC's groups, allowed addresses and port security as `f` has them, moving its memberships. */
+async function filtered(tx: Txn, k: Keys, id: string, o: NicObject, f: NicFilter): Promise<NicObject> {
+  const groups = [...(f.security_group_ids ?? [])].sort();
+  const next: NicObject = { ...o, groups, allowed: [...(f.allowed_addresses ?? [])], unfiltered: f.port_security === false };
+  await moveMember(tx, k, id, o.tenant, o.groups ?? [], groups);
+  if (JSON.stringify(next) !== JSON.stringify(o) || !(await tx.get(k.object(id)))) tx.put(k.object(id), JSON.stringify(next));
+  return next;
 }
 
 /** Releases the NIC's address and MAC; a NIC that lives on another host is not this host's to release. */
@@ -387,6 +419,7 @@ export async function releaseNic(tx: Txn, k: Keys, id: string, host: string, und
   const cur = await readAs(tx, k, id, 'nic', as);
   if (!cur || cur.host !== host) return;
   await remove(tx, k, id, cur, undo);
+  await moveMember(tx, k, id, cur.tenant, cur.groups ?? [], []);
   if (cur.ip !== '') tx.delete(k.ip(cur.subnet, cur.ip.split('/')[0]!));
   tx.delete(k.mac(cur.subnet, cur.mac));
 }

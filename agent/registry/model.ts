@@ -57,6 +57,12 @@ export interface NicObject extends Pending {
   mac: string;
   /** With prefix length; '' for none. */
   ip: string;
+  /** Its security groups; empty (or absent, written before groups existed) = its tenant's default group. */
+  groups?: string[];
+  /** Extra addresses (CIDRs) it may send from, which remote-group rules admit too. */
+  allowed?: string[];
+  /** Port security and groups off at its port (an appliance): in no group, not even the default. */
+  unfiltered?: boolean;
 }
 
 export interface RouterObject extends Pending {
@@ -80,6 +86,37 @@ export interface NatObject extends Pending {
   ip: string;
 }
 
+export interface SecurityGroupObject {
+  kind: 'sg';
+  tenant: string;
+  name: string;
+  description: string;
+  /** Member NIC ids, sorted: a NIC's claim writes itself here, so a delete races no join. */
+  members: string[];
+  /** Its own rules, sorted; they go with it. */
+  rules: string[];
+  /** Rules of other groups naming it as their remote group: while any is left it stays. */
+  refs: string[];
+}
+
+export type Direction = 'ingress' | 'egress';
+export type RuleProtocol = 'tcp' | 'udp' | 'icmp' | 'any';
+
+export interface SecurityGroupRuleObject {
+  kind: 'sgrule';
+  tenant: string;
+  group: string;
+  direction: Direction;
+  protocol: RuleProtocol;
+  /** tcp/udp destination ports; 0..0 = every port. */
+  portMin: number;
+  portMax: number;
+  /** The other end: a CIDR, or a group's NICs, or ('' and '') anywhere. */
+  cidr: string;
+  remote: string;
+  description: string;
+}
+
 export interface VolumeObject {
   kind: 'volume';
   tenant: string;
@@ -87,7 +124,7 @@ export interface VolumeObject {
   hosts: string[];
 }
 
-export type RegistryObject = VpcObject | SubnetObject | NicObject | RouterObject | NatObject | VolumeObject;
+export type RegistryObject = VpcObject | SubnetObject | NicObject | RouterObject | NatObject | VolumeObject | SecurityGroupObject | SecurityGroupRuleObject;
 export type ObjectKind = RegistryObject['kind'];
 
 /** Keys under the deployment's prefix (which ends in "/"). */
@@ -132,7 +169,7 @@ export const FIRST_VNI = 1000;
 export function parseObject(raw: string): RegistryObject | undefined {
   try {
     const o = JSON.parse(raw) as RegistryObject;
-    if (typeof o !== 'object' || o === null || !['vpc', 'subnet', 'nic', 'router', 'nat', 'volume'].includes(o.kind)) return undefined;
+    if (typeof o !== 'object' || o === null || !['vpc', 'subnet', 'nic', 'router', 'nat', 'volume', 'sg', 'sgrule'].includes(o.kind)) return undefined;
     if (o.kind === 'vpc') o.subnets ??= {}; // written before VPCs listed their subnets
     return o;
   } catch {

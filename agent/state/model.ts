@@ -29,6 +29,12 @@ export interface NicRecord {
   ifname: string;
   /** Address by DHCP (veth only, ip empty); absent in states written before DHCP existed. */
   dhcp?: boolean;
+  /** Security groups; empty or absent = the tenant's default group (agent/firewall). */
+  security_group_ids?: string[];
+  /** Absent (states written before port security) = on. */
+  port_security?: boolean;
+  /** Addresses or CIDRs it may also send from. */
+  allowed_addresses?: string[];
 }
 
 export interface VtepTableRecord {
@@ -85,6 +91,11 @@ export interface DesiredState {
   ownedNamespaces: string[];
   routers: Record<string, RouterRecord>;
   natRules: Record<string, NatRuleRecord>;
+  /**
+   * The firewall's port index per NIC and conntrack zone per bridge (agent/firewall): stable
+   * while they live, so a new ruleset never renumbers traffic in flight.
+   */
+  firewall?: { ports: Record<string, number>; zones: Record<string, number> };
 }
 
 export function emptyState(): DesiredState {
