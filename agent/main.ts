@@ -4,6 +4,8 @@ import { Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { networkService } from './api/network-service.js';
 import { routerService } from './api/router-service.js';
+import { securityGroupService } from './api/security-group-service.js';
+import { Firewall, probeFirewall } from './firewall/firewall.js';
 import { dataplaneLayout, dataplaneMode, hostService, peerEndpoint } from './api/host-service.js';
 import { startServer } from './api/server.js';
 import { checkConfig } from './config/check.js';
@@ -73,9 +75,14 @@ async function main(): Promise<void> {
     cfg.host.roles.includes('route'),
   );
   reconciler.extend(routers);
+  const firewall = new Firewall(reconciler, await probeFirewall(registry !== undefined), cfg.stateDir, log.child({ component: 'firewall' }));
+  reconciler.extend(firewall);
   const metrics = new AgentMetrics(cfg.host.name);
   reconciler.onReconciled((seconds, failed) => metrics.reconciled(seconds, failed));
-  registry?.onView(() => routers.reservationsChanged());
+  registry?.onView((v) => {
+    routers.reservationsChanged();
+    firewall.setView(v);
+  });
   supervisor.start();
   const first = await reconciler.reconcileAll();
   log.info({ caps, layout, failed: first.failed.length }, 'initial reconcile done');
@@ -88,9 +95,10 @@ async function main(): Promise<void> {
 
   const storage = cfg.storage ? await startStorage(cfg, cfg.storage, authority, storageHost(registry), log, metrics) : undefined;
   const server = await startServer(cfg, {
-    host: instrument('HostService', hostService(cfg, caps, underlay.mtu, reconciler, log, plane, registry), metrics),
-    network: instrument('NetworkService', networkService(reconciler, ctx, authority, ownership, log), metrics),
+    host: instrument('HostService', hostService(cfg, caps, underlay.mtu, reconciler, log, plane, registry, firewall.mode), metrics),
+    network: instrument('NetworkService', networkService(reconciler, ctx, authority, ownership, firewall, log), metrics),
     router: instrument('RouterService', routerService(reconciler, routers, authority, ownership, log), metrics),
+    securityGroups: instrument('SecurityGroupService', securityGroupService(registry, ownership, log), metrics),
     ...(storage ? { volumes: { ...storage.services, volume: instrument('VolumeService', storage.services.volume, metrics) } } : {}),
   });
   registerSources(metrics, { desired: () => reconciler.desired, plane, ...(storage ? { storage: storage.metrics } : {}) });
@@ -100,6 +108,7 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');
     reconciler.stop();
+    firewall.stop();
     const planeStopped = plane
       .stop()
       .then(() => registry?.stop())

@@ -106,6 +106,7 @@ export function hostService(
   log: Logger,
   plane?: ControlPlane,
   registry?: Registry,
+  firewall = '',
 ): HostServiceServer {
   return {
     listHosts: unary(log, 'ListHosts', async (req) => {
@@ -130,7 +131,8 @@ export function hostService(
       }
       if (!o) throw new ApiError('NOT_FOUND', 'id', `the registry has no object "${req.id}"`);
       const spans = o.kind === 'vpc' || o.kind === 'subnet';
-      const hosts = spans || o.kind === 'volume' ? o.hosts : [o.host];
+      // Security groups and rules live in the registry only.
+      const hosts = spans || o.kind === 'volume' ? o.hosts : o.kind === 'sg' || o.kind === 'sgrule' ? [] : [o.host];
       return {
         id: req.id,
         kind: o.kind,
@@ -138,7 +140,7 @@ export function hostService(
         hosts,
         cidr: spans ? o.cidr : '',
         subnets: o.kind === 'vpc' ? o.subnets : {},
-        pending: o.kind !== 'volume' && o.adopt !== undefined,
+        pending: 'adopt' in o && o.adopt !== undefined,
       };
     }),
     getHost: unary(log, 'GetHost', async () => {
@@ -159,6 +161,7 @@ export function hostService(
         controlPlane: plane ? await plane.status() : undefined,
         peerEndpoint: peerEndpoint(cfg.listen, cfg.underlay.address),
         registry: registry ? registryView(registry) : undefined,
+        firewall,
       };
     }),
   };

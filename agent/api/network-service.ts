@@ -2,7 +2,7 @@
 // kernel for every object it returns.
 
 import type { Logger } from 'pino';
-import { NicKind, type Nic, type NetworkServiceServer, type Subnet, type Vpc, type VtepTable } from '../../gen/vxcloud/agent/v1/network.js';
+import { NicKind, type Nic, type NetworkServiceServer, type Status, type Subnet, type Vpc, type VtepTable } from '../../gen/vxcloud/agent/v1/network.js';
 import { overlayMtu, type L2Context } from '../l2/context.js';
 import { nicDevice, vxlanDevice } from '../l2/names.js';
 import { nicGateway } from '../l2/nic.js';
@@ -14,6 +14,8 @@ import type { Identity } from '../../lib/identity.js';
 import { claimed, released, type Authorities, type Authority } from '../registry/authority.js';
 import { origin } from '../registry/claims.js';
 import { requireKind } from './caller.js';
+import { filterOf, type Firewall } from '../firewall/firewall.js';
+import { nicFilterProblems } from '../../lib/security-group-validation.js';
 import { tenantFor, type Ownership } from './ownership.js';
 import { required, unary } from './unary.js';
 
@@ -24,12 +26,14 @@ function found<T>(value: T | undefined, what: string, id: string): T {
 
 const NIC_KINDS: Partial<Record<NicKind, NicRecord['kind']>> = { [NicKind.NIC_KIND_VETH]: 'veth', [NicKind.NIC_KIND_TAP]: 'tap' };
 
+const withProblems = (st: Status, more: string[]): Status => ({ ...st, ready: st.ready && more.length === 0, problems: [...st.problems, ...more] });
+
 /** The caller's own mistakes are refused before anything is claimed in the registry. */
 function refuse(problems: Problem[]): void {
   if (problems.length > 0) throw ApiError.of(problems);
 }
 
-export function networkService(r: Reconciler, ctx: L2Context, authorities: Authorities, own: Ownership, log: Logger): NetworkServiceServer {
+export function networkService(r: Reconciler, ctx: L2Context, authorities: Authorities, own: Ownership, firewall: Firewall, log: Logger): NetworkServiceServer {
   const auth = (caller: Identity, what: string): Authority => authorities(own.scope(caller, what));
   // A listing reads the host's links once for all its objects (`links`); one object reads them itself.
   const vpc = async (v: VpcRecord, links?: Links): Promise<Vpc> => ({ spec: { ...v }, status: await r.vpcStatus(v, links) });
@@ -38,26 +42,31 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
     status: await r.subnetStatus(s, links),
     observed: { mtu: overlayMtu(ctx), bridge: r.subnetBridge(s), vxlanDevice: vxlanDevice(s.vni) },
   });
-  const nic = async (n: NicRecord, links?: Links): Promise<Nic> => ({
-    spec: {
-      id: n.id,
-      subnetId: n.subnet_id,
-      kind: n.kind === 'veth' ? NicKind.NIC_KIND_VETH : NicKind.NIC_KIND_TAP,
-      mac: n.mac,
-      ip: n.ip,
-      namespace: n.namespace,
-      createNamespace: n.create_namespace,
-      ifname: n.ifname,
-      dhcp: n.dhcp ?? false,
-    },
-    status: await r.nicStatus(n, links),
-    observed: {
-      hostIfname: nicDevice(n.kind, n.id),
-      mtu: overlayMtu(ctx),
-      gateway: nicGateway(r.desired.subnets[n.subnet_id]!),
-      dhcpAddress: await r.nicDhcpAddress(n),
-    },
-  });
+  const nic = async (n: NicRecord, links?: Links): Promise<Nic> => {
+    const port = await firewall.observe(n);
+    return {
+      spec: {
+        id: n.id,
+        subnetId: n.subnet_id,
+        kind: n.kind === 'veth' ? NicKind.NIC_KIND_VETH : NicKind.NIC_KIND_TAP,
+        mac: n.mac,
+        ip: n.ip,
+        namespace: n.namespace,
+        createNamespace: n.create_namespace,
+        ifname: n.ifname,
+        dhcp: n.dhcp ?? false,
+        filter: { securityGroupIds: n.security_group_ids ?? [], portSecurityDisabled: n.port_security === false, allowedAddresses: n.allowed_addresses ?? [] },
+      },
+      status: withProblems(await r.nicStatus(n, links), port.problems),
+      observed: {
+        hostIfname: nicDevice(n.kind, n.id),
+        mtu: overlayMtu(ctx),
+        gateway: nicGateway(r.desired.subnets[n.subnet_id]!),
+        dhcpAddress: await r.nicDhcpAddress(n),
+        ruleCounters: port.counters,
+      },
+    };
+  };
   /** `known` is the kernel's table as a Put just left it; otherwise it is read. */
   const table = async (t: VtepTableRecord, known?: Awaited<ReturnType<Reconciler['vtepTableStatus']>>): Promise<VtepTable> => {
     const st = known ?? (await r.vtepTableStatus(t));
@@ -162,8 +171,12 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
         create_namespace: s.createNamespace,
         ifname: kind === 'veth' ? s.ifname || 'eth0' : '',
         dhcp: s.dhcp,
+        security_group_ids: s.filter?.securityGroupIds ?? [],
+        port_security: !s.filter?.portSecurityDisabled,
+        allowed_addresses: s.filter?.allowedAddresses ?? [],
       };
-      refuse(nicFieldProblems(asked));
+      refuse([...nicFieldProblems(asked), ...nicFilterProblems(filterOf(asked))]);
+      firewall.requireSupport(asked);
       const a = auth(caller, 'put NICs');
       const rec = await claimed(
         !r.desired.nics[asked.id],

@@ -9,14 +9,14 @@ export function nsenterArgv(netns: string, argv: string[]): string[] {
   return ['nsenter', `--net=${netnsPath(netns)}`, '--', ...argv];
 }
 
-/** Runs argv to completion inside `netns`; rejects with a NetError carrying its stderr. */
-export function execInNetns(netns: string, argv: string[], timeoutMs = 10_000): Promise<string> {
-  const [file, ...args] = nsenterArgv(netns, argv);
+/** Runs argv to completion inside `netns` (null: the agent's own); rejects with a NetError carrying its stderr. */
+export function execInNetns(netns: string | null, argv: string[], timeoutMs = 10_000): Promise<string> {
+  const [file, ...args] = netns === null ? argv : nsenterArgv(netns, argv);
   return new Promise((resolve, reject) => {
     execFile(file!, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       const errno = /No such file or directory/.test(stderr) ? 'ENOENT' : 'EIO';
-      reject(new NetError(errno, `run ${argv[0]} in`, `netns ${netns}`, stderr.trim() || err.message));
+      reject(new NetError(errno, `run ${argv[0]} in`, `netns ${netns ?? '(own)'}`, stderr.trim() || err.message));
     });
   });
 }

@@ -7,11 +7,11 @@ import { inNetns } from './netns.js';
 import { NetError } from './types.js';
 
 function sysctlPath(key: string): string {
-  if (!/^net(\.[a-z0-9_]+)+$/.test(key)) throw new NetError('EINVAL', 'sysctl', key, 'only net.* keys');
+  if (!/^net(\.[a-z0-9_-]+)+$/.test(key)) throw new NetError('EINVAL', 'sysctl', key, 'only net.* keys');
   return `/proc/sys/${key.replace(/\./g, '/')}`;
 }
 
-export function setSysctl(netns: string, key: string, value: string): void {
+export function setSysctl(netns: string | null, key: string, value: string): void {
   const path = sysctlPath(key);
   inNetns(netns, 'set sysctl in', () => {
     try {
@@ -22,7 +22,7 @@ export function setSysctl(netns: string, key: string, value: string): void {
   });
 }
 
-export function getSysctl(netns: string, key: string): string {
+export function getSysctl(netns: string | null, key: string): string {
   const path = sysctlPath(key);
   return inNetns(netns, 'read sysctl in', () => {
     try {

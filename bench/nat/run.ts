@@ -77,6 +77,7 @@ await withLab('n', { hosts: 2, roles: (i) => (i === 2 ? ['route'] : ['compute'])
         createNamespace: true,
         ifname: 'eth0',
         dhcp: true,
+        filter: undefined,
       },
     });
     await waitLease(b.client('h1'), nic, '198.18.9.0/24', 30_000);

@@ -165,6 +165,7 @@ async function directCreate(b: BenchLab, rep: number): Promise<void> {
         createNamespace: true,
         ifname: 'eth0',
         dhcp: false,
+        filter: undefined,
       },
     }),
   );

@@ -35,6 +35,7 @@ export function basicObjects(lab: LabFile): { vpc: { id: string; name: string; t
         createNamespace: true,
         ifname: 'eth0',
         dhcp: false,
+        filter: undefined,
       },
     })),
   );

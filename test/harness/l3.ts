@@ -1,6 +1,7 @@
 // A tenant for router tests and benches: a VPC with subnets on every lab host, a router on the
 // route host, NICs on compute hosts that take their address by DHCP (reserved in the router), and
-// the static VTEP tables that tell each host where the NICs and the router's legs are.
+// the static VTEP tables that tell each host where the NICs and the router's legs are, and a
+// security group that lets anything in and out of the NICs.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { NicKind } from '../../gen/vxcloud/agent/v1/network.js';
@@ -73,6 +74,26 @@ export async function applyTenant(lab: LabFile, client: (host: string) => AgentC
       },
     });
   }
+  // The NICs serve the internet (port forwards, floating IPs): a group open both ways, since the
+  // default group admits only its own members.
+  const open = `${t.vpc}-open`;
+  const groups = client(t.router.host).securityGroups;
+  await groups.putSecurityGroup({ group: { id: open, tenant: t.vpc, name: 'open', description: 'anything in, anything out' } });
+  for (const direction of ['ingress', 'egress']) {
+    await groups.putSecurityGroupRule({
+      rule: {
+        id: `${open}-${direction}`,
+        securityGroupId: open,
+        direction,
+        protocol: 'any',
+        portMin: 0,
+        portMax: 0,
+        cidr: '0.0.0.0/0',
+        remoteGroupId: '',
+        description: '',
+      },
+    });
+  }
   for (const n of t.nics) {
     await client(n.host).network.putNic({
       nic: {
@@ -80,11 +101,12 @@ export async function applyTenant(lab: LabFile, client: (host: string) => AgentC
         subnetId: n.subnet,
         kind: NicKind.NIC_KIND_VETH,
         mac: n.mac,
-        ip: '',
+        ip: `${n.ip}/${prefixLen(t.subnets.find((s) => s.id === n.subnet)!.cidr)}`,
         namespace: n.namespace,
         createNamespace: true,
         ifname: 'eth0',
         dhcp: true,
+        filter: { securityGroupIds: [open], portSecurityDisabled: false, allowedAddresses: [] },
       },
     });
   }

@@ -17,7 +17,15 @@ beforeAll(async () => {
   const c = t.client('h1').network;
   await c.putVpc({ vpc: { id: 'v1', name: 'v1', tenant: 't1', cidr: '198.18.0.0/16' } });
   await c.putSubnet({ subnet: { id: 's1', vpcId: 'v1', name: 's1', cidr: '198.18.4.0/24', vni: 4001, vlan: 0, gateway: '' } });
-  const nic = { subnetId: 's1', kind: NicKind.NIC_KIND_VETH, namespace: `${t.lab.name}-n1`, createNamespace: true, ifname: 'eth0', dhcp: false };
+  const nic = {
+    subnetId: 's1',
+    kind: NicKind.NIC_KIND_VETH,
+    namespace: `${t.lab.name}-n1`,
+    createNamespace: true,
+    ifname: 'eth0',
+    dhcp: false,
+    filter: undefined,
+  };
   await c.putNic({ nic: { ...nic, id: 'n1', mac: '02:00:c6:12:04:0a', ip: '198.18.4.10/24' } });
   // Outside the subnet: refused, and counted as such.
   await expect(c.putNic({ nic: { ...nic, id: 'n2', mac: '02:00:c6:12:04:0b', ip: '198.18.9.10/24' } })).rejects.toThrow(/ip/);

@@ -57,6 +57,7 @@ describe('L2 over VXLAN across hosts', () => {
         createNamespace: false,
         ifname: '',
         dhcp: false,
+        filter: undefined,
       },
     });
     const ns = t.lab.hosts[0]!.namespace;

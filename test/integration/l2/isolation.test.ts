@@ -51,6 +51,7 @@ beforeAll(async () => {
           createNamespace: true,
           ifname: 'eth0',
           dhcp: false,
+          filter: undefined,
         },
       });
     }

@@ -23,6 +23,7 @@ async function build(t: TestLab): Promise<void> {
       createNamespace: true,
       ifname: 'eth0',
       dhcp: false,
+      filter: undefined,
     },
   });
 }

@@ -18,6 +18,7 @@ const okNic: NicSpec = {
   createNamespace: true,
   ifname: 'eth0',
   dhcp: false,
+  filter: undefined,
 };
 
 beforeAll(async () => {

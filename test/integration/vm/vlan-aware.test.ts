@@ -36,6 +36,7 @@ const nicOf = (h: (typeof HOSTS)[number], s: (typeof SUBNETS)[number]) => ({
   createNamespace: true,
   ifname: 'eth0',
   dhcp: false,
+  filter: undefined,
 });
 const addr = (cidr: string): string => cidr.split('/')[0]!;
 

@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""Traffic for the security group tests, run inside a NIC's namespace.
+
+  serve tcp|udp PORT          answer every connection or datagram with b"ok" (runs until killed)
+  connect tcp|udp IP PORT     exit 0 if the server's answer came back within a second, else 1
+  watch IP PORT TIMEOUT_MS    connect over TCP again and again; print "<epoch ms> open|closed" at each change
+  send-spoofed KIND IFACE ... craft a frame with scapy (Debian's python3-scapy) and send it once:
+      mac SRC_MAC DST_IP        an ICMP echo from a MAC that is not the interface's
+      ip SRC_IP DST_IP          a UDP datagram to port 53 from an address that is not the NIC's
+      garp IP                   a gratuitous ARP reply claiming IP for the interface's MAC
+"""
+
+import socket
+import sys
+
+
+def serve(proto: str, port: int) -> None:
+    if proto == "tcp":
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", port))
+        s.listen(64)
+        while True:
+            c, _ = s.accept()
+            try:
+                c.sendall(b"ok")
+            finally:
+                c.close()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port))
+    while True:
+        _, peer = s.recvfrom(2048)
+        s.sendto(b"ok", peer)
+
+
+def connect(proto: str, ip: str, port: int) -> int:
+    try:
+        if proto == "tcp":
+            with socket.create_connection((ip, port), timeout=1) as c:
+                return 0 if c.recv(2) == b"ok" else 1
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(1)
+            s.sendto(b"hi", (ip, port))
+            return 0 if s.recvfrom(2048)[0] == b"ok" else 1
+    except OSError:
+        return 1
+
+
+def watch(ip: str, port: int, timeout_ms: int) -> None:
+    import time
+
+    last = None
+    while True:
+        try:
+            with socket.create_connection((ip, port), timeout=timeout_ms / 1000) as c:
+                state = "open" if c.recv(2) == b"ok" else "closed"
+        except OSError:
+            state = "closed"
+        if state != last:
+            print(f"{time.time() * 1000:.1f} {state}", flush=True)
+            last = state
+        if state == "open":
+            time.sleep(0.002)
+
+
+def spoof(kind: str, iface: str, args: list) -> None:
+    from scapy.all import ARP, ICMP, IP, UDP, Ether, get_if_hwaddr, sendp  # noqa: only this command needs scapy
+
+    own = get_if_hwaddr(iface)
+    if kind == "mac":
+        frame = Ether(src=args[0], dst="ff:ff:ff:ff:ff:ff") / IP(dst=args[1]) / ICMP()
+    elif kind == "ip":
+        frame = Ether(src=own, dst="ff:ff:ff:ff:ff:ff") / IP(src=args[0], dst=args[1]) / UDP(sport=5353, dport=53) / b"hi"
+    elif kind == "garp":
+        frame = Ether(src=own, dst="ff:ff:ff:ff:ff:ff") / ARP(op=2, hwsrc=own, psrc=args[0], hwdst="ff:ff:ff:ff:ff:ff", pdst=args[0])
+    else:
+        raise SystemExit(f"unknown spoof kind {kind}")
+    sendp(frame, iface=iface, count=3, inter=0.05, verbose=False)
+
+
+def main() -> int:
+    cmd = sys.argv[1]
+    if cmd == "serve":
+        serve(sys.argv[2], int(sys.argv[3]))
+    elif cmd == "connect":
+        return connect(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif cmd == "watch":
+        watch(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif cmd == "send-spoofed":
+        spoof(sys.argv[2], sys.argv[3], sys.argv[4:])
+    else:
+        raise SystemExit(f"unknown command {cmd}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
