@@ -1,9 +1,9 @@
-// vxctl host | vpc | subnet | nic: what the agents hold and what their kernels have, as tables.
+// vxctl host | vpc | subnet | nic | sg: what the agents hold and what their kernels have, as tables.
 
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { DataplaneMode } from '../gen/vxcloud/agent/v1/host.js';
-import { NicKind, type Status } from '../gen/vxcloud/agent/v1/network.js';
+import { NicKind, type NicFilter, type Status } from '../gen/vxcloud/agent/v1/network.js';
 import { table } from './table.js';
 import { targets, withTargets, type Target, type TargetOptions } from './connect.js';
 
@@ -27,6 +27,8 @@ async function present<T>(p: Promise<T>): Promise<T[]> {
   }
 }
 
+const groupsOf = (f: NicFilter | undefined): string =>
+  f?.portSecurityDisabled ? 'unfiltered' : (f?.securityGroupIds ?? []).length > 0 ? f!.securityGroupIds.join(',') : 'default';
 const state = (s: Status | undefined): string => (s?.ready ? 'ready' : `NOT READY: ${(s?.problems ?? []).join('; ')}`);
 const MODES: Record<number, string> = {
   [DataplaneMode.DATAPLANE_MODE_BRIDGE_PER_SUBNET]: 'bridge-per-subnet',
@@ -34,11 +36,12 @@ const MODES: Record<number, string> = {
 };
 
 export function registerObjectCommands(program: Command): void {
+  registerSecurityGroupCommands(program);
   withTargets(program.command('host').description('show hosts: roles, underlay, capabilities, data-plane mode')).action(async (o: TargetOptions) => {
     const rows = await eachHost(o, async (t) => [await t.client.host.getHost({})]);
     console.log(
       table(
-        ['HOST', 'ROLES', 'UNDERLAY', 'MTU', 'MODE', 'VLAN FILTERING', 'OBJECTS READY', 'KERNEL'],
+        ['HOST', 'ROLES', 'UNDERLAY', 'MTU', 'MODE', 'VLAN FILTERING', 'FIREWALL', 'OBJECTS READY', 'KERNEL'],
         rows.map(([, h]) => [
           h.name,
           h.roles.join(','),
@@ -46,6 +49,7 @@ export function registerObjectCommands(program: Command): void {
           h.underlayMtu,
           MODES[h.dataplaneMode] ?? '?',
           h.capabilities?.bridgeVlanFiltering ? 'yes' : 'no',
+          h.firewall,
           `${h.objectsReady}/${h.objectsDesired}`,
           h.versions?.kernel ?? '',
         ]),
@@ -122,7 +126,7 @@ export function registerObjectCommands(program: Command): void {
   const nic = program.command('nic').description('NICs on the hosts');
   const nicRows = (rows: [string, Awaited<ReturnType<Target['client']['network']['getNic']>>][]): string =>
     table(
-      ['HOST', 'ID', 'SUBNET', 'KIND', 'MAC', 'IP', 'NAMESPACE', 'HOST IF', 'STATE'],
+      ['HOST', 'ID', 'SUBNET', 'KIND', 'MAC', 'IP', 'NAMESPACE', 'HOST IF', 'SECURITY GROUPS', 'STATE'],
       rows.map(([h, n]) => [
         h,
         n.spec!.id,
@@ -132,13 +136,59 @@ export function registerObjectCommands(program: Command): void {
         n.spec!.ip,
         n.spec!.namespace ? `${n.spec!.namespace}/${n.spec!.ifname}` : '-',
         n.observed!.hostIfname,
+        groupsOf(n.spec!.filter),
         state(n.status),
       ]),
     );
   withTargets(nic.command('list').option('--subnet <id>', 'only NICs of this subnet', '')).action(async (o: TargetOptions & { subnet: string }) => {
     console.log(nicRows(await eachHost(o, async (t) => (await t.client.network.listNics({ parentId: o.subnet })).nics)));
   });
-  withTargets(nic.command('show <id>')).action(async (id: string, o: TargetOptions) => {
-    console.log(nicRows(await eachHost(o, (t) => present(t.client.network.getNic({ id })))));
+  withTargets(nic.command('show <id>').description('a NIC, and the packets each rule at its port admitted or dropped')).action(
+    async (id: string, o: TargetOptions) => {
+      const rows = await eachHost(o, (t) => present(t.client.network.getNic({ id })));
+      console.log(nicRows(rows));
+      const counters = rows.flatMap(([h, n]) => n.observed!.ruleCounters.map((c) => [h, c.direction, c.ruleId, c.packets, c.bytes]));
+      if (counters.length > 0) console.log(`\n${table(['HOST', 'DIRECTION', 'RULE', 'PACKETS', 'BYTES'], counters)}`);
+    },
+  );
+}
+
+/** Groups are the registry's: any one host answers for all of them. */
+function registerSecurityGroupCommands(program: Command): void {
+  const sg = program.command('sg').description('security groups and their rules (from the registry, through the first host)');
+  const first = async <T>(o: TargetOptions, f: (t: Target) => Promise<T>): Promise<T> => {
+    const ts = await targets(o);
+    try {
+      return await f(ts[0]!);
+    } finally {
+      for (const t of ts) t.client.close();
+    }
+  };
+  withTargets(sg.command('list').description('groups, one line each')).action(async (o: TargetOptions) => {
+    const { groups } = await first(o, (t) => t.client.securityGroups.listSecurityGroups({ parentId: '' }));
+    console.log(
+      table(
+        ['ID', 'TENANT', 'NAME', 'RULES', 'MEMBERS'],
+        groups.map((g) => [g.spec!.id, g.spec!.tenant, g.spec!.name, g.ruleIds.length, g.memberNicIds.join(',') || '-']),
+      ),
+    );
+  });
+  withTargets(sg.command('show <id>').description('a group: its rules and its member NICs')).action(async (id: string, o: TargetOptions) => {
+    const [g, { rules }] = await first(o, (t) =>
+      Promise.all([t.client.securityGroups.getSecurityGroup({ id }), t.client.securityGroups.listSecurityGroupRules({ parentId: id })]),
+    );
+    console.log(`${g.spec!.id} (${g.spec!.name}) of tenant ${g.spec!.tenant}; members: ${g.memberNicIds.join(', ') || 'none'}\n`);
+    console.log(
+      table(
+        ['RULE', 'DIRECTION', 'PROTOCOL', 'PORTS', 'PEER'],
+        rules.map(({ spec: r }) => [
+          r!.id,
+          r!.direction,
+          r!.protocol,
+          r!.portMin === 0 ? 'all' : r!.portMin === r!.portMax ? r!.portMin : `${r!.portMin}-${r!.portMax}`,
+          r!.remoteGroupId !== '' ? `group ${r!.remoteGroupId}` : r!.cidr || 'anywhere',
+        ]),
+      ),
+    );
   });
 }
