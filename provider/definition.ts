@@ -8,6 +8,8 @@ import { natRule } from './resources/nat-rule.js';
 import { nic } from './resources/nic.js';
 import { router } from './resources/router.js';
 import { configureFleet, providerSchema, validateProviderConfig } from './resources/provider-config.js';
+import { securityGroup } from './resources/security-group.js';
+import { securityGroupRule } from './resources/security-group-rule.js';
 import { subnet } from './resources/subnet.js';
 import { vpc } from './resources/vpc.js';
 import type { Fleet } from './resources/fleet.js';
@@ -19,6 +21,6 @@ export default defineProvider<typeof providerSchema, Fleet>({
   validate: validateProviderConfig,
   configure: (config) => configureFleet(config as Parameters<typeof configureFleet>[0]),
   shutdown: (fleet) => fleet.confirmRun(700),
-  resources: [vpc, subnet, nic, router, natRule, blockVolume],
+  resources: [vpc, subnet, nic, router, natRule, securityGroup, securityGroupRule, blockVolume],
   dataSources: [hostData, hostsData],
 });

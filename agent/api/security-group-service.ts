@@ -56,7 +56,6 @@ export function securityGroupService(registry: Registry | undefined, own: Owners
       const s = required(req.group, 'group');
       refuse(groupProblems(s));
       const tenant = tenantFor(caller, s.tenant, 'security groups');
-      if (tenant === '') throw new ApiError('INVALID_ARGUMENT', 'tenant', 'required: the tenant the group belongs to');
       const g = await reg().transact((tx, k) =>
         putGroup(tx, k, { id: s.id, tenant, name: s.name, description: s.description }, own.scope(caller, 'put security groups')),
       );

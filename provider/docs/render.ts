@@ -132,6 +132,10 @@ const ID_SOURCES: Record<string, string> = {
     'The id (`router-…`) was given by the provider that created the router: `vxctl router list` shows it beside its VPC, host and external address. The import asks the registry for its host.',
   vxcloud_nat_rule:
     "The id (`nat-…`) was given by the provider that created the rule: `vxctl router show ROUTER_ID` lists the router's NAT rules with their ids. The import asks the registry for its host.",
+  vxcloud_security_group:
+    'The id (`sg-…`) was given by the provider that created the group: `vxctl sg list` shows it beside its tenant, name and members. Groups live in the registry, which the import asks.',
+  vxcloud_security_group_rule:
+    "The id (`sgr-…`) was given by the provider that created the rule: `vxctl sg show GROUP_ID` lists the group's rules with their ids. Rules live in the registry, which the import asks.",
   vxcloud_block_volume: "The id is the volume's `name`, unique in the deployment: `vxctl volume list` shows every volume with its hosts and size.",
 };
 

@@ -116,14 +116,22 @@ export class Fleet {
 
   /** Where an object lives, from the registry; undefined when it has no record of it. */
   async lookup(id: string): Promise<ObjectPlacement | undefined> {
-    if (!this.registryHost)
-      throw new Error(`no registry answered the provider (${this.registryProblem}): the hosts in its block need a registry (registry in their agent config)`);
-    return this.client(this.registryHost)
+    return this.registryClient()
       .host.lookupObject({ id }, this.timeoutMs)
       .catch((e: unknown) => {
         if (isNotFound(e)) return undefined;
         throw e;
       });
+  }
+
+  /**
+   * The agent of the host that answered for the registry: lookups and the registry's own objects
+   * (security groups, which belong to no host) are asked there.
+   */
+  registryClient(): AgentClient {
+    if (!this.registryHost)
+      throw new Error(`no registry answered the provider (${this.registryProblem}): the hosts in its block need a registry (registry in their agent config)`);
+    return this.client(this.registryHost);
   }
 
   /**

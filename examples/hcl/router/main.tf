@@ -1,5 +1,6 @@
 # A VPC with two subnets whose NICs take their addresses by DHCP, a router on the route host that
-# routes between the subnets and masquerades egress to the internet, and one port forward.
+# routes between the subnets and masquerades egress to the internet, one port forward, and the
+# security groups that let the NICs reach each other and the internet reach the web NIC.
 # Run against a lab with a route host and an internet:
 #   vxctl lab up --hosts 3 --route-hosts 1 --internet
 #   terraform apply -var lab_file=/run/vxcloud/labs/vxlab/lab.json
@@ -62,21 +63,60 @@ resource "vxcloud_router" "shop" {
   snat             = true
 }
 
+# A NIC with no group is in its tenant's default group, which admits only the group's members:
+# the shop's NICs share a group that admits each other, and the web NIC is open to HTTP.
+resource "vxcloud_security_group" "shop" {
+  tenant      = vxcloud_vpc.shop.tenant
+  name        = "shop"
+  description = "the shop's NICs: each other in, anything out"
+}
+
+resource "vxcloud_security_group_rule" "shop_in" {
+  security_group_id = vxcloud_security_group.shop.id
+  direction         = "ingress"
+  protocol          = "any"
+  remote_group_id   = vxcloud_security_group.shop.id
+}
+
+resource "vxcloud_security_group_rule" "shop_out" {
+  security_group_id = vxcloud_security_group.shop.id
+  direction         = "egress"
+  protocol          = "any"
+  cidr              = "0.0.0.0/0"
+}
+
+resource "vxcloud_security_group" "http" {
+  tenant      = vxcloud_vpc.shop.tenant
+  name        = "http"
+  description = "HTTP from anywhere"
+}
+
+resource "vxcloud_security_group_rule" "http_in" {
+  security_group_id = vxcloud_security_group.http.id
+  direction         = "ingress"
+  protocol          = "tcp"
+  port_min          = 80
+  port_max          = 80
+  cidr              = "0.0.0.0/0"
+}
+
 resource "vxcloud_nic" "web" {
-  subnet_id = vxcloud_subnet.web.id
-  host      = data.vxcloud_hosts.compute.names[0]
-  namespace = "${var.namespace_prefix}-web"
-  dhcp      = true
+  subnet_id          = vxcloud_subnet.web.id
+  host               = data.vxcloud_hosts.compute.names[0]
+  namespace          = "${var.namespace_prefix}-web"
+  dhcp               = true
+  security_group_ids = [vxcloud_security_group.shop.id, vxcloud_security_group.http.id]
   # The router serves the NIC's DHCP reservation; create the NIC once it is there.
   depends_on = [vxcloud_router.shop]
 }
 
 resource "vxcloud_nic" "db" {
-  subnet_id  = vxcloud_subnet.db.id
-  host       = data.vxcloud_hosts.compute.names[1]
-  namespace  = "${var.namespace_prefix}-db"
-  dhcp       = true
-  depends_on = [vxcloud_router.shop]
+  subnet_id          = vxcloud_subnet.db.id
+  host               = data.vxcloud_hosts.compute.names[1]
+  namespace          = "${var.namespace_prefix}-db"
+  dhcp               = true
+  security_group_ids = [vxcloud_security_group.shop.id]
+  depends_on         = [vxcloud_router.shop]
 }
 
 # http://203.0.113.10:8080 from the internet reaches port 80 of the web NIC.
