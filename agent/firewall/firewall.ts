@@ -147,8 +147,10 @@ export class Firewall implements ReconcilerExtension {
     }
   }
 
-  nicConverged(tx: Tx): Promise<void> {
-    return this.converge(tx, false);
+  /** A Put of a NIC repairs its port too: what was changed by hand in its chains is programmed again. */
+  async nicConverged(tx: Tx, n: NicRecord): Promise<void> {
+    const drifted = this.applied !== undefined && (await this.observe(n)).problems.length > 0;
+    return this.converge(tx, drifted);
   }
 
   /** The NIC's chains go at the next change or reconcile; until then they match no port. */

@@ -1,11 +1,14 @@
 // examples/hcl/router under the real terraform CLI: NICs on two compute hosts take their addresses
 // by DHCP from a router on a third host, reach each other through it, get out to the lab's
-// internet behind the router's address (SNAT), and are reached through a port forward (DNAT).
+// internet behind the router's address (SNAT), and are reached through a port forward (DNAT)
+// that their security groups admit.
 
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../lab/lab.js';
+import { ingressChain } from '../../../agent/firewall/ruleset.js';
+import { nicDevice } from '../../../agent/l2/names.js';
 import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { stopServer, tcpGet, tcpServer } from '../../harness/l3.js';
 import { hostLinks, ping, startLab, type TestLab } from '../../harness/lab.js';
@@ -142,6 +145,45 @@ describe('examples/hcl/router with terraform', () => {
       expect(r.stderr).toMatch(/\n\s*\d+:\s+external_ip\s+=/);
     }
     expect(await ws.stateValues('vxcloud_router.shop')).toMatchObject({ id, status: 'ready', external_ip: EXTERNAL_IP });
+  });
+
+  it("security groups: a NIC's groups change in place, a rule flushed by hand plans a repair, a group imports by id", async () => {
+    const config = await readFile(join(REPO, 'examples/hcl/router/main.tf'), 'utf8');
+    const both = 'security_group_ids = [vxcloud_security_group.shop.id, vxcloud_security_group.http.id]';
+    expect(config).toContain(both);
+    const reachable = async (): Promise<boolean> => {
+      const server = await tcpServer(web.namespace, 80, 'web');
+      try {
+        return (await tcpGet(lab.lab.internet!.namespace, EXTERNAL_IP, 8080).catch(() => '')).startsWith('web ');
+      } finally {
+        stopServer(server);
+      }
+    };
+    // Without the http group the internet no longer gets in; the NIC is changed, not replaced.
+    await ws.writeConfig(config.replace(both, 'security_group_ids = [vxcloud_security_group.shop.id]'));
+    const plan = await ws.run(['plan', '-no-color']);
+    expect(plan.stdout).toMatch(/vxcloud_nic\.web will be updated in-place/);
+    await ws.ok(['apply', '-auto-approve', '-no-color']);
+    expect(await reachable()).toBe(false);
+    await ws.writeConfig(config);
+    await ws.ok(['apply', '-auto-approve', '-no-color']);
+    expect(await reachable()).toBe(true);
+
+    const nic = (await ws.stateValues('vxcloud_nic.web'))!;
+    const hostNs = lab.lab.hosts.find((h) => h.name === web.host)!.namespace;
+    await lab.exec(hostNs, ['nft', 'flush', 'chain', 'inet', 'vxsg', ingressChain(nicDevice('veth', String(nic.id)))]);
+    const drift = await ws.run(['plan', '-detailed-exitcode', '-no-color']);
+    expect(drift.code).toBe(2);
+    expect(drift.stdout).toMatch(/vxcloud_nic\.web will be updated in-place/);
+    expect(drift.stdout).toMatch(/firewall chain in_vxn\w+ has 0 rules/);
+    await ws.ok(['apply', '-auto-approve', '-no-color']);
+    expect(await ws.stateValues('vxcloud_nic.web')).toMatchObject({ status: 'ready' });
+    expect(await reachable()).toBe(true);
+
+    const group = (await ws.stateValues('vxcloud_security_group.http'))!;
+    await ws.ok(['state', 'rm', 'vxcloud_security_group.http']);
+    await ws.ok(['import', '-no-color', 'vxcloud_security_group.http', String(group.id)]);
+    expect(await ws.stateValues('vxcloud_security_group.http')).toMatchObject({ id: group.id, name: 'http', description: 'HTTP from anywhere' });
   });
 
   it('plans nothing more, then destroys everything', async () => {
