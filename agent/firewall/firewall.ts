@@ -1,7 +1,7 @@
 // Security groups and port security at every local NIC's port: renders the host's firewall from
 // desired state and the registry (policy.ts, ruleset.ts) and programs it in one nftables
 // transaction per change, under the reconciler's mutex. Changes made by hand are found by the
-// periodic reconcile (rule counts per chain) and put back.
+// periodic reconcile and by a Put of the NIC (rule counts per chain) and put back.
 
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
@@ -57,7 +57,7 @@ interface NftRule {
 }
 const items = (json: unknown): NftRule[] => (json as { nftables?: NftRule[] } | undefined)?.nftables ?? [];
 
-/** Rules per chain in the kernel, for both tables. */
+/** Rules per chain in the kernel, for both tables (listed in render's order: bridge, inet). */
 function kernelShape(tables: unknown[]): Map<string, number> {
   const out = new Map<string, number>();
   for (const [i, json] of tables.entries()) {

@@ -8,14 +8,14 @@ import type { DesiredState, NicRecord } from '../state/model.js';
 import type { FirewallPlan, Port, PortRule } from './ruleset.js';
 
 /** The tenant's built-in group: what a NIC with no group is in. */
-export const DEFAULT_RULE = 'default';
+const DEFAULT_RULE = 'default';
 
 const setName = (key: string): string => `g_${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 const groupSet = (id: string): string => setName(`group\n${id}`);
 const defaultSet = (tenant: string): string => setName(`default\n${tenant}`);
 const bare = (ip: string): string => ip.split('/')[0]!;
 
-export function tenantOf(state: Readonly<DesiredState>, n: NicRecord): string | undefined {
+function tenantOf(state: Readonly<DesiredState>, n: NicRecord): string | undefined {
   const s = state.subnets[n.subnet_id];
   return s ? state.vpcs[s.vpc_id]?.tenant : undefined;
 }
