@@ -147,6 +147,11 @@ export class Firewall implements ReconcilerExtension {
     }
   }
 
+  /** The port's chains exist before its link is on the bridge: no frame of a new NIC goes unfiltered. */
+  nicPlugging(tx: Tx): Promise<void> {
+    return this.converge(tx, false);
+  }
+
   /** A Put of a NIC repairs its port too: what was changed by hand in its chains is programmed again. */
   async nicConverged(tx: Tx, n: NicRecord): Promise<void> {
     const drifted = this.applied !== undefined && (await this.observe(n)).problems.length > 0;

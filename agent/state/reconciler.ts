@@ -44,6 +44,8 @@ export interface Tx {
 export interface ReconcilerExtension {
   /** Returns what it failed to converge, as "what: why". */
   reconcile(tx: Tx): Promise<string[]>;
+  /** Before a NIC's link is made or changed (its record already in `tx.state`): what must hold from its first frame. */
+  nicPlugging?(tx: Tx, n: NicRecord): Promise<void>;
   nicConverged(tx: Tx, n: NicRecord): Promise<void>;
   nicRemoved(n: NicRecord): Promise<void>;
 }
@@ -360,6 +362,7 @@ export class Reconciler {
           if (createdNs && !d.ownedNamespaces.includes(n.namespace)) d.ownedNamespaces.push(n.namespace);
         },
         async () => {
+          for (const e of this.extensions) await e.nicPlugging?.(this.tx(), n);
           try {
             await convergeNic(this.net, await this.links(), n, s!, this.ctx, this.l2.nicHostLink(n, s!));
           } catch (e) {
