@@ -8,6 +8,9 @@
       mac SRC_MAC DST_IP        an ICMP echo from a MAC that is not the interface's
       ip SRC_IP DST_IP          a UDP datagram to port 53 from an address that is not the NIC's
       garp IP                   a gratuitous ARP reply claiming IP for the interface's MAC
+  tap-send TAP SRC_MAC SRC_IP DST_IP
+                              what a VM behind the TAP device sends: one ICMP echo, written to the
+                              TAP three times (run in the namespace that holds the TAP)
 """
 
 import socket
@@ -78,6 +81,27 @@ def spoof(kind: str, iface: str, args: list) -> None:
     sendp(frame, iface=iface, count=3, inter=0.05, verbose=False)
 
 
+def tap_send(tap: str, src_mac: str, src_ip: str, dst_ip: str) -> None:
+    import fcntl
+    import os
+    import struct
+    import time
+
+    from scapy.all import ICMP, IP, Ether  # noqa: only this command needs scapy
+
+    TUNSETIFF, IFF_TAP, IFF_NO_PI = 0x400454CA, 0x0002, 0x1000
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", tap.encode(), IFF_TAP | IFF_NO_PI))
+        time.sleep(0.3)  # the attached TAP gets its carrier
+        frame = bytes(Ether(src=src_mac, dst="ff:ff:ff:ff:ff:ff") / IP(src=src_ip, dst=dst_ip) / ICMP())
+        for _ in range(3):
+            os.write(fd, frame)
+            time.sleep(0.05)
+    finally:
+        os.close(fd)
+
+
 def main() -> int:
     cmd = sys.argv[1]
     if cmd == "serve":
@@ -88,6 +112,8 @@ def main() -> int:
         watch(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "send-spoofed":
         spoof(sys.argv[2], sys.argv[3], sys.argv[4:])
+    elif cmd == "tap-send":
+        tap_send(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:
         raise SystemExit(f"unknown command {cmd}")
     return 0

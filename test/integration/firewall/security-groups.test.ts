@@ -237,6 +237,21 @@ describe('security groups', () => {
     expect(await captured(n2, ['arp', 'and', 'ether', 'src', n1.mac], () => spoof(n1, 'garp', '198.18.1.100'))).not.toBe('');
   });
 
+  it("filters a VM's TAP port the same way: its own frames pass where its group allows, spoofed ones never", async () => {
+    const vm = { id: 'vm1', mac: '02:00:c6:12:01:14', ip: '198.18.1.14' };
+    await t.client('h1').network.putNic({
+      nic: NicSpec.fromPartial({ id: vm.id, subnetId: 'web', kind: NicKind.NIC_KIND_TAP, mac: vm.mac, ip: `${vm.ip}/24` }),
+    });
+    const tap = (await t.client('h1').network.getNic({ id: vm.id })).observed!.hostIfname;
+    const send = (mac: string, ip: string) => t.exec(host(t, 'h1').namespace, [PY, PROBE, 'tap-send', tap, mac, ip, n2.ip]);
+    // n2's group admits ICMP from 198.18.1.0/28; the VM is in its tenant's default group (all egress).
+    const icmpFrom = (ip: string): string[] => ['icmp', 'and', 'src', 'host', ip];
+    expect(await captured(n2, icmpFrom(vm.ip), () => send(vm.mac, vm.ip))).not.toBe('');
+    expect(await captured(n2, ['ether', 'src', '02:00:c6:12:01:98'], () => send('02:00:c6:12:01:98', vm.ip))).toBe('');
+    expect(await captured(n2, icmpFrom('198.18.1.9'), () => send(vm.mac, '198.18.1.9'))).toBe('');
+    await t.client('h1').network.deleteNic({ id: vm.id });
+  });
+
   it('puts back a rule flushed by hand, reporting it in the NIC status until then', async () => {
     const h2 = host(t, 'h2').namespace;
     const chain = ingressChain(nicDevice('veth', 'n3'));
