@@ -14,7 +14,7 @@ import type { Identity } from '../../lib/identity.js';
 import { claimed, released, type Authorities, type Authority } from '../registry/authority.js';
 import { origin } from '../registry/claims.js';
 import { requireKind } from './caller.js';
-import { filterOf, type Firewall } from '../firewall/firewall.js';
+import type { Firewall } from '../firewall/firewall.js';
 import { nicFilterProblems } from '../../lib/security-group-validation.js';
 import { tenantFor, type Ownership } from './ownership.js';
 import { required, unary } from './unary.js';
@@ -161,6 +161,11 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
       own.requirePut(caller, 'NIC', s.id, { kind: 'subnet', id: s.subnetId, field: 'subnet_id' });
       const kind = NIC_KINDS[s.kind];
       if (!kind) throw new ApiError('INVALID_ARGUMENT', 'kind', 'required: NIC_KIND_VETH (a namespace) or NIC_KIND_TAP (a VM)');
+      const filter = {
+        security_group_ids: s.filter?.securityGroupIds ?? [],
+        port_security: !s.filter?.portSecurityDisabled,
+        allowed_addresses: s.filter?.allowedAddresses ?? [],
+      };
       const asked: NicRecord = {
         id: s.id,
         subnet_id: s.subnetId,
@@ -171,11 +176,9 @@ export function networkService(r: Reconciler, ctx: L2Context, authorities: Autho
         create_namespace: s.createNamespace,
         ifname: kind === 'veth' ? s.ifname || 'eth0' : '',
         dhcp: s.dhcp,
-        security_group_ids: s.filter?.securityGroupIds ?? [],
-        port_security: !s.filter?.portSecurityDisabled,
-        allowed_addresses: s.filter?.allowedAddresses ?? [],
+        ...filter,
       };
-      refuse([...nicFieldProblems(asked), ...nicFilterProblems(filterOf(asked))]);
+      refuse([...nicFieldProblems(asked), ...nicFilterProblems(filter)]);
       firewall.requireSupport(asked);
       const a = auth(caller, 'put NICs');
       const rec = await claimed(

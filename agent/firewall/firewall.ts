@@ -24,11 +24,6 @@ export type FirewallMode = string;
 
 const BRIDGE_NF = 'net.bridge.bridge-nf-call-iptables';
 
-/** The NIC fields the filter takes, with their defaults. */
-export function filterOf(n: NicRecord): { security_group_ids: string[]; port_security: boolean; allowed_addresses: string[] } {
-  return { security_group_ids: n.security_group_ids ?? [], port_security: n.port_security !== false, allowed_addresses: n.allowed_addresses ?? [] };
-}
-
 function bridgeNf(): boolean {
   try {
     return getSysctl(null, BRIDGE_NF) !== undefined;
@@ -52,34 +47,33 @@ export async function probeFirewall(registry: boolean): Promise<FirewallMode> {
 
 interface NftRule {
   rule?: { family: string; chain: string; comment?: string; expr?: { counter?: { packets: number; bytes: number } }[] };
-  set?: { name: string };
-  chain?: { name: string };
+  set?: { family: string; name: string };
+  chain?: { family: string; name: string };
 }
 const items = (json: unknown): NftRule[] => (json as { nftables?: NftRule[] } | undefined)?.nftables ?? [];
 
-/** Rules per chain in the kernel, for both tables (listed in render's order: bridge, inet). */
-function kernelShape(tables: unknown[]): Map<string, number> {
+/** Rules per chain (and each set) in the kernel's listings, by `family/name`. */
+function kernelShape(listings: unknown[]): Map<string, number> {
   const out = new Map<string, number>();
-  for (const [i, json] of tables.entries()) {
-    for (const it of items(json)) {
-      if (it.chain) out.set(`${i}/${it.chain.name}`, out.get(`${i}/${it.chain.name}`) ?? 0);
-      if (it.rule) out.set(`${i}/${it.rule.chain}`, (out.get(`${i}/${it.rule.chain}`) ?? 0) + 1);
-      if (it.set) out.set(`${i}/@${it.set.name}`, 0);
-    }
+  for (const it of listings.flatMap(items)) {
+    if (it.chain) out.set(`${it.chain.family}/${it.chain.name}`, out.get(`${it.chain.family}/${it.chain.name}`) ?? 0);
+    if (it.rule) out.set(`${it.rule.family}/${it.rule.chain}`, (out.get(`${it.rule.family}/${it.rule.chain}`) ?? 0) + 1);
+    if (it.set) out.set(`${it.set.family}/@${it.set.name}`, 0);
   }
   return out;
 }
 
-function shapeOf(tables: Table[]): Map<string, number> {
+/** The same of what was programmed; `only`: just these chains. */
+function shapeOf(tables: Table[], only?: ReadonlySet<string>): Map<string, number> {
   const out = new Map<string, number>();
-  for (const [i, t] of tables.entries()) {
-    for (const [name, c] of t.chains) out.set(`${i}/${name}`, c.rules.length);
-    for (const name of t.sets.keys()) out.set(`${i}/@${name}`, 0);
+  for (const t of tables) {
+    for (const [name, c] of t.chains) if (!only || only.has(name)) out.set(`${t.family}/${name}`, c.rules.length);
+    if (!only) for (const name of t.sets.keys()) out.set(`${t.family}/@${name}`, 0);
   }
   return out;
 }
 
-/** What differs between the kernel's tables and `want`, as problems naming the chain. */
+/** What differs between the kernel and `want`, as problems naming the chain. */
 function drift(kernel: Map<string, number>, want: Map<string, number>): string[] {
   const problems: string[] = [];
   for (const [k, n] of want) {
@@ -147,16 +141,16 @@ export class Firewall implements ReconcilerExtension {
     }
   }
 
-  /** The port's chains exist before its link is on the bridge: no frame of a new NIC goes unfiltered. */
-  nicPlugging(tx: Tx): Promise<void> {
-    return this.converge(tx, false);
-  }
-
-  /** A Put of a NIC repairs its port too: what was changed by hand in its chains is programmed again. */
-  async nicConverged(tx: Tx, n: NicRecord): Promise<void> {
+  /**
+   * Before the NIC's link is on the bridge, so that its first frame is filtered (chains match
+   * device names). A Put also repairs the port: chains changed by hand are programmed again.
+   */
+  async nicPlugging(tx: Tx, n: NicRecord): Promise<void> {
     const drifted = this.applied !== undefined && (await this.observe(n)).problems.length > 0;
     return this.converge(tx, drifted);
   }
+
+  async nicConverged(): Promise<void> {}
 
   /** The NIC's chains go at the next change or reconcile; until then they match no port. */
   async nicRemoved(): Promise<void> {}
@@ -175,17 +169,13 @@ export class Firewall implements ReconcilerExtension {
       { family: 'inet', name: egressChain(dev), direction: 'egress' },
       { family: 'bridge', name: portSecurityChain(dev), direction: 'egress' },
     ] as const;
+    const listings = await Promise.all(chains.map((c) => listNftChain(null, c.family, TABLE, c.name)));
     const out = new Map<string, RuleCounter>();
-    const problems: string[] = [];
-    for (const c of chains) {
-      const json = await listNftChain(null, c.family, TABLE, c.name);
-      const rules = items(json).flatMap((it) => (it.rule ? [it.rule] : []));
-      const want = this.applied?.find((t) => t.family === c.family)?.chains.get(c.name)?.rules.length;
-      if (want !== undefined && json === undefined) problems.push(`firewall chain ${c.name} is missing`);
-      else if (want !== undefined && rules.length !== want) problems.push(`firewall chain ${c.name} has ${rules.length} rules, not ${want}`);
-      for (const rule of rules) {
-        const id = c.family === 'bridge' ? 'port_security' : (rule.comment ?? '');
-        if (id === '') continue;
+    for (const [i, c] of chains.entries()) {
+      for (const it of items(listings[i])) {
+        const rule = it.rule;
+        const id = c.family === 'bridge' ? 'port_security' : (rule?.comment ?? '');
+        if (!rule || id === '') continue;
         const key = `${c.direction}/${id}`;
         const counter = out.get(key) ?? { ruleId: id, direction: c.direction, packets: 0, bytes: 0 };
         for (const e of rule.expr ?? []) {
@@ -197,6 +187,7 @@ export class Firewall implements ReconcilerExtension {
         out.set(key, counter);
       }
     }
+    const problems = this.applied ? drift(kernelShape(listings), shapeOf(this.applied, new Set(chains.map((c) => c.name)))) : [];
     return { counters: [...out.values()], problems };
   }
 

@@ -1,5 +1,5 @@
-// nftables inside a namespace (null: the agent's own) through the nft CLI: a ruleset file applied as one transaction, and a
-// table read back as JSON (for rule counters).
+// nftables inside a namespace (null: the agent's own) through the nft CLI: a ruleset file applied
+// as one transaction, and a table or chain read back as JSON (for rule counters).
 
 import { execInNetns } from './nsexec.js';
 import { NetError } from './types.js';
@@ -9,24 +9,22 @@ export async function applyNftables(netns: string | null, file: string): Promise
   await execInNetns(netns, ['nft', '-f', file]);
 }
 
-/** `nft -j list table` output, or undefined when the table does not exist. */
-export async function listNftTable(netns: string | null, family: 'inet' | 'ip' | 'bridge', table: string): Promise<unknown> {
-  if (!/^[a-z][a-z0-9_]*$/.test(table)) throw new NetError('EINVAL', 'list nftables table', table, 'bad name');
+type Family = 'inet' | 'ip' | 'bridge';
+
+/** `nft -j list OBJECT FAMILY NAMES…` output, or undefined when it does not exist. */
+async function listJson(netns: string | null, object: 'table' | 'chain', family: Family, names: string[]): Promise<unknown> {
+  for (const name of names) if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) throw new NetError('EINVAL', `list nftables ${object}`, name, 'bad name');
   try {
-    return JSON.parse(await execInNetns(netns, ['nft', '-j', 'list', 'table', family, table]));
+    return JSON.parse(await execInNetns(netns, ['nft', '-j', 'list', object, family, ...names]));
   } catch (e) {
     if (e instanceof NetError && /No such file or directory/.test(e.message)) return undefined;
     throw e;
   }
 }
 
+/** `nft -j list table` output, or undefined when the table does not exist. */
+export const listNftTable = (netns: string | null, family: Family, table: string): Promise<unknown> => listJson(netns, 'table', family, [table]);
+
 /** `nft -j list chain` output, or undefined when the chain (or its table) does not exist. */
-export async function listNftChain(netns: string | null, family: 'inet' | 'ip' | 'bridge', table: string, chain: string): Promise<unknown> {
-  for (const name of [table, chain]) if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) throw new NetError('EINVAL', 'list nftables chain', name, 'bad name');
-  try {
-    return JSON.parse(await execInNetns(netns, ['nft', '-j', 'list', 'chain', family, table, chain]));
-  } catch (e) {
-    if (e instanceof NetError && /No such file or directory/.test(e.message)) return undefined;
-    throw e;
-  }
-}
+export const listNftChain = (netns: string | null, family: Family, table: string, chain: string): Promise<unknown> =>
+  listJson(netns, 'chain', family, [table, chain]);

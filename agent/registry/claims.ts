@@ -372,6 +372,7 @@ export async function claimNic(
     if (n.mac !== '') immutable(`NIC "${n.id}"`, 'mac', cur.mac, n.mac);
     if (n.ip !== '' || !allocateIp) immutable(`NIC "${n.id}"`, 'ip', cur.ip, n.ip);
     const next = await filtered(tx, k, n.id, cur, n);
+    if (JSON.stringify(next) !== JSON.stringify(cur)) tx.put(k.object(n.id), JSON.stringify(next));
     return pendingAgain(tx, k, next, n.id, origin);
   }
   await fresh(tx, k, n.id, 'nic');
@@ -395,7 +396,9 @@ export async function claimNic(
     ip: n.ip === '' && !allocateIp ? '' : await claimIp(tx, k, s, n.subnet_id, n.id, n.ip),
     ...(adopt ? { adopt } : {}),
   };
-  return filtered(tx, k, n.id, o, n);
+  const made = await filtered(tx, k, n.id, o, n);
+  tx.put(k.object(n.id), JSON.stringify(made));
+  return made;
 }
 
 /** What a NIC's claim says about filtering at its port (agent/firewall). */
@@ -405,13 +408,11 @@ export interface NicFilter {
   port_security?: boolean;
 }
 
-/** Writes `o` with the NIC's groups, allowed addresses and port security as `f` has them, moving its memberships. */
+/** `o` with the NIC's groups, allowed addresses and port security as `f` has them; its memberships moved. */
 async function filtered(tx: Txn, k: Keys, id: string, o: NicObject, f: NicFilter): Promise<NicObject> {
   const groups = [...(f.security_group_ids ?? [])].sort();
-  const next: NicObject = { ...o, groups, allowed: [...(f.allowed_addresses ?? [])], unfiltered: f.port_security === false };
   await moveMember(tx, k, id, o.tenant, o.groups ?? [], groups);
-  if (JSON.stringify(next) !== JSON.stringify(o) || !(await tx.get(k.object(id)))) tx.put(k.object(id), JSON.stringify(next));
-  return next;
+  return { ...o, groups, allowed: [...(f.allowed_addresses ?? [])], unfiltered: f.port_security === false };
 }
 
 /** Releases the NIC's address and MAC; a NIC that lives on another host is not this host's to release. */

@@ -10,3 +10,9 @@ export function median(xs: number[]): number {
 
 /** Every sample, so a reader sees the spread behind a median. */
 export const samples = (xs: number[], digits = 1): string => `[${xs.map((x) => x.toFixed(digits)).join(' ')}]`;
+
+/** The nearest-rank percentile `p` (0..100) of the samples. */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { NicKind } from '../../gen/vxcloud/agent/v1/network.js';
 import { installProvider, SOURCE_HOST, SOURCE_NAMESPACE, sourceAddress, VXCLOUD_SOURCE } from '../../provider/plugin/install.js';
 import { ROOT, withLab, type BenchLab } from '../common/lab.js';
+import { pool } from '../common/pool.js';
 import { median, samples } from '../common/stats.js';
 
 const reps = Number(process.argv[2] ?? 3);
@@ -111,15 +112,6 @@ resource "vxtest_thing" "n" {
   tags  = { parent = vxtest_thing.s[floor(count.index / 2)].id }
 }
 `;
-}
-
-/** Runs `fn` over items, at most `limit` at a time. */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  const queue = [...items];
-  const worker = async (): Promise<void> => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);

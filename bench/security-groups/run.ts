@@ -21,7 +21,9 @@ import { writeFile, rm } from 'node:fs/promises';
 import { NicKind, NicSpec, type NicFilter } from '../../gen/vxcloud/agent/v1/network.js';
 import { iperf } from '../common/iperf.js';
 import { ROOT, withLab } from '../common/lab.js';
-import { median, samples } from '../common/stats.js';
+import { pool } from '../common/pool.js';
+import { median, percentile, samples } from '../common/stats.js';
+import { ruleSpec } from '../../test/harness/security-groups.js';
 
 const reps = Number(process.argv[2] ?? 3);
 const seconds = Number(process.argv[3] ?? 5);
@@ -31,17 +33,6 @@ const RULES = 1000;
 const WATCH_TIMEOUT_MS = 20;
 const PROBE = `${ROOT}/test/harness/netprobe.py`;
 const TENANT = 'bench';
-
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
-
-async function pool<T>(items: T[], n: number, f: (x: T) => Promise<void>): Promise<void> {
-  const q = [...items];
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      for (let x = q.shift(); x !== undefined; x = q.shift()) await f(x);
-    }),
-  );
-}
 
 await withLab('s', { hosts: 2, registry: { leaseSeconds: 5 }, reconcileIntervalSeconds: 3600 }, async (b) => {
   console.log(
@@ -63,19 +54,7 @@ await withLab('s', { hosts: 2, registry: { leaseSeconds: 5 }, reconcileIntervalS
       }),
     });
   const rule = (id: string, group: string, protocol: string, port: number, peer: { cidr?: string; remote?: string }) =>
-    sg.putSecurityGroupRule({
-      rule: {
-        id,
-        securityGroupId: group,
-        direction: 'ingress',
-        protocol,
-        portMin: port,
-        portMax: port,
-        cidr: peer.cidr ?? '',
-        remoteGroupId: peer.remote ?? '',
-        description: '',
-      },
-    });
+    sg.putSecurityGroupRule({ rule: ruleSpec(id, group, 'ingress', protocol, { port, ...peer }) });
 
   for (const h of ['h1', 'h2']) {
     await b.client(h).network.putVpc({ vpc: { id: 'v', name: 'v', tenant: TENANT, cidr: '198.18.0.0/16' } });
@@ -89,24 +68,12 @@ await withLab('s', { hosts: 2, registry: { leaseSeconds: 5 }, reconcileIntervalS
   ]) {
     await sg.putSecurityGroup({ group: { id: id!, tenant: TENANT, name: id!, description: desc! } });
   }
-  await sg.putSecurityGroupRule({
-    rule: {
-      id: 'client-out',
-      securityGroupId: 'sg-client',
-      direction: 'egress',
-      protocol: 'any',
-      portMin: 0,
-      portMax: 0,
-      cidr: '0.0.0.0/0',
-      remoteGroupId: '',
-      description: '',
-    },
-  });
+  await sg.putSecurityGroupRule({ rule: ruleSpec('client-out', 'sg-client', 'egress', 'any', { cidr: '0.0.0.0/0' }) });
   const start = performance.now();
   await pool(
     Array.from({ length: RULES - 3 }, (_, i) => i),
     8,
-    async (i) => void (await rule(`big-${i}`, 'sg-big', 'tcp', 10_000 + i, { cidr: `203.0.113.${i % 256}/32` })),
+    (i) => rule(`big-${i}`, 'sg-big', 'tcp', 10_000 + i, { cidr: `203.0.113.${i % 256}/32` }),
   );
   await rule('big-members', 'sg-big', 'tcp', 9090, { remote: 'sg-members' });
   await rule('big-iperf', 'sg-big', 'tcp', 5201, { remote: 'sg-client' });
@@ -188,7 +155,7 @@ await withLab('s', { hosts: 2, registry: { leaseSeconds: 5 }, reconcileIntervalS
   }
   b.stop(rw.w);
   console.log(
-    `  rule change returned → effect (${changes} each): allow p50 ${pct(lat.open, 50).toFixed(0)} ms p99 ${pct(lat.open, 99).toFixed(0)} ms; revoke p50 ${pct(lat.closed, 50).toFixed(0)} ms p99 ${pct(lat.closed, 99).toFixed(0)} ms (goal p99 <= 100 ms; resolution ${WATCH_TIMEOUT_MS} ms)`,
+    `  rule change returned → effect (${changes} each): allow p50 ${percentile(lat.open, 50).toFixed(0)} ms p99 ${percentile(lat.open, 99).toFixed(0)} ms; revoke p50 ${percentile(lat.closed, 50).toFixed(0)} ms p99 ${percentile(lat.closed, 99).toFixed(0)} ms (goal p99 <= 100 ms; resolution ${WATCH_TIMEOUT_MS} ms)`,
   );
 
   // Measured from the PutNic call: the other host may well act before the call returns.
@@ -201,21 +168,21 @@ await withLab('s', { hosts: 2, registry: { leaseSeconds: 5 }, reconcileIntervalS
   b.stop(mw.w);
   for (const s of servers) b.stop(s);
   console.log(
-    `  membership → remote-group rule on the other host, from the PutNic call (${changes} each): join p50 ${pct(mem.join, 50).toFixed(0)} ms p99 ${pct(mem.join, 99).toFixed(0)} ms; leave p50 ${pct(mem.leave, 50).toFixed(0)} ms p99 ${pct(mem.leave, 99).toFixed(0)} ms (goal p99 <= 1000 ms)`,
+    `  membership → remote-group rule on the other host, from the PutNic call (${changes} each): join p50 ${percentile(mem.join, 50).toFixed(0)} ms p99 ${percentile(mem.join, 99).toFixed(0)} ms; leave p50 ${percentile(mem.leave, 50).toFixed(0)} ms p99 ${percentile(mem.leave, 99).toFixed(0)} ms (goal p99 <= 1000 ms)`,
   );
 
   // ---- 4. programming many NICs ----
   await pool(
     Array.from({ length: 50 }, (_, i) => i),
     8,
-    async (i) => void (await rule(`fifty-${i}`, 'sg-fifty', 'tcp', 20_000 + i, { cidr: '198.18.0.0/16' })),
+    (i) => rule(`fifty-${i}`, 'sg-fifty', 'tcp', 20_000 + i, { cidr: '198.18.0.0/16' }),
   );
   const ids = Array.from({ length: manyNics }, (_, i) => `m${i}`);
   const ipOf = (i: number): string => `198.18.${10 + Math.floor(i / 250)}.${1 + (i % 250)}/16`;
   await pool(
     ids.map((id, i) => [id, i] as const),
     4,
-    async ([id, i]) => void (await putNic(id, 'h1', ipOf(i), { portSecurityDisabled: true })),
+    ([id, i]) => putNic(id, 'h1', ipOf(i), { portSecurityDisabled: true }),
   );
   const h1 = b.lab.hosts.find((h) => h.name === 'h1')!.namespace;
   const chainsWithFifty = async (): Promise<number> => {
@@ -231,7 +198,7 @@ await withLab('s', { hosts: 2, registry: { leaseSeconds: 5 }, reconcileIntervalS
     await pool(
       ids.map((id, i) => [id, i] as const),
       8,
-      async ([id, i]) => void (await putNic(id, 'h1', ipOf(i), filter)),
+      ([id, i]) => putNic(id, 'h1', ipOf(i), filter),
     );
     while (!(await done())) await new Promise((r) => setTimeout(r, 50));
     return (performance.now() - t0) / 1000;

@@ -148,3 +148,35 @@ export function planTenant<P extends { tenant: string | null | Unknown }>(fleet:
     ],
   };
 }
+
+/**
+ * An agent's empty value as state: itself where `like` (the plan, or the state read before) has it
+ * too, else null — the agent does not tell unset from empty, and terraform does.
+ */
+export function emptyAs<T extends string | number>(value: T, empty: T, like: Value | undefined): T | null {
+  if (value !== empty) return value;
+  const l = typeof like === 'bigint' ? Number(like) : like;
+  return l === empty ? value : null;
+}
+
+/** An agent's refusal as diagnostics, on the attribute it names; the registry's host is not named. */
+export const refused =
+  (what: string, attributes: readonly string[]) =>
+  (e: unknown): never => {
+    throw new DiagnosticsError(fleetDiagnostics(what, e, attributes));
+  };
+
+/** A create's refusal; or, when the agent says a killed run made the object, its id to adopt. */
+export const createRefused =
+  (what: string, attributes: readonly string[]) =>
+  (e: unknown): never => {
+    adoptOrPass(e);
+    return refused(what, attributes)(e);
+  };
+
+/** The object, or null when the registry has none by that id. */
+export const orGone = <T>(p: Promise<T>): Promise<T | null> =>
+  p.catch((e: unknown) => {
+    if (isNotFound(e)) return null;
+    throw e;
+  });

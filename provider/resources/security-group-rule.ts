@@ -8,10 +8,9 @@ import { attributeError, type Diagnostic } from '../plugin/diagnostics.js';
 import { defineResource, type Config, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
 import { oneOf } from '../plugin/validators.js';
-import { creating, rule, str } from './common.js';
+import { createRefused, creating, emptyAs, orGone, refused, rule, str } from './common.js';
 import { problemDiagnostics } from './errors.js';
 import type { Fleet } from './fleet.js';
-import { createRefused, emptyAs, orGone, refused } from './security-group.js';
 
 const schema = {
   version: 0,

@@ -5,12 +5,11 @@
 import type { SecurityGroup as GroupMessage } from '../../gen/vxcloud/agent/v1/security_group.js';
 import { groupProblems } from '../../lib/security-group-validation.js';
 import { known, knownOr, t, type Value } from '../plugin/cty.js';
-import { DiagnosticsError } from '../plugin/diagnostics.js';
 import { defineResource } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
-import { adoptOrPass, creating, planTenant, str } from './common.js';
-import { fleetDiagnostics, problemDiagnostics } from './errors.js';
-import { isNotFound, type Fleet } from './fleet.js';
+import { createRefused, creating, emptyAs, orGone, planTenant, refused, str } from './common.js';
+import { problemDiagnostics } from './errors.js';
+import type { Fleet } from './fleet.js';
 
 const schema = {
   version: 0,
@@ -32,38 +31,6 @@ const schema = {
 
 type GroupState = StateOf<typeof schema>;
 const ATTRS = Object.keys(schema.attributes);
-
-/**
- * An agent's empty value as state: itself where `like` (the plan, or the state read before) has it
- * too, else null — the agent does not tell unset from empty, and terraform does.
- */
-export function emptyAs<T extends string | number>(value: T, empty: T, like: Value | undefined): T | null {
-  if (value !== empty) return value;
-  const l = typeof like === 'bigint' ? Number(like) : like;
-  return l === empty ? value : null;
-}
-
-/** An agent's refusal as diagnostics, on the attribute it names; the registry's host is not named. */
-export const refused =
-  (what: string, attributes: readonly string[]) =>
-  (e: unknown): never => {
-    throw new DiagnosticsError(fleetDiagnostics(what, e, attributes));
-  };
-
-/** A create's refusal; or, when the agent says a killed run made the object, its id to adopt. */
-export const createRefused =
-  (what: string, attributes: readonly string[]) =>
-  (e: unknown): never => {
-    adoptOrPass(e);
-    return refused(what, attributes)(e);
-  };
-
-/** The object, or null when the registry has none by that id. */
-export const orGone = <T>(p: Promise<T>): Promise<T | null> =>
-  p.catch((e: unknown) => {
-    if (isNotFound(e)) return null;
-    throw e;
-  });
 
 function toState(g: GroupMessage, like: { description: Value }): GroupState {
   const s = g.spec!;

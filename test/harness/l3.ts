@@ -8,6 +8,7 @@ import { NicKind } from '../../gen/vxcloud/agent/v1/network.js';
 import type { Router, RouterSpec } from '../../gen/vxcloud/agent/v1/router.js';
 import type { LabFile } from '../../lab/labfile.js';
 import type { AgentClient } from '../../lib/agent-client.js';
+import { ruleSpec } from './security-groups.js';
 
 export interface TenantNic {
   id: string;
@@ -79,20 +80,8 @@ export async function applyTenant(lab: LabFile, client: (host: string) => AgentC
   const open = `${t.vpc}-open`;
   const groups = client(t.router.host).securityGroups;
   await groups.putSecurityGroup({ group: { id: open, tenant: t.vpc, name: 'open', description: 'anything in, anything out' } });
-  for (const direction of ['ingress', 'egress']) {
-    await groups.putSecurityGroupRule({
-      rule: {
-        id: `${open}-${direction}`,
-        securityGroupId: open,
-        direction,
-        protocol: 'any',
-        portMin: 0,
-        portMax: 0,
-        cidr: '0.0.0.0/0',
-        remoteGroupId: '',
-        description: '',
-      },
-    });
+  for (const direction of ['ingress', 'egress'] as const) {
+    await groups.putSecurityGroupRule({ rule: ruleSpec(`${open}-${direction}`, open, direction, 'any', { cidr: '0.0.0.0/0' }) });
   }
   for (const n of t.nics) {
     await client(n.host).network.putNic({

@@ -16,6 +16,7 @@ import { nicDevice } from '../../../agent/l2/names.js';
 import { host, nicNamespace, pingUntil, putSubnet } from '../../harness/evpn.js';
 import { ping, run, type TestLab } from '../../harness/lab.js';
 import { startRegistryLab } from '../../harness/registry.js';
+import { ruleSpec, type RuleOptions } from '../../harness/security-groups.js';
 
 const PROBE = fileURLToPath(new URL('../../harness/netprobe.py', import.meta.url));
 const PY = '/usr/bin/python3';
@@ -73,27 +74,8 @@ async function until(want: boolean, from: Nic, proto: 'tcp' | 'udp' | 'icmp', to
   });
 }
 
-async function rule(
-  id: string,
-  group: string,
-  direction: 'ingress' | 'egress',
-  protocol: string,
-  over: { port?: number; cidr?: string; remote?: string } = {},
-) {
-  await sg().putSecurityGroupRule({
-    rule: {
-      id,
-      securityGroupId: group,
-      direction,
-      protocol,
-      portMin: over.port ?? 0,
-      portMax: over.port ?? 0,
-      cidr: over.cidr ?? '',
-      remoteGroupId: over.remote ?? '',
-      description: '',
-    },
-  });
-}
+const rule = (id: string, group: string, direction: 'ingress' | 'egress', protocol: string, o: RuleOptions = {}) =>
+  sg().putSecurityGroupRule({ rule: ruleSpec(id, group, direction, protocol, o) });
 
 /** Frames seen on `n`'s interface matching `filter` while `act` runs. */
 async function captured(n: Nic, filter: string[], act: () => Promise<unknown>): Promise<string> {
@@ -198,21 +180,9 @@ describe('security groups', () => {
     const t2 = new AgentClient(host(t, 'h1').endpoint, { ca: base.ca, cert: await readFile(pair.cert), key: await readFile(pair.key) });
     try {
       await t2.securityGroups.putSecurityGroup({ group: { id: 'mine', tenant: '', name: 'mine', description: '' } });
-      await expect(
-        t2.securityGroups.putSecurityGroupRule({
-          rule: {
-            id: 'peek',
-            securityGroupId: 'mine',
-            direction: 'ingress',
-            protocol: 'any',
-            portMin: 0,
-            portMax: 0,
-            cidr: '',
-            remoteGroupId: 'sg-web',
-            description: '',
-          },
-        }),
-      ).rejects.toThrow(/security group "sg-web" is not a group of tenant t2/);
+      await expect(t2.securityGroups.putSecurityGroupRule({ rule: ruleSpec('peek', 'mine', 'ingress', 'any', { remote: 'sg-web' }) })).rejects.toThrow(
+        /security group "sg-web" is not a group of tenant t2/,
+      );
       await expect(t2.securityGroups.getSecurityGroup({ id: 'sg-web' })).rejects.toThrow(/does not exist/);
       expect((await t2.securityGroups.listSecurityGroups({ parentId: '' })).groups.map((g) => g.spec!.id)).toEqual(['mine']);
       await t2.securityGroups.deleteSecurityGroup({ id: 'mine' });

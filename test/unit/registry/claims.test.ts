@@ -25,6 +25,7 @@ import { optimistic, type Txn } from '../../../agent/registry/txn.js';
 import { reservations, viewOf, vtepTables } from '../../../agent/registry/view.js';
 import { ApiError } from '../../../agent/state/errors.js';
 import { MemoryBackend } from './memory-backend.js';
+import { refused } from './refused.js';
 
 const k = keys('/vx/');
 
@@ -33,15 +34,6 @@ function setup() {
   const run = <T>(fn: (tx: Txn) => Promise<T>): Promise<T> => optimistic(b, fn);
   return { b, run };
 }
-
-const refused = async (p: Promise<unknown>): Promise<ApiError> => {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(ApiError);
-  return e as ApiError;
-};
 
 async function vpcWithSubnet(run: ReturnType<typeof setup>['run'], hosts = ['h1', 'h2']) {
   for (const h of hosts) await run((tx) => joinVpc(tx, k, { id: 'v', tenant: 'a', name: 'v', cidr: '198.18.0.0/16' }, h));

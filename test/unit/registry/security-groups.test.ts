@@ -6,8 +6,8 @@ import { claimNic, joinSubnet, joinVpc, releaseNic } from '../../../agent/regist
 import { keys, parseObject, type SecurityGroupObject } from '../../../agent/registry/model.js';
 import { deleteGroup, deleteRule, putGroup, putRule, type RuleSpec } from '../../../agent/registry/security-groups.js';
 import { optimistic, type Txn } from '../../../agent/registry/txn.js';
-import { ApiError } from '../../../agent/state/errors.js';
 import { MemoryBackend } from './memory-backend.js';
+import { refused } from './refused.js';
 
 const k = keys('/vx/');
 
@@ -17,15 +17,6 @@ function setup() {
   const group = (id: string): SecurityGroupObject => parseObject(b.kv.get(k.object(id))!.value) as SecurityGroupObject;
   return { b, run, group };
 }
-
-const refused = async (p: Promise<unknown>): Promise<ApiError> => {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(ApiError);
-  return e as ApiError;
-};
 
 const rule = (id: string, over: Partial<RuleSpec> = {}): RuleSpec => ({
   id,
