@@ -1,7 +1,7 @@
 // A tenant for router tests and benches: a VPC with subnets on every lab host, a router on the
 // route host, NICs on compute hosts that take their address by DHCP (reserved in the router), and
 // the static VTEP tables that tell each host where the NICs and the router's legs are, and a
-// security group that lets anything in and out of the NICs.
+// security group that lets anything in and out of the NICs. A NIC may be a TAP, for a VM.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { NicKind } from '../../gen/vxcloud/agent/v1/network.js';
@@ -17,7 +17,9 @@ export interface TenantNic {
   mac: string;
   /** Reserved for the NIC in the router (no prefix). */
   ip: string;
+  /** A veth NIC's namespace; a TAP NIC (a VM's: `tap`) has none. */
   namespace: string;
+  tap?: boolean;
 }
 
 export interface Tenant {
@@ -88,13 +90,13 @@ export async function applyTenant(lab: LabFile, client: (host: string) => AgentC
       nic: {
         id: n.id,
         subnetId: n.subnet,
-        kind: NicKind.NIC_KIND_VETH,
+        kind: n.tap ? NicKind.NIC_KIND_TAP : NicKind.NIC_KIND_VETH,
         mac: n.mac,
         ip: `${n.ip}/${prefixLen(t.subnets.find((s) => s.id === n.subnet)!.cidr)}`,
-        namespace: n.namespace,
-        createNamespace: true,
-        ifname: 'eth0',
-        dhcp: true,
+        namespace: n.tap ? '' : n.namespace,
+        createNamespace: !n.tap,
+        ifname: n.tap ? '' : 'eth0',
+        dhcp: !n.tap,
         filter: { securityGroupIds: [open], portSecurityDisabled: false, allowedAddresses: [] },
       },
     });

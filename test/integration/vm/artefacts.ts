@@ -1,7 +1,8 @@
-// What a VM host boots: Debian's stock kernel (it has bridge VLAN filtering, this machine's does
-// not) and a small initramfs — busybox, the kernel modules the agent needs, and an /init that
-// mounts the host's /usr, /etc and the repo read-only over 9p, so node, iproute2 and the built
-// agent are the very ones the host has. Both come from Debian packages through apt-get download,
+// What a test VM boots — a VM host (`vx.role=host`) or a tenant's guest (`vx.role=guest`):
+// Debian's stock kernel (it has bridge VLAN filtering, this machine's does not) and a small
+// initramfs — busybox, the kernel modules the agent and a guest need, and an /init that mounts
+// the host's /usr, /etc and the repo read-only over 9p, so node, iproute2, e2fsprogs, nbd-client
+// and the built agent are the very ones the host has. Both come from Debian packages through apt-get download,
 // and are cached under /root/.cache/vxcloud-vm keyed by package versions and this file's inputs.
 
 import { execFile } from 'node:child_process';
@@ -16,9 +17,16 @@ const run = promisify(execFile);
 export const CACHE_ROOT = '/root/.cache/vxcloud-vm';
 
 /** Modules /init loads (dependencies are found and loaded first). Everything else is built in. */
-const MODULES = ['virtio_pci', 'virtio_net', '9pnet_virtio', '9p', 'bridge', '8021q', 'vxlan', 'veth', 'tun'];
+const MODULES = [
+  ...['virtio_pci', 'virtio_net', '9pnet_virtio', '9p', 'bridge', '8021q', 'vxlan', 'veth', 'tun'],
+  // a guest's: the helper's channel, disks (ext4 needs crc32c_generic: no SSE4.2 under TCG), the kernel NBD client
+  ...['virtio_console', 'virtio_blk', 'crc32c_generic', 'ext4', 'nbd', 'af_packet'],
+];
 
-/** The guest's /init; `vx.*` kernel arguments say where the repo is and the underlay address. */
+/**
+ * The VM's /init; `vx.*` kernel arguments say its role, where the repo is and (a VM host) the
+ * underlay address. A guest configures no network: its test runs the DHCP client.
+ */
 const INIT = `#!/bb/busybox sh
 /bb/busybox --install -s /bb
 export PATH=/usr/sbin:/usr/bin:/bb
@@ -28,12 +36,14 @@ mount -t devtmpfs dev /dev
 for d in /tmp /run /var; do mount -t tmpfs tmpfs $d; done
 ln -s /run /var/run
 while read -r m; do insmod /modules/$m || echo "vx-init: insmod $m failed"; done < /modules/order
-for a in $(cat /proc/cmdline); do case $a in vx.repo=*) REPO=\${a#vx.repo=};; vx.ul=*) UL=\${a#vx.ul=};; esac; done
+for a in $(cat /proc/cmdline); do case $a in vx.repo=*) REPO=\${a#vx.repo=};; vx.ul=*) UL=\${a#vx.ul=};; vx.role=*) ROLE=\${a#vx.role=};; esac; done
 o=trans=virtio,version=9p2000.L,cache=loose,ro,msize=262144
 mount -t 9p -o $o usr /usr && mount -t 9p -o $o etc /etc && mkdir -p $REPO /vx && mount -t 9p -o $o repo $REPO && mount -t 9p -o $o vx /vx || echo "vx-init: 9p mount failed"
 ip link set lo up
-ip addr add 198.51.100.15/24 dev eth0 && ip link set eth0 up
-ip addr add $UL/24 dev eth1 && ip link set eth1 up
+if [ "$ROLE" = host ]; then
+  ip addr add 198.51.100.15/24 dev eth0 && ip link set eth0 up
+  ip addr add $UL/24 dev eth1 && ip link set eth1 up
+fi
 echo "vx-init: starting the guest helper"
 exec node $REPO/test/integration/vm/guest.mjs /vx/guest.json
 `;

@@ -1,11 +1,14 @@
-// Runs inside a test VM as its /init's last step: starts the agent, and serves the test one
-// JSON request per line on TCP 7000 (forwarded to the host's loopback only):
+// Runs inside a test VM as its /init's last step: starts the agent (a VM host's config names
+// one), and serves the test one JSON request per line — a VM host's on TCP 7000 (forwarded to the
+// host's loopback only), a guest's on its virtio serial port `vx` (a guest's only NIC is its
+// tenant's, which must not carry test traffic):
 //   {"op":"exec","argv":[...],"timeoutMs":N} -> {"code","stdout","stderr"}   (argv, never a shell)
+//   {"op":"spawn","argv":[...]}              -> {"pid"}  starts a server and leaves it running
 //   {"op":"agent","config":"/vx/x.yaml"}     -> {"ok":true}  stops the agent by its PID, starts it again
 // Plain JavaScript: the guest runs node straight from the host's read-only /usr, with no build step.
 
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, read, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
@@ -43,6 +46,7 @@ function exec(req) {
 async function handle(line) {
   const req = JSON.parse(line);
   if (req.op === 'exec') return exec(req);
+  if (req.op === 'spawn') return { pid: spawn(req.argv[0], req.argv.slice(1), { stdio: 'ignore' }).pid };
   if (req.op === 'agent') {
     await stopAgent();
     startAgent(req.config);
@@ -51,18 +55,47 @@ async function handle(line) {
   return { error: `unknown op ${req.op}` };
 }
 
-startAgent(cfg.config);
-createServer((sock) => {
+/** Feeds whole lines to handle(); replies go to `write` in the order their requests came. */
+function lineServer(write) {
   let buf = '';
-  sock.on('data', (d) => {
+  let queue = Promise.resolve();
+  return (d) => {
     buf += d;
     for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
-      handle(line)
-        .catch((e) => ({ error: String(e) }))
-        .then((reply) => sock.write(`${JSON.stringify(reply)}\n`));
+      queue = queue.then(() => handle(line).catch((e) => ({ error: String(e) }))).then((reply) => write(`${JSON.stringify(reply)}\n`));
     }
-  });
-  sock.on('error', () => undefined);
-}).listen(7000, () => console.log('vx-guest: ready'));
+  };
+}
+
+/** The virtio serial port named `name`; reads return 0 while the host side has no client. */
+function serveVirtioPort(name) {
+  const port = readdirSync('/sys/class/virtio-ports').find((p) => readFileSync(`/sys/class/virtio-ports/${p}/name`, 'utf8').trim() === name);
+  if (!port) throw new Error(`no virtio port ${name}`);
+  const fd = openSync(`/dev/${port}`, 'r+');
+  const feed = lineServer((s) => writeSync(fd, s));
+  const buf = Buffer.alloc(65536);
+  const next = () =>
+    read(fd, buf, 0, buf.length, null, (err, n) => {
+      if (err) {
+        closeSync(fd);
+        throw err;
+      }
+      if (n > 0) feed(buf.toString('utf8', 0, n));
+      setTimeout(next, n > 0 ? 0 : 100);
+    });
+  next();
+  console.log('vx-guest: ready');
+}
+
+if (cfg.config) startAgent(cfg.config);
+if (cfg.channel) serveVirtioPort(cfg.channel);
+else
+  createServer((sock) => {
+    sock.on(
+      'data',
+      lineServer((s) => sock.write(s)),
+    );
+    sock.on('error', () => undefined);
+  }).listen(7000, () => console.log('vx-guest: ready'));

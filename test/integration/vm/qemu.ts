@@ -1,26 +1,51 @@
-// One VM host under QEMU TCG (KVM does not work on these machines): the stock kernel, the host's
-// /usr, /etc and the repo shared read-only, a per-VM folder with its config and certificates, an
-// underlay NIC on a UDP socket link to the other VM, and a user-mode NIC that only forwards two
-// loopback ports in (the agent API and the guest helper). Stopped by its PID.
+// Test VMs under QEMU TCG (KVM does not work on these machines), on the stock kernel with the
+// host's /usr, /etc and the repo shared read-only and a per-VM folder at /vx. A VM host has an
+// underlay NIC on a UDP socket link to the other VM and a user-mode NIC that only forwards two
+// loopback ports in (the agent API and the guest helper). A tenant's guest runs in a lab host's
+// namespace, as a hypervisor on that host would, with a vxcloud TAP NIC as its network; its
+// helper is reached over a virtio serial port on a unix socket. Stopped by its PID.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, rm } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Artefacts } from './artefacts.js';
 import { isAlive } from '../../../lib/process.js';
 
-export interface VmOptions {
+interface CommonOptions {
   name: string;
   artefacts: Artefacts;
   repo: string;
   /** Folder mounted at /vx: guest.json, configs, certificates. */
   shareDir: string;
+}
+
+export interface VmOptions extends CommonOptions {
   underlayAddress: string;
   /** UDP ports of the underlay link: ours and the peer's. */
   linkPort: number;
   peerLinkPort: number;
 }
+
+export interface GuestOptions extends CommonOptions {
+  /** The namespace of the lab host whose TAP NIC the guest uses. */
+  netns: string;
+  /** The NIC's TAP device (its observed host interface) and MAC. */
+  tap: string;
+  mac: string;
+  /** More QEMU arguments: disks, another NIC. */
+  extra?: string[];
+}
+
+/**
+ * What attaches a guest to a vxcloud TAP NIC: QEMU opens the persistent TAP by name (no script
+ * brings it up or bridges it: the agent has done both) and gives the guest the NIC's MAC, the
+ * only one its port admits.
+ */
+export const tapNicArgs = (tap: string, mac: string): string[] => [
+  ...['-netdev', `tap,id=nic0,ifname=${tap},script=no,downscript=no`],
+  ...['-device', `virtio-net-pci,netdev=nic0,mac=${mac},romfile=`],
+];
 
 /** Prefix of a run's folder under the temp dir: `vxvm-<pid>-`, so that leftovers can be told dead. */
 export const runPrefix = (pid = process.pid): string => `vxvm-${pid}-`;
@@ -54,36 +79,41 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The kernel, initramfs, console and shares of every test VM. */
+function baseArgs(o: CommonOptions, role: 'host' | 'guest', append = ''): string[] {
+  const share = (path: string, tag: string): string[] => ['-virtfs', `local,path=${path},mount_tag=${tag},security_model=none,readonly=on`];
+  return [
+    ...['-accel', 'tcg', '-cpu', 'max', '-m', '768', '-smp', '1'],
+    ...['-nodefaults', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'],
+    ...['-kernel', o.artefacts.kernel, '-initrd', o.artefacts.initrd],
+    // no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer probe can time out
+    // and panic ("IO-APIC + timer doesn't work!").
+    ...['-append', `console=ttyS0 panic=-1 quiet no_timer_check vx.role=${role} vx.repo=${o.repo}${append}`],
+    ...share('/usr', 'usr'),
+    ...share('/etc', 'etc'),
+    ...share(o.repo, 'repo'),
+    ...share(o.shareDir, 'vx'),
+  ];
+}
+
+/** Where the guest helper listens: a loopback port (VM hosts) or a unix socket (guests). */
+type Channel = { port: number } | { path: string };
+
 export class Vm {
   readonly console: string[] = [];
   private readonly proc: ChildProcess;
   private exited = false;
+  /** One request at a time: a serial port takes one client. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly name: string,
+    /** The agent API's loopback port (a VM host's; 0 for a guest). */
     readonly apiPort: number,
-    readonly guestPort: number,
-    opts: VmOptions,
+    private readonly channel: Channel,
+    argv: string[],
   ) {
-    const share = (path: string, tag: string): string[] => ['-virtfs', `local,path=${path},mount_tag=${tag},security_model=none,readonly=on`];
-    const args = [
-      ...['-accel', 'tcg', '-cpu', 'max', '-m', '768', '-smp', '1'],
-      ...['-nodefaults', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'],
-      ...['-kernel', opts.artefacts.kernel, '-initrd', opts.artefacts.initrd],
-      // no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer probe can time out
-      // and panic ("IO-APIC + timer doesn't work!").
-      ...['-append', `console=ttyS0 panic=-1 quiet no_timer_check vx.repo=${opts.repo} vx.ul=${opts.underlayAddress}`],
-      // restrict=on: the guest reaches nothing outside; only these two loopback ports come in.
-      ...['-netdev', `user,id=mgmt,restrict=on,net=198.51.100.0/24,hostfwd=tcp:127.0.0.1:${apiPort}-:7443,hostfwd=tcp:127.0.0.1:${guestPort}-:7000`],
-      ...['-device', 'virtio-net-pci,netdev=mgmt,romfile=,addr=0x3'],
-      ...['-netdev', `socket,id=ul,udp=127.0.0.1:${opts.peerLinkPort},localaddr=127.0.0.1:${opts.linkPort}`],
-      ...['-device', 'virtio-net-pci,netdev=ul,romfile=,addr=0x4'],
-      ...share('/usr', 'usr'),
-      ...share('/etc', 'etc'),
-      ...share(opts.repo, 'repo'),
-      ...share(opts.shareDir, 'vx'),
-    ];
-    this.proc = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     // The serial console arrives a few bytes at a time: keep whole lines only.
     let partial = '';
     const keep = (d: Buffer): void => {
@@ -99,8 +129,31 @@ export class Vm {
     });
   }
 
+  /** A VM host. */
   static async start(opts: VmOptions): Promise<Vm> {
-    return new Vm(opts.name, await freePort(), await freePort(), opts);
+    const [apiPort, guestPort] = [await freePort(), await freePort()];
+    const args = [
+      ...baseArgs(opts, 'host', ` vx.ul=${opts.underlayAddress}`),
+      // restrict=on: the guest reaches nothing outside; only these two loopback ports come in.
+      ...['-netdev', `user,id=mgmt,restrict=on,net=198.51.100.0/24,hostfwd=tcp:127.0.0.1:${apiPort}-:7443,hostfwd=tcp:127.0.0.1:${guestPort}-:7000`],
+      ...['-device', 'virtio-net-pci,netdev=mgmt,romfile=,addr=0x3'],
+      ...['-netdev', `socket,id=ul,udp=127.0.0.1:${opts.peerLinkPort},localaddr=127.0.0.1:${opts.linkPort}`],
+      ...['-device', 'virtio-net-pci,netdev=ul,romfile=,addr=0x4'],
+    ];
+    return new Vm(opts.name, apiPort, { port: guestPort }, ['qemu-system-x86_64', ...args]);
+  }
+
+  /** A tenant's guest on a TAP NIC of the lab host whose namespace is `netns`. */
+  static guest(opts: GuestOptions): Vm {
+    const path = join(opts.shareDir, 'helper.sock');
+    const args = [
+      ...baseArgs(opts, 'guest'),
+      ...tapNicArgs(opts.tap, opts.mac),
+      ...['-device', 'virtio-serial-pci', '-chardev', `socket,id=vx,path=${path},server=on,wait=off`, '-device', 'virtserialport,chardev=vx,name=vx'],
+      ...(opts.extra ?? []),
+    ];
+    // `ip netns exec` execs in place: the PID is QEMU's.
+    return new Vm(opts.name, 0, { path }, ['ip', 'netns', 'exec', opts.netns, 'qemu-system-x86_64', ...args]);
   }
 
   get pid(): number | undefined {
@@ -121,10 +174,16 @@ export class Vm {
     return this.console.slice(-n).join('\n');
   }
 
-  /** One request to the guest helper (see guest.mjs). */
+  /** One request to the guest helper (see guest.mjs), after the ones before it. */
   private request<T>(req: object, timeoutMs: number): Promise<T> {
+    const reply = this.queue.then(() => this.exchange<T>(req, timeoutMs));
+    this.queue = reply.catch(() => undefined);
+    return reply;
+  }
+
+  private exchange<T>(req: object, timeoutMs: number): Promise<T> {
     return new Promise((resolve, reject) => {
-      const sock = connect(this.guestPort, '127.0.0.1');
+      const sock: Socket = 'port' in this.channel ? connect(this.channel.port, '127.0.0.1') : connect(this.channel.path);
       let buf = '';
       const timer = setTimeout(() => {
         sock.destroy();
@@ -149,6 +208,11 @@ export class Vm {
   /** Runs argv in the guest (no shell); resolves with its exit code and output. */
   exec(argv: string[], timeoutMs = 20_000): Promise<{ code: number; stdout: string; stderr: string }> {
     return this.request({ op: 'exec', argv, timeoutMs }, timeoutMs + 10_000);
+  }
+
+  /** Starts argv in the guest and leaves it running (a server). */
+  spawn(argv: string[]): Promise<{ pid: number }> {
+    return this.request({ op: 'spawn', argv }, 20_000);
   }
 
   /** Restarts the guest's agent with another config file under /vx. */
