@@ -6,7 +6,7 @@
 // helper is reached over a virtio serial port on a unix socket. Stopped by its PID.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Artefacts } from './artefacts.js';
@@ -67,6 +67,29 @@ export async function sweepDeadRuns(tmp: string): Promise<void> {
   for (const d of dead) await rm(join(tmp, d), { recursive: true, force: true });
 }
 
+/**
+ * Two TCG VMs at once is what two cores carry, and vitest runs two test files at a time: a test
+ * file holds this lock while its VMs run. The lock file names its holder, so a dead one's is taken over.
+ */
+export async function lockVms(timeoutMs = 600_000): Promise<() => Promise<void>> {
+  const path = '/run/vxcloud-test-vms.lock';
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const fh = await open(path, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return () => rm(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(await readFile(path, 'utf8').catch(() => ''));
+      if (holder > 0 && !isAlive(holder)) await rm(path, { force: true });
+      else if (Date.now() > end) throw new Error(`VMs of process ${holder} still running after ${timeoutMs} ms`, { cause: e });
+      else await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 /** A free TCP port on 127.0.0.1 (then released, so QEMU can bind it). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -79,8 +102,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** The kernel, initramfs, console and shares of every test VM. */
-function baseArgs(o: CommonOptions, role: 'host' | 'guest', append = ''): string[] {
+/** Every test VM's kernel, initramfs, console and shares, around its own `devices` (which may name PCI slots). */
+function vmArgs(o: CommonOptions, role: 'host' | 'guest', devices: string[], append = ''): string[] {
   const share = (path: string, tag: string): string[] => ['-virtfs', `local,path=${path},mount_tag=${tag},security_model=none,readonly=on`];
   return [
     ...['-accel', 'tcg', '-cpu', 'max', '-m', '768', '-smp', '1'],
@@ -89,6 +112,7 @@ function baseArgs(o: CommonOptions, role: 'host' | 'guest', append = ''): string
     // no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer probe can time out
     // and panic ("IO-APIC + timer doesn't work!").
     ...['-append', `console=ttyS0 panic=-1 quiet no_timer_check vx.role=${role} vx.repo=${o.repo}${append}`],
+    ...devices,
     ...share('/usr', 'usr'),
     ...share('/etc', 'etc'),
     ...share(o.repo, 'repo'),
@@ -132,28 +156,26 @@ export class Vm {
   /** A VM host. */
   static async start(opts: VmOptions): Promise<Vm> {
     const [apiPort, guestPort] = [await freePort(), await freePort()];
-    const args = [
-      ...baseArgs(opts, 'host', ` vx.ul=${opts.underlayAddress}`),
+    const devices = [
       // restrict=on: the guest reaches nothing outside; only these two loopback ports come in.
       ...['-netdev', `user,id=mgmt,restrict=on,net=198.51.100.0/24,hostfwd=tcp:127.0.0.1:${apiPort}-:7443,hostfwd=tcp:127.0.0.1:${guestPort}-:7000`],
       ...['-device', 'virtio-net-pci,netdev=mgmt,romfile=,addr=0x3'],
       ...['-netdev', `socket,id=ul,udp=127.0.0.1:${opts.peerLinkPort},localaddr=127.0.0.1:${opts.linkPort}`],
       ...['-device', 'virtio-net-pci,netdev=ul,romfile=,addr=0x4'],
     ];
-    return new Vm(opts.name, apiPort, { port: guestPort }, ['qemu-system-x86_64', ...args]);
+    return new Vm(opts.name, apiPort, { port: guestPort }, ['qemu-system-x86_64', ...vmArgs(opts, 'host', devices, ` vx.ul=${opts.underlayAddress}`)]);
   }
 
   /** A tenant's guest on a TAP NIC of the lab host whose namespace is `netns`. */
   static guest(opts: GuestOptions): Vm {
     const path = join(opts.shareDir, 'helper.sock');
-    const args = [
-      ...baseArgs(opts, 'guest'),
+    const devices = [
       ...tapNicArgs(opts.tap, opts.mac),
       ...['-device', 'virtio-serial-pci', '-chardev', `socket,id=vx,path=${path},server=on,wait=off`, '-device', 'virtserialport,chardev=vx,name=vx'],
       ...(opts.extra ?? []),
     ];
     // `ip netns exec` execs in place: the PID is QEMU's.
-    return new Vm(opts.name, 0, { path }, ['ip', 'netns', 'exec', opts.netns, 'qemu-system-x86_64', ...args]);
+    return new Vm(opts.name, 0, { path }, ['ip', 'netns', 'exec', opts.netns, 'qemu-system-x86_64', ...vmArgs(opts, 'guest', devices)]);
   }
 
   get pid(): number | undefined {

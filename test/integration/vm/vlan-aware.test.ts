@@ -13,7 +13,7 @@ import { NicKind } from '../../../gen/vxcloud/agent/v1/network.js';
 import { AgentClient } from '../../../lib/agent-client.js';
 import { createCa, issue } from '../../../lib/certs.js';
 import { vmArtefacts } from './artefacts.js';
-import { freePort, runPrefix, sweepDeadRuns, Vm } from './qemu.js';
+import { freePort, lockVms, runPrefix, sweepDeadRuns, Vm } from './qemu.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const VPC = { id: 'vpc-1', name: 'vpc-1', tenant: 't1', cidr: '198.18.0.0/16' };
@@ -93,7 +93,10 @@ async function waitAgent(i: number, mode: DataplaneMode): Promise<void> {
   );
 }
 
+let unlockVms: (() => Promise<void>) | undefined;
+
 beforeAll(async () => {
+  unlockVms = await lockVms();
   const artefacts = await vmArtefacts();
   mark(`artefacts (${artefacts.kernelPackage})`);
   await sweepDeadRuns(tmpdir());
@@ -137,6 +140,7 @@ afterAll(async () => {
   await Promise.all(vms.map((vm) => vm.exit()));
   if (dir) await rm(dir, { recursive: true, force: true });
   mark('torn down');
+  await unlockVms?.();
   console.log(`vm test timings: ${timings.join('; ')}`);
 });
 
