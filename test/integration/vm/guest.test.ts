@@ -19,8 +19,8 @@ import { writeNbdClientDir } from '../../../lib/certs.js';
 import { VolumeClient } from '../../../agent/sbs/volume/client.js';
 import { applyTenant, stopServer, tcpGet, tcpServer, type Tenant } from '../../harness/l3.js';
 import { ping, startLab, type TestLab } from '../../harness/lab.js';
-import { vmArtefacts } from './artefacts.js';
-import { lockVms, runPrefix, sweepDeadRuns, Vm } from './qemu.js';
+import { vmArtefacts } from '../../harness/vm/artefacts.js';
+import { lockVms, runPrefix, sweepDeadRuns, Vm } from '../../harness/vm/qemu.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const VM_IP = '198.18.1.11';
@@ -100,7 +100,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'guest.json'), JSON.stringify({ repo: REPO, channel: 'vx' }));
   await writeFile(join(dir, 'udhcpc.sh'), UDHCPC_SCRIPT);
   await chmod(join(dir, 'udhcpc.sh'), 0o755);
-  await copyFile(join(REPO, 'test/integration/vm/fill-disk.sh'), join(dir, 'fill-disk.sh'));
+  await copyFile(join(REPO, 'test/harness/vm/fill-disk.sh'), join(dir, 'fill-disk.sh'));
 
   // The tenant's volumes, created and reached with the tenant's own certificate.
   const base = await readTls(t.lab.tls);
@@ -124,12 +124,12 @@ beforeAll(async () => {
     // disk2: a storage NIC on which the guest's own NBD client reaches every storage host
     ...[
       '-netdev',
-      `user,id=stor,restrict=on,net=${STORAGE_NET},${HOSTS.map((h, i) => `guestfwd=tcp:${STORAGE_ADDR}:${10809 + i}-cmd:${process.execPath} ${join(REPO, 'test/integration/vm/relay.mjs')} ${nbdSocketPath(t.lab, h)}`).join(',')}`,
+      `user,id=stor,restrict=on,net=${STORAGE_NET},${HOSTS.map((h, i) => `guestfwd=tcp:${STORAGE_ADDR}:${10809 + i}-cmd:${process.execPath} ${join(REPO, 'test/harness/vm/relay.mjs')} ${nbdSocketPath(t.lab, h)}`).join(',')}`,
     ],
     ...['-device', 'virtio-net-pci,netdev=stor,mac=52:54:00:00:00:02,romfile='],
   ];
   mark('lab up, tenant applied, volumes healthy');
-  guest = Vm.guest({ name: 'vm1', artefacts, repo: REPO, shareDir: dir, netns: labHost('h1').namespace, tap, mac: tenant.nics[0]!.mac, extra });
+  guest = Vm.guest({ name: 'vm1', artefacts, repo: REPO, shareDir: dir, nic: { netns: labHost('h1').namespace, tap, mac: tenant.nics[0]!.mac }, extra });
 }, 300_000);
 
 afterAll(async () => {

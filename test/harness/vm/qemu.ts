@@ -28,11 +28,11 @@ export interface VmOptions extends CommonOptions {
 }
 
 export interface GuestOptions extends CommonOptions {
-  /** The namespace of the lab host whose TAP NIC the guest uses. */
-  netns: string;
-  /** The NIC's TAP device (its observed host interface) and MAC. */
-  tap: string;
-  mac: string;
+  /**
+   * A TAP NIC: the namespace of the lab host it is on (QEMU runs there), its TAP device (its
+   * observed host interface) and MAC. Without one the guest has no network of the tenant's.
+   */
+  nic?: { netns: string; tap: string; mac: string };
   /** More QEMU arguments: disks, another NIC. */
   extra?: string[];
 }
@@ -166,16 +166,17 @@ export class Vm {
     return new Vm(opts.name, apiPort, { port: guestPort }, ['qemu-system-x86_64', ...vmArgs(opts, 'host', devices, ` vx.ul=${opts.underlayAddress}`)]);
   }
 
-  /** A tenant's guest on a TAP NIC of the lab host whose namespace is `netns`. */
+  /** A tenant's guest, on a TAP NIC if it has one. */
   static guest(opts: GuestOptions): Vm {
     const path = join(opts.shareDir, 'helper.sock');
     const devices = [
-      ...tapNicArgs(opts.tap, opts.mac),
+      ...(opts.nic ? tapNicArgs(opts.nic.tap, opts.nic.mac) : []),
       ...['-device', 'virtio-serial-pci', '-chardev', `socket,id=vx,path=${path},server=on,wait=off`, '-device', 'virtserialport,chardev=vx,name=vx'],
       ...(opts.extra ?? []),
     ];
+    const qemu = ['qemu-system-x86_64', ...vmArgs(opts, 'guest', devices)];
     // `ip netns exec` execs in place: the PID is QEMU's.
-    return new Vm(opts.name, 0, { path }, ['ip', 'netns', 'exec', opts.netns, 'qemu-system-x86_64', ...vmArgs(opts, 'guest', devices)]);
+    return new Vm(opts.name, 0, { path }, opts.nic ? ['ip', 'netns', 'exec', opts.nic.netns, ...qemu] : qemu);
   }
 
   get pid(): number | undefined {

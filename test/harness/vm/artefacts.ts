@@ -45,7 +45,7 @@ if [ "$ROLE" = host ]; then
   ip addr add $UL/24 dev eth1 && ip link set eth1 up
 fi
 echo "vx-init: starting the guest helper"
-exec node $REPO/test/integration/vm/guest.mjs /vx/guest.json
+exec node $REPO/test/harness/vm/guest.mjs /vx/guest.json
 `;
 
 export interface Artefacts {
