@@ -4,8 +4,8 @@
 // the agents by their own PIDs and removes every namespace whose name starts with the lab's.
 
 import { execFile, spawn } from 'node:child_process';
-import { chmod, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { chmod, copyFile, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
@@ -20,6 +20,8 @@ import { pidFile, stopIn } from '../agent/process/supervisor.js';
 import { spawnInNetns } from '../agent/net/nsexec.js';
 import { etcdArgv } from '../agent/registry/etcd-member.js';
 import { labDir, labFilePath, readLabFile, writeLabFile, type LabFile, type LabHost } from './labfile.js';
+import { startVmHost } from './vm/host.js';
+import { freePort, VM_HOST_API } from './vm/qemu.js';
 
 export const UNDERLAY_CIDR = '192.0.2.0/24';
 export const DEFAULT_TENANTS = ['t1', 't2'];
@@ -36,7 +38,9 @@ export const nbdClientCertDir = (lab: LabFile): string => join(lab.dir, 'pki', '
 const UNDERLAY_BRIDGE = 'ul0';
 // The built agent, whether this module runs from dist/ (vxctl) or from source (vitest).
 const here = fileURLToPath(import.meta.url);
-const AGENT_ENTRY = join(resolve(here, here.includes('/dist/') ? '../../..' : '../..'), 'dist/agent/main.js');
+/** The repository, whose dist/ holds the agent (VM hosts mount it). */
+const REPO = resolve(here, here.includes('/dist/') ? '../../..' : '../..');
+const AGENT_ENTRY = join(REPO, 'dist/agent/main.js');
 /** As bin/vxcloud-agent runs it (see there why). */
 const AGENT_NODE_FLAGS = ['--initial-old-space-size=128'];
 
@@ -77,6 +81,12 @@ export interface LabOptions {
   internet?: boolean;
   /** Storage hosts' `storage.nbdTls` (off, optional, required); left out of the config when unset. */
   nbdTls?: 'off' | 'optional' | 'required';
+  /**
+   * Hosts after the `hosts` namespace hosts that are QEMU VMs (lab/vm): Debian's stock kernel
+   * running the real agent, on the same underlay and registry. Compute hosts; the registry or
+   * static control plane.
+   */
+  vmHosts?: number;
 }
 
 /**
@@ -202,7 +212,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
   }
 }
 
-async function buildUnderlay(net: Net, lab: string, hosts: number): Promise<void> {
+async function buildUnderlay(net: Net, lab: string, hosts: number, vmHosts: number): Promise<void> {
   const ul = underlayNamespace(lab);
   await net.createNetns(ul);
   const u = await net.netns(ul);
@@ -222,6 +232,11 @@ async function buildUnderlay(net: Net, lab: string, hosts: number): Promise<void
       } finally {
         h.close();
       }
+    }
+    // A VM host's underlay NIC: a TAP on the bridge, which its QEMU opens (startVmHost).
+    for (let i = hosts + 1; i <= hosts + vmHosts; i++) {
+      await u.createTap(`h${i}`, {});
+      await u.setLink(`h${i}`, { master: UNDERLAY_BRIDGE, up: true });
     }
   } finally {
     u.close();
@@ -291,6 +306,7 @@ async function stopLabEtcd(dir: string): Promise<void> {
 }
 
 async function startAgent(host: LabHost): Promise<number> {
+  if (host.vm) return startVmHost(host, REPO);
   const log = await open(host.logFile, 'a');
   try {
     // nsenter switches only the network namespace (`ip netns exec` would also give the agent a
@@ -330,6 +346,8 @@ export async function waitAgentReady(lab: LabFile, host: LabHost, timeoutMs = 30
 export async function restartAgent(lab: LabFile, name: string): Promise<LabHost> {
   const host = lab.hosts.find((h) => h.name === name);
   if (!host) throw new Error(`no host ${name} in lab ${lab.name}`);
+  // Its state lives in the VM's memory: stopping the VM would lose it.
+  if (host.vm) throw new Error(`${name} is a VM host: the lab does not restart its agent`);
   await stopAgent(host);
   host.pid = await startAgent(host);
   await writeLabFile(lab);
@@ -340,6 +358,13 @@ export async function restartAgent(lab: LabFile, name: string): Promise<LabHost>
 export async function labUp(opts: LabOptions): Promise<LabFile> {
   checkLabName(opts.name);
   if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > 200) throw new Error('--hosts: a whole number from 1 to 200');
+  const vmHosts = opts.vmHosts ?? 0;
+  if (!Number.isInteger(vmHosts) || vmHosts < 0 || vmHosts > 4) throw new Error('--vm-hosts: a whole number from 0 to 4 (each VM is a TCG guest)');
+  if (vmHosts > 0 && opts.controlPlane === 'evpn') throw new Error('--vm-hosts: VM hosts take the registry or static control plane, not evpn');
+  for (let i = opts.hosts + 1; i <= opts.hosts + vmHosts; i++) {
+    const roles = hostRoles(opts, i);
+    if (roles.join() !== 'compute') throw new Error(`--vm-hosts: h${i} is a VM host, which is a compute host only (roles asked: ${roles.join(', ')})`);
+  }
   const dir = opts.dir ?? labDir(opts.name);
   await labDown(opts.name, dir); // leftovers of an earlier lab of the same name
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -376,7 +401,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
 
   const net = await openNet();
   try {
-    await buildUnderlay(net, opts.name, opts.hosts);
+    await buildUnderlay(net, opts.name, opts.hosts, vmHosts);
     if (opts.internet) {
       const routeHosts = Array.from({ length: opts.hosts }, (_, k) => k + 1).filter((i) => hostRoles(opts, i).includes('route'));
       await buildInternet(net, opts.name, routeHosts);
@@ -387,45 +412,61 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
     net.close();
   }
 
-  for (let i = 1; i <= opts.hosts; i++) {
+  for (let i = 1; i <= opts.hosts + vmHosts; i++) {
     const name = `h${i}`;
     const hdir = join(dir, name);
     const address = underlayAddress(i);
+    // A VM host's files go to the folder its VM mounts at /vx; its agent is reached through a
+    // loopback port that QEMU forwards, as localhost (which every host's certificate names).
+    const vm =
+      i > opts.hosts ? { dir: join(hdir, 'vm'), apiPort: await freePort(), helperPort: await freePort(), underlayNamespace: lab.underlayNamespace } : undefined;
+    const files = vm?.dir ?? hdir;
+    const seen = (path: string): string => (vm ? `/vx/${basename(path)}` : path);
     const pair = await writePair(
-      hdir,
+      files,
       'agent',
       await issue(ca, { commonName: name, role: 'host', dnsNames: [name, 'localhost'], ips: [address], identity: { kind: 'host', host: name } }),
     );
     const roles = hostRoles(opts, i);
-    const regPair = await writePair(hdir, 'registry', await issue(registryCa, { commonName: name, role: 'client' }));
+    const regPair = await writePair(files, 'registry', await issue(registryCa, { commonName: name, role: 'client' }));
+    if (vm) {
+      await copyFile(caFiles.cert, join(vm.dir, 'ca.pem'));
+      await copyFile(regCa.cert, join(vm.dir, 'registry-ca.pem'));
+      await writeFile(join(vm.dir, 'guest.json'), JSON.stringify({ repo: REPO, config: '/vx/agent.yaml' }));
+    }
     const socket = join(hdir, 'agent.sock');
     const host: LabHost = {
       name,
-      namespace: hostNamespace(opts.name, i),
+      namespace: vm ? '' : hostNamespace(opts.name, i),
       roles,
       underlayAddress: address,
-      endpoint: `unix://${socket}`,
-      configFile: join(hdir, 'agent.yaml'),
-      stateDir: join(hdir, 'state'),
+      endpoint: vm ? `localhost:${vm.apiPort}` : `unix://${socket}`,
+      configFile: join(files, 'agent.yaml'),
+      stateDir: vm ? '' : join(hdir, 'state'),
       logFile: join(hdir, 'agent.log'),
       pid: 0,
-      metrics: `unix://${join(hdir, 'metrics.sock')}`,
+      ...(vm ? { vm } : { metrics: `unix://${join(hdir, 'metrics.sock')}` }),
     };
+    await mkdir(hdir, { recursive: true });
     await writeFile(
       host.configFile,
       stringify({
         host: { name, roles },
-        underlay: { interface: 'eth0', address },
+        underlay: { interface: vm ? 'eth1' : 'eth0', address },
         // Storage hosts replicate to each other over the underlay.
-        listen: (opts.internet && roles.includes('route')) || roles.includes('storage') ? [host.endpoint, `${address}:${AGENT_PORT}`] : [host.endpoint],
-        tls: { ca: caFiles.cert, cert: pair.cert, key: pair.key },
-        stateDir: host.stateDir,
+        listen: vm
+          ? [VM_HOST_API, `${address}:${AGENT_PORT}`]
+          : (opts.internet && roles.includes('route')) || roles.includes('storage')
+            ? [host.endpoint, `${address}:${AGENT_PORT}`]
+            : [host.endpoint],
+        tls: { ca: vm ? '/vx/ca.pem' : caFiles.cert, cert: seen(pair.cert), key: seen(pair.key) },
+        stateDir: vm ? '/var/lib/vxcloud' : host.stateDir,
         logLevel: opts.logLevel ?? 'info',
         reconcile: { intervalSeconds: opts.reconcileIntervalSeconds ?? 10 },
-        metrics: { listen: [host.metrics] },
+        ...(host.metrics ? { metrics: { listen: [host.metrics] } } : {}),
         registry: {
           endpoints: members.map((m) => m.endpoint),
-          tls: { ca: regCa.cert, ...regPair },
+          tls: { ca: vm ? '/vx/registry-ca.pem' : regCa.cert, cert: seen(regPair.cert), key: seen(regPair.key) },
           ...(opts.managedRegistry && i <= memberCount
             ? { managed: { dataDir: join(host.stateDir, 'etcd'), cluster: members.map((m) => `${m.name}=https://${m.address}:2380`), ...regServer } }
             : {}),
@@ -455,7 +496,8 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
   for (const group of [reflectors, lab.hosts.filter((h) => !reflectors.includes(h))]) {
     for (const h of group) h.pid = await startAgent(h);
     await writeLabFile(lab);
-    await Promise.all(group.map((h) => waitAgentReady(lab, h)));
+    // A VM host boots under TCG, and node in it runs ~20× slower than here.
+    await Promise.all(group.map((h) => waitAgentReady(lab, h, h.vm ? 240_000 : 30_000)));
   }
   return lab;
 }
@@ -491,7 +533,8 @@ async function stopLabDaemons(dir: string): Promise<void> {
 export async function stopAgent(host: LabHost, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (host.pid <= 0) return;
   const cmdline = await readFile(`/proc/${host.pid}/cmdline`, 'utf8').catch(() => '');
-  if (!cmdline.includes(host.configFile)) return;
+  // A VM host's PID is its QEMU's, whose command line names the VM's folder.
+  if (!cmdline.includes(host.vm?.dir ?? host.configFile)) return;
   process.kill(host.pid, signal);
   try {
     await waitFor(`agent ${host.name} to exit`, 5000, async () => !isAlive(host.pid));
@@ -510,6 +553,7 @@ export async function labDown(name: string, dir = labDir(name)): Promise<void> {
     await Promise.all(
       (lab?.hosts ?? []).map(async (h) => {
         await stopAgent(h);
+        if (h.vm) return []; // what its agent made lived in the VM
         await stopIn(join(h.stateDir, 'etcd')); // a managed registry member, left by a SIGKILLed agent
         // Namespaces the agents created for NICs may carry any name the user gave them.
         const state = await readFile(join(h.stateDir, 'desired-state.json'), 'utf8').catch(() => '{}');

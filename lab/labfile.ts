@@ -17,6 +17,12 @@ export interface LabHost {
   pid: number;
   /** The agent's metrics address (GET /metrics with the lab's client certificate). */
   metrics?: string;
+  /**
+   * A VM host (lab/vm): its folder (mounted at /vx in the VM), the loopback ports QEMU forwards
+   * to its agent API and its helper (lab/vm/guest.mjs), and the namespace of its underlay TAP.
+   * Its `pid` is its QEMU's; it has no namespace here.
+   */
+  vm?: { dir: string; apiPort: number; helperPort: number; underlayNamespace: string };
 }
 
 export interface LabFile {

@@ -25,6 +25,7 @@ export function registerLabCommands(program: Command): void {
     .option('--nbd-tls <mode>', "storage hosts' NBD TLS: off, optional or required (clients use tls-certificates=LABDIR/pki/nbd)", 'off')
     .option('--registry-members <n>', 'members of the registry (etcd): 1 or 3', '1')
     .option('--managed-registry', "the agents of h1.. run the registry's members (registry.managed) instead of the lab")
+    .option('--vm-hosts <n>', 'compute hosts after the --hosts ones that are QEMU VMs (stock Debian kernel, the real agent) on the same underlay', '0')
     .action(
       async (o: {
         hosts: string;
@@ -38,6 +39,7 @@ export function registerLabCommands(program: Command): void {
         nbdTls: string;
         registryMembers: string;
         managedRegistry?: boolean;
+        vmHosts: string;
       }) => {
         if (!['registry', 'evpn', 'static'].includes(o.controlPlane)) throw new Error('--control-plane: registry, evpn or static');
         if (!['off', 'optional', 'required'].includes(o.nbdTls)) throw new Error('--nbd-tls: off, optional or required');
@@ -66,17 +68,19 @@ export function registerLabCommands(program: Command): void {
           hosts,
           reconcileIntervalSeconds: Number(o.reconcileInterval),
           controlPlane: o.controlPlane as 'registry' | 'evpn' | 'static',
-          roles: (i) => (i > hosts - reflectors ? ['management'] : i >= firstRoute ? ['route'] : i >= firstStorage ? ['storage'] : ['compute']),
+          roles: (i) =>
+            i > hosts ? ['compute'] : i > hosts - reflectors ? ['management'] : i >= firstRoute ? ['route'] : i >= firstStorage ? ['storage'] : ['compute'],
           internet: o.internet === true,
           nbdTls: o.nbdTls as 'off' | 'optional' | 'required',
           registryMembers: members,
           managedRegistry: o.managedRegistry === true,
+          vmHosts: Number(o.vmHosts),
         });
         console.log(`lab ${l.name} is up: ${l.hosts.length} hosts; lab file ${labFilePath(l.dir)}`);
         console.log(
           table(
             ['HOST', 'ROLES', 'NAMESPACE', 'UNDERLAY', 'ENDPOINT'],
-            l.hosts.map((h) => [h.name, h.roles.join(','), h.namespace, h.underlayAddress, h.endpoint]),
+            l.hosts.map((h) => [h.name, h.roles.join(','), h.vm ? `(VM, pid ${h.pid})` : h.namespace, h.underlayAddress, h.endpoint]),
           ),
         );
         const runBy = o.managedRegistry

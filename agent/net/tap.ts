@@ -14,26 +14,42 @@ const ioctl = libc.func('int ioctl(int fd, unsigned long request, ...)') as (...
 
 const IFREQ_LEN = 40;
 
-/** Creates the TAP `name` in `netns` (null: our own). `persist` false gives a throwaway that vanishes on return. */
-export function createTapDevice(netns: string | null, name: string, persist = true): void {
-  const operation = 'create tap';
-  inNetns(netns, operation, () => {
+/** TUNSETIFF on a fresh /dev/net/tun fd in `netns` (null: our own): creates `name`, or attaches to it. Returns the fd. */
+function tunSetIff(netns: string | null, name: string, operation: string): number {
+  return inNetns(netns, operation, () => {
     let fd: number;
     try {
       fd = fs.openSync('/dev/net/tun', 'r+');
     } catch (err) {
       throw toNetError(err, operation, name);
     }
-    try {
-      const ifr = Buffer.alloc(IFREQ_LEN);
-      ifr.write(name, 0, 'utf8');
-      ifr.writeUInt16LE(IFF_TAP | IFF_NO_PI, 16);
-      if (ioctl(fd, TUNSETIFF, 'void *', ifr) !== 0) throw new NetError(errnoName(koffi.errno()), operation, name, 'TUNSETIFF');
-      if (persist && ioctl(fd, TUNSETPERSIST, 'int', 1) !== 0) {
-        throw new NetError(errnoName(koffi.errno()), operation, name, 'TUNSETPERSIST');
-      }
-    } finally {
+    const ifr = Buffer.alloc(IFREQ_LEN);
+    ifr.write(name, 0, 'utf8');
+    ifr.writeUInt16LE(IFF_TAP | IFF_NO_PI, 16);
+    if (ioctl(fd, TUNSETIFF, 'void *', ifr) !== 0) {
+      const errno = koffi.errno();
       fs.closeSync(fd);
+      throw new NetError(errnoName(errno), operation, name, 'TUNSETIFF');
     }
+    return fd;
   });
+}
+
+/** Creates the TAP `name` in `netns` (null: our own). `persist` false gives a throwaway that vanishes on return. */
+export function createTapDevice(netns: string | null, name: string, persist = true): void {
+  const operation = 'create tap';
+  const fd = tunSetIff(netns, name, operation);
+  try {
+    if (persist && ioctl(fd, TUNSETPERSIST, 'int', 1) !== 0) throw new NetError(errnoName(koffi.errno()), operation, name, 'TUNSETPERSIST');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * An fd carrying the frames of the persistent TAP `name` in `netns`, for a process that runs
+ * elsewhere (a VM's QEMU takes it as `-netdev tap,fd=N`). The caller closes it.
+ */
+export function openTapDevice(netns: string, name: string): number {
+  return tunSetIff(netns, name, 'open tap');
 }

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VolumeClient } from '../../agent/sbs/volume/client.js';
 import { readTls } from '../../lib/agent-client.js';
-import { vmArtefacts } from '../../test/harness/vm/artefacts.js';
+import { vmArtefacts } from '../../lab/vm/artefacts.js';
 import { lockVms, runPrefix, sweepDeadRuns, Vm } from '../../test/harness/vm/qemu.js';
 import { ROOT, withLab } from '../common/lab.js';
 import { median, samples } from '../common/stats.js';

@@ -1,12 +1,17 @@
 // Labs for tests: a unique name per test file and run (vt<pid>x<random>), a sweep of what dead
-// runs left behind, and teardown that runs even when a test fails.
+// runs left behind, and teardown that runs even when a test fails. Commands run on a host or in a
+// NIC's namespace whether the host is a namespace here or a VM (lab/vm). With VXCLOUD_LAB naming
+// a lab file, a test runs against that lab — VM hosts, or real hosts listed in one — instead of
+// building its own, and leaves it up.
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { labDown, labUp, type LabOptions } from '../../lab/lab.js';
-import { LAB_ROOT, type LabFile } from '../../lab/labfile.js';
+import { LAB_ROOT, readLabFile, type LabFile, type LabHost } from '../../lab/labfile.js';
+import { helperExec } from '../../lab/vm/helper.js';
 import { AgentClient, readTls } from '../../lib/agent-client.js';
 
 export const run = promisify(execFile);
@@ -39,31 +44,69 @@ export interface TestLab {
   lab: LabFile;
   clients: Map<string, AgentClient>;
   client(host: string): AgentClient;
-  /** Runs argv inside a namespace; never a shell. */
-  exec(ns: string, argv: string[], timeoutMs?: number): Promise<{ stdout: string; stderr: string }>;
+  /** Runs argv inside a namespace of this machine or of a VM host; never a shell. */
+  exec(ns: string, argv: string[], timeoutMs?: number): Promise<Output>;
+  /** Runs argv on a host: in its namespace, or in its VM. */
+  onHost(host: string, argv: string[], timeoutMs?: number): Promise<Output>;
   down(): Promise<void>;
 }
 
+interface Output {
+  stdout: string;
+  stderr: string;
+}
+
+/** argv in a VM host, through its helper; rejects unless it exits 0, as execFile does. */
+async function inVm(h: LabHost, argv: string[], timeoutMs: number): Promise<Output> {
+  const r = await helperExec({ port: h.vm!.helperPort }, argv, timeoutMs);
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} on ${h.name}: exit ${r.code}: ${r.stderr.trim()}`);
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
 export async function startLab(opts: Omit<LabOptions, 'name'>): Promise<TestLab> {
-  await sweepDeadLabs();
-  const name = `vt${process.pid}x${randomBytes(2).toString('hex')}`;
+  const given = process.env.VXCLOUD_LAB;
   let lab: LabFile;
-  try {
-    lab = await labUp({ ...opts, name });
-  } catch (e) {
-    await labDown(name);
-    throw e;
+  if (given) lab = await readLabFile(given);
+  else {
+    await sweepDeadLabs();
+    const name = `vt${process.pid}x${randomBytes(2).toString('hex')}`;
+    try {
+      lab = await labUp({ ...opts, name });
+    } catch (e) {
+      await labDown(name);
+      throw e;
+    }
   }
   const tls = await readTls(lab.tls);
   const clients = new Map(lab.hosts.map((h) => [h.name, new AgentClient(h.endpoint, tls)]));
+  const host = (name: string): LabHost => {
+    const h = lab.hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`no host ${name} in lab ${lab.name}`);
+    return h;
+  };
+  const inNetns = (ns: string, argv: string[], timeoutMs: number): Promise<Output> => run('ip', ['netns', 'exec', ns, ...argv], { timeout: timeoutMs });
   return {
     lab,
     clients,
-    client: (host) => clients.get(host)!,
-    exec: (ns, argv, timeoutMs = 20_000) => run('ip', ['netns', 'exec', ns, ...argv], { timeout: timeoutMs }),
+    client: (name) => clients.get(name)!,
+    async exec(ns, argv, timeoutMs = 20_000) {
+      if (!existsSync(`/run/netns/${ns}`)) {
+        for (const h of lab.hosts.filter((x) => x.vm)) {
+          if ((await helperExec({ port: h.vm!.helperPort }, ['/bb/test', '-e', `/run/netns/${ns}`])).code === 0)
+            return inVm(h, ['ip', 'netns', 'exec', ns, ...argv], timeoutMs);
+        }
+      }
+      return inNetns(ns, argv, timeoutMs);
+    },
+    onHost(name, argv, timeoutMs = 20_000) {
+      const h = host(name);
+      if (h.vm) return inVm(h, argv, timeoutMs);
+      if (!h.namespace) return Promise.reject(new Error(`${name} is neither a namespace nor a VM host here: the test cannot run ${argv[0]} on it`));
+      return inNetns(h.namespace, argv, timeoutMs);
+    },
     async down() {
       for (const c of clients.values()) c.close();
-      await labDown(name);
+      if (!given) await labDown(lab.name);
     },
   };
 }
@@ -81,8 +124,7 @@ export async function processesUnder(dir: string): Promise<string[]> {
 
 /** Links of a host namespace, by name. */
 export async function hostLinks(t: TestLab, host: string): Promise<string[]> {
-  const ns = t.lab.hosts.find((h) => h.name === host)!.namespace;
-  const { stdout } = await t.exec(ns, ['ip', '-j', 'link', 'show']);
+  const { stdout } = await t.onHost(host, ['ip', '-j', 'link', 'show']);
   return (JSON.parse(stdout) as { ifname: string }[]).map((l) => l.ifname).sort();
 }
 

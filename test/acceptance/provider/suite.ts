@@ -1,6 +1,7 @@
 // examples/hcl/basic under a real CLI against a fresh lab: init offline, plan, apply, pings,
 // an empty plan, in-place and replacing changes, drift repaired, import of every resource type,
-// and destroy leaving the hosts without a vxcloud device.
+// and destroy leaving the hosts without a vxcloud device. The lab's second compute host may be a
+// VM (`vmHosts`), or the lab one that VXCLOUD_LAB names (test/harness/lab.ts).
 
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { waitFor } from '../../../lab/lab.js';
 import { startEvpnLab } from '../../harness/evpn.js';
 import { hostLinks, ping, startLab, type TestLab } from '../../harness/lab.js';
+import { lockVms } from '../../harness/vm/qemu.js';
 import { REPO, TOOLS, Workspace, VERSION, PROVIDER_ENTRY } from '../plugin/harness.js';
 
 interface NicOut {
@@ -17,11 +19,19 @@ interface NicOut {
   mac: string;
 }
 
-/** `controlPlane`: the lab's, when not the registry; the example and the provider's config stay the same. */
-export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boolean; controlPlane?: 'evpn' }): void {
-  describe(`examples/hcl/basic with ${cliName}${opts.controlPlane ? ` on ${opts.controlPlane}` : ''}`, () => {
+/**
+ * `controlPlane`: the lab's, when not the registry; `vmHosts`: how many of the two compute hosts
+ * are VMs. The example and the provider's config stay the same.
+ */
+export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boolean; controlPlane?: 'evpn'; vmHosts?: 1 | 2 }): void {
+  const on = [opts.controlPlane, opts.vmHosts ? `${opts.vmHosts} VM host${opts.vmHosts > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ');
+  describe(`examples/hcl/basic with ${cliName}${on ? ` on ${on}` : ''}`, () => {
     let lab: TestLab;
     let ws: Workspace;
+    /** The compute hosts the example places NICs on, and their links before it. */
+    let compute: string[];
+    const baseline = new Map<string, string[]>();
+    let unlockVms: (() => Promise<void>) | undefined;
     const file = (name: string, text: string): Promise<void> => writeFile(join(ws.dir, name), text);
     const outputs = async (): Promise<Record<string, Record<string, NicOut>>> => {
       const r = await ws.ok(['output', '-json']);
@@ -41,17 +51,21 @@ export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boole
     };
 
     beforeAll(async () => {
+      if (opts.vmHosts) unlockVms = await lockVms();
       // Agents reconcile only hourly here, so that drift made by hand stays until plan sees it.
       // evpn: h1 and h2 are the VTEPs (the compute hosts the example uses), h3 the route reflector.
       if (opts.controlPlane === 'evpn') lab = await startEvpnLab({ vteps: 2, reflectors: 1, reconcileIntervalSeconds: 3600 });
-      else lab = await startLab({ hosts: 2, reconcileIntervalSeconds: 3600 });
+      else lab = await startLab({ hosts: 2 - (opts.vmHosts ?? 0), vmHosts: opts.vmHosts, reconcileIntervalSeconds: 3600 });
+      compute = lab.lab.hosts.filter((h) => h.roles.includes('compute')).map((h) => h.name);
+      for (const h of compute) baseline.set(h, await hostLinks(lab, h));
       ws = await Workspace.create(join(TOOLS, cliName), PROVIDER_ENTRY, VXCLOUD_SOURCE, VERSION);
       await ws.writeConfig(await readFile(join(REPO, 'examples/hcl/basic/main.tf'), 'utf8'));
       await file('terraform.tfvars', `lab_file = ${JSON.stringify(join(lab.lab.dir, 'lab.json'))}\nnamespace_prefix = ${JSON.stringify(lab.lab.name)}\n`);
-    });
+    }, 300_000);
     afterAll(async () => {
       await ws?.remove();
       await lab?.down();
+      await unlockVms?.();
     });
 
     it('inits offline from the local mirror and plans the creates', async () => {
@@ -85,7 +99,7 @@ export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boole
         expect(await changes()).toEqual({ 'vxcloud_subnet.cache': ['create'], 'vxcloud_vpc.demo': ['update'] });
         await ws.ok(['apply', '-auto-approve', '-no-color']);
         expect(await ws.stateValues('vxcloud_vpc.demo')).toMatchObject({ name: 'demo-renamed', status: 'ready' });
-        expect(await ws.stateValues('vxcloud_subnet.cache')).toMatchObject({ cidr: '198.18.3.0/24', vni: expect.any(Number) as unknown, hosts: ['h1', 'h2'] });
+        expect(await ws.stateValues('vxcloud_subnet.cache')).toMatchObject({ cidr: '198.18.3.0/24', vni: expect.any(Number) as unknown, hosts: compute });
         await ws.ok(['plan', '-detailed-exitcode', '-no-color']);
       });
 
@@ -102,12 +116,13 @@ export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boole
       it('shows a vxlan device deleted by hand in plan, and apply repairs it', async () => {
         const web = await ws.stateValues('vxcloud_subnet.web');
         const dev = `vxlan${web!.vni as number}`;
-        await lab.exec(lab.lab.hosts[1]!.namespace, ['ip', 'link', 'del', dev]);
+        const second = compute[1]!;
+        await lab.onHost(second, ['ip', 'link', 'del', dev]);
         const plan = await ws.run(['plan', '-detailed-exitcode', '-no-color']);
         expect(plan.code).toBe(2);
-        expect(plan.stdout).toContain(`h2: vxlan ${dev} is missing`);
+        expect(plan.stdout).toContain(`${second}: vxlan ${dev} is missing`);
         await ws.ok(['apply', '-auto-approve', '-no-color']);
-        expect(await hostLinks(lab, 'h2')).toContain(dev);
+        expect(await hostLinks(lab, second)).toContain(dev);
         await pingsAcross('web');
         await ws.ok(['plan', '-detailed-exitcode', '-no-color']);
       });
@@ -176,9 +191,8 @@ export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boole
 
     it('destroys everything: no vxcloud device is left on any host', async () => {
       await ws.ok(['destroy', '-auto-approve', '-no-color']);
-      for (const h of ['h1', 'h2']) expect(await hostLinks(lab, h)).toEqual(['eth0', 'lo']);
-      const { stdout } = await lab.exec(lab.lab.hosts[0]!.namespace, ['ip', 'netns', 'list']);
-      expect(stdout).not.toMatch(new RegExp(`${lab.lab.name}-(web|db)`));
+      for (const h of compute) expect(await hostLinks(lab, h)).toEqual(baseline.get(h));
+      for (const h of compute) expect((await lab.onHost(h, ['ip', 'netns', 'list'])).stdout).not.toMatch(new RegExp(`${lab.lab.name}-(web|db)`));
     });
   });
 }

@@ -1,33 +1,23 @@
-// Test VMs under QEMU TCG (KVM does not work on these machines), on the stock kernel with the
-// host's /usr, /etc and the repo shared read-only and a per-VM folder at /vx. A VM host has an
-// underlay NIC on a UDP socket link to the other VM and a user-mode NIC that only forwards two
-// loopback ports in (the agent API and the guest helper). A tenant's guest runs in a lab host's
+// Test VMs (command lines from lab/vm/qemu.ts), run by the test: a VM host whose underlay NIC is
+// a UDP socket link to the other VM, or a tenant's guest. A tenant's guest runs in a lab host's
 // namespace, as a hypervisor on that host would, with a vxcloud TAP NIC as its network; its
 // helper is reached over a virtio serial port on a unix socket. Stopped by its PID.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { open, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { Artefacts } from './artefacts.js';
+import { freePort, tapNicArgs, vmArgs, vmHostDevices, type VmCommon } from '../../../lab/vm/qemu.js';
+import { helperRequest, type ExecResult, type HelperChannel } from '../../../lab/vm/helper.js';
 import { isAlive } from '../../../lib/process.js';
 
-interface CommonOptions {
-  name: string;
-  artefacts: Artefacts;
-  repo: string;
-  /** Folder mounted at /vx: guest.json, configs, certificates. */
-  shareDir: string;
-}
-
-export interface VmOptions extends CommonOptions {
+export interface VmOptions extends VmCommon {
   underlayAddress: string;
   /** UDP ports of the underlay link: ours and the peer's. */
   linkPort: number;
   peerLinkPort: number;
 }
 
-export interface GuestOptions extends CommonOptions {
+export interface GuestOptions extends VmCommon {
   /**
    * A TAP NIC: the namespace of the lab host it is on (QEMU runs there), its TAP device (its
    * observed host interface) and MAC. Without one the guest has no network of the tenant's.
@@ -36,16 +26,6 @@ export interface GuestOptions extends CommonOptions {
   /** More QEMU arguments: disks, another NIC. */
   extra?: string[];
 }
-
-/**
- * What attaches a guest to a vxcloud TAP NIC: QEMU opens the persistent TAP by name (no script
- * brings it up or bridges it: the agent has done both) and gives the guest the NIC's MAC, the
- * only one its port admits.
- */
-export const tapNicArgs = (tap: string, mac: string): string[] => [
-  ...['-netdev', `tap,id=nic0,ifname=${tap},script=no,downscript=no`],
-  ...['-device', `virtio-net-pci,netdev=nic0,mac=${mac},romfile=`],
-];
 
 /** Prefix of a run's folder under the temp dir: `vxvm-<pid>-`, so that leftovers can be told dead. */
 export const runPrefix = (pid = process.pid): string => `vxvm-${pid}-`;
@@ -90,39 +70,6 @@ export async function lockVms(timeoutMs = 600_000): Promise<() => Promise<void>>
   }
 }
 
-/** A free TCP port on 127.0.0.1 (then released, so QEMU can bind it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Every test VM's kernel, initramfs, console and shares, around its own `devices` (which may name PCI slots). */
-function vmArgs(o: CommonOptions, role: 'host' | 'guest', devices: string[], append = ''): string[] {
-  const share = (path: string, tag: string): string[] => ['-virtfs', `local,path=${path},mount_tag=${tag},security_model=none,readonly=on`];
-  return [
-    ...['-accel', 'tcg', '-cpu', 'max', '-m', '768', '-smp', '1'],
-    ...['-nodefaults', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot'],
-    ...['-kernel', o.artefacts.kernel, '-initrd', o.artefacts.initrd],
-    // no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer probe can time out
-    // and panic ("IO-APIC + timer doesn't work!").
-    ...['-append', `console=ttyS0 panic=-1 quiet no_timer_check vx.role=${role} vx.repo=${o.repo}${append}`],
-    ...devices,
-    ...share('/usr', 'usr'),
-    ...share('/etc', 'etc'),
-    ...share(o.repo, 'repo'),
-    ...share(o.shareDir, 'vx'),
-  ];
-}
-
-/** Where the guest helper listens: a loopback port (VM hosts) or a unix socket (guests). */
-type Channel = { port: number } | { path: string };
-
 export class Vm {
   readonly console: string[] = [];
   private readonly proc: ChildProcess;
@@ -134,7 +81,7 @@ export class Vm {
     readonly name: string,
     /** The agent API's loopback port (a VM host's; 0 for a guest). */
     readonly apiPort: number,
-    private readonly channel: Channel,
+    private readonly channel: HelperChannel,
     argv: string[],
   ) {
     this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -156,13 +103,7 @@ export class Vm {
   /** A VM host. */
   static async start(opts: VmOptions): Promise<Vm> {
     const [apiPort, guestPort] = [await freePort(), await freePort()];
-    const devices = [
-      // restrict=on: the guest reaches nothing outside; only these two loopback ports come in.
-      ...['-netdev', `user,id=mgmt,restrict=on,net=198.51.100.0/24,hostfwd=tcp:127.0.0.1:${apiPort}-:7443,hostfwd=tcp:127.0.0.1:${guestPort}-:7000`],
-      ...['-device', 'virtio-net-pci,netdev=mgmt,romfile=,addr=0x3'],
-      ...['-netdev', `socket,id=ul,udp=127.0.0.1:${opts.peerLinkPort},localaddr=127.0.0.1:${opts.linkPort}`],
-      ...['-device', 'virtio-net-pci,netdev=ul,romfile=,addr=0x4'],
-    ];
+    const devices = vmHostDevices(apiPort, guestPort, `socket,udp=127.0.0.1:${opts.peerLinkPort},localaddr=127.0.0.1:${opts.linkPort}`);
     return new Vm(opts.name, apiPort, { port: guestPort }, ['qemu-system-x86_64', ...vmArgs(opts, 'host', devices, ` vx.ul=${opts.underlayAddress}`)]);
   }
 
@@ -199,37 +140,13 @@ export class Vm {
 
   /** One request to the guest helper (see guest.mjs), after the ones before it. */
   private request<T>(req: object, timeoutMs: number): Promise<T> {
-    const reply = this.queue.then(() => this.exchange<T>(req, timeoutMs));
+    const reply = this.queue.then(() => helperRequest<T>(this.channel, req, timeoutMs));
     this.queue = reply.catch(() => undefined);
     return reply;
   }
 
-  private exchange<T>(req: object, timeoutMs: number): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const sock: Socket = 'port' in this.channel ? connect(this.channel.port, '127.0.0.1') : connect(this.channel.path);
-      let buf = '';
-      const timer = setTimeout(() => {
-        sock.destroy();
-        reject(new Error(`${this.name}: guest helper did not answer ${JSON.stringify(req)} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      sock.on('data', (d) => {
-        buf += d.toString();
-        const i = buf.indexOf('\n');
-        if (i < 0) return;
-        clearTimeout(timer);
-        sock.end();
-        resolve(JSON.parse(buf.slice(0, i)) as T);
-      });
-      sock.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      sock.write(`${JSON.stringify(req)}\n`);
-    });
-  }
-
   /** Runs argv in the guest (no shell); resolves with its exit code and output. */
-  exec(argv: string[], timeoutMs = 20_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  exec(argv: string[], timeoutMs = 20_000): Promise<ExecResult> {
     return this.request({ op: 'exec', argv, timeoutMs }, timeoutMs + 10_000);
   }
 

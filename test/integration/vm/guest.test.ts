@@ -19,7 +19,7 @@ import { writeNbdClientDir } from '../../../lib/certs.js';
 import { VolumeClient } from '../../../agent/sbs/volume/client.js';
 import { applyTenant, stopServer, tcpGet, tcpServer, type Tenant } from '../../harness/l3.js';
 import { ping, startLab, type TestLab } from '../../harness/lab.js';
-import { vmArtefacts } from '../../harness/vm/artefacts.js';
+import { vmArtefacts } from '../../../lab/vm/artefacts.js';
 import { lockVms, runPrefix, sweepDeadRuns, Vm } from '../../harness/vm/qemu.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');

@@ -12,8 +12,9 @@ import { DataplaneMode } from '../../../gen/vxcloud/agent/v1/host.js';
 import { NicKind } from '../../../gen/vxcloud/agent/v1/network.js';
 import { AgentClient } from '../../../lib/agent-client.js';
 import { createCa, issue } from '../../../lib/certs.js';
-import { vmArtefacts } from '../../harness/vm/artefacts.js';
-import { freePort, lockVms, runPrefix, sweepDeadRuns, Vm } from '../../harness/vm/qemu.js';
+import { vmArtefacts } from '../../../lab/vm/artefacts.js';
+import { freePort } from '../../../lab/vm/qemu.js';
+import { lockVms, runPrefix, sweepDeadRuns, Vm } from '../../harness/vm/qemu.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const VPC = { id: 'vpc-1', name: 'vpc-1', tenant: 't1', cidr: '198.18.0.0/16' };

@@ -18,9 +18,13 @@ export const CACHE_ROOT = '/root/.cache/vxcloud-vm';
 
 /** Modules /init loads (dependencies are found and loaded first). Everything else is built in. */
 const MODULES = [
+  // first: libcrc32c (nf_tables, nf_conntrack) and ext4 need a crc32c, and there is no SSE4.2 under TCG
+  'crc32c_generic',
   ...['virtio_pci', 'virtio_net', '9pnet_virtio', '9p', 'bridge', '8021q', 'vxlan', 'veth', 'tun'],
-  // a guest's: the helper's channel, disks (ext4 needs crc32c_generic: no SSE4.2 under TCG), the kernel NBD client
-  ...['virtio_console', 'virtio_blk', 'crc32c_generic', 'ext4', 'nbd', 'af_packet'],
+  // a VM host's security groups (there is no modprobe in the VM to load them on demand)
+  ...['br_netfilter', 'nf_tables', 'nft_ct', 'nft_meta_bridge'],
+  // a guest's: the helper's channel, disks, the kernel NBD client
+  ...['virtio_console', 'virtio_blk', 'ext4', 'nbd', 'af_packet'],
 ];
 
 /**
@@ -45,7 +49,7 @@ if [ "$ROLE" = host ]; then
   ip addr add $UL/24 dev eth1 && ip link set eth1 up
 fi
 echo "vx-init: starting the guest helper"
-exec node $REPO/test/harness/vm/guest.mjs /vx/guest.json
+exec node $REPO/lab/vm/guest.mjs /vx/guest.json
 `;
 
 export interface Artefacts {
