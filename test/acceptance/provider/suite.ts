@@ -10,7 +10,7 @@ import { VXCLOUD_SOURCE } from '../../../provider/plugin/install.js';
 import { waitFor } from '../../../lab/lab.js';
 import { startEvpnLab } from '../../harness/evpn.js';
 import { hostLinks, ping, startLab, type TestLab } from '../../harness/lab.js';
-import { lockVms } from '../../harness/vm/qemu.js';
+import { lockVms, VM_LOCK_WAIT_MS } from '../../harness/vm/qemu.js';
 import { REPO, TOOLS, Workspace, VERSION, PROVIDER_ENTRY } from '../plugin/harness.js';
 
 interface NicOut {
@@ -50,8 +50,12 @@ export function providerSuite(cliName: 'terraform' | 'tofu', opts: { full: boole
       expect(await ping(lab, nsA, b.ip.split('/')[0]!)).toBe(true);
     };
 
+    // Waiting for another file's VMs has a bound of its own, apart from the lab's setup.
     beforeAll(async () => {
       if (opts.vmHosts) unlockVms = await lockVms();
+    }, VM_LOCK_WAIT_MS);
+
+    beforeAll(async () => {
       // Agents reconcile only hourly here, so that drift made by hand stays until plan sees it.
       // evpn: h1 and h2 are the VTEPs (the compute hosts the example uses), h3 the route reflector.
       if (opts.controlPlane === 'evpn') lab = await startEvpnLab({ vteps: 2, reflectors: 1, reconcileIntervalSeconds: 3600 });

@@ -47,11 +47,14 @@ export async function sweepDeadRuns(tmp: string): Promise<void> {
   for (const d of dead) await rm(join(tmp, d), { recursive: true, force: true });
 }
 
+/** How long a test file may wait for another's VMs (three VM files of a few minutes each). */
+export const VM_LOCK_WAIT_MS = 900_000;
+
 /**
  * Two TCG VMs at once is what two cores carry, and vitest runs two test files at a time: a test
  * file holds this lock while its VMs run. The lock file names its holder, so a dead one's is taken over.
  */
-export async function lockVms(timeoutMs = 600_000): Promise<() => Promise<void>> {
+export async function lockVms(timeoutMs = VM_LOCK_WAIT_MS - 10_000): Promise<() => Promise<void>> {
   const path = '/run/vxcloud-test-vms.lock';
   const end = Date.now() + timeoutMs;
   for (;;) {

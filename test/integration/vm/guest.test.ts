@@ -20,7 +20,7 @@ import { VolumeClient } from '../../../agent/sbs/volume/client.js';
 import { applyTenant, stopServer, tcpGet, tcpServer, type Tenant } from '../../harness/l3.js';
 import { ping, startLab, type TestLab } from '../../harness/lab.js';
 import { vmArtefacts } from '../../../lab/vm/artefacts.js';
-import { lockVms, runPrefix, sweepDeadRuns, Vm } from '../../harness/vm/qemu.js';
+import { lockVms, runPrefix, VM_LOCK_WAIT_MS, sweepDeadRuns, Vm } from '../../harness/vm/qemu.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const VM_IP = '198.18.1.11';
@@ -73,8 +73,12 @@ async function healthy(id: string, ask: string): Promise<void> {
 
 let unlockVms: (() => Promise<void>) | undefined;
 
+// Waiting for another file's VMs has a bound of its own, apart from this file's setup.
 beforeAll(async () => {
   unlockVms = await lockVms();
+}, VM_LOCK_WAIT_MS);
+
+beforeAll(async () => {
   await sweepDeadRuns(tmpdir());
   const artefacts = await vmArtefacts();
   t = await startLab({

@@ -14,7 +14,7 @@ import { AgentClient } from '../../../lib/agent-client.js';
 import { createCa, issue } from '../../../lib/certs.js';
 import { vmArtefacts } from '../../../lab/vm/artefacts.js';
 import { freePort } from '../../../lab/vm/qemu.js';
-import { lockVms, runPrefix, sweepDeadRuns, Vm } from '../../harness/vm/qemu.js';
+import { lockVms, runPrefix, VM_LOCK_WAIT_MS, sweepDeadRuns, Vm } from '../../harness/vm/qemu.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const VPC = { id: 'vpc-1', name: 'vpc-1', tenant: 't1', cidr: '198.18.0.0/16' };
@@ -96,8 +96,12 @@ async function waitAgent(i: number, mode: DataplaneMode): Promise<void> {
 
 let unlockVms: (() => Promise<void>) | undefined;
 
+// Waiting for another file's VMs has a bound of its own, apart from this file's setup.
 beforeAll(async () => {
   unlockVms = await lockVms();
+}, VM_LOCK_WAIT_MS);
+
+beforeAll(async () => {
   const artefacts = await vmArtefacts();
   mark(`artefacts (${artefacts.kernelPackage})`);
   await sweepDeadRuns(tmpdir());
