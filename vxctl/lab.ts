@@ -2,8 +2,11 @@
 
 import type { Command } from 'commander';
 import { labDown, labStatus, labUp } from '../lab/lab.js';
-import { labDir, labFilePath, readLabFile } from '../lab/labfile.js';
+import { labDir, labFilePath, readLabFile, type LabHost } from '../lab/labfile.js';
 import { table } from './table.js';
+
+/** The NAMESPACE column: a host's namespace, or that it is a VM. */
+const where = (h: LabHost): string => (h.vm ? 'VM' : h.namespace);
 
 export function registerLabCommands(program: Command): void {
   const lab = program.command('lab').description('a lab of hosts as network namespaces on this machine');
@@ -80,7 +83,7 @@ export function registerLabCommands(program: Command): void {
         console.log(
           table(
             ['HOST', 'ROLES', 'NAMESPACE', 'UNDERLAY', 'ENDPOINT'],
-            l.hosts.map((h) => [h.name, h.roles.join(','), h.vm ? `(VM, pid ${h.pid})` : h.namespace, h.underlayAddress, h.endpoint]),
+            l.hosts.map((h) => [h.name, h.roles.join(','), where(h), h.underlayAddress, h.endpoint]),
           ),
         );
         const runBy = o.managedRegistry
@@ -113,7 +116,7 @@ export function registerLabCommands(program: Command): void {
       console.log(
         table(
           ['HOST', 'NAMESPACE', 'UNDERLAY', 'PID', 'AGENT', 'DETAIL'],
-          rows.map((r) => [r.host.name, r.host.namespace, r.host.underlayAddress, r.host.pid, r.serving ? 'SERVING' : 'DOWN', r.detail]),
+          rows.map((r) => [r.host.name, where(r.host), r.host.underlayAddress, r.host.pid, r.serving ? 'SERVING' : 'DOWN', r.detail]),
         ),
       );
       if (rows.some((r) => !r.serving)) process.exitCode = 1;

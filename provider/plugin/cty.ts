@@ -122,6 +122,10 @@ export function isNumberValue(v: Value | undefined): v is NumberValue {
   return typeof v === 'number' || typeof v === 'bigint' || v instanceof Decimal;
 }
 
+/** A number value as a JavaScript number (large or precise ones approximately); undefined for anything else. */
+export const asNumber = (v: Value | undefined): number | undefined =>
+  typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : v instanceof Decimal ? v.toNumber() : undefined;
+
 /** Structural equality; unknown equals only unknown. Sets compare as arrays (same order). */
 export function valueEquals(a: Value, b: Value): boolean {
   if (a === b) return true;

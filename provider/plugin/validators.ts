@@ -1,15 +1,12 @@
 // Small reusable attribute validators. The framework calls them only for known, non-null values
 // (config may hold unknowns at validate time; those are checked again at plan time).
 
-import { Decimal, numberText } from './cty.js';
+import { asNumber, numberText } from './cty.js';
 import type { Value } from './cty.js';
 import { attributeError } from './diagnostics.js';
 import type { Diagnostic, Path } from './diagnostics.js';
 
 export type Validator = (value: Value, path: Path) => Diagnostic[];
-
-const asNumber = (v: Value): number | undefined =>
-  typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : v instanceof Decimal ? v.toNumber() : undefined;
 
 export const oneOf =
   (...allowed: readonly string[]): Validator =>

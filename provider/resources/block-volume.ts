@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import type { Volume } from '../../gen/vxcloud/agent/v1/volume.js';
 import { checkVolumeId, checkVolumeSize, VOLUME_SIZE_ALIGNMENT } from '../../lib/validation.js';
-import { Decimal, known, knownOr, numberText, t, unknown, valueEquals, type Value } from '../plugin/cty.js';
+import { asNumber, known, knownOr, numberText, t, unknown, valueEquals, type Value } from '../plugin/cty.js';
 import { attributeError, DiagnosticsError, error, type Diagnostic } from '../plugin/diagnostics.js';
 import { defineResource, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
@@ -19,9 +19,6 @@ const STORAGE_ROLE = 'storage';
 const HEALTHY = 'healthy';
 const POLL_MS = 200;
 const MiB = 1024 * 1024;
-
-const asNumber = (v: Value | undefined): number | undefined =>
-  typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : v instanceof Decimal ? v.toNumber() : undefined;
 
 /** A whole number from a value, or undefined when it is unknown, null or not whole. */
 const whole = (v: Value | undefined): number | undefined => {

@@ -3,7 +3,7 @@
 
 import type { SecurityGroupRule as RuleMessage, SecurityGroupRuleSpec } from '../../gen/vxcloud/agent/v1/security_group.js';
 import { checkRuleCidr, DIRECTIONS, PROTOCOLS, ruleProblems } from '../../lib/security-group-validation.js';
-import { Decimal, isUnknown, known, knownOr, t, type Value } from '../plugin/cty.js';
+import { asNumber, isUnknown, known, knownOr, t, type Value } from '../plugin/cty.js';
 import { attributeError, type Diagnostic } from '../plugin/diagnostics.js';
 import { defineResource, type Config, type Planned } from '../plugin/framework.js';
 import type { StateOf } from '../plugin/schema.js';
@@ -73,7 +73,7 @@ type RuleConfig = Config<typeof schema>;
 const ATTRS = Object.keys(schema.attributes);
 
 /** A port as the agent takes it: unset is 0 (every port). */
-const port = (v: Value): number => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : v instanceof Decimal ? v.toNumber() : 0);
+const port = (v: Value): number => asNumber(v) ?? 0;
 
 function toState(r: RuleMessage, like: Pick<RuleConfig, 'port_min' | 'port_max' | 'cidr' | 'remote_group_id' | 'description'>): RuleState {
   const s = r.spec!;

@@ -7,13 +7,11 @@ import { describe, expect, it } from 'vitest';
 import type { Host } from '../../../gen/vxcloud/agent/v1/host.js';
 import type { Volume, VolumeHost } from '../../../gen/vxcloud/agent/v1/volume.js';
 import type { AgentClient } from '../../../lib/agent-client.js';
-import { isUnknown, record, unknown, type Value, type ValueRecord } from '../../../provider/plugin/cty.js';
-import { DiagnosticsError, type Diagnostic } from '../../../provider/plugin/diagnostics.js';
-import { validateBlock, type Context } from '../../../provider/plugin/framework.js';
-import { createLogger } from '../../../provider/plugin/log.js';
-import { defaultPlan } from '../../../provider/plugin/plan.js';
+import { isUnknown, unknown, type Value, type ValueRecord } from '../../../provider/plugin/cty.js';
 import { blockVolume, humanSize, placeVolume } from '../../../provider/resources/block-volume.js';
 import { Fleet, type FleetHost } from '../../../provider/resources/fleet.js';
+import * as h from './resource-harness.js';
+import { ctx, failure, paths, text } from './resource-harness.js';
 
 const MiB = 1024 * 1024;
 
@@ -145,48 +143,11 @@ function lab(extra: Record<string, FakeHost> = {}): FakeFleet {
   );
 }
 
-const ctx = (fleet: Fleet): Context<Fleet> => ({ signal: new AbortController().signal, provider: fleet, log: createLogger('test', { TF_LOG: 'OFF' }) });
-
-const ATTRS = Object.keys(blockVolume.schema.attributes);
-const configOf = (o: Record<string, Value>): ValueRecord => record(ATTRS.map((k) => [k, o[k] ?? null] as const));
-
-function validate(o: Record<string, Value>): Diagnostic[] {
-  const c = configOf(o);
-  return [...validateBlock(blockVolume.schema, c), ...(blockVolume.validate?.(c, { log: createLogger('test', { TF_LOG: 'OFF' }) }) ?? [])];
-}
-
-/** PlanResourceChange as terraform drives it: its proposal, the framework's default, then the hook. */
-async function plan(fleet: Fleet, prior: ValueRecord | null, o: Record<string, Value>) {
-  const config = configOf(o);
-  const proposed = record(
-    ATTRS.map((k) => [k, config[k] !== null ? config[k]! : blockVolume.schema.attributes[k]!.computed && prior ? prior[k]! : null] as const),
-  );
-  const base = defaultPlan(blockVolume.schema, prior, proposed, config);
-  const res = await blockVolume.plan!({ prior, proposed, config, planned: base.planned!, requiresReplace: base.requiresReplace }, ctx(fleet));
-  return { planned: res.planned ?? base.planned!, requiresReplace: res.requiresReplace ?? base.requiresReplace, diagnostics: res.diagnostics ?? [] };
-}
-
-/** Plan then create, as an apply does. */
-async function apply(fleet: Fleet, o: Record<string, Value>): Promise<ValueRecord> {
-  const p = await plan(fleet, null, o);
-  expect(p.diagnostics).toEqual([]);
-  const state = await blockVolume.create({ planned: p.planned, config: configOf(o) }, ctx(fleet));
-  // What terraform checks after apply: every value known in the plan came out the same.
-  for (const [k, v] of Object.entries(p.planned)) if (!isUnknown(v)) expect(state[k], k).toEqual(v);
-  return state;
-}
-
-const paths = (ds: readonly Diagnostic[]): unknown[] => ds.map((d) => d.path);
-const text = (ds: readonly Diagnostic[]): string => ds.map((d) => `${d.summary}: ${d.detail}`).join('\n');
-
-async function failure(p: Promise<unknown>): Promise<DiagnosticsError> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(DiagnosticsError);
-  return e as DiagnosticsError;
-}
+// The resource harness, for this one resource.
+const configOf = (o: Record<string, Value>): ValueRecord => h.configOf(blockVolume, o);
+const validate = (o: Record<string, Value>) => h.validate(blockVolume, o);
+const plan = (fleet: Fleet, prior: ValueRecord | null, o: Record<string, Value>) => h.plan(blockVolume, fleet, prior, o);
+const apply = (fleet: Fleet, o: Record<string, Value>) => h.apply(blockVolume, fleet, o);
 
 describe('vxcloud_block_volume validation', () => {
   it('accepts a good config', () => {
