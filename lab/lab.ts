@@ -430,8 +430,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
     const roles = hostRoles(opts, i);
     const regPair = await writePair(files, 'registry', await issue(registryCa, { commonName: name, role: 'client' }));
     if (vm) {
-      await copyFile(caFiles.cert, join(vm.dir, 'ca.pem'));
-      await copyFile(regCa.cert, join(vm.dir, 'registry-ca.pem'));
+      for (const f of [caFiles.cert, regCa.cert]) await copyFile(f, join(vm.dir, basename(f)));
       await writeFile(join(vm.dir, 'guest.json'), JSON.stringify({ repo: REPO, config: '/vx/agent.yaml' }));
     }
     const socket = join(hdir, 'agent.sock');
@@ -459,14 +458,14 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
           : (opts.internet && roles.includes('route')) || roles.includes('storage')
             ? [host.endpoint, `${address}:${AGENT_PORT}`]
             : [host.endpoint],
-        tls: { ca: vm ? '/vx/ca.pem' : caFiles.cert, cert: seen(pair.cert), key: seen(pair.key) },
+        tls: { ca: seen(caFiles.cert), cert: seen(pair.cert), key: seen(pair.key) },
         stateDir: vm ? '/var/lib/vxcloud' : host.stateDir,
         logLevel: opts.logLevel ?? 'info',
         reconcile: { intervalSeconds: opts.reconcileIntervalSeconds ?? 10 },
         ...(host.metrics ? { metrics: { listen: [host.metrics] } } : {}),
         registry: {
           endpoints: members.map((m) => m.endpoint),
-          tls: { ca: vm ? '/vx/registry-ca.pem' : regCa.cert, cert: seen(regPair.cert), key: seen(regPair.key) },
+          tls: { ca: seen(regCa.cert), cert: seen(regPair.cert), key: seen(regPair.key) },
           ...(opts.managedRegistry && i <= memberCount
             ? { managed: { dataDir: join(host.stateDir, 'etcd'), cluster: members.map((m) => `${m.name}=https://${m.address}:2380`), ...regServer } }
             : {}),
