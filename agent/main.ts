@@ -30,6 +30,7 @@ import { Reconciler } from './state/reconciler.js';
 import { tableSource } from './state/table-source.js';
 import { StateStore } from './state/store.js';
 import { AGENT_VERSION } from './version.js';
+import { UserspaceVtep } from './vtep/userspace-vtep.js';
 import { readFile } from 'node:fs/promises';
 
 async function main(): Promise<void> {
@@ -52,7 +53,9 @@ async function main(): Promise<void> {
   const caps = await net.probe();
   const underlay = await net.host.link(cfg.underlay.interface);
   if (!underlay) throw new Error(`underlay.interface: no interface "${cfg.underlay.interface}" on this host`);
-  const ctx: L2Context = { underlayAddress: cfg.underlay.address, underlayMtu: underlay.mtu, vxlanPort: cfg.vxlanPort };
+  // Before the first reconcile, which attaches the subnets' TAPs to it.
+  const tap = cfg.transport === 'tap' ? await UserspaceVtep.start(cfg.underlay.address, cfg.vxlanPort) : undefined;
+  const ctx: L2Context = { underlayAddress: cfg.underlay.address, underlayMtu: underlay.mtu, vxlanPort: cfg.vxlanPort, ...(tap ? { tap } : {}) };
 
   const mode = dataplaneMode(caps, cfg.dataplane);
   const layout = dataplaneLayout(mode);
@@ -95,7 +98,7 @@ async function main(): Promise<void> {
 
   const storage = cfg.storage ? await startStorage(cfg, cfg.storage, authority, storageHost(registry), log, metrics) : undefined;
   const server = await startServer(cfg, {
-    host: instrument('HostService', hostService(cfg, caps, underlay.mtu, reconciler, log, plane, registry, firewall.mode), metrics),
+    host: instrument('HostService', hostService(cfg, caps, underlay.mtu, reconciler, log, plane, registry, firewall.mode, tap), metrics),
     network: instrument('NetworkService', networkService(reconciler, ctx, authority, ownership, firewall, log), metrics),
     router: instrument('RouterService', routerService(reconciler, routers, authority, ownership, log), metrics),
     securityGroups: instrument('SecurityGroupService', securityGroupService(registry, ownership, log), metrics),

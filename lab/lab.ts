@@ -87,6 +87,8 @@ export interface LabOptions {
    * static control plane.
    */
   vmHosts?: number;
+  /** Hosts (by name) whose VTEPs use the tap transport: TAP devices the agent encapsulates for. */
+  tapHosts?: string[];
 }
 
 /**
@@ -212,7 +214,13 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
   }
 }
 
-async function buildUnderlay(net: Net, lab: string, hosts: number, vmHosts: number): Promise<void> {
+/**
+ * `finishChecksums`: hosts' underlay NICs complete checksums before sending, as a physical NIC
+ * does. A veth leaves a TCP segment's checksum for later; across a kernel VTEP that is fine (the
+ * skb's state travels with it), but a userspace VTEP (transport tap) receives the inner frame as
+ * bytes and would write it to its TAP with the checksum unfinished.
+ */
+async function buildUnderlay(net: Net, lab: string, hosts: number, vmHosts: number, finishChecksums: boolean): Promise<void> {
   const ul = underlayNamespace(lab);
   await net.createNetns(ul);
   const u = await net.netns(ul);
@@ -232,6 +240,7 @@ async function buildUnderlay(net: Net, lab: string, hosts: number, vmHosts: numb
       } finally {
         h.close();
       }
+      if (finishChecksums) await promisify(execFile)('ip', ['netns', 'exec', ns, 'ethtool', '-K', 'eth0', 'tx', 'off']);
     }
     // A VM host's underlay NIC: a TAP on the bridge, which its QEMU opens (startVmHost).
     for (let i = hosts + 1; i <= hosts + vmHosts; i++) {
@@ -401,7 +410,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
 
   const net = await openNet();
   try {
-    await buildUnderlay(net, opts.name, opts.hosts, vmHosts);
+    await buildUnderlay(net, opts.name, opts.hosts, vmHosts, (opts.tapHosts ?? []).length > 0);
     if (opts.internet) {
       const routeHosts = Array.from({ length: opts.hosts }, (_, k) => k + 1).filter((i) => hostRoles(opts, i).includes('route'));
       await buildInternet(net, opts.name, routeHosts);
@@ -462,6 +471,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
         stateDir: vm ? '/var/lib/vxcloud' : host.stateDir,
         logLevel: opts.logLevel ?? 'info',
         reconcile: { intervalSeconds: opts.reconcileIntervalSeconds ?? 10 },
+        ...(opts.tapHosts?.includes(name) ? { transport: 'tap' } : {}),
         ...(host.metrics ? { metrics: { listen: [host.metrics] } } : {}),
         registry: {
           endpoints: members.map((m) => m.endpoint),

@@ -29,6 +29,7 @@ export function registerLabCommands(program: Command): void {
     .option('--registry-members <n>', 'members of the registry (etcd): 1 or 3', '1')
     .option('--managed-registry', "the agents of h1.. run the registry's members (registry.managed) instead of the lab")
     .option('--vm-hosts <n>', 'compute hosts after the --hosts ones that are QEMU VMs (stock Debian kernel, the real agent) on the same underlay', '0')
+    .option('--tap-hosts <names>', 'hosts (comma-separated, e.g. h1,h2) whose VTEPs use the tap transport: TAP devices the agent encapsulates for', '')
     .action(
       async (o: {
         hosts: string;
@@ -43,6 +44,7 @@ export function registerLabCommands(program: Command): void {
         registryMembers: string;
         managedRegistry?: boolean;
         vmHosts: string;
+        tapHosts: string;
       }) => {
         if (!['registry', 'evpn', 'static'].includes(o.controlPlane)) throw new Error('--control-plane: registry, evpn or static');
         if (!['off', 'optional', 'required'].includes(o.nbdTls)) throw new Error('--nbd-tls: off, optional or required');
@@ -78,6 +80,7 @@ export function registerLabCommands(program: Command): void {
           registryMembers: members,
           managedRegistry: o.managedRegistry === true,
           vmHosts: Number(o.vmHosts),
+          tapHosts: o.tapHosts.split(',').filter((n) => n !== ''),
         });
         console.log(`lab ${l.name} is up: ${l.hosts.length} hosts; lab file ${labFilePath(l.dir)}`);
         console.log(

@@ -3,7 +3,7 @@
 import { parseListen } from '../../lib/listen.js';
 import { release } from 'node:os';
 import type { Logger } from 'pino';
-import { DataplaneMode, type HostServiceServer, type InventoryHost, type RegistryView } from '../../gen/vxcloud/agent/v1/host.js';
+import { DataplaneMode, type HostServiceServer, type InventoryHost, type RegistryView, type TransportCounters } from '../../gen/vxcloud/agent/v1/host.js';
 import { ConfigError, type AgentConfig, type DataplaneSetting } from '../config/config.js';
 import type { ControlPlane } from '../evpn/control-plane.js';
 import type { DataplaneLayout } from '../l2/layout.js';
@@ -18,6 +18,8 @@ import { confirmRunIn } from '../registry/authority.js';
 import { requireKind } from './caller.js';
 import { unary } from './unary.js';
 import { AGENT_VERSION } from '../version.js';
+import type { CounterName } from '../vtep/forwarder.js';
+import type { UserspaceVtep } from '../vtep/userspace-vtep.js';
 
 /**
  * The mode this host uses, decided once at start: VLAN-aware (one VLAN-filtering bridge per VPC)
@@ -107,6 +109,7 @@ export function hostService(
   plane?: ControlPlane,
   registry?: Registry,
   firewall = '',
+  tap?: UserspaceVtep,
 ): HostServiceServer {
   return {
     listHosts: unary(log, 'ListHosts', async (req) => {
@@ -162,7 +165,14 @@ export function hostService(
         peerEndpoint: peerEndpoint(cfg.listen, cfg.underlay.address),
         registry: registry ? registryView(registry) : undefined,
         firewall,
+        transport: tap ? 'tap' : 'vxlan',
+        transportCounters: tap ? transportCounters(tap.counters()) : undefined,
       };
     }),
   };
+}
+
+/** The userspace VTEP's counters under their API names (tap_frames_in → tapFramesIn). */
+function transportCounters(c: Record<CounterName, number>): TransportCounters {
+  return Object.fromEntries(Object.entries(c).map(([k, v]) => [k.replace(/_([a-z])/g, (_m, x: string) => x.toUpperCase()), v])) as unknown as TransportCounters;
 }

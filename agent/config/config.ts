@@ -22,6 +22,13 @@ export type DataplaneSetting = (typeof DATAPLANE_SETTINGS)[number];
  * present a certificate of the deployment CA `tls.ca`, as on the agent API. Applies to every
  * `nbdListen` address, unix sockets included.
  */
+/**
+ * How VTEPs carry frames: `vxlan`, kernel vxlan devices; `tap`, a TAP device per subnet whose
+ * frames the agent encapsulates in userspace (agent/vtep), which answers ARP for known addresses.
+ */
+export const TRANSPORTS = ['vxlan', 'tap'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
 export const NBD_TLS_SETTINGS = ['off', 'optional', 'required'] as const;
 export type NbdTlsSetting = (typeof NBD_TLS_SETTINGS)[number];
 
@@ -36,6 +43,7 @@ export interface AgentConfig {
   reconcile: { intervalSeconds: number };
   vxlanPort: number;
   dataplane: DataplaneSetting;
+  transport: Transport;
   /** The deployment's registry; undefined on a host without one (see registry.ts). */
   registry?: RegistryConfig;
   controlPlane: ControlPlaneConfig;
@@ -97,6 +105,8 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
     throw new ConfigError('vxlanPort: a UDP port, 1..65535');
   const dataplane = raw.dataplane ?? 'auto';
   if (!DATAPLANE_SETTINGS.includes(dataplane as DataplaneSetting)) throw new ConfigError(`dataplane: one of ${DATAPLANE_SETTINGS.join(', ')}`);
+  const transport = raw.transport ?? 'vxlan';
+  if (!TRANSPORTS.includes(transport as Transport)) throw new ConfigError(`transport: one of ${TRANSPORTS.join(', ')}`);
   const registry = parseRegistryConfig(raw.registry, rel, (m) => new ConfigError(m));
   if (registry?.managed) {
     const self = registry.managed.cluster.find((c) => c.name === name);
@@ -107,6 +117,11 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
       );
   }
 
+  const controlPlane = parseControlPlane(raw.controlPlane, registry !== undefined, (m) => new ConfigError(m));
+  if (transport === 'tap' && controlPlane.kind === 'evpn')
+    throw new ConfigError(
+      'transport: tap takes its tables from the registry or static control plane; under evpn, zebra learns VNIs and MACs only from kernel vxlan devices: use transport vxlan',
+    );
   return {
     host: { name, roles: roles as Role[] },
     underlay: { interface: str(underlay, 'interface', 'underlay.'), address },
@@ -117,8 +132,9 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
     reconcile: { intervalSeconds: interval },
     vxlanPort,
     dataplane: dataplane as DataplaneSetting,
+    transport: transport as Transport,
     ...(registry ? { registry } : {}),
-    controlPlane: parseControlPlane(raw.controlPlane, registry !== undefined, (m) => new ConfigError(m)),
+    controlPlane,
     router: parseRouterConfig(raw.router, (m) => new ConfigError(m)),
     ...parseStorage(raw, rel),
     ...parseMetrics(raw),

@@ -3,8 +3,8 @@
 // would learn no IPs by itself) and advertises type-2 routes that carry both; remote hosts then
 // answer ARP for these NICs from their own bridge (neigh_suppress) instead of flooding it.
 
-import { diffEntries } from '../l2/subnet.js';
-import type { NeighborEntry, NetHandle } from '../net/types.js';
+import { diffEntries, type VtepTableStore } from '../l2/subnet.js';
+import type { NeighborEntry } from '../net/types.js';
 import type { NicRecord } from '../state/model.js';
 
 /** Which control plane fills a subnet's FDB and neighbour tables. */
@@ -21,13 +21,13 @@ const key = (e: NeighborEntry): string => `${e.ip}=${e.mac}`;
  * exactly the subnet's local NICs. Entries zebra installs for remote NICs are not permanent
  * (NUD_NOARP, extern_learn), so the comparison never sees them.
  */
-export async function convergeLocalNeighbors(h: NetHandle, dev: string, nics: readonly NicRecord[]): Promise<void> {
+export async function convergeLocalNeighbors(h: VtepTableStore, dev: string, nics: readonly NicRecord[]): Promise<void> {
   const d = diffEntries(localNeighbors(nics), await h.neighbors(dev), key);
   if (d.remove.length > 0) await h.deleteNeighbors(dev, d.remove);
   if (d.add.length > 0) await h.replaceNeighbors(dev, d.add);
 }
 
-export async function localNeighborProblems(h: NetHandle, dev: string, nic: NicRecord): Promise<string[]> {
+export async function localNeighborProblems(h: VtepTableStore, dev: string, nic: NicRecord): Promise<string[]> {
   if (nic.ip === '') return [];
   const want = localNeighbors([nic])[0]!;
   const have = await h.neighbors(dev).catch((): NeighborEntry[] => []);

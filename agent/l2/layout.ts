@@ -56,7 +56,7 @@ export function vlanAwareLayout(ctx: L2Context): L2Layout {
     removeSubnet: (h, s, remaining) => removeVlanSubnet(h, s, remaining, ctx),
     tableDevices: (s) => {
       const l = vlanSubnetLinks(s, ctx);
-      return { fdb: l.vxlan.name, neighbors: l.svi.name };
+      return { fdb: l.vxlan.name, neighbors: ctx.tap ? l.vxlan.name : l.svi.name };
     },
     bridgeOf: (s) => vpcBridgeLink(s.vpc_id, ctx).name,
     nicHostLink: (n, s) => vlanNicHostLink(n, s, ctx),

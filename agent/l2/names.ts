@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 export const IFNAMSIZ = 15;
 
 /** Prefixes of every link kind vxcloud creates in a host's namespace. */
-export const PREFIX = { bridge: 'vxbr', vxlan: 'vxlan', veth: 'vxn', tap: 'vxt', vpcBridge: 'vxvpc', svi: 'vxsv' } as const;
+export const PREFIX = { bridge: 'vxbr', vxlan: 'vxlan', veth: 'vxn', tap: 'vxt', vpcBridge: 'vxvpc', svi: 'vxsv', tapVtep: 'vxtep' } as const;
 
 /** 40 bits of SHA-256: a collision between two ids on one host is checked for at Put time. */
 function digest(id: string): string {
@@ -34,6 +34,11 @@ export function subnetSvi(vni: number): string {
 
 export function vxlanDevice(vni: number): string {
   return `${PREFIX.vxlan}${vni}`;
+}
+
+/** A subnet's VTEP under the TAP transport: a TAP the agent encapsulates for. */
+export function tapVtepDevice(vni: number): string {
+  return `${PREFIX.tapVtep}${vni}`;
 }
 
 /** Host-side interface of a NIC: the veth end on the bridge or the TAP device. */

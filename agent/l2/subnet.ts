@@ -5,7 +5,8 @@ import type { FdbEntry, Link, NeighborEntry, NetHandle } from '../net/types.js';
 import type { SubnetRecord, VtepTableRecord } from '../state/model.js';
 import { overlayMtu, type L2Context } from './context.js';
 import { ensureLink, linkProblems, type LinkSpec } from './links.js';
-import { bridgeMac, subnetBridge, vxlanDevice } from './names.js';
+import { bridgeMac, subnetBridge } from './names.js';
+import { ensureVtep, removeVtep, vtepLink, vtepProblems } from './vtep.js';
 
 const FLOOD_MAC = '00:00:00:00:00:00';
 
@@ -19,15 +20,7 @@ export function subnetLinks(s: SubnetRecord, ctx: L2Context): SubnetLinks {
   const bridge = subnetBridge(s.vni);
   return {
     bridge: { name: bridge, kind: 'bridge', mtu, mac: bridgeMac(`vni${s.vni}@${ctx.underlayAddress}`) },
-    vxlan: {
-      name: vxlanDevice(s.vni),
-      kind: 'vxlan',
-      mtu,
-      master: bridge,
-      vxlan: { vni: s.vni, local: ctx.underlayAddress, port: ctx.vxlanPort, learning: false },
-      // neigh_suppress answers ARP from the bridge's neighbour table instead of flooding it.
-      port: { learning: false, neighSuppress: true },
-    },
+    vxlan: vtepLink(s, ctx, bridge),
   };
 }
 
@@ -54,13 +47,13 @@ export function diffEntries<T>(want: T[], have: T[], key: (e: T) => string): { a
 export async function convergeSubnet(h: NetHandle, links: Map<string, Link>, s: SubnetRecord, ctx: L2Context): Promise<void> {
   const spec = subnetLinks(s, ctx);
   await ensureLink(h, spec.bridge, links.get(spec.bridge.name), () => h.createBridge(spec.bridge.name, { mtu: spec.bridge.mtu }));
-  const v = spec.vxlan.vxlan!;
-  await ensureLink(h, spec.vxlan, links.get(spec.vxlan.name), () =>
-    h.createVxlan(spec.vxlan.name, { vni: v.vni, local: v.local, port: v.port, mtu: spec.vxlan.mtu }),
-  );
+  await ensureVtep(h, spec.vxlan, links.get(spec.vxlan.name), s, ctx);
 }
 
-/** Where a subnet's VTEP table lives: FDB on the VTEP, neighbours where ARP suppression reads them. */
+/**
+ * Where a subnet's VTEP table lives: FDB on the VTEP, neighbours where ARP suppression reads them
+ * (the bridge; the TAP VTEP itself under the tap transport, whose agent answers ARP).
+ */
 export interface TableDevices {
   fdb: string;
   neighbors: string;
@@ -68,15 +61,17 @@ export interface TableDevices {
 
 export function subnetTableDevices(s: SubnetRecord, ctx: L2Context): TableDevices {
   const spec = subnetLinks(s, ctx);
-  return { fdb: spec.vxlan.name, neighbors: spec.bridge.name };
+  return { fdb: spec.vxlan.name, neighbors: ctx.tap ? spec.vxlan.name : spec.bridge.name };
 }
 
-/** Replaces the VTEP's FDB and the neighbour table with exactly what the table holds. */
+/** The FDB and neighbour operations of a VTEP table: the kernel's (a NetHandle), or the userspace VTEP's. */
+export type VtepTableStore = Pick<NetHandle, 'fdb' | 'replaceFdb' | 'deleteFdb' | 'neighbors' | 'replaceNeighbors' | 'deleteNeighbors'>;
+
 /**
  * Makes the kernel's tables exactly the table's, and returns what they hold afterwards: every
  * change was acknowledged by the kernel, so that is the table itself — no second dump needed.
  */
-export async function convergeTable(h: NetHandle, dev: TableDevices, t: VtepTableRecord | undefined): Promise<TableObservation> {
+export async function convergeTable(h: VtepTableStore, dev: TableDevices, t: VtepTableRecord | undefined): Promise<TableObservation> {
   const wantFdb = tableFdb(t);
   const fdb = diffEntries(wantFdb, await h.fdb(dev.fdb), fdbKey);
   if (fdb.remove.length > 0) await h.deleteFdb(dev.fdb, fdb.remove);
@@ -91,7 +86,7 @@ export async function convergeTable(h: NetHandle, dev: TableDevices, t: VtepTabl
 
 export function subnetProblems(s: SubnetRecord, links: Map<string, Link>, ctx: L2Context): string[] {
   const spec = subnetLinks(s, ctx);
-  return [...linkProblems(spec.bridge, links.get(spec.bridge.name)), ...linkProblems(spec.vxlan, links.get(spec.vxlan.name))];
+  return [...linkProblems(spec.bridge, links.get(spec.bridge.name)), ...vtepProblems(spec.vxlan, links.get(spec.vxlan.name), ctx)];
 }
 
 export interface TableObservation {
@@ -101,7 +96,7 @@ export interface TableObservation {
   neighbors: number;
 }
 
-export async function observeTable(h: NetHandle, dev: TableDevices, t: VtepTableRecord | undefined): Promise<TableObservation> {
+export async function observeTable(h: VtepTableStore, dev: TableDevices, t: VtepTableRecord | undefined): Promise<TableObservation> {
   const haveFdb = await h.fdb(dev.fdb).catch((): FdbEntry[] => []);
   const haveNeigh = await h.neighbors(dev.neighbors).catch((): NeighborEntry[] => []);
   const fdb = diffEntries(tableFdb(t), haveFdb, fdbKey);
@@ -120,7 +115,6 @@ export async function observeTable(h: NetHandle, dev: TableDevices, t: VtepTable
 }
 
 export async function removeSubnet(h: NetHandle, s: SubnetRecord, ctx: L2Context): Promise<void> {
-  const spec = subnetLinks(s, ctx);
-  await h.deleteLink(spec.vxlan.name);
-  await h.deleteLink(spec.bridge.name);
+  await removeVtep(h, s, ctx);
+  await h.deleteLink(subnetLinks(s, ctx).bridge.name);
 }

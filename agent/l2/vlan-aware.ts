@@ -6,8 +6,9 @@ import type { BridgeVlan, Link, NetHandle } from '../net/types.js';
 import type { NicRecord, SubnetRecord } from '../state/model.js';
 import { overlayMtu, type L2Context } from './context.js';
 import { ensureLink, linkProblems, type LinkSpec } from './links.js';
-import { bridgeMac, subnetSvi, vpcBridge, vxlanDevice } from './names.js';
+import { bridgeMac, subnetSvi, vpcBridge } from './names.js';
 import { nicHostLink } from './nic.js';
+import { ensureVtep, removeVtep, vtepLink, vtepProblems } from './vtep.js';
 
 /** VLAN ids on a bridge are 1..4094. */
 const VLAN_IDS = 4094;
@@ -61,15 +62,7 @@ export function vlanSubnetLinks(s: SubnetRecord, ctx: L2Context): VlanSubnetLink
   const vlan = subnetVlan(s);
   return {
     bridge,
-    vxlan: {
-      name: vxlanDevice(s.vni),
-      kind: 'vxlan',
-      mtu,
-      master: bridge.name,
-      vxlan: { vni: s.vni, local: ctx.underlayAddress, port: ctx.vxlanPort, learning: false },
-      port: { learning: false, neighSuppress: true },
-      vlans: accessPort(vlan),
-    },
+    vxlan: vtepLink(s, ctx, bridge.name, accessPort(vlan)),
     // No VLAN on the bridge itself, so this device neither sends nor receives: it only holds
     // the neighbour entries that neigh_suppress answers ARP from.
     svi: { name: subnetSvi(s.vni), kind: 'vlan', mtu, vlan: { id: vlan, parent: bridge.name } },
@@ -83,8 +76,11 @@ export function vlanNicHostLink(n: NicRecord, s: SubnetRecord, ctx: L2Context): 
 export function vlanSubnetProblems(s: SubnetRecord, links: Map<string, Link>, vpcSubnets: SubnetRecord[], ctx: L2Context): string[] {
   const conflict = vlanConflict(s, vpcSubnets);
   const { bridge, vxlan, svi } = vlanSubnetLinks(s, ctx);
-  const specs = [bridge, vxlan, svi];
-  return [...(conflict ? [conflict] : []), ...specs.flatMap((l) => linkProblems(l, links.get(l.name)))];
+  return [
+    ...(conflict ? [conflict] : []),
+    ...[bridge, svi].flatMap((l) => linkProblems(l, links.get(l.name))),
+    ...vtepProblems(vxlan, links.get(vxlan.name), ctx),
+  ];
 }
 
 export async function convergeVlanSubnet(h: NetHandle, links: Map<string, Link>, s: SubnetRecord, vpcSubnets: SubnetRecord[], ctx: L2Context): Promise<void> {
@@ -93,16 +89,15 @@ export async function convergeVlanSubnet(h: NetHandle, links: Map<string, Link>,
   if (conflict) throw new Error(conflict);
   const { bridge, vxlan, svi } = vlanSubnetLinks(s, ctx);
   await ensureLink(h, bridge, links.get(bridge.name), () => h.createBridge(bridge.name, { mtu: bridge.mtu, vlanFiltering: true }));
-  const v = vxlan.vxlan!;
   // Read again: rebuilding the bridge released its ports and took its 802.1Q devices with it.
-  await ensureLink(h, vxlan, await h.link(vxlan.name), () => h.createVxlan(vxlan.name, { vni: v.vni, local: v.local, port: v.port, mtu: vxlan.mtu }));
+  await ensureVtep(h, vxlan, await h.link(vxlan.name), s, ctx);
   await ensureLink(h, svi, await h.link(svi.name), () => h.createVlan(svi.name, { parent: bridge.name, id: svi.vlan!.id, mtu: svi.mtu }));
 }
 
 /** `remaining`: the VPC's other subnets on this host; the VPC bridge goes with the last one. */
 export async function removeVlanSubnet(h: NetHandle, s: SubnetRecord, remaining: SubnetRecord[], ctx: L2Context): Promise<void> {
-  const { bridge, vxlan, svi } = vlanSubnetLinks(s, ctx);
+  const { bridge, svi } = vlanSubnetLinks(s, ctx);
   await h.deleteLink(svi.name);
-  await h.deleteLink(vxlan.name);
+  await removeVtep(h, s, ctx);
   if (!remaining.some((o) => o.id !== s.id && o.vpc_id === s.vpc_id)) await h.deleteLink(bridge.name);
 }

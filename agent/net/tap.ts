@@ -15,11 +15,11 @@ const ioctl = libc.func('int ioctl(int fd, unsigned long request, ...)') as (...
 const IFREQ_LEN = 40;
 
 /** TUNSETIFF on a fresh /dev/net/tun fd in `netns` (null: our own): creates `name`, or attaches to it. Returns the fd. */
-function tunSetIff(netns: string | null, name: string, operation: string): number {
+function tunSetIff(netns: string | null, name: string, operation: string, nonBlocking = false): number {
   return inNetns(netns, operation, () => {
     let fd: number;
     try {
-      fd = fs.openSync('/dev/net/tun', 'r+');
+      fd = fs.openSync('/dev/net/tun', fs.constants.O_RDWR | (nonBlocking ? fs.constants.O_NONBLOCK : 0));
     } catch (err) {
       throw toNetError(err, operation, name);
     }
@@ -52,4 +52,12 @@ export function createTapDevice(netns: string | null, name: string, persist = tr
  */
 export function openTapDevice(netns: string, name: string): number {
   return tunSetIff(netns, name, 'open tap');
+}
+
+/**
+ * A non-blocking fd on the persistent TAP `name` in our own namespace, for the userspace VTEP's
+ * epoll loop. EBUSY while another process holds it (a TAP without multi-queue takes one reader).
+ */
+export function attachTapDevice(name: string): number {
+  return tunSetIff(null, name, 'attach tap', true);
 }

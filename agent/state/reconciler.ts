@@ -12,7 +12,7 @@ import type { L2Context } from '../l2/context.js';
 import { l2Layout, type DataplaneLayout, type L2Layout } from '../l2/layout.js';
 import { isVxcloudLink, nicDevice, PREFIX } from '../l2/names.js';
 import { convergeNic, MissingNamespaceError, nicProblems, removeNic, takenInterface } from '../l2/nic.js';
-import { convergeTable, observeTable, type TableObservation } from '../l2/subnet.js';
+import { convergeTable, observeTable, type TableObservation, type VtepTableStore } from '../l2/subnet.js';
 import type { LinkSpec } from '../l2/links.js';
 import { leasedAddress } from '../l3/dhcp-client.js';
 import type { Link, Net } from '../net/types.js';
@@ -86,6 +86,11 @@ export class Reconciler {
     tables: VtepTableSource = staticTables,
   ): Promise<Reconciler> {
     return new Reconciler(net, store, ctx, log, await store.load(), layout, tables);
+  }
+
+  /** Where VTEP tables go: the kernel's FDB and neighbours, or the userspace VTEP's under the tap transport. */
+  private get tableStore(): VtepTableStore {
+    return this.ctx.tap ?? this.net.host;
   }
 
   /** The bridge a subnet's ports are on, in this host's layout. */
@@ -302,10 +307,10 @@ export class Reconciler {
           d.vtepTables[t.subnet_id] = t;
         },
         async () => {
-          obs = await convergeTable(this.net.host, dev, t);
+          obs = await convergeTable(this.tableStore, dev, t);
         },
         async () => {
-          await convergeTable(this.net.host, dev, prior);
+          await convergeTable(this.tableStore, dev, prior);
         },
       );
       return { ...obs!, ...status([dev.fdb], obs!.problems) };
@@ -319,7 +324,7 @@ export class Reconciler {
       await this.commit((d) => {
         delete d.vtepTables[subnetId];
       });
-      await convergeTable(this.net.host, this.l2.tableDevices(s), undefined);
+      await convergeTable(this.tableStore, this.l2.tableDevices(s), undefined);
       return true;
     });
   }
@@ -327,7 +332,7 @@ export class Reconciler {
   async vtepTableStatus(t: VtepTableRecord): Promise<ObjectStatus & TableObservation> {
     const s = this.state.subnets[t.subnet_id]!;
     const dev = this.l2.tableDevices(s);
-    const obs = await observeTable(this.net.host, dev, t);
+    const obs = await observeTable(this.tableStore, dev, t);
     return { ...obs, ...status([dev.fdb], obs.problems) };
   }
 
@@ -403,7 +408,7 @@ export class Reconciler {
     const s = this.state.subnets[n.subnet_id]!;
     const devices = [nicDevice(n.kind, n.id), ...(n.kind === 'veth' ? [`${n.namespace}/${n.ifname}`] : [])];
     const problems = await nicProblems(this.net, links ?? (await this.links()), n, s, this.ctx, this.l2.nicHostLink(n, s));
-    problems.push(...(await this.tables.nicProblems(this.net.host, this.l2.tableDevices(s), n)));
+    problems.push(...(await this.tables.nicProblems(this.tableStore, this.l2.tableDevices(s), n)));
     return status(devices, problems);
   }
 
@@ -480,12 +485,12 @@ export class Reconciler {
   }
 
   private convergeTables(s: SubnetRecord): Promise<void> {
-    return this.tables.converge(this.net.host, this.l2.tableDevices(s), s, this.state);
+    return this.tables.converge(this.tableStore, this.l2.tableDevices(s), s, this.state);
   }
 
   /** evpn: zebra learns local NICs from the neighbour entries; the other sources need nothing. */
   private nicsChanged(s: SubnetRecord): Promise<void> {
-    return this.tables.nicsChanged(this.net.host, this.l2.tableDevices(s), s, this.state);
+    return this.tables.nicsChanged(this.tableStore, this.l2.tableDevices(s), s, this.state);
   }
 
   /** Removes namespaces the agent created once no NIC uses them. */

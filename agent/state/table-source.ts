@@ -6,19 +6,18 @@
 //             entries, which zebra advertises (ARP suppression).
 
 import { convergeLocalNeighbors, localNeighborProblems, type TableSource } from '../evpn/neighbors.js';
-import { convergeTable, type TableDevices } from '../l2/subnet.js';
-import type { NetHandle } from '../net/types.js';
+import { convergeTable, type TableDevices, type VtepTableStore } from '../l2/subnet.js';
 import type { PlaneTable } from '../registry/view.js';
 import type { DesiredState, NicRecord, SubnetRecord } from './model.js';
 
 export interface VtepTableSource {
   readonly kind: TableSource;
   /** Makes the subnet's devices hold what this source says they should. */
-  converge(h: NetHandle, dev: TableDevices, s: SubnetRecord, state: Readonly<DesiredState>): Promise<void>;
+  converge(h: VtepTableStore, dev: TableDevices, s: SubnetRecord, state: Readonly<DesiredState>): Promise<void>;
   /** A local NIC of `s` came, changed or went. */
-  nicsChanged(h: NetHandle, dev: TableDevices, s: SubnetRecord, state: Readonly<DesiredState>): Promise<void>;
+  nicsChanged(h: VtepTableStore, dev: TableDevices, s: SubnetRecord, state: Readonly<DesiredState>): Promise<void>;
   /** What the tables lack for a local NIC. */
-  nicProblems(h: NetHandle, dev: TableDevices, n: NicRecord): Promise<string[]>;
+  nicProblems(h: VtepTableStore, dev: TableDevices, n: NicRecord): Promise<string[]>;
 }
 
 const nicsOf = (state: Readonly<DesiredState>, subnetId: string): NicRecord[] => Object.values(state.nics).filter((n) => n.subnet_id === subnetId);
@@ -46,7 +45,7 @@ export class RegistryTables implements VtepTableSource {
   readonly kind = 'registry';
   tables: ReadonlyMap<number, PlaneTable> | undefined;
 
-  async converge(h: NetHandle, dev: TableDevices, s: SubnetRecord): Promise<void> {
+  async converge(h: VtepTableStore, dev: TableDevices, s: SubnetRecord): Promise<void> {
     if (!this.tables) return;
     const t = this.tables.get(s.vni);
     await convergeTable(h, dev, t && { subnet_id: s.id, ...t });

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Traffic for the security group tests, run inside a NIC's namespace.
+"""Traffic for the tests, run inside a NIC's or a host's namespace.
 
   serve tcp|udp PORT          answer every connection or datagram with b"ok" (runs until killed)
   connect tcp|udp IP PORT     exit 0 if the server's answer came back within a second, else 1
@@ -11,6 +11,10 @@
   tap-send TAP SRC_MAC SRC_IP DST_IP
                               what a VM behind the TAP device sends: one ICMP echo, written to the
                               TAP three times (run in the namespace that holds the TAP)
+  vxlan-fuzz DST_IP VNI COUNT SEED
+                              COUNT malformed VXLAN datagrams to DST_IP:4789: random lengths and
+                              bytes, the I flag unset, unknown VNIs, VNI's header over a cut frame
+  vxlan-arp DST_IP VNI        one well-formed VXLAN datagram carrying a broadcast ARP request
 """
 
 import socket
@@ -102,6 +106,29 @@ def tap_send(tap: str, src_mac: str, src_ip: str, dst_ip: str) -> None:
         os.close(fd)
 
 
+def vxlan_fuzz(dst: str, vni: int, count: int, seed: int) -> None:
+    import random
+
+    rnd = random.Random(seed)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(count):
+        kind = i % 4
+        if kind == 0:  # anything, of any length up to a header and a bit
+            d = bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 40)))
+        elif kind == 1:  # I flag unset, a real VNI
+            d = bytes([0, 0, 0, 0]) + vni.to_bytes(3, "big") + b"\0" + bytes(rnd.getrandbits(8) for _ in range(60))
+        elif kind == 2:  # a VNI nobody has
+            d = bytes([8, 0, 0, 0]) + rnd.randrange(1 << 23, 1 << 24).to_bytes(3, "big") + b"\0" + bytes(64)
+        else:  # a header and a frame too short to be Ethernet
+            d = bytes([8, 0, 0, 0]) + vni.to_bytes(3, "big") + b"\0" + bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 14)))
+        s.sendto(d, (dst, 4789))
+
+
+def vxlan_arp(dst: str, vni: int) -> None:
+    frame = bytes.fromhex("ffffffffffff" "02000000bad0" "0806" "0001080006040001" "02000000bad0" "c6120163" "000000000000" "c6120164")
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(bytes([8, 0, 0, 0]) + vni.to_bytes(3, "big") + b"\0" + frame, (dst, 4789))
+
+
 def main() -> int:
     cmd = sys.argv[1]
     if cmd == "serve":
@@ -114,6 +141,10 @@ def main() -> int:
         spoof(sys.argv[2], sys.argv[3], sys.argv[4:])
     elif cmd == "tap-send":
         tap_send(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+    elif cmd == "vxlan-fuzz":
+        vxlan_fuzz(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    elif cmd == "vxlan-arp":
+        vxlan_arp(sys.argv[2], int(sys.argv[3]))
     else:
         raise SystemExit(f"unknown command {cmd}")
     return 0
