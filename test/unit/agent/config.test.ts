@@ -15,7 +15,8 @@ describe('agent config', () => {
     expect(c.host).toEqual({ name: 'h1', roles: ['compute', 'route'] });
     expect(c.tls.ca).toBe('/etc/vxcloud/pki/ca.pem');
     expect(c.stateDir).toBe('/etc/vxcloud/state');
-    expect(c).toMatchObject({ logLevel: 'info', reconcile: { intervalSeconds: 10 }, vxlanPort: 4789 });
+    expect(c).toMatchObject({ logLevel: 'info', reconcile: { intervalSeconds: 10 }, vxlanPort: 4789, transport: 'vxlan' });
+    expect(parseConfig(good + 'transport: tap\n', '/').transport).toBe('tap');
     expect(c.metrics).toBeUndefined();
     expect(parseConfig(good + 'metrics: { listen: ["192.0.2.11:9464", "unix:///run/vx/metrics.sock"] }\n', '/').metrics).toEqual({
       listen: ['192.0.2.11:9464', 'unix:///run/vx/metrics.sock'],
@@ -33,6 +34,9 @@ describe('agent config', () => {
       [good + 'vxlanPort: 70000\n', 'vxlanPort'],
       [good + 'metrics: { listen: ["9464"] }\n', 'metrics.listen'],
       [good + 'metrics: { listen: [] }\n', 'metrics.listen'],
+      [good + 'transport: udp\n', 'transport'],
+      // zebra learns VNIs and MACs only from kernel vxlan devices.
+      [good + 'transport: tap\ncontrolPlane: { kind: evpn, reflectors: [192.0.2.14] }\n', 'transport'],
     ];
     for (const [text, field] of cases) {
       expect(() => parseConfig(text, '/'), field).toThrow(ConfigError);
