@@ -155,7 +155,7 @@ describe('Neighbour Discovery', () => {
     expect(na.subarray(62, 78)).toEqual(target);
     expect(na.subarray(78, 86).toString('hex')).toBe('0201' + '020000000012');
     expect(icmpv6ChecksumOk(na)).toBe(true);
-    na[80] ^= 1;
+    na.writeUInt8(na[80]! ^ 1, 80);
     expect(icmpv6ChecksumOk(na)).toBe(false);
   });
 });
