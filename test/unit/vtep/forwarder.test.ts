@@ -15,7 +15,7 @@ function fwd(): Forwarder {
   return f;
 }
 const frame = (dst: string, type = 0x0800, body: number[] = []): Buffer =>
-  Buffer.from([...dst.split(':').map((x) => parseInt(x, 16)), 2, 0, 0, 0, 0, 1, type >> 8, type & 0xff, ...body, ...new Array(46).fill(0)]);
+  Buffer.from([...dst.split(':').map((x) => parseInt(x, 16)), 2, 0, 0, 0, 0, 1, type >> 8, type & 0xff, ...body, ...new Array<number>(46).fill(0)]);
 const arp = (tpa: number[]): Buffer => frame('ff:ff:ff:ff:ff:ff', 0x0806, [0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 198, 18, 1, 11, 0, 0, 0, 0, 0, 0, ...tpa]);
 const datagram = (vni: number, flags = 0x08, inner = 14): Buffer => {
   const d = Buffer.alloc(8 + inner);
