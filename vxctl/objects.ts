@@ -2,7 +2,7 @@
 
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import { DataplaneMode } from '../gen/vxcloud/agent/v1/host.js';
+import { DataplaneMode, type TransportCounters } from '../gen/vxcloud/agent/v1/host.js';
 import { NicKind, type NicFilter, type Status } from '../gen/vxcloud/agent/v1/network.js';
 import { table } from './table.js';
 import { targets, withTargets, type Target, type TargetOptions } from './connect.js';
@@ -41,18 +41,47 @@ export function registerObjectCommands(program: Command): void {
     const rows = await eachHost(o, async (t) => [await t.client.host.getHost({})]);
     console.log(
       table(
-        ['HOST', 'ROLES', 'UNDERLAY', 'MTU', 'MODE', 'VLAN FILTERING', 'FIREWALL', 'OBJECTS READY', 'KERNEL'],
+        ['HOST', 'ROLES', 'UNDERLAY', 'MTU', 'MODE', 'TRANSPORT', 'VLAN FILTERING', 'FIREWALL', 'OBJECTS READY', 'KERNEL'],
         rows.map(([, h]) => [
           h.name,
           h.roles.join(','),
           `${h.underlayInterface} ${h.underlayAddress}`,
           h.underlayMtu,
           MODES[h.dataplaneMode] ?? '?',
+          h.transport,
           h.capabilities?.bridgeVlanFiltering ? 'yes' : 'no',
           h.firewall,
           `${h.objectsReady}/${h.objectsDesired}`,
           h.versions?.kernel ?? '',
         ]),
+      ),
+    );
+  });
+
+  withTargets(
+    program.command('transport').description("the tap transport's counters on each host: frames, datagrams, ARP/ND answered, drops by reason"),
+  ).action(async (o: TargetOptions) => {
+    const rows = await eachHost(o, async (t) => [await t.client.host.getHost({})]);
+    const drops = (c: TransportCounters): string =>
+      Object.entries(c)
+        .filter(([k, v]) => k.startsWith('drop') && v > 0)
+        .map(
+          ([k, v]) =>
+            `${k
+              .slice(4)
+              .replace(/[A-Z]/g, (x) => `-${x.toLowerCase()}`)
+              .slice(1)} ${v}`,
+        )
+        .join(', ') || '0';
+    console.log(
+      table(
+        ['HOST', 'TRANSPORT', 'TAP IN', 'TAP OUT', 'ENCAPSULATED', 'DECAPSULATED', 'ARP ANSWERED', 'ND ANSWERED', 'DROPPED'],
+        rows.map(([, h]) => {
+          const c = h.transportCounters;
+          return c
+            ? [h.name, h.transport, c.tapFramesIn, c.tapFramesOut, c.encapsulated, c.decapsulated, c.arpAnswered, c.ndAnswered, drops(c)]
+            : [h.name, h.transport, '-', '-', '-', '-', '-', '-', '-'];
+        }),
       ),
     );
   });

@@ -87,9 +87,9 @@ export class Forwarder {
     this.counters[counter.tap_frames_in]!++;
     const t = this.tables.get(vni);
     if (!t) return this.noVtep();
-    const frame = f.subarray(off, off + len);
-    if (frame[0]! & 1) {
+    if (f[off]! & 1) {
       // Broadcast or multicast: answer what the control plane knows, flood the rest.
+      const frame = f.subarray(off, off + len);
       const arp = arpRequestTarget(frame, len);
       const arpMac = arp === undefined ? undefined : t.neighbors.get(arp);
       if (arpMac) {
@@ -104,7 +104,7 @@ export class Forwarder {
       }
       return t.flood.length > 0 ? { to: t.flood } : this.noVtep();
     }
-    const to = t.fdb.get(macNumber(frame, 0)) ?? t.flood;
+    const to = t.fdb.get(macNumber(f, off)) ?? t.flood;
     return to.length > 0 ? { to } : this.noVtep();
   }
 

@@ -55,25 +55,25 @@ function mix(h: number, b: number): number {
 }
 
 /**
- * The outer UDP source port for an inner frame (RFC 7348 §5: a hash of the inner headers, in
+ * The outer UDP source port for the inner frame at `f[off..end)` (RFC 7348 §5: a hash of the inner headers, in
  * 49152..65535): the addresses, protocol and ports of IPv4 TCP/UDP, else the MACs and ethertype,
  * so that underlay ECMP spreads flows and keeps each in order.
  */
-export function flowPort(f: Uint8Array, off: number, length: number): number {
+export function flowPort(f: Uint8Array, off: number, end: number): number {
   let h = 0x811c9dc5;
-  const type = length >= off + ETH ? (f[off + 12]! << 8) | f[off + 13]! : 0;
-  if (type === ETHERTYPE_IPV4 && length >= off + ETH + 20) {
+  const type = end >= off + ETH ? (f[off + 12]! << 8) | f[off + 13]! : 0;
+  if (type === ETHERTYPE_IPV4 && end >= off + ETH + 20) {
     const ip = off + ETH;
     for (let i = ip + 12; i < ip + 20; i++) h = mix(h, f[i]!);
     const proto = f[ip + 9]!;
     h = mix(h, proto);
     const ihl = (f[ip]! & 0x0f) * 4;
     const fragment = ((f[ip + 6]! & 0x1f) << 8) | f[ip + 7]!;
-    if ((proto === 6 || proto === 17) && fragment === 0 && length >= ip + ihl + 4) {
+    if ((proto === 6 || proto === 17) && fragment === 0 && end >= ip + ihl + 4) {
       for (let i = ip + ihl; i < ip + ihl + 4; i++) h = mix(h, f[i]!);
     }
   } else {
-    for (let i = off; i < off + Math.min(14, length - off); i++) h = mix(h, f[i]!);
+    for (let i = off; i < off + Math.min(14, end - off); i++) h = mix(h, f[i]!);
   }
   h ^= h >>> 16;
   return 49152 | (h & 0x3fff);

@@ -47,3 +47,36 @@ export async function iperf(b: BenchLab, serverNs: string, clientNs: string, to:
     b.stop(server);
   }
 }
+
+interface IperfUdpJson {
+  end: { sum?: { packets: number; lost_packets: number; seconds: number }; sum_received?: { packets: number; lost_packets: number; seconds: number } };
+}
+
+/**
+ * One UDP run of `len`-byte datagrams as fast as the sender goes (-b 0): packets per second the
+ * receiver got, and how many it got.
+ */
+export async function iperfUdp(
+  b: BenchLab,
+  serverNs: string,
+  clientNs: string,
+  to: string,
+  seconds: number,
+  len: number,
+): Promise<{ pps: number; packets: number }> {
+  const server = b.background(serverNs, ['iperf3', '-s', '-1', '-B', to, '-p', PORT, '--forceflush']);
+  try {
+    await listening(server, 5000);
+    const { stdout } = await b.exec(
+      clientNs,
+      ['iperf3', '-c', to, '-p', PORT, '-u', '-b', '0', '-l', String(len), '-t', String(seconds), '-J'],
+      (seconds + 30) * 1000,
+    );
+    const end = (JSON.parse(stdout) as IperfUdpJson).end;
+    const s = end.sum_received ?? end.sum!;
+    const packets = s.packets - s.lost_packets;
+    return { pps: packets / s.seconds, packets };
+  } finally {
+    b.stop(server);
+  }
+}

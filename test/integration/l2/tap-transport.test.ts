@@ -7,9 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransportCounters } from '../../../gen/vxcloud/agent/v1/host.js';
 import { restartAgent } from '../../../lab/lab.js';
+import { labFilePath } from '../../../lab/labfile.js';
 import { capture } from '../../harness/capture.js';
 import { addr, host, nicNamespace, pingUntil, putNic, putSubnet, type NicPlace } from '../../harness/evpn.js';
-import { hostLinks, ping, type TestLab } from '../../harness/lab.js';
+import { hostLinks, ping, run, type TestLab } from '../../harness/lab.js';
 import { startRegistryLab } from '../../harness/registry.js';
 
 const PROBE = fileURLToPath(new URL('../../harness/netprobe.py', import.meta.url));
@@ -150,6 +151,9 @@ describe('tap transport', () => {
     expect(after.dropUnknownVni - before.dropUnknownVni).toBeGreaterThan(1000);
     await pingUntil(t, ns(a1), addr(a3.ip), 5000);
     await connect(a3, a1);
+    const { stdout } = await run(process.execPath, ['dist/vxctl/main.js', 'transport', '--lab-file', labFilePath(t.lab.dir)], { timeout: 20_000 });
+    expect(stdout).toMatch(/h1\s+tap\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*\s+0\s+short \d+, bad-flags \d+, unknown-vni \d+, unknown-vtep 1\b/);
+    expect(stdout).toMatch(/h3\s+vxlan\s+-/);
   });
 
   it('gives different flows different outer source ports, and each flow one', async () => {
