@@ -30,6 +30,7 @@ import { Reconciler } from './state/reconciler.js';
 import { tableSource } from './state/table-source.js';
 import { StateStore } from './state/store.js';
 import { AGENT_VERSION } from './version.js';
+import { EvpnShadowTables } from './vtep/evpn-shadow.js';
 import { UserspaceVtep } from './vtep/userspace-vtep.js';
 import { readFile } from 'node:fs/promises';
 
@@ -55,14 +56,21 @@ async function main(): Promise<void> {
   if (!underlay) throw new Error(`underlay.interface: no interface "${cfg.underlay.interface}" on this host`);
   // Before the first reconcile, which attaches the subnets' TAPs to it.
   const tap = cfg.transport === 'tap' ? await UserspaceVtep.start(cfg.underlay.address, cfg.vxlanPort) : undefined;
-  const ctx: L2Context = { underlayAddress: cfg.underlay.address, underlayMtu: underlay.mtu, vxlanPort: cfg.vxlanPort, ...(tap ? { tap } : {}) };
+  const shadow = tap && cfg.controlPlane.kind === 'evpn' ? new EvpnShadowTables(net.host, tap) : undefined;
+  const ctx: L2Context = {
+    underlayAddress: cfg.underlay.address,
+    underlayMtu: underlay.mtu,
+    vxlanPort: cfg.vxlanPort,
+    ...(tap ? { tap } : {}),
+    ...(shadow ? { zebraShadow: true } : {}),
+  };
 
   const mode = dataplaneMode(caps, cfg.dataplane);
   const layout = dataplaneLayout(mode);
   const supervisor = new Supervisor(log);
   if (cfg.registry?.managed) await runRegistryMember(cfg, cfg.registry.managed, supervisor);
   const registry = cfg.registry ? await openRegistry(cfg, layout, log) : undefined;
-  const reconciler = await Reconciler.open(net, new StateStore(cfg.stateDir), ctx, log, layout, tableSource(cfg.controlPlane.kind));
+  const reconciler = await Reconciler.open(net, new StateStore(cfg.stateDir), ctx, log, layout, shadow ?? tableSource(cfg.controlPlane.kind));
   const routers = new Routers(
     reconciler,
     {
@@ -93,6 +101,7 @@ async function main(): Promise<void> {
   // After the first reconcile, so that zebra finds the subnets' devices already there.
   registry?.start();
   const plane = await startControlPlane(cfg, net.host, log, reconciler, registry, supervisor);
+  shadow?.start(() => Object.values(reconciler.desired.subnets).map((s) => ({ s, dev: reconciler.tableDevices(s) })));
   const authority = registry ? registryAuthority(registry) : localAuthority;
   const ownership = new Ownership(() => reconciler.desired, registry);
 

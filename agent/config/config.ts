@@ -117,11 +117,6 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
       );
   }
 
-  const controlPlane = parseControlPlane(raw.controlPlane, registry !== undefined, (m) => new ConfigError(m));
-  if (transport === 'tap' && controlPlane.kind === 'evpn')
-    throw new ConfigError(
-      'transport: tap takes its tables from the registry or static control plane; under evpn, zebra learns VNIs and MACs only from kernel vxlan devices: use transport vxlan',
-    );
   return {
     host: { name, roles: roles as Role[] },
     underlay: { interface: str(underlay, 'interface', 'underlay.'), address },
@@ -134,7 +129,7 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
     dataplane: dataplane as DataplaneSetting,
     transport: transport as Transport,
     ...(registry ? { registry } : {}),
-    controlPlane,
+    controlPlane: parseControlPlane(raw.controlPlane, registry !== undefined, (m) => new ConfigError(m)),
     router: parseRouterConfig(raw.router, (m) => new ConfigError(m)),
     ...parseStorage(raw, rel),
     ...parseMetrics(raw),

@@ -10,6 +10,8 @@ export interface L2Context {
   vxlanPort: number;
   /** Transport tap: the userspace VTEP that carries the subnets' TAP VTEPs; absent for kernel vxlan devices. */
   tap?: UserspaceVtep;
+  /** Transport tap under EVPN: each subnet also gets the shadow VTEP zebra works with (vtep.ts). */
+  zebraShadow?: boolean;
 }
 
 /** VXLAN over IPv4 adds 50 bytes: outer Ethernet 14, IPv4 20, UDP 8, VXLAN 8. */

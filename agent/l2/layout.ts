@@ -7,6 +7,7 @@ import type { NicRecord, SubnetRecord } from '../state/model.js';
 import type { L2Context } from './context.js';
 import type { LinkSpec } from './links.js';
 import { nicHostLink } from './nic.js';
+import { shadowDevices } from './vtep.js';
 import { convergeSubnet, removeSubnet, subnetLinks, subnetProblems, subnetTableDevices, type TableDevices } from './subnet.js';
 import { convergeVlanSubnet, removeVlanSubnet, vlanConflict, vlanNicHostLink, vlanSubnetLinks, vlanSubnetProblems, vpcBridgeLink } from './vlan-aware.js';
 
@@ -33,7 +34,7 @@ export interface L2Layout {
 export function bridgePerSubnetLayout(ctx: L2Context): L2Layout {
   return {
     name: 'bridge-per-subnet',
-    subnetDevices: (s) => Object.values(subnetLinks(s, ctx)).map((l: LinkSpec) => l.name),
+    subnetDevices: (s) => [...Object.values(subnetLinks(s, ctx)).map((l: LinkSpec) => l.name), ...shadowDevices(s, ctx)],
     vpcDevices: () => [],
     subnetConflict: () => undefined,
     convergeSubnet: (h, links, s) => convergeSubnet(h, links, s, ctx),
@@ -48,7 +49,7 @@ export function bridgePerSubnetLayout(ctx: L2Context): L2Layout {
 export function vlanAwareLayout(ctx: L2Context): L2Layout {
   return {
     name: 'vlan-aware',
-    subnetDevices: (s) => Object.values(vlanSubnetLinks(s, ctx)).map((l: LinkSpec) => l.name),
+    subnetDevices: (s) => [...Object.values(vlanSubnetLinks(s, ctx)).map((l: LinkSpec) => l.name), ...shadowDevices(s, ctx)],
     vpcDevices: (vpcId) => [vpcBridgeLink(vpcId, ctx).name],
     subnetConflict: vlanConflict,
     convergeSubnet: (h, links, s, vpcSubnets) => convergeVlanSubnet(h, links, s, vpcSubnets, ctx),

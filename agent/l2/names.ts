@@ -6,7 +6,17 @@ import { createHash } from 'node:crypto';
 export const IFNAMSIZ = 15;
 
 /** Prefixes of every link kind vxcloud creates in a host's namespace. */
-export const PREFIX = { bridge: 'vxbr', vxlan: 'vxlan', veth: 'vxn', tap: 'vxt', vpcBridge: 'vxvpc', svi: 'vxsv', tapVtep: 'vxtep' } as const;
+export const PREFIX = {
+  bridge: 'vxbr',
+  vxlan: 'vxlan',
+  veth: 'vxn',
+  tap: 'vxt',
+  vpcBridge: 'vxvpc',
+  svi: 'vxsv',
+  tapVtep: 'vxtep',
+  shadowBridge: 'vxsb',
+  shadowPort: 'vxsd',
+} as const;
 
 /** 40 bits of SHA-256: a collision between two ids on one host is checked for at Put time. */
 function digest(id: string): string {
@@ -35,6 +45,10 @@ export function subnetSvi(vni: number): string {
 export function vxlanDevice(vni: number): string {
   return `${PREFIX.vxlan}${vni}`;
 }
+
+/** Under EVPN with the tap transport, the bridge and spare port that hold what zebra reads (agent/l2/vtep.ts). */
+export const shadowBridge = (vni: number): string => `${PREFIX.shadowBridge}${vni}`;
+export const shadowPort = (vni: number): string => `${PREFIX.shadowPort}${vni}`;
 
 /** A subnet's VTEP under the TAP transport: a TAP the agent encapsulates for. */
 export function tapVtepDevice(vni: number): string {

@@ -86,7 +86,7 @@ export async function convergeTable(h: VtepTableStore, dev: TableDevices, t: Vte
 
 export function subnetProblems(s: SubnetRecord, links: Map<string, Link>, ctx: L2Context): string[] {
   const spec = subnetLinks(s, ctx);
-  return [...linkProblems(spec.bridge, links.get(spec.bridge.name)), ...vtepProblems(spec.vxlan, links.get(spec.vxlan.name), ctx)];
+  return [...linkProblems(spec.bridge, links.get(spec.bridge.name)), ...vtepProblems(spec.vxlan, links, s, ctx)];
 }
 
 export interface TableObservation {

@@ -76,11 +76,7 @@ export function vlanNicHostLink(n: NicRecord, s: SubnetRecord, ctx: L2Context): 
 export function vlanSubnetProblems(s: SubnetRecord, links: Map<string, Link>, vpcSubnets: SubnetRecord[], ctx: L2Context): string[] {
   const conflict = vlanConflict(s, vpcSubnets);
   const { bridge, vxlan, svi } = vlanSubnetLinks(s, ctx);
-  return [
-    ...(conflict ? [conflict] : []),
-    ...[bridge, svi].flatMap((l) => linkProblems(l, links.get(l.name))),
-    ...vtepProblems(vxlan, links.get(vxlan.name), ctx),
-  ];
+  return [...(conflict ? [conflict] : []), ...[bridge, svi].flatMap((l) => linkProblems(l, links.get(l.name))), ...vtepProblems(vxlan, links, s, ctx)];
 }
 
 export async function convergeVlanSubnet(h: NetHandle, links: Map<string, Link>, s: SubnetRecord, vpcSubnets: SubnetRecord[], ctx: L2Context): Promise<void> {

@@ -10,7 +10,9 @@ import {
   NLM_F_APPEND,
   NLM_F_CREATE,
   NLM_F_REPLACE,
+  NTF_MASTER,
   NTF_SELF,
+  NUD_NOARP,
   NUD_PERMANENT,
   RTM_DELNEIGH,
   RTM_GETNEIGH,
@@ -162,4 +164,40 @@ export async function deleteNeighbors(rtnl: Rtnl, dev: string, entries: Neighbor
   if (index === undefined) return;
   const msgs = entries.map((e) => ({ type: RTM_DELNEIGH, flags: 0, payload: neighPayload(index, e) }));
   await runBulk(rtnl, { operation, dev, msgs, describe: (i) => neighName(entries[i]), ignore: ['ENOENT'] });
+}
+
+/**
+ * Static (NUD_NOARP) MACs in the bridge's FDB on port `dev`: how a MAC behind a port the bridge
+ * does not learn from is declared — zebra advertises such entries as local (sticky) MACs.
+ */
+function staticMacPayload(index: number, mac: string): Buffer {
+  return Buffer.concat([ndmsg({ family: AF_BRIDGE, index, state: NUD_NOARP, flags: NTF_MASTER }), attr(NDA_LLADDR, parseMac(mac))]);
+}
+
+export async function listStaticMacs(rtnl: Rtnl, dev: string): Promise<string[]> {
+  const index = await linkIndex(rtnl, dev, 'list static macs');
+  const msgs = await rtnl.dump(RTM_GETNEIGH, ifinfomsg({ family: AF_BRIDGE, index }), 'list static macs', dev);
+  const out: string[] = [];
+  for (const msg of msgs) {
+    const hdr = parseNdmsg(msg.data);
+    if (hdr.family !== AF_BRIDGE || hdr.index !== index || hdr.flags & NTF_SELF || !(hdr.state & NUD_NOARP)) continue;
+    const mac = parseAttrs(msg.data.subarray(NDMSG_LEN)).get(NDA_LLADDR);
+    if (mac?.length === 6) out.push(formatMac(mac));
+  }
+  return out;
+}
+
+export async function replaceStaticMacs(rtnl: Rtnl, dev: string, macs: string[]): Promise<void> {
+  const operation = 'replace static mac';
+  const index = (await devIndex(rtnl, dev, operation, false))!;
+  const msgs = macs.map((m) => ({ type: RTM_NEWNEIGH, flags: NLM_F_CREATE | NLM_F_REPLACE, payload: staticMacPayload(index, m) }));
+  await runBulk(rtnl, { operation, dev, msgs, describe: (i) => macs[i] ?? '?', ignore: [] });
+}
+
+export async function deleteStaticMacs(rtnl: Rtnl, dev: string, macs: string[]): Promise<void> {
+  const operation = 'delete static mac';
+  const index = await devIndex(rtnl, dev, operation, true);
+  if (index === undefined) return;
+  const msgs = macs.map((m) => ({ type: RTM_DELNEIGH, flags: 0, payload: staticMacPayload(index, m) }));
+  await runBulk(rtnl, { operation, dev, msgs, describe: (i) => macs[i] ?? '?', ignore: ['ENOENT'] });
 }

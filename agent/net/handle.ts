@@ -108,6 +108,15 @@ export class RtnlHandle implements NetHandle {
   deleteFdb(dev: string, entries: FdbEntry[]): Promise<void> {
     return fdb.deleteFdb(this.rtnl, dev, entries);
   }
+  staticMacs(dev: string): Promise<string[]> {
+    return fdb.listStaticMacs(this.rtnl, dev);
+  }
+  replaceStaticMacs(dev: string, macs: string[]): Promise<void> {
+    return fdb.replaceStaticMacs(this.rtnl, dev, macs);
+  }
+  deleteStaticMacs(dev: string, macs: string[]): Promise<void> {
+    return fdb.deleteStaticMacs(this.rtnl, dev, macs);
+  }
   neighbors(dev: string): Promise<NeighborEntry[]> {
     return fdb.listNeighbors(this.rtnl, dev);
   }

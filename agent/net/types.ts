@@ -120,6 +120,10 @@ export interface NetHandle {
   /** Bulk replace; must stay close to `bridge -batch` for 10,000 entries. */
   replaceFdb(dev: string, entries: FdbEntry[]): Promise<void>;
   deleteFdb(dev: string, entries: FdbEntry[]): Promise<void>;
+  /** Static MACs in the bridge's FDB on port `dev` (NUD_NOARP, master). */
+  staticMacs(dev: string): Promise<string[]>;
+  replaceStaticMacs(dev: string, macs: string[]): Promise<void>;
+  deleteStaticMacs(dev: string, macs: string[]): Promise<void>;
   /** Permanent IPv4 neighbour entries of a link. */
   neighbors(dev: string): Promise<NeighborEntry[]>;
   replaceNeighbors(dev: string, entries: NeighborEntry[]): Promise<void>;

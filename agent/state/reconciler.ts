@@ -12,7 +12,7 @@ import type { L2Context } from '../l2/context.js';
 import { l2Layout, type DataplaneLayout, type L2Layout } from '../l2/layout.js';
 import { isVxcloudLink, nicDevice, PREFIX } from '../l2/names.js';
 import { convergeNic, MissingNamespaceError, nicProblems, removeNic, takenInterface } from '../l2/nic.js';
-import { convergeTable, observeTable, type TableObservation, type VtepTableStore } from '../l2/subnet.js';
+import { convergeTable, observeTable, type TableDevices, type TableObservation, type VtepTableStore } from '../l2/subnet.js';
 import type { LinkSpec } from '../l2/links.js';
 import { leasedAddress } from '../l3/dhcp-client.js';
 import type { Link, Net } from '../net/types.js';
@@ -91,6 +91,11 @@ export class Reconciler {
   /** Where VTEP tables go: the kernel's FDB and neighbours, or the userspace VTEP's under the tap transport. */
   private get tableStore(): VtepTableStore {
     return this.ctx.tap ?? this.net.host;
+  }
+
+  /** Where a subnet's VTEP tables live, in this host's layout and transport. */
+  tableDevices(s: SubnetRecord): TableDevices {
+    return this.l2.tableDevices(s);
   }
 
   /** The bridge a subnet's ports are on, in this host's layout. */
@@ -408,7 +413,7 @@ export class Reconciler {
     const s = this.state.subnets[n.subnet_id]!;
     const devices = [nicDevice(n.kind, n.id), ...(n.kind === 'veth' ? [`${n.namespace}/${n.ifname}`] : [])];
     const problems = await nicProblems(this.net, links ?? (await this.links()), n, s, this.ctx, this.l2.nicHostLink(n, s));
-    problems.push(...(await this.tables.nicProblems(this.tableStore, this.l2.tableDevices(s), n)));
+    problems.push(...(await this.tables.nicProblems(this.tableStore, this.l2.tableDevices(s), n, s)));
     return status(devices, problems);
   }
 

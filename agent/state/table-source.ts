@@ -16,8 +16,8 @@ export interface VtepTableSource {
   converge(h: VtepTableStore, dev: TableDevices, s: SubnetRecord, state: Readonly<DesiredState>): Promise<void>;
   /** A local NIC of `s` came, changed or went. */
   nicsChanged(h: VtepTableStore, dev: TableDevices, s: SubnetRecord, state: Readonly<DesiredState>): Promise<void>;
-  /** What the tables lack for a local NIC. */
-  nicProblems(h: VtepTableStore, dev: TableDevices, n: NicRecord): Promise<string[]>;
+  /** What the tables lack for a local NIC of `s`. */
+  nicProblems(h: VtepTableStore, dev: TableDevices, n: NicRecord, s: SubnetRecord): Promise<string[]>;
 }
 
 const nicsOf = (state: Readonly<DesiredState>, subnetId: string): NicRecord[] => Object.values(state.nics).filter((n) => n.subnet_id === subnetId);

@@ -11,6 +11,8 @@ export interface EvpnLabOptions {
   vteps: number;
   reflectors: number;
   reconcileIntervalSeconds?: number;
+  /** VTEP hosts with the tap transport. */
+  tapHosts?: string[];
 }
 
 export async function startEvpnLab(o: EvpnLabOptions): Promise<TestLab> {
@@ -19,6 +21,7 @@ export async function startEvpnLab(o: EvpnLabOptions): Promise<TestLab> {
     controlPlane: 'evpn',
     roles: (i) => (i > o.vteps ? ['management'] : ['compute']),
     reconcileIntervalSeconds: o.reconcileIntervalSeconds ?? 10,
+    ...(o.tapHosts ? { tapHosts: o.tapHosts } : {}),
   });
   try {
     await waitSessions(

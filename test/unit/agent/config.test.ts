@@ -35,8 +35,6 @@ describe('agent config', () => {
       [good + 'metrics: { listen: ["9464"] }\n', 'metrics.listen'],
       [good + 'metrics: { listen: [] }\n', 'metrics.listen'],
       [good + 'transport: udp\n', 'transport'],
-      // zebra learns VNIs and MACs only from kernel vxlan devices.
-      [good + 'transport: tap\ncontrolPlane: { kind: evpn, reflectors: [192.0.2.14] }\n', 'transport'],
     ];
     for (const [text, field] of cases) {
       expect(() => parseConfig(text, '/'), field).toThrow(ConfigError);

@@ -9,6 +9,7 @@ export class FakeHandle implements NetHandle {
   addrs = new Map<string, string[]>();
   gateway: string | undefined;
   fdbs = new Map<string, FdbEntry[]>();
+  macs = new Map<string, string[]>();
   neighs = new Map<string, NeighborEntry[]>();
   private next = 1;
 
@@ -128,6 +129,18 @@ export class FakeHandle implements NetHandle {
     this.fdbs.set(
       dev,
       (this.fdbs.get(dev) ?? []).filter((e) => !gone.has(`${e.mac}>${e.dst}`)),
+    );
+  }
+  async staticMacs(dev: string): Promise<string[]> {
+    return [...(this.macs.get(dev) ?? [])];
+  }
+  async replaceStaticMacs(dev: string, macs: string[]): Promise<void> {
+    this.macs.set(dev, [...new Set([...(this.macs.get(dev) ?? []), ...macs])]);
+  }
+  async deleteStaticMacs(dev: string, macs: string[]): Promise<void> {
+    this.macs.set(
+      dev,
+      (this.macs.get(dev) ?? []).filter((m) => !macs.includes(m)),
     );
   }
   async neighbors(dev: string): Promise<NeighborEntry[]> {
