@@ -92,6 +92,7 @@ export const NDA_LLADDR = 2;
 export const NUD_PERMANENT = 0x80;
 export const NTF_SELF = 0x02;
 export const NTF_MASTER = 0x04;
+export const NTF_EXT_LEARNED = 0x10;
 export const NUD_NOARP = 0x40;
 
 export const CLONE_NEWNET = 0x40000000;

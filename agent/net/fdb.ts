@@ -10,6 +10,7 @@ import {
   NLM_F_APPEND,
   NLM_F_CREATE,
   NLM_F_REPLACE,
+  NTF_EXT_LEARNED,
   NTF_MASTER,
   NTF_SELF,
   NUD_NOARP,
@@ -136,13 +137,15 @@ function neighPayload(index: number, e: NeighborEntry): Buffer {
   return Buffer.concat([ndmsg({ family: AF_INET, index, state: NUD_PERMANENT }), attr(NDA_DST, parseIPv4(e.ip)), attr(NDA_LLADDR, parseMac(e.mac))]);
 }
 
-export async function listNeighbors(rtnl: Rtnl, dev: string): Promise<NeighborEntry[]> {
+/** `learned`: the entries a control plane installed (extern_learn: zebra's), instead of the permanent ones. */
+export async function listNeighbors(rtnl: Rtnl, dev: string, learned = false): Promise<NeighborEntry[]> {
   const index = await linkIndex(rtnl, dev, 'list neighbors');
   const msgs = await rtnl.dump(RTM_GETNEIGH, ndmsg({ family: AF_INET, index }), 'list neighbors', dev);
   const out: NeighborEntry[] = [];
   for (const msg of msgs) {
     const hdr = parseNdmsg(msg.data);
-    if (hdr.family !== AF_INET || hdr.index !== index || !(hdr.state & NUD_PERMANENT)) continue;
+    if (hdr.family !== AF_INET || hdr.index !== index) continue;
+    if (learned ? !(hdr.flags & NTF_EXT_LEARNED) : !(hdr.state & NUD_PERMANENT)) continue;
     const a = parseAttrs(msg.data.subarray(NDMSG_LEN));
     const ip = a.get(NDA_DST);
     const mac = a.get(NDA_LLADDR);

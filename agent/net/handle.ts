@@ -120,6 +120,10 @@ export class RtnlHandle implements NetHandle {
   neighbors(dev: string): Promise<NeighborEntry[]> {
     return fdb.listNeighbors(this.rtnl, dev);
   }
+  learnedNeighbors(dev: string): Promise<NeighborEntry[]> {
+    return fdb.listNeighbors(this.rtnl, dev, true);
+  }
+
   replaceNeighbors(dev: string, entries: NeighborEntry[]): Promise<void> {
     return fdb.replaceNeighbors(this.rtnl, dev, entries);
   }

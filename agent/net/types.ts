@@ -126,6 +126,8 @@ export interface NetHandle {
   deleteStaticMacs(dev: string, macs: string[]): Promise<void>;
   /** Permanent IPv4 neighbour entries of a link. */
   neighbors(dev: string): Promise<NeighborEntry[]>;
+  /** IPv4 neighbour entries a control plane installed on a link (extern_learn: zebra's remote MAC+IP). */
+  learnedNeighbors(dev: string): Promise<NeighborEntry[]>;
   replaceNeighbors(dev: string, entries: NeighborEntry[]): Promise<void>;
   deleteNeighbors(dev: string, entries: NeighborEntry[]): Promise<void>;
 

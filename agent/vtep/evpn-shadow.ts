@@ -48,14 +48,15 @@ export class EvpnShadowTables implements VtepTableSource {
     return problems;
   }
 
-  /** zebra's flood list and remote MACs of the VNI → the TAP's table (neighbours: none; ARP floods). */
+  /** zebra's flood list, remote MACs and remote MAC+IP of the VNI → the TAP's table. */
   private async copy(dev: TableDevices, s: SubnetRecord): Promise<void> {
     const entries = await this.host.fdb(vxlanDevice(s.vni));
+    const neighbors = await this.host.learnedNeighbors(shadowBridge(s.vni));
     await convergeTable(this.tap, dev, {
       subnet_id: s.id,
       flood_vteps: entries.filter((e) => e.mac === FLOOD_MAC).map((e) => e.dst),
       fdb: entries.filter((e) => e.mac !== FLOOD_MAC).map((e) => ({ mac: e.mac, vtep: e.dst })),
-      neighbors: [],
+      neighbors,
     });
   }
 

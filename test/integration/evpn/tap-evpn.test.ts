@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NicKind, NicSpec } from '../../../gen/vxcloud/agent/v1/network.js';
 import { frrRunDir, waitFor } from '../../../lab/lab.js';
 import { addr, fdb, host, nicNamespace, pingUntil, putSubnet, startEvpnLab, type NicPlace } from '../../harness/evpn.js';
+import { capture } from '../../harness/capture.js';
 import { run, type TestLab } from '../../harness/lab.js';
 
 let t: TestLab;
@@ -152,6 +153,20 @@ describe('tap transport under EVPN', () => {
     expect(h1.transport).toBe('tap');
     expect(h1.transportCounters!.encapsulated).toBeGreaterThan(0);
     expect(h1.transportCounters!.decapsulated).toBeGreaterThan(0);
+  });
+
+  it("answers ARP for remote NICs from zebra's MAC+IP routes: no ARP crosses h1's underlay", async () => {
+    const [e1, e2, e3] = nics as [NicPlace, NicPlace, NicPlace];
+    const before = (await t.client('h1').host.getHost({}, 5000)).transportCounters!;
+    await t.exec(ns(e1), ['ip', 'neigh', 'flush', 'dev', 'eth0']);
+    const lines = await capture(host(t, 'h1').namespace, 'eth0', ['-e'], ['udp', 'port', '4789'], async () => {
+      await pingUntil(t, ns(e1), addr(e2.ip), 5000);
+      await pingUntil(t, ns(e1), addr(e3.ip), 5000);
+    });
+    expect(lines.some((l) => /ICMP echo request/.test(l))).toBe(true);
+    expect(lines.filter((l) => /ARP/.test(l))).toEqual([]);
+    const after = (await t.client('h1').host.getHost({}, 5000)).transportCounters!;
+    expect(after.arpAnswered - before.arpAnswered).toBeGreaterThanOrEqual(2);
   });
 
   it('a TAP VTEP and a plain FRR VTEP with no vxcloud agent reach each other both ways', async () => {

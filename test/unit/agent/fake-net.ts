@@ -131,6 +131,9 @@ export class FakeHandle implements NetHandle {
       (this.fdbs.get(dev) ?? []).filter((e) => !gone.has(`${e.mac}>${e.dst}`)),
     );
   }
+  async learnedNeighbors(): Promise<NeighborEntry[]> {
+    return [];
+  }
   async staticMacs(dev: string): Promise<string[]> {
     return [...(this.macs.get(dev) ?? [])];
   }
