@@ -53,6 +53,11 @@ function check(ret: number, operation: string, object: string): number {
 
 export const closeFd = (fd: number): void => void closeFn(fd);
 
+const fcntl = fn<(fd: number, cmd: number, ...args: unknown[]) => number>('int fcntl(int fd, int cmd, ...)');
+const F_DUPFD_CLOEXEC = 1030;
+/** A second fd on the same open file, close-on-exec like the first (each VTEP thread owns one per TAP). */
+export const dupFd = (fd: number, object: string): number => check(fcntl(fd, F_DUPFD_CLOEXEC, 'int', 0), 'dup', object);
+
 /** struct sockaddr_in for an IPv4 address held as a number. */
 export function sockaddrIn(address: number, port: number): Buffer {
   const b = Buffer.alloc(16);

@@ -5,7 +5,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { FdbEntry, NeighborEntry } from '../net/types.js';
 import { attachTapDevice } from '../net/tap.js';
-import { closeFd, eventFd, signalEventFd } from '../net/packet-io.js';
+import { closeFd, dupFd, eventFd, signalEventFd } from '../net/packet-io.js';
 import { COUNTERS, type CounterName } from './forwarder.js';
 import type { Control, WorkerData } from './worker.js';
 
@@ -31,45 +31,58 @@ export interface VtepTableStore {
 
 const fdbKey = (e: FdbEntry): string => (e.mac === FLOOD_MAC ? `${e.mac}>${e.dst}` : e.mac);
 
+/** One data-path thread (worker.ts): how to reach it, and its counters. */
+interface Thread {
+  worker: Worker;
+  control: MessagePort;
+  wake: number;
+  counters: Float64Array;
+}
+
+async function startThread(direction: WorkerData['direction'], address: string, port: number): Promise<Thread> {
+  const counters = new SharedArrayBuffer(8 * COUNTERS.length);
+  const control = new MessageChannel();
+  const status = new MessageChannel();
+  const wake = eventFd();
+  const data: WorkerData = { direction, address, port, counters, control: control.port2, wake, status: status.port2 };
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, transferList: [control.port2, status.port2] });
+  const first = await new Promise<{ ready?: true; error?: string }>((resolve, reject) => {
+    status.port1.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the userspace VTEP worker exited with ${code}`)));
+  });
+  status.port1.close();
+  if (first.error !== undefined) {
+    closeFd(wake);
+    throw new Error(`transport tap: ${first.error}`);
+  }
+  // The data path runs for the agent's life; it must not keep a stopping process alive.
+  worker.unref();
+  return { worker, control: control.port1, wake, counters: new Float64Array(counters) };
+}
+
 export class UserspaceVtep implements VtepTableStore {
   private readonly devices = new Map<string, Device>();
-  private readonly counterArray: Float64Array;
 
-  private constructor(
-    private readonly worker: Worker,
-    private readonly control: MessagePort,
-    private readonly wake: number,
-    counters: SharedArrayBuffer,
-  ) {
-    this.counterArray = new Float64Array(counters);
-  }
+  private constructor(private readonly threads: Thread[]) {}
 
-  /** Starts the worker on `address:port` of this host's namespace; fails if it cannot bind there. */
+  /** Starts the data path on `address:port` of this host's namespace; fails if it cannot bind there. */
   static async start(address: string, port: number): Promise<UserspaceVtep> {
-    const counters = new SharedArrayBuffer(8 * COUNTERS.length);
-    const control = new MessageChannel();
-    const status = new MessageChannel();
-    const wake = eventFd();
-    const data: WorkerData = { address, port, counters, control: control.port2, wake, status: status.port2 };
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, transferList: [control.port2, status.port2] });
-    const first = await new Promise<{ ready?: true; error?: string }>((resolve, reject) => {
-      status.port1.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`the userspace VTEP worker exited with ${code}`)));
-    });
-    status.port1.close();
-    if (first.error !== undefined) {
-      closeFd(wake);
-      throw new Error(`transport tap: ${first.error}`);
+    const inbound = await startThread('in', address, port);
+    try {
+      return new UserspaceVtep([await startThread('out', address, port), inbound]);
+    } catch (e) {
+      await stopThread(inbound);
+      throw e;
     }
-    // The data path runs for the agent's life; it must not keep a stopping process alive.
-    worker.unref();
-    return new UserspaceVtep(worker, control.port1, wake, counters);
   }
 
-  private post(c: Control): void {
-    this.control.postMessage(c);
-    signalEventFd(this.wake);
+  /** To both threads; `fds` gives each its own fd of a TAP. */
+  private post(c: Control, fds?: number[]): void {
+    this.threads.forEach((t, i) => {
+      t.control.postMessage(c.op === 'attach' ? { ...c, fd: fds![i]! } : c);
+      signalEventFd(t.wake);
+    });
   }
 
   /** Makes `dev` (ifindex `ifindex`) the TAP of `vni`, opening it again if it is a new device. */
@@ -77,9 +90,10 @@ export class UserspaceVtep implements VtepTableStore {
     const d = this.devices.get(dev);
     if (d && d.vni === vni && d.ifindex === ifindex) return;
     const fd = attachTapDevice(dev);
+    const fds = [fd, dupFd(fd, dev)];
     const next: Device = d && d.vni === vni ? { ...d, ifindex } : { vni, ifindex, fdb: new Map(), neighbors: new Map() };
     this.devices.set(dev, next);
-    this.post({ op: 'attach', vni, fd });
+    this.post({ op: 'attach', vni, fd }, fds);
     this.push(dev);
   }
 
@@ -146,16 +160,18 @@ export class UserspaceVtep implements VtepTableStore {
     this.push(dev);
   }
 
+  /** Both threads' counters, summed (each counts only what it does). */
   counters(): Record<CounterName, number> {
-    return Object.fromEntries(COUNTERS.map((c, i) => [c, this.counterArray[i]!])) as Record<CounterName, number>;
+    return Object.fromEntries(COUNTERS.map((c, i) => [c, this.threads.reduce((sum, t) => sum + t.counters[i]!, 0)])) as Record<CounterName, number>;
   }
+}
 
-  async stop(): Promise<void> {
-    this.post({ op: 'stop' });
-    await new Promise<void>((resolve) => {
-      this.worker.once('exit', () => resolve());
-      setTimeout(resolve, 2000).unref();
-    });
-    closeFd(this.wake);
-  }
+async function stopThread(t: Thread): Promise<void> {
+  t.control.postMessage({ op: 'stop' } satisfies Control);
+  signalEventFd(t.wake);
+  await new Promise<void>((resolve) => {
+    t.worker.once('exit', () => resolve());
+    setTimeout(resolve, 2000).unref();
+  });
+  closeFd(t.wake);
 }
