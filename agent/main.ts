@@ -128,9 +128,11 @@ async function main(): Promise<void> {
     // dnsmasq and DHCP clients are the agent's children: they go with it (kernel state and leases stay).
     const daemonsStopped = routers.stop().catch((e: unknown) => log.error({ err: e }, 'stopping DHCP daemons failed'));
     const storageStopped = storage?.stop().catch((e: unknown) => log.error({ err: e }, 'stopping volumes failed'));
+    shadow?.stop();
+    const tapStopped = tap?.stop();
     for (const m of metricsServers) m.close();
     server.tryShutdown(() => {
-      void Promise.all([planeStopped, daemonsStopped, storageStopped]).finally(() => {
+      void Promise.all([planeStopped, daemonsStopped, storageStopped, tapStopped]).finally(() => {
         net.close();
         process.exit(0);
       });

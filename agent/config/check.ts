@@ -40,5 +40,5 @@ export async function checkConfig(path: string): Promise<string> {
     );
   }
   const plane = cfg.controlPlane.kind;
-  return `${path}: good — host ${cfg.host.name} (${cfg.host.roles.join(', ')}), underlay ${cfg.underlay.interface} ${cfg.underlay.address}, control plane ${plane}, ${cfg.registry ? `registry ${cfg.registry.managed ? 'managed here' : 'at'} ${cfg.registry.endpoints.join(', ')}` : 'no registry'}`;
+  return `${path}: good — host ${cfg.host.name} (${cfg.host.roles.join(', ')}), underlay ${cfg.underlay.interface} ${cfg.underlay.address}, transport ${cfg.transport}, control plane ${plane}, ${cfg.registry ? `registry ${cfg.registry.managed ? 'managed here' : 'at'} ${cfg.registry.endpoints.join(', ')}` : 'no registry'}`;
 }

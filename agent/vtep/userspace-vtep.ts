@@ -160,6 +160,11 @@ export class UserspaceVtep implements VtepTableStore {
     this.push(dev);
   }
 
+  /** Stops the threads: a thread blocked in epoll_wait would otherwise hold up the process's exit. */
+  async stop(): Promise<void> {
+    await Promise.all(this.threads.map(stopThread));
+  }
+
   /** Both threads' counters, summed (each counts only what it does). */
   counters(): Record<CounterName, number> {
     return Object.fromEntries(COUNTERS.map((c, i) => [c, this.threads.reduce((sum, t) => sum + t.counters[i]!, 0)])) as Record<CounterName, number>;

@@ -40,7 +40,7 @@ afterAll(async () => {
 describe('vxcloud-agent --check-config', () => {
   it('says what it found in a good config', async () => {
     const path = await write('good.yaml', config('h1.pem'));
-    expect(await checkConfig(path)).toBe(`${path}: good — host h1 (compute), underlay eth0 192.0.2.11, control plane static, no registry`);
+    expect(await checkConfig(path)).toBe(`${path}: good — host h1 (compute), underlay eth0 192.0.2.11, transport vxlan, control plane static, no registry`);
   });
 
   it("names the field of a file that cannot be read, of another host's certificate, and of a bad value", async () => {
