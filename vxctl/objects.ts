@@ -75,12 +75,12 @@ export function registerObjectCommands(program: Command): void {
         .join(', ') || '0';
     console.log(
       table(
-        ['HOST', 'TRANSPORT', 'TAP IN', 'TAP OUT', 'ENCAPSULATED', 'DECAPSULATED', 'ARP ANSWERED', 'ND ANSWERED', 'DROPPED'],
+        ['HOST', 'TRANSPORT', 'TAP IN', 'TAP OUT', 'ENCAPSULATED', 'DECAPSULATED', 'COALESCED', 'ARP ANSWERED', 'ND ANSWERED', 'DROPPED'],
         rows.map(([, h]) => {
           const c = h.transportCounters;
           return c
-            ? [h.name, h.transport, c.tapFramesIn, c.tapFramesOut, c.encapsulated, c.decapsulated, c.arpAnswered, c.ndAnswered, drops(c)]
-            : [h.name, h.transport, '-', '-', '-', '-', '-', '-', '-'];
+            ? [h.name, h.transport, c.tapFramesIn, c.tapFramesOut, c.encapsulated, c.decapsulated, c.coalesced, c.arpAnswered, c.ndAnswered, drops(c)]
+            : [h.name, h.transport, '-', '-', '-', '-', '-', '-', '-', '-'];
         }),
       ),
     );

@@ -101,5 +101,6 @@ export const TUNSETIFF = 0x400454ca;
 export const TUNSETPERSIST = 0x400454cb;
 export const IFF_TAP = 0x0002;
 export const IFF_NO_PI = 0x1000;
+export const IFF_VNET_HDR = 0x4000;
 
 export const IFNAMSIZ = 16;

@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import koffi from 'koffi';
-import { IFF_NO_PI, IFF_TAP, TUNSETIFF, TUNSETPERSIST } from './constants.js';
+import { IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, TUNSETIFF, TUNSETPERSIST } from './constants.js';
 import { errnoName, toNetError } from './errors.js';
 import { inNetns } from './netns.js';
 import { NetError } from './types.js';
@@ -15,7 +15,7 @@ const ioctl = libc.func('int ioctl(int fd, unsigned long request, ...)') as (...
 const IFREQ_LEN = 40;
 
 /** TUNSETIFF on a fresh /dev/net/tun fd in `netns` (null: our own): creates `name`, or attaches to it. Returns the fd. */
-function tunSetIff(netns: string | null, name: string, operation: string, nonBlocking = false): number {
+function tunSetIff(netns: string | null, name: string, operation: string, nonBlocking = false, vnetHdr = false): number {
   return inNetns(netns, operation, () => {
     let fd: number;
     try {
@@ -25,7 +25,7 @@ function tunSetIff(netns: string | null, name: string, operation: string, nonBlo
     }
     const ifr = Buffer.alloc(IFREQ_LEN);
     ifr.write(name, 0, 'utf8');
-    ifr.writeUInt16LE(IFF_TAP | IFF_NO_PI, 16);
+    ifr.writeUInt16LE(IFF_TAP | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0), 16);
     if (ioctl(fd, TUNSETIFF, 'void *', ifr) !== 0) {
       const errno = koffi.errno();
       fs.closeSync(fd);
@@ -56,8 +56,9 @@ export function openTapDevice(netns: string, name: string): number {
 
 /**
  * A non-blocking fd on the persistent TAP `name` in our own namespace, for the userspace VTEP's
- * epoll loop. EBUSY while another process holds it (a TAP without multi-queue takes one reader).
+ * epoll loop, with a virtio-net header before every frame read or written (so that a write can
+ * carry a GSO frame). EBUSY while another process holds it (a TAP without multi-queue takes one reader).
  */
 export function attachTapDevice(name: string): number {
-  return tunSetIff(null, name, 'attach tap', true);
+  return tunSetIff(null, name, 'attach tap', true, true);
 }

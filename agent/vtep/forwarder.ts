@@ -11,6 +11,7 @@ export const COUNTERS = [
   'tap_frames_out',
   'encapsulated',
   'decapsulated',
+  'coalesced',
   'arp_answered',
   'nd_answered',
   'drop_short',

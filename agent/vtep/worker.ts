@@ -10,6 +10,7 @@ import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_
 import { parseIp } from '../../lib/ipv4.js';
 import { closeFd, Epoll, rawIpSocket, readFd, recvFrom, sendTo, sockaddrIn, udpSocket, writeFd } from '../net/packet-io.js';
 import { Forwarder, type VniTable } from './forwarder.js';
+import { Run, tcpChecksumOk, tcpPayload, VNET_HDR } from './coalesce.js';
 import { flowPort, OUTER, setOuterDestination, VXLAN_HEADER, writeOuter } from './wire.js';
 
 export interface WorkerData {
@@ -35,6 +36,8 @@ const TAP_TAG = 2;
 /** Frames taken from one fd before looking at the others. */
 const BUDGET = 64;
 const MAX_FRAME = 65536;
+/** The virtio-net header of a frame that is neither GSO nor checksum-partial. */
+const NO_VNET = Buffer.alloc(VNET_HDR);
 /** Empty polls (about a microsecond each) before blocking again. */
 const SPIN = 50;
 
@@ -56,8 +59,13 @@ function run(d: WorkerData): void {
 
   const fwd = new Forwarder(new Float64Array(d.counters));
   const pkt = Buffer.alloc(OUTER + MAX_FRAME);
-  const frame = pkt.subarray(OUTER);
-  const rx = Buffer.alloc(MAX_FRAME);
+  // Reads land with the TAP's virtio-net header just before the frame, where the outer headers go.
+  const frame = pkt.subarray(OUTER - VNET_HDR);
+  // in: a burst of datagrams, each after room for a virtio-net header in front of its frame.
+  const slots = out ? [] : Array.from({ length: BUDGET }, () => Buffer.alloc(VNET_HDR - VXLAN_HEADER + MAX_FRAME));
+  const merged = Buffer.alloc(out ? 0 : VNET_HDR + MAX_FRAME);
+  const run = new Run();
+  let runFd = -1;
   const from = Buffer.alloc(16);
   const fromLen = Buffer.alloc(4);
   const wakeBuf = Buffer.alloc(8);
@@ -98,11 +106,13 @@ function run(d: WorkerData): void {
     const fd = fwd.taps.get(vni);
     if (fd === undefined) return;
     for (let i = 0; i < BUDGET; i++) {
-      const n = readFd(fd, frame, MAX_FRAME);
-      if (n <= 0) return; // EAGAIN, or the TAP went away (its detach follows)
+      const read = readFd(fd, frame, MAX_FRAME);
+      if (read <= VNET_HDR) return; // EAGAIN, or the TAP went away (its detach follows)
+      const n = read - VNET_HDR;
       const r = fwd.fromTap(vni, pkt, OUTER, n);
       if ('answer' in r) {
-        if (writeFd(fd, r.answer, r.answer.length) < 0) fwd.count('drop_tap_error');
+        const answer = Buffer.concat([NO_VNET, r.answer]);
+        if (writeFd(fd, answer, answer.length) < 0) fwd.count('drop_tap_error');
         else fwd.count('tap_frames_out');
         continue;
       }
@@ -116,16 +126,44 @@ function run(d: WorkerData): void {
     }
   };
 
+  const write = (fd: number, b: Buffer, len: number): void => {
+    if (writeFd(fd, b, len) < 0) fwd.count('drop_tap_error');
+    else fwd.count('tap_frames_out');
+  };
+  /** Writes the run collected so far: one frame as it came, several as one GSO frame. */
+  const flush = (): void => {
+    if (run.size === 1) {
+      const s = run.frames[0]!;
+      s.b.fill(0, 0, VNET_HDR);
+      write(runFd, s.b, VNET_HDR + s.len);
+    } else if (run.size > 1) {
+      fwd.count('coalesced', run.size - 1);
+      write(runFd, merged, run.merge(merged));
+    }
+    run.frames.length = 0;
+  };
+
   const fromUnderlay = (): void => {
     for (let i = 0; i < BUDGET; i++) {
+      const slot = slots[i]!;
       fromLen.writeUInt32LE(16);
-      const n = recvFrom(sock, rx, MAX_FRAME, 0, from, fromLen);
-      if (n < 0) return; // EAGAIN: drained
-      const fd = fwd.fromUnderlay(from.readUInt32BE(4), rx, n);
+      const n = recvFrom(sock, slot.subarray(VNET_HDR - VXLAN_HEADER), MAX_FRAME, 0, from, fromLen);
+      if (n < 0) break; // EAGAIN: drained
+      const fd = fwd.fromUnderlay(from.readUInt32BE(4), slot.subarray(VNET_HDR - VXLAN_HEADER), n);
       if (fd < 0) continue;
-      if (writeFd(fd, rx.subarray(VXLAN_HEADER), n - VXLAN_HEADER) < 0) fwd.count('drop_tap_error');
-      else fwd.count('tap_frames_out');
+      const len = n - VXLAN_HEADER;
+      const payload = tcpPayload(slot, VNET_HDR, len);
+      const whole = payload > 0 && tcpChecksumOk(slot, VNET_HDR, len);
+      if (whole && run.size > 0 && fd === runFd && run.add(slot, VNET_HDR, len, payload)) continue;
+      flush();
+      runFd = fd;
+      if (whole) run.start(slot, VNET_HDR, len, payload);
+      else {
+        slot.fill(0, 0, VNET_HDR);
+        write(fd, slot, VNET_HDR + len);
+      }
     }
+    flush();
   };
 
   // After traffic, poll a little before sleeping: a thread that blocks and is woken per burst

@@ -15,6 +15,8 @@
                               COUNT malformed VXLAN datagrams to DST_IP:4789: random lengths and
                               bytes, the I flag unset, unknown VNIs, VNI's header over a cut frame
   vxlan-arp DST_IP VNI        one well-formed VXLAN datagram carrying a broadcast ARP request
+  blob-serve PORT             take one TCP connection, print the SHA-256 of all it sent, exit
+  blob-send IP PORT BYTES     send BYTES pseudo-random bytes over TCP, print their SHA-256
 """
 
 import socket
@@ -129,6 +131,40 @@ def vxlan_arp(dst: str, vni: int) -> None:
     socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(bytes([8, 0, 0, 0]) + vni.to_bytes(3, "big") + b"\0" + frame, (dst, 4789))
 
 
+def blob_serve(port: int) -> None:
+    import hashlib
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(1)
+    print("listening", flush=True)
+    c, _ = s.accept()
+    h = hashlib.sha256()
+    while True:
+        b = c.recv(1 << 16)
+        if not b:
+            break
+        h.update(b)
+    print(h.hexdigest(), flush=True)
+
+
+def blob_send(ip: str, port: int, size: int) -> None:
+    import hashlib
+    import random
+
+    rnd = random.Random(size)
+    h = hashlib.sha256()
+    with socket.create_connection((ip, port), timeout=10) as c:
+        left = size
+        while left > 0:
+            b = rnd.randbytes(min(left, 1 << 16))
+            h.update(b)
+            c.sendall(b)
+            left -= len(b)
+    print(h.hexdigest())
+
+
 def main() -> int:
     cmd = sys.argv[1]
     if cmd == "serve":
@@ -143,6 +179,10 @@ def main() -> int:
         tap_send(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     elif cmd == "vxlan-fuzz":
         vxlan_fuzz(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    elif cmd == "blob-serve":
+        blob_serve(int(sys.argv[2]))
+    elif cmd == "blob-send":
+        blob_send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "vxlan-arp":
         vxlan_arp(sys.argv[2], int(sys.argv[3]))
     else:

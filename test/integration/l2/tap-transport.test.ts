@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransportCounters } from '../../../gen/vxcloud/agent/v1/host.js';
-import { restartAgent } from '../../../lab/lab.js';
+import { restartAgent, waitFor } from '../../../lab/lab.js';
 import { labFilePath } from '../../../lab/labfile.js';
 import { capture } from '../../harness/capture.js';
 import { addr, host, nicNamespace, pingUntil, putNic, putSubnet, type NicPlace } from '../../harness/evpn.js';
@@ -82,6 +82,21 @@ describe('tap transport', () => {
     }
   });
 
+  it('carries bulk TCP intact into a TAP host, its segments coalesced into GSO frames', async () => {
+    for (const from of [a3, a2]) {
+      const before = await counters('h1');
+      const server = spawn('ip', ['netns', 'exec', ns(a1), 'python3', PROBE, 'blob-serve', '7001'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      server.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const done = new Promise((resolve) => server.once('exit', resolve));
+      await waitFor('the blob server', 10_000, async () => out.includes('listening'));
+      const sent = (await t.exec(ns(from), ['python3', PROBE, 'blob-send', addr(a1.ip), '7001', String(32 << 20)], 60_000)).stdout.trim();
+      await done;
+      expect(out.split('\n')[1], `from ${from.id}`).toBe(sent);
+      expect((await counters('h1')).coalesced - before.coalesced, `from ${from.id}`).toBeGreaterThan(1000);
+    }
+  });
+
   it('carries the overlay MTU: a full-size unfragmentable packet passes, one byte more is refused at the NIC', async () => {
     // Underlay 1500 less 50 of VXLAN: 1450, less 28 of IPv4 and ICMP headers.
     await t.exec(ns(a1), ['ping', '-c', '1', '-W', '2', '-M', 'do', '-s', '1422', addr(a2.ip)]);
@@ -152,7 +167,9 @@ describe('tap transport', () => {
     await pingUntil(t, ns(a1), addr(a3.ip), 5000);
     await connect(a3, a1);
     const { stdout } = await run(process.execPath, ['dist/vxctl/main.js', 'transport', '--lab-file', labFilePath(t.lab.dir)], { timeout: 20_000 });
-    expect(stdout).toMatch(/h1\s+tap\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*\s+0\s+short \d+, bad-flags \d+, unknown-vni \d+, unknown-vtep 1\b/);
+    expect(stdout).toMatch(
+      /h1\s+tap\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*\s+\d+\s+[1-9]\d*\s+0\s+short \d+, bad-flags \d+, unknown-vni \d+, unknown-vtep 1\b/,
+    );
     expect(stdout).toMatch(/h3\s+vxlan\s+-/);
   });
 
