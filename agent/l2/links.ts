@@ -18,6 +18,8 @@ export interface LinkSpec {
   vlan?: { id: number; parent: string };
   /** Exactly these VLANs on the bridge port; unset = not compared. */
   vlans?: BridgeVlan[];
+  /** For TAPs: the transmit queue at creation (not compared). */
+  txQueueLen?: number;
 }
 
 const vlanKey = (vs: BridgeVlan[] | undefined): string =>

@@ -15,6 +15,9 @@ import { overlayMtu, type L2Context } from './context.js';
 import { ensureLink, linkProblems, type LinkSpec } from './links.js';
 import { bridgeMac, shadowBridge, shadowPort, tapVtepDevice, vxlanDevice } from './names.js';
 
+/** Frames a VTEP TAP holds for its reader: the default 1000 drops TCP segments in bursts. */
+const VTEP_TAP_QUEUE = 10_000;
+
 /** The shadow vxlan device's UDP port: never used on the wire, it only must not be the real one. */
 export const SHADOW_VXLAN_PORT = 4790;
 
@@ -43,7 +46,7 @@ export function shadowDevices(s: SubnetRecord, ctx: L2Context): string[] {
 
 function createLink(h: NetHandle, spec: LinkSpec): Promise<void> {
   if (spec.kind === 'vxlan') return h.createVxlan(spec.name, { ...spec.vxlan!, mtu: spec.mtu });
-  if (spec.kind === 'tun') return h.createTap(spec.name, { mtu: spec.mtu });
+  if (spec.kind === 'tun') return h.createTap(spec.name, { mtu: spec.mtu, ...(spec.txQueueLen ? { txQueueLen: spec.txQueueLen } : {}) });
   return h.createBridge(spec.name, { mtu: spec.mtu });
 }
 
@@ -51,7 +54,7 @@ export function vtepLink(s: SubnetRecord, ctx: L2Context, master: string, vlans?
   const common = { mtu: overlayMtu(ctx), master, ...(vlans ? { vlans } : {}) };
   if (ctx.tap) {
     // No neigh_suppress: ARP for known addresses reaches the TAP, where the agent answers it.
-    return { name: tapVtepDevice(s.vni), kind: 'tun', ...common, port: { learning: false, neighSuppress: false } };
+    return { name: tapVtepDevice(s.vni), kind: 'tun', ...common, port: { learning: false, neighSuppress: false }, txQueueLen: VTEP_TAP_QUEUE };
   }
   return {
     name: vxlanDevice(s.vni),

@@ -50,14 +50,14 @@ export class RtnlHandle implements NetHandle {
   createVeth(name: string, opts: { mtu?: number; peer: VethPeer }): Promise<void> {
     return links.createVeth(this.rtnl, name, opts);
   }
-  async createTap(name: string, opts: { mtu?: number; mac?: string }): Promise<void> {
+  async createTap(name: string, opts: { mtu?: number; mac?: string; txQueueLen?: number }): Promise<void> {
     links.validateIfname(name, 'create tap');
     // TUNSETIFF would silently attach to an existing TAP of that name; creating must not.
     if (await this.link(name)) throw new NetError('EEXIST', 'create tap', name);
     createTapDevice(this.netns, name);
-    if (opts.mtu === undefined && opts.mac === undefined) return;
+    if (opts.mtu === undefined && opts.mac === undefined && opts.txQueueLen === undefined) return;
     try {
-      await links.setLink(this.rtnl, name, { mtu: opts.mtu, mac: opts.mac });
+      await links.setLink(this.rtnl, name, { mtu: opts.mtu, mac: opts.mac, txQueueLen: opts.txQueueLen });
     } catch (err) {
       await links.deleteLink(this.rtnl, name);
       throw err;

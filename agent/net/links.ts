@@ -22,6 +22,7 @@ import {
   IFLA_LINKINFO,
   IFLA_MASTER,
   IFLA_MTU,
+  IFLA_TXQLEN,
   IFLA_NET_NS_FD,
   IFLA_PROTINFO,
   IFLA_VLAN_ID,
@@ -252,6 +253,7 @@ export async function setLink(rtnl: Rtnl, name: string, change: LinkChange): Pro
   validateIfname(name, operation);
   const attrs: Buffer[] = [attr(IFLA_IFNAME, str(name)), ...mtuAttr(change.mtu)];
   if (change.mac !== undefined) attrs.push(attr(IFLA_ADDRESS, parseMac(change.mac)));
+  if (change.txQueueLen !== undefined) attrs.push(attr(IFLA_TXQLEN, u32(change.txQueueLen)));
   if (change.master !== undefined) {
     const master = change.master === null ? 0 : await linkIndex(rtnl, change.master, operation, name);
     attrs.push(attr(IFLA_MASTER, u32(master)));

@@ -50,6 +50,8 @@ export interface LinkChange {
   up?: boolean;
   mtu?: number;
   mac?: string;
+  /** Frames the device queues for transmission (for a TAP: what its reader has not read yet). */
+  txQueueLen?: number;
   /** Enslave to this bridge; null releases it. */
   master?: string | null;
 }
@@ -95,7 +97,7 @@ export interface NetHandle {
   /** A veth pair: `name` stays here, the peer is created directly inside `peer.netns`. */
   createVeth(name: string, opts: { mtu?: number; peer: VethPeer }): Promise<void>;
   /** A persistent TAP device (IFF_TAP | IFF_NO_PI) that a VM opens later. */
-  createTap(name: string, opts: { mtu?: number; mac?: string }): Promise<void>;
+  createTap(name: string, opts: { mtu?: number; mac?: string; txQueueLen?: number }): Promise<void>;
   /** An 802.1Q device for VLAN `id` on top of `parent`. */
   createVlan(name: string, opts: { parent: string; id: number; mtu?: number }): Promise<void>;
   setLink(name: string, change: LinkChange): Promise<void>;
