@@ -3,6 +3,7 @@
 // reconciler converges these tables with the same code as a kernel vxlan device's.
 
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { VtepTableStore } from '../l2/subnet.js';
 import type { FdbEntry, NeighborEntry } from '../net/types.js';
 import { attachTapDevice } from '../net/tap.js';
 import { closeFd, dupFd, eventFd, signalEventFd } from '../net/packet-io.js';
@@ -17,16 +18,6 @@ interface Device {
   ifindex: number;
   fdb: Map<string, FdbEntry>;
   neighbors: Map<string, NeighborEntry>;
-}
-
-/** The FDB and neighbour operations convergeTable uses: a NetHandle for kernel VTEPs, this for TAPs. */
-export interface VtepTableStore {
-  fdb(dev: string): Promise<FdbEntry[]>;
-  replaceFdb(dev: string, entries: FdbEntry[]): Promise<void>;
-  deleteFdb(dev: string, entries: FdbEntry[]): Promise<void>;
-  neighbors(dev: string): Promise<NeighborEntry[]>;
-  replaceNeighbors(dev: string, entries: NeighborEntry[]): Promise<void>;
-  deleteNeighbors(dev: string, entries: NeighborEntry[]): Promise<void>;
 }
 
 const fdbKey = (e: FdbEntry): string => (e.mac === FLOOD_MAC ? `${e.mac}>${e.dst}` : e.mac);

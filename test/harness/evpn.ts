@@ -65,6 +65,8 @@ export interface NicPlace {
   mac: string;
   /** CIDR form, e.g. 198.18.1.10/24. */
   ip: string;
+  /** An appliance NIC without port security or groups (the default: the tenant's default group). */
+  unfiltered?: boolean;
 }
 
 export const nicNamespace = (t: TestLab, n: { id: string }): string => `${t.lab.name}-${n.id}`;
@@ -82,6 +84,7 @@ export async function putNic(t: TestLab, n: NicPlace): Promise<void> {
       namespace: nicNamespace(t, n),
       createNamespace: true,
       ifname: 'eth0',
+      ...(n.unfiltered ? { filter: { portSecurityDisabled: true, securityGroupIds: [], allowedAddresses: [] } } : {}),
     }),
   });
 }

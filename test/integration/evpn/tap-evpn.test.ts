@@ -7,9 +7,8 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NicKind, NicSpec } from '../../../gen/vxcloud/agent/v1/network.js';
 import { frrRunDir, waitFor } from '../../../lab/lab.js';
-import { addr, fdb, host, nicNamespace, pingUntil, putSubnet, startEvpnLab, type NicPlace } from '../../harness/evpn.js';
+import { addr, fdb, host, nicNamespace, pingUntil, putNic, putSubnet, startEvpnLab, type NicPlace } from '../../harness/evpn.js';
 import { capture } from '../../harness/capture.js';
 import { run, type TestLab } from '../../harness/lab.js';
 
@@ -100,21 +99,7 @@ beforeAll(async () => {
   await putSubnet(t, ['h1', 'h2', 'h3'], { vpc: 'a', id: 'web', cidr: '198.18.1.0/24', vni: VNI });
   // The plain VTEP's workload is no member of the tenant's default security group, whose ingress
   // would drop its pings: the NICs are unfiltered appliance NICs, so the test sees the data path alone.
-  for (const n of nics) {
-    await t.client(n.host).network.putNic({
-      nic: NicSpec.fromPartial({
-        id: n.id,
-        subnetId: n.subnet,
-        kind: NicKind.NIC_KIND_VETH,
-        mac: n.mac,
-        ip: n.ip,
-        namespace: ns(n),
-        createNamespace: true,
-        ifname: 'eth0',
-        filter: { portSecurityDisabled: true, securityGroupIds: [], allowedAddresses: [] },
-      }),
-    });
-  }
+  for (const n of nics) await putNic(t, { ...n, unfiltered: true });
   plain = await plainVtep();
 }, 120_000);
 afterAll(async () => {
