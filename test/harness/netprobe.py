@@ -110,6 +110,7 @@ def tap_send(tap: str, src_mac: str, src_ip: str, dst_ip: str) -> None:
 
 def vxlan_fuzz(dst: str, vni: int, count: int, seed: int) -> None:
     import random
+    import time
 
     rnd = random.Random(seed)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -124,6 +125,8 @@ def vxlan_fuzz(dst: str, vni: int, count: int, seed: int) -> None:
         else:  # a header and a frame too short to be Ethernet
             d = bytes([8, 0, 0, 0]) + vni.to_bytes(3, "big") + b"\0" + bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 14)))
         s.sendto(d, (dst, 4789))
+        if i % 100 == 99:
+            time.sleep(0.002)  # a stream, not a burst that the receiver's socket buffer would drop
 
 
 def vxlan_arp(dst: str, vni: int) -> None:

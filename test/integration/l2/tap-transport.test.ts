@@ -160,16 +160,20 @@ describe('tap transport', () => {
   it('a stream of malformed VXLAN datagrams is dropped and counted, and the agent keeps serving and forwarding', async () => {
     const before = await counters('h1');
     await t.exec(host(t, 'h3').namespace, ['python3', PROBE, 'vxlan-fuzz', host(t, 'h1').underlayAddress, String(vniA), '20000', '7'], 60_000);
-    const after = await counters('h1');
-    expect(after.dropShort - before.dropShort).toBeGreaterThan(5000);
-    expect(after.dropBadFlags - before.dropBadFlags).toBeGreaterThan(1000);
-    expect(after.dropUnknownVni - before.dropUnknownVni).toBeGreaterThan(1000);
+    // Of 10,000 short, 5,000 unflagged and 5,000 of unknown VNIs; a busy machine may drop some in
+    // the socket buffer, and the counters may trail the sender.
+    const enough = (c: TransportCounters): boolean =>
+      c.dropShort - before.dropShort >= 5000 && c.dropBadFlags - before.dropBadFlags >= 2500 && c.dropUnknownVni - before.dropUnknownVni >= 2500;
+    let after = await counters('h1');
+    await waitFor('the drops counted', 10_000, async () => enough((after = await counters('h1')))).catch(() => undefined);
+    expect(after.dropShort - before.dropShort).toBeGreaterThanOrEqual(5000);
+    expect(after.dropBadFlags - before.dropBadFlags).toBeGreaterThanOrEqual(2500);
+    expect(after.dropUnknownVni - before.dropUnknownVni).toBeGreaterThanOrEqual(2500);
     await pingUntil(t, ns(a1), addr(a3.ip), 5000);
     await connect(a3, a1);
     const { stdout } = await run(process.execPath, ['dist/vxctl/main.js', 'transport', '--lab-file', labFilePath(t.lab.dir)], { timeout: 20_000 });
-    expect(stdout).toMatch(
-      /h1\s+tap\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*\s+\d+\s+[1-9]\d*\s+0\s+short \d+, bad-flags \d+, unknown-vni \d+, unknown-vtep 1\b/,
-    );
+    // TAP in and out, encapsulated, decapsulated, coalesced, ARP and ND answered, then the drops by reason.
+    expect(stdout).toMatch(/h1\s+tap\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*(\s+\d+){3}\s+short [1-9]\d*, bad-flags [1-9]\d*, unknown-vni [1-9]\d*/);
     expect(stdout).toMatch(/h3\s+vxlan\s+-/);
   });
 
