@@ -113,7 +113,12 @@ async function main(): Promise<void> {
     securityGroups: instrument('SecurityGroupService', securityGroupService(registry, ownership, log), metrics),
     ...(storage ? { volumes: { ...storage.services, volume: instrument('VolumeService', storage.services.volume, metrics) } } : {}),
   });
-  registerSources(metrics, { desired: () => reconciler.desired, plane, ...(storage ? { storage: storage.metrics } : {}) });
+  registerSources(metrics, {
+    desired: () => reconciler.desired,
+    plane,
+    ...(storage ? { storage: storage.metrics } : {}),
+    ...(tap ? { transport: () => tap.counters() } : {}),
+  });
   const metricsServers = cfg.metrics ? await startMetricsServer(cfg.tls, cfg.metrics.listen, metrics) : [];
   log.info({ listen: cfg.listen, metrics: cfg.metrics?.listen ?? [] }, 'serving');
 

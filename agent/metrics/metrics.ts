@@ -81,6 +81,20 @@ export class AgentMetrics {
     });
   }
 
+  /** A counter kept elsewhere (the userspace VTEP's), whose totals `read` returns at each scrape. */
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[], read: () => Sample<L>[]): void {
+    new Counter<L>({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of read()) this.inc(s.labels, s.value);
+      },
+    });
+  }
+
   /** Records a reconcile pass: its duration and what it left unconverged ("kind id: why" each). */
   reconciled(seconds: number, failed: readonly string[] | undefined): void {
     this.reconcileDuration.observe(seconds);

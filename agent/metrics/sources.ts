@@ -1,9 +1,10 @@
 // The gauges read at scrape time, from the parts of the agent that hold the state: desired
-// objects, the control plane's BGP sessions, and the volume replicas and NBD connections of a
-// storage host.
+// objects, the control plane's BGP sessions, the tap transport's counters, and the volume
+// replicas and NBD connections of a storage host.
 
 import type { ControlPlane } from '../evpn/control-plane.js';
 import type { DesiredState } from '../state/model.js';
+import type { CounterName } from '../vtep/forwarder.js';
 import type { AgentMetrics, Sample } from './metrics.js';
 
 const ROLES = ['follower', 'preCandidate', 'candidate', 'leader'] as const;
@@ -19,6 +20,8 @@ export interface MetricSources {
   desired: () => Readonly<DesiredState>;
   plane: ControlPlane;
   storage?: StorageSource;
+  /** The tap transport's counters (agent/vtep), on a host that has it. */
+  transport?: () => Record<CounterName, number>;
 }
 
 export function registerSources(m: AgentMetrics, s: MetricSources): void {
@@ -42,6 +45,21 @@ export function registerSources(m: AgentMetrics, s: MetricSources): void {
   m.gauge('vxcloud_bgp_prefixes_received', 'EVPN prefixes received from each BGP peer.', ['peer'], async () =>
     (await s.plane.status()).sessions.map((x) => ({ labels: { peer: x.peer }, value: x.prefixesReceived })),
   );
+
+  const transport = s.transport;
+  if (transport) {
+    const events = (drops: boolean) => () =>
+      Object.entries(transport())
+        .filter(([k]) => k.startsWith('drop_') === drops)
+        .map(([k, value]) => ({ labels: drops ? { reason: k.slice(5) } : { event: k }, value }));
+    m.counter(
+      'vxcloud_transport_events_total',
+      'Tap transport: frames read from and written to TAPs, datagrams encapsulated and decapsulated, segments coalesced, ARP/ND answered.',
+      ['event'],
+      events(false),
+    );
+    m.counter('vxcloud_transport_drops_total', 'Tap transport: frames and datagrams dropped, by reason.', ['reason'], events(true));
+  }
 
   const storage = s.storage;
   if (!storage) return;

@@ -11,6 +11,7 @@ import { labFilePath } from '../../../lab/labfile.js';
 import { capture } from '../../harness/capture.js';
 import { addr, host, nicNamespace, pingUntil, putNic, putSubnet, type NicPlace } from '../../harness/evpn.js';
 import { hostLinks, ping, run, type TestLab } from '../../harness/lab.js';
+import { metric, scrape } from '../../harness/metrics.js';
 import { startRegistryLab } from '../../harness/registry.js';
 
 const PROBE = fileURLToPath(new URL('../../harness/netprobe.py', import.meta.url));
@@ -175,6 +176,9 @@ describe('tap transport', () => {
     // TAP in and out, encapsulated, decapsulated, coalesced, ARP and ND answered, then the drops by reason.
     expect(stdout).toMatch(/h1\s+tap\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*\s+[1-9]\d*(\s+\d+){3}\s+short [1-9]\d*, bad-flags [1-9]\d*, unknown-vni [1-9]\d*/);
     expect(stdout).toMatch(/h3\s+vxlan\s+-/);
+    const { samples } = await scrape(t, 'h1');
+    expect(metric(samples, 'vxcloud_transport_drops_total', { host: 'h1', reason: 'short' })).toBeGreaterThanOrEqual(after.dropShort);
+    expect(metric(samples, 'vxcloud_transport_events_total', { host: 'h1', event: 'decapsulated' })).toBeGreaterThan(0);
   });
 
   it('gives different flows different outer source ports, and each flow one', async () => {
