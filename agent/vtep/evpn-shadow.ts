@@ -1,6 +1,6 @@
 // EVPN for the tap transport: the agent tells zebra about its NICs through each subnet's shadow
 // VTEP (agent/l2/vtep.ts) and copies what zebra installs there — the flood list from type-3
-// routes, MAC → VTEP from type-2 — into the userspace VTEP's table. zebra writes the kernel when
+// routes, MAC → VTEP and IP → MAC from type-2 — into the userspace VTEP's table. zebra writes the kernel when
 // BGP tells it to, not when the reconciler asks, so the copy also runs on a short timer.
 
 import { convergeLocalNeighbors, localNeighborProblems } from '../evpn/neighbors.js';

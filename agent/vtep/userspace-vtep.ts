@@ -1,5 +1,5 @@
-// The agent's side of the TAP transport: starts the data-path worker, attaches subnets' TAP
-// devices to it, and holds each subnet's VTEP table in the kernel FDB's own shape, so the
+// The agent's side of the TAP transport: starts the two data-path threads, attaches subnets' TAP
+// devices to them, and holds each subnet's VTEP table in the kernel FDB's own shape, so the
 // reconciler converges these tables with the same code as a kernel vxlan device's.
 
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
