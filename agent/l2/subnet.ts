@@ -8,7 +8,8 @@ import { ensureLink, linkProblems, type LinkSpec } from './links.js';
 import { bridgeMac, subnetBridge } from './names.js';
 import { ensureVtep, removeVtep, vtepLink, vtepProblems } from './vtep.js';
 
-const FLOOD_MAC = '00:00:00:00:00:00';
+/** The FDB entry of a VTEP table's flood list (broadcast, multicast, unknown unicast). */
+export const FLOOD_MAC = '00:00:00:00:00:00';
 
 export interface SubnetLinks {
   bridge: LinkSpec;

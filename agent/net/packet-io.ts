@@ -21,7 +21,7 @@ const epollCtl = fn<(epfd: number, op: number, fd: number, ev: Buffer | null) =>
 const epollWait = fn<(epfd: number, evs: Buffer, max: number, timeout: number) => number>('int epoll_wait(int epfd, void *evs, int max, int timeout)');
 const eventfdFn = fn<(initval: number, flags: number) => number>('int eventfd(unsigned int initval, int flags)');
 
-/** read(2), write(2), recvfrom(2), sendto(2): -1 on error, the reason from `lastErrno()`. */
+/** read(2), write(2), recvfrom(2), sendto(2): -1 on error (EAGAIN when a non-blocking fd has nothing). */
 export const readFd = fn<(fd: number, buf: Uint8Array, n: number) => number>('long read(int fd, void *buf, size_t n)');
 export const writeFd = fn<(fd: number, buf: Uint8Array, n: number) => number>('long write(int fd, const void *buf, size_t n)');
 export const recvFrom = fn<(fd: number, buf: Uint8Array, n: number, flags: number, addr: Buffer, addrLen: Buffer) => number>(
@@ -30,8 +30,6 @@ export const recvFrom = fn<(fd: number, buf: Uint8Array, n: number, flags: numbe
 export const sendTo = fn<(fd: number, buf: Uint8Array, n: number, flags: number, addr: Buffer, addrLen: number) => number>(
   'long sendto(int fd, const void *buf, size_t n, int flags, const void *addr, uint32_t addrlen)',
 );
-export const lastErrno = (): number => koffi.errno();
-export const EAGAIN = 11;
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;

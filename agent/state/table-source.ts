@@ -20,7 +20,8 @@ export interface VtepTableSource {
   nicProblems(h: VtepTableStore, dev: TableDevices, n: NicRecord, s: SubnetRecord): Promise<string[]>;
 }
 
-const nicsOf = (state: Readonly<DesiredState>, subnetId: string): NicRecord[] => Object.values(state.nics).filter((n) => n.subnet_id === subnetId);
+/** The NICs of a subnet in a host's desired state. */
+export const nicsOf = (state: Readonly<DesiredState>, subnetId: string): NicRecord[] => Object.values(state.nics).filter((n) => n.subnet_id === subnetId);
 const nothing = async (): Promise<void> => undefined;
 
 export const staticTables: VtepTableSource = {

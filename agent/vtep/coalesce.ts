@@ -6,6 +6,8 @@
 // addresses, ports, ACK, window and TCP options, ACK (and PSH on the last) only, contiguous
 // sequence numbers, equal-sized segments but the last, and each segment's checksum verified.
 
+import { fold, sum16 } from './wire.js';
+
 /** struct virtio_net_hdr (no num_buffers): flags, gso_type, hdr_len, gso_size, csum_start, csum_offset. */
 export const VNET_HDR = 10;
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
@@ -16,19 +18,6 @@ const IP = 20;
 const MAX_IP_LEN = 65535;
 const ACK = 0x10;
 const PSH = 0x08;
-
-function sum16(b: Uint8Array, off: number, len: number, acc: number): number {
-  let i = off;
-  const end = off + (len & ~1);
-  for (; i < end; i += 2) acc += (b[i]! << 8) | b[i + 1]!;
-  if (len & 1) acc += b[end]! << 8;
-  return acc;
-}
-
-const fold = (acc: number): number => {
-  while (acc > 0xffff) acc = (acc & 0xffff) + Math.floor(acc / 0x10000);
-  return acc;
-};
 
 /** The pseudo-header sum of an IPv4 TCP segment whose TCP header and payload are `tcpLen` bytes. */
 function pseudo(f: Uint8Array, off: number, tcpLen: number): number {
@@ -124,7 +113,7 @@ export class Run {
     const ipLen = at - f - ETH;
     out.writeUInt16BE(ipLen, f + ETH + 2);
     out.writeUInt16BE(0, f + ETH + 10);
-    out.writeUInt16BE(~fold(sum16(out, f + ETH, IP, 0)) & 0xffff, f + ETH + 10);
+    out.writeUInt16BE(~fold(sum16(out, f + ETH, IP)) & 0xffff, f + ETH + 10);
     out.writeUInt16BE(fold(pseudo(out, f, ipLen - IP)), f + ETH + IP + 16);
     out[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     out[1] = VIRTIO_NET_HDR_GSO_TCPV4;

@@ -4,15 +4,12 @@
 // BGP tells it to, not when the reconciler asks, so the copy also runs on a short timer.
 
 import { convergeLocalNeighbors, localNeighborProblems } from '../evpn/neighbors.js';
-import { convergeTable, type TableDevices } from '../l2/subnet.js';
+import { convergeTable, diffEntries, FLOOD_MAC, type TableDevices } from '../l2/subnet.js';
 import { shadowBridge, shadowPort, vxlanDevice } from '../l2/names.js';
 import type { NetHandle } from '../net/types.js';
 import type { DesiredState, NicRecord, SubnetRecord } from '../state/model.js';
-import type { VtepTableSource } from '../state/table-source.js';
+import { nicsOf, type VtepTableSource } from '../state/table-source.js';
 import type { UserspaceVtep } from './userspace-vtep.js';
-
-const FLOOD_MAC = '00:00:00:00:00:00';
-const nicsOf = (state: Readonly<DesiredState>, s: SubnetRecord): NicRecord[] => Object.values(state.nics).filter((n) => n.subnet_id === s.id);
 
 export class EvpnShadowTables implements VtepTableSource {
   readonly kind = 'evpn';
@@ -25,14 +22,15 @@ export class EvpnShadowTables implements VtepTableSource {
 
   /** The subnet's local NICs declared to zebra, and zebra's entries copied to the TAP's table. */
   async converge(_store: unknown, dev: TableDevices, s: SubnetRecord, state: Readonly<DesiredState>): Promise<void> {
-    const nics = nicsOf(state, s);
+    const nics = nicsOf(state, s.id);
     const port = shadowPort(s.vni);
-    const want = nics.map((n) => n.mac);
-    const have = await this.host.staticMacs(port);
-    const gone = have.filter((m) => !want.includes(m));
-    if (gone.length > 0) await this.host.deleteStaticMacs(port, gone);
-    const added = want.filter((m) => !have.includes(m));
-    if (added.length > 0) await this.host.replaceStaticMacs(port, added);
+    const macs = diffEntries(
+      nics.map((n) => n.mac),
+      await this.host.staticMacs(port),
+      (m) => m,
+    );
+    if (macs.remove.length > 0) await this.host.deleteStaticMacs(port, macs.remove);
+    if (macs.add.length > 0) await this.host.replaceStaticMacs(port, macs.add);
     await convergeLocalNeighbors(this.host, shadowBridge(s.vni), nics);
     await this.copy(dev, s);
   }

@@ -3,14 +3,12 @@
 // reconciler converges these tables with the same code as a kernel vxlan device's.
 
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { VtepTableStore } from '../l2/subnet.js';
+import { FLOOD_MAC, type VtepTableStore } from '../l2/subnet.js';
 import type { FdbEntry, NeighborEntry } from '../net/types.js';
 import { attachTapDevice } from '../net/tap.js';
 import { closeFd, dupFd, eventFd, signalEventFd } from '../net/packet-io.js';
 import { COUNTERS, type CounterName } from './forwarder.js';
 import type { Control, WorkerData } from './worker.js';
-
-const FLOOD_MAC = '00:00:00:00:00:00';
 
 interface Device {
   vni: number;
@@ -68,12 +66,9 @@ export class UserspaceVtep implements VtepTableStore {
     }
   }
 
-  /** To both threads; `fds` gives each its own fd of a TAP. */
-  private post(c: Control, fds?: number[]): void {
-    this.threads.forEach((t, i) => {
-      t.control.postMessage(c.op === 'attach' ? { ...c, fd: fds![i]! } : c);
-      signalEventFd(t.wake);
-    });
+  /** To both threads. */
+  private post(c: Control): void {
+    for (const t of this.threads) send(t, c);
   }
 
   /** Makes `dev` (ifindex `ifindex`) the TAP of `vni`, opening it again if it is a new device. */
@@ -84,7 +79,8 @@ export class UserspaceVtep implements VtepTableStore {
     const fds = [fd, dupFd(fd, dev)];
     const next: Device = d && d.vni === vni ? { ...d, ifindex } : { vni, ifindex, fdb: new Map(), neighbors: new Map() };
     this.devices.set(dev, next);
-    this.post({ op: 'attach', vni, fd }, fds);
+    // Each thread owns (and closes) its own fd of the TAP.
+    this.threads.forEach((t, i) => send(t, { op: 'attach', vni, fd: fds[i]! }));
     this.push(dev);
   }
 
@@ -162,9 +158,14 @@ export class UserspaceVtep implements VtepTableStore {
   }
 }
 
-async function stopThread(t: Thread): Promise<void> {
-  t.control.postMessage({ op: 'stop' } satisfies Control);
+/** Posts a control message and wakes the thread to read it. */
+function send(t: Thread, c: Control): void {
+  t.control.postMessage(c);
   signalEventFd(t.wake);
+}
+
+async function stopThread(t: Thread): Promise<void> {
+  send(t, { op: 'stop' });
   await new Promise<void>((resolve) => {
     t.worker.once('exit', () => resolve());
     setTimeout(resolve, 2000).unref();

@@ -12,9 +12,10 @@
 // and the figure is what the receiver got.
 
 import os from 'node:os';
-import { NicKind, NicSpec } from '../../gen/vxcloud/agent/v1/network.js';
+import type { NicSpec } from '../../gen/vxcloud/agent/v1/network.js';
 import { iperf } from '../common/iperf.js';
 import { withLab, type BenchLab } from '../common/lab.js';
+import { benchNic } from '../common/nic.js';
 import { median, samples } from '../common/stats.js';
 
 const reps = Number(process.argv[2] ?? 5);
@@ -24,18 +25,7 @@ for (const m of mtus) if (!Number.isInteger(m) || m < 1280 || m > 9000) throw ne
 
 const SUBNET = { id: 'bench', vpcId: 'bench', name: 'bench', cidr: '198.18.7.0/24', vni: 4242, vlan: 0, gateway: '' };
 const hostsOf = [1, 2] as const;
-// fromPartial: defaults for the NIC fields a bench has no use for (DHCP and whatever comes next).
-const nicOf = (b: BenchLab, i: number): NicSpec =>
-  NicSpec.fromPartial({
-    id: `n${i}`,
-    subnetId: SUBNET.id,
-    kind: NicKind.NIC_KIND_VETH,
-    mac: `02:00:c6:12:07:${(10 + i).toString(16).padStart(2, '0')}`,
-    ip: `198.18.7.${10 + i}/24`,
-    namespace: `${b.lab.name}-n${i}`,
-    createNamespace: true,
-    ifname: 'eth0',
-  });
+const nicOf = (b: BenchLab, i: number): NicSpec => benchNic(b, i, SUBNET.id);
 const addr = (cidr: string): string => cidr.split('/')[0]!;
 
 async function setUnderlayMtu(b: BenchLab, mtu: number): Promise<void> {

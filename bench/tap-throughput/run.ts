@@ -15,9 +15,10 @@
 
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { NicKind, NicSpec } from '../../gen/vxcloud/agent/v1/network.js';
+import type { NicSpec } from '../../gen/vxcloud/agent/v1/network.js';
 import { iperf, iperfUdp } from '../common/iperf.js';
 import { withLab, type BenchLab } from '../common/lab.js';
+import { benchNic } from '../common/nic.js';
 import { median, samples } from '../common/stats.js';
 
 const reps = Number(process.argv[2] ?? 3);
@@ -25,17 +26,7 @@ const seconds = Number(process.argv[3] ?? 5);
 const HOSTS = [1, 2, 3, 4];
 const TICKS_PER_SECOND = 100;
 
-const nic = (b: BenchLab, i: number): NicSpec =>
-  NicSpec.fromPartial({
-    id: `n${i}`,
-    subnetId: 'bench-net',
-    kind: NicKind.NIC_KIND_VETH,
-    mac: `02:00:c6:12:07:${(10 + i).toString(16).padStart(2, '0')}`,
-    ip: `198.18.7.${10 + i}/24`,
-    namespace: `${b.lab.name}-n${i}`,
-    createNamespace: true,
-    ifname: 'eth0',
-  });
+const nic = (b: BenchLab, i: number): NicSpec => benchNic(b, i, 'bench-net');
 const ip = (b: BenchLab, i: number): string => nic(b, i).ip.split('/')[0]!;
 
 /** Paths as [name, client NIC's host, server NIC's host]. */

@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import {
-  arpReply,
-  arpRequestTarget,
-  flowPort,
-  icmpv6ChecksumOk,
-  ipv6Text,
-  naReply,
-  nsTarget,
-  OUTER,
-  parseVxlan,
-  writeOuter,
-} from '../../../agent/vtep/wire.js';
+import { arpReply, arpRequestTarget, flowPort, fold, ipv6Text, naReply, nsTarget, OUTER, parseVxlan, sum16, writeOuter } from '../../../agent/vtep/wire.js';
+
+/** True when the ICMPv6 message of an IPv6 frame has a valid checksum (pseudo-header included). */
+function icmpv6ChecksumOk(f: Uint8Array): boolean {
+  const len = (f[18]! << 8) | f[19]!;
+  return fold(sum16(f, 54, len, sum16(f, 22, 32) + len + 58)) === 0xffff;
+}
 
 const mac = (s: string): number[] => s.split(':').map((x) => parseInt(x, 16));
 const ip4 = (s: string): number[] => s.split('.').map(Number);
