@@ -26,6 +26,7 @@ import { Registry } from './registry/registry.js';
 import { runRegistryMember } from './registry/managed.js';
 import { reservations } from './registry/view.js';
 import { startStorage } from './sbs/volume/runtime.js';
+import type { StorageHosts } from './sbs/volume/upkeep.js';
 import { Reconciler } from './state/reconciler.js';
 import { tableSource } from './state/table-source.js';
 import { StateStore } from './state/store.js';
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
   const authority = registry ? registryAuthority(registry) : localAuthority;
   const ownership = new Ownership(() => reconciler.desired, registry);
 
-  const storage = cfg.storage ? await startStorage(cfg, cfg.storage, authority, storageHost(registry), log, metrics) : undefined;
+  const storage = cfg.storage ? await startStorage(cfg, cfg.storage, authority, storageHosts(registry), log, metrics) : undefined;
   const server = await startServer(cfg, {
     host: instrument('HostService', hostService(cfg, caps, underlay.mtu, reconciler, log, plane, registry, firewall.mode, tap), metrics),
     network: instrument('NetworkService', networkService(reconciler, ctx, authority, ownership, firewall, log), metrics),
@@ -148,9 +149,21 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-/** Whether the inventory gives a host the storage role; without a registry every host is taken at its word. */
-function storageHost(registry: Registry | undefined): (name: string) => boolean {
-  return (name) => (registry ? (registry.view?.hosts.get(name)?.roles.includes('storage') ?? false) : true);
+/**
+ * The inventory's storage hosts; without a registry every host is taken at its word, and none is
+ * known to be up (no rebuilds: the config requires a registry for them).
+ */
+function storageHosts(registry: Registry | undefined): StorageHosts {
+  return {
+    has: (name) => (registry ? (registry.view?.hosts.get(name)?.roles.includes('storage') ?? false) : true),
+    live: () => {
+      const v = registry?.view;
+      if (!v) return [];
+      return [...v.hosts.values()]
+        .filter((h) => h.roles.includes('storage') && v.alive.has(h.name) && h.peerEndpoint !== '')
+        .map((h) => ({ name: h.name, endpoint: h.peerEndpoint }));
+    },
+  };
 }
 
 /** The registry client, with what this host tells the others about itself. */

@@ -81,6 +81,8 @@ export interface LabOptions {
   internet?: boolean;
   /** Storage hosts' `storage.nbdTls` (off, optional, required); left out of the config when unset. */
   nbdTls?: 'off' | 'optional' | 'required';
+  /** Storage hosts' `storage.rebuildAfterSeconds` (left out when unset: never). */
+  rebuildAfterSeconds?: number;
   /**
    * Hosts after the `hosts` namespace hosts that are QEMU VMs (lab/vm): Debian's stock kernel
    * running the real agent, on the same underlay and registry. Compute hosts; the registry or
@@ -489,6 +491,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
                 dataDir: join(hdir, 'storage'),
                 nbdListen: [`${address}:${NBD_PORT}`, `unix://${join(hdir, NBD_SOCKET)}`],
                 ...(opts.nbdTls ? { nbdTls: opts.nbdTls } : {}),
+                ...(opts.rebuildAfterSeconds ? { rebuildAfterSeconds: opts.rebuildAfterSeconds } : {}),
               },
             }
           : {}),

@@ -9,7 +9,9 @@ import { status as Status, type handleClientStreamingCall, type ServiceError } f
 import type { Logger } from 'pino';
 import type { RaftServer, ReplicaStatus, SnapshotChunk, StepRequest, Volume, VolumeHost, VolumeServiceServer } from '../../gen/vxcloud/agent/v1/volume.js';
 import { NotLeaderError, type Replica, type ReplicaSpec } from '../sbs/volume/replica.js';
-import type { VolumeStore } from '../sbs/volume/store.js';
+import { MOVE_TIMEOUT_MS, NOT_LEADING, type VolumeStore } from '../sbs/volume/store.js';
+import { deleteRetired, moveVolume, runMove } from '../sbs/volume/mover.js';
+import type { StorageHosts } from '../sbs/volume/upkeep.js';
 import { decodeMessage } from '../sbs/volume/wire.js';
 import type { Message } from '../sbs/raft/index.js';
 import { checkVolumeId, checkVolumeSize } from '../../lib/validation.js';
@@ -52,6 +54,23 @@ function peerError(host: string, e: unknown): ApiError {
   return new ApiError('FAILED_PRECONDITION', 'hosts', `${msg} (is it a storage host, and reachable?)`);
 }
 
+/** Hosts of a placement, checked: names, endpoints, no host twice. */
+function checkHosts(hosts: readonly VolumeHost[]): { name: string; endpoint: string }[] {
+  const names = new Set<string>();
+  for (const [i, h] of hosts.entries()) {
+    if (!HOST_NAME.test(h.name)) throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].name`, `"${h.name}" is not a host name`);
+    if (h.endpoint === '') throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].endpoint`, 'required, e.g. 192.0.2.11:7443');
+    if (names.has(h.name)) throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].name`, `"${h.name}" is placed twice`);
+    names.add(h.name);
+  }
+  return hosts.map((h) => ({ name: h.name, endpoint: h.endpoint }));
+}
+
+/** A volume this host holds no replica of, as far as it knows it. */
+function emptyView(id: string, sizeBytes: number, hosts: readonly VolumeHost[], tenant: string): Volume {
+  return { id, sizeBytes, replicas: hosts.length, hosts: [...hosts], status: '', leader: '', appliedIndex: 0, replicaStatus: [], exportUri: '', tenant };
+}
+
 export interface VolumeServices {
   volume: VolumeServiceServer;
   raft: RaftServer;
@@ -62,16 +81,17 @@ export interface VolumeServices {
  * is nbds:// where a client must start TLS: under required TLS, and for a tenant's volume, whose
  * export is served over TLS only (to its tenant's and operators' certificates). `authorities`: the
  * registry, which keeps volume names unique in the deployment and knows their owners.
- * `storageHost`: whether the inventory gives a host the storage role.
+ * `storageHosts`: the inventory's storage hosts.
  */
 export function volumeServices(
   store: VolumeStore,
   nbdAddress: string | undefined,
   nbdTls: NbdTlsSetting,
   authorities: Authorities,
-  storageHost: (name: string) => boolean,
+  storageHosts: StorageHosts,
   log: Logger,
 ): VolumeServices {
+  const storageHost = (name: string): boolean => storageHosts.has(name);
   const claims = (caller: Identity) => authorities(caller.kind === 'tenant' ? caller.tenant : undefined);
   const exportUri = (spec: ReplicaSpec): string => {
     if (!nbdAddress) return '';
@@ -168,7 +188,7 @@ export function volumeServices(
           : store.transport
               .peer(h)
               .raft.createReplica(
-                { id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false, memberId: '', tenant: spec.tenant ?? '' },
+                { id: spec.id, sizeBytes: spec.sizeBytes, hosts: [...spec.hosts], repair: false, memberId: '', tenant: spec.tenant ?? '', placedAt: 0 },
                 30_000,
                 true,
               ),
@@ -196,15 +216,8 @@ export function volumeServices(
       if (req.hosts.length < replicas) {
         throw new ApiError('INVALID_ARGUMENT', 'replicas', `${replicas} replicas need ${replicas} storage hosts; ${req.hosts.length} given in hosts`);
       }
-      const hosts = req.hosts.slice(0, replicas);
-      const names = new Set<string>();
-      for (const [i, h] of hosts.entries()) {
-        if (!HOST_NAME.test(h.name)) throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].name`, `"${h.name}" is not a host name`);
-        if (h.endpoint === '') throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].endpoint`, 'required, e.g. 192.0.2.11:7443');
-        if (names.has(h.name)) throw new ApiError('INVALID_ARGUMENT', `hosts[${i}].name`, `"${h.name}" is placed twice`);
-        names.add(h.name);
-      }
-      const spec: ReplicaSpec = { id: req.id, sizeBytes: req.sizeBytes, hosts: hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })), tenant };
+      const hosts = checkHosts(req.hosts.slice(0, replicas));
+      const spec: ReplicaSpec = { id: req.id, sizeBytes: req.sizeBytes, hosts, tenant };
       const claim = claims(caller);
       const isNew = await claim.claimVolume({ id: spec.id, tenant, hosts: spec.hosts.map((h) => h.name) });
       try {
@@ -217,21 +230,8 @@ export function volumeServices(
       const local = store.get(spec.id);
       if (local) return view(local);
       // Not placed here: describe it from a replica host.
-      return store.transport
-        .peer(spec.hosts[0]!)
-        .raft.getReplica({ id: spec.id })
-        .then((s) => ({
-          id: spec.id,
-          sizeBytes: spec.sizeBytes,
-          replicas,
-          hosts: [...spec.hosts],
-          status: '',
-          leader: '',
-          appliedIndex: s.appliedIndex,
-          replicaStatus: [],
-          exportUri: '',
-          tenant,
-        }));
+      const s = await store.transport.peer(spec.hosts[0]!).raft.getReplica({ id: spec.id });
+      return { ...emptyView(spec.id, spec.sizeBytes, spec.hosts, tenant), appliedIndex: s.appliedIndex };
     }),
     getVolume: unary(log, 'GetVolume', async (req, caller) => {
       owned(caller, req.id);
@@ -269,6 +269,31 @@ export function volumeServices(
         },
         () => claim.releaseVolume(req.id),
       );
+    }),
+
+    moveVolume: unary(log, 'MoveVolume', async (req, caller) => {
+      owned(caller, req.id);
+      const r = found(store, req.id);
+      if (req.hosts.length === 0) throw new ApiError('INVALID_ARGUMENT', 'hosts', 'at least one storage host');
+      const target = checkHosts(req.hosts);
+      for (const [i, h] of target.entries()) {
+        if (!r.spec.hosts.some((p) => p.name === h.name) && !storageHost(h.name))
+          throw new ApiError(
+            'INVALID_ARGUMENT',
+            `hosts[${i}].name`,
+            `"${h.name}" is not a storage host of the deployment (no storage role in its agent's config)`,
+          );
+      }
+      await moveVolume(r, target, store.moveHosts, Date.now() + MOVE_TIMEOUT_MS, log, (fn) => store.moving(req.id, fn));
+      await claims(caller).placeVolume(
+        req.id,
+        target.map((h) => h.name),
+      );
+      // This host may have left the group: then a host of the new placement describes it.
+      const here = store.get(req.id);
+      if (here) return view(here);
+      const s = await store.transport.peer(target[0]!).raft.getReplica({ id: req.id });
+      return { ...emptyView(req.id, r.size, target, r.spec.tenant ?? ''), appliedIndex: s.appliedIndex };
     }),
 
     listVolumes: unary(log, 'ListVolumes', async (_req, caller) => {
@@ -324,12 +349,17 @@ export function volumeServices(
     step: (call) => {
       const reported = new Map<string, number>();
       const undecodable = new Map<string, number>();
+      const outsiders = new Map<string, number>();
       // Only the hosts of a volume's placement step its raft group (server.ts admits hosts only).
       const from = callerOf(call);
       call.on('data', (req: StepRequest) => {
         const r = store.get(req.volumeId);
         if (r && (from.kind !== 'host' || !r.spec.hosts.some((h) => h.name === from.host))) {
-          log.warn({ volume: req.volumeId, from: describeIdentity(from) }, 'raft messages from a host outside the placement dropped');
+          // A host that left the group while it was down says so until its replica is deleted.
+          if (Date.now() - (outsiders.get(req.volumeId) ?? 0) >= 10_000) {
+            outsiders.set(req.volumeId, Date.now());
+            log.warn({ volume: req.volumeId, from: describeIdentity(from) }, 'raft messages from a host outside the placement dropped');
+          }
           return;
         }
         if (!r) {
@@ -384,23 +414,43 @@ export function volumeServices(
       if (!self) throw new ApiError('INVALID_ARGUMENT', 'hosts', `${store.self} is not in the placement`);
       if (req.repair && !req.memberId) throw new ApiError('INVALID_ARGUMENT', 'member_id', 'a repair names the member id the replica joins as');
       const r = await store.createReplica(
-        { id: req.id, sizeBytes: req.sizeBytes, hosts: req.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })), tenant: req.tenant },
-        req.repair ? { member: req.memberId } : null,
+        {
+          id: req.id,
+          sizeBytes: req.sizeBytes,
+          hosts: req.hosts.map((h) => ({ name: h.name, endpoint: h.endpoint })),
+          tenant: req.tenant,
+          ...(req.placedAt > 0 ? { placedAt: req.placedAt } : {}),
+        },
+        req.memberId ? { member: req.memberId, repair: req.repair } : null,
       );
       return replicaStatus(r, self);
     }),
     deleteReplica: unary(log, 'DeleteReplica', async (req, caller) => {
       const r = store.get(req.id);
       if (!r) return { existed: false };
-      fromPlacement(caller, r); // DeleteVolume runs on a host of the placement
+      // DeleteVolume runs on a host of the placement; the leader deleting the replica of a host
+      // that left the group may have joined it after this replica last heard of a placement.
+      if (!(caller.kind === 'host' && storageHost(caller.host))) fromPlacement(caller, r);
       return { existed: await store.deleteReplica(req.id) };
     }),
     getReplica: unary(log, 'GetReplica', async (req) => {
       const r = found(store, req.id);
-      return replicaStatus(
-        r,
-        r.spec.hosts.find((h) => h.name === store.self)!,
-      );
+      return replicaStatus(r, r.spec.hosts.find((h) => h.name === store.self) ?? { name: store.self, endpoint: '' });
+    }),
+    moveReplicas: unary(log, 'MoveReplicas', async (req, caller) => {
+      const r = found(store, req.id);
+      fromPlacement(caller, r);
+      const target = checkHosts(req.hosts);
+      // Only the leader carries a move out: forwarding on from here could go round in circles.
+      if (r.state().role !== 'leader') throw new ApiError('FAILED_PRECONDITION', 'id', `${store.self} ${NOT_LEADING} "${req.id}"`);
+      const deadline = Date.now() + MOVE_TIMEOUT_MS;
+      const to = await store.moving(req.id, async () => {
+        const handedTo = await runMove(r, target, store.moveHosts, deadline, log);
+        if (handedTo === null) await deleteRetired(r, store.moveHosts, log);
+        return handedTo;
+      });
+      if (to !== null) await moveVolume(r, target, store.moveHosts, deadline, log, (fn) => store.moving(req.id, fn));
+      return {};
     }),
   };
   return { volume, raft };

@@ -49,8 +49,12 @@ export interface AgentConfig {
   controlPlane: ControlPlaneConfig;
   /** Route hosts: the external network and namespaces of routers (see router.ts). */
   router: RouterConfig;
-  /** Storage hosts: where volume replicas live, the NBD listen addresses (`host:port`, `unix:///path`) and their TLS policy. */
-  storage?: { dataDir: string; nbdListen: string[]; nbdTls: NbdTlsSetting };
+  /**
+   * Storage hosts: where volume replicas live, the NBD listen addresses (`host:port`, `unix:///path`)
+   * and their TLS policy; `rebuildAfterSeconds` (0: never): a volume whose leader is here gets a
+   * new replica on a spare storage host when one of its hosts was silent that long.
+   */
+  storage?: { dataDir: string; nbdListen: string[]; nbdTls: NbdTlsSetting; rebuildAfterSeconds: number };
   /** Prometheus metrics over HTTPS with the API's mutual TLS (`host:port`, `unix:///path`); none when absent. */
   metrics?: { listen: string[] };
 }
@@ -131,7 +135,7 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
     ...(registry ? { registry } : {}),
     controlPlane: parseControlPlane(raw.controlPlane, registry !== undefined, (m) => new ConfigError(m)),
     router: parseRouterConfig(raw.router, (m) => new ConfigError(m)),
-    ...parseStorage(raw, rel),
+    ...parseStorage(raw, rel, raw.registry !== undefined),
     ...parseMetrics(raw),
   };
 }
@@ -145,7 +149,7 @@ function parseMetrics(raw: Obj): Pick<AgentConfig, 'metrics'> {
   return { metrics: { listen: listen as string[] } };
 }
 
-function parseStorage(raw: Obj, rel: (p: string) => string): Pick<AgentConfig, 'storage'> {
+function parseStorage(raw: Obj, rel: (p: string) => string, registry: boolean): Pick<AgentConfig, 'storage'> {
   if (raw.storage === undefined) return {};
   const s = section(raw, 'storage', '');
   const nbdListen = s.nbdListen ?? [];
@@ -155,7 +159,16 @@ function parseStorage(raw: Obj, rel: (p: string) => string): Pick<AgentConfig, '
   // Default off: what agents did before the setting existed.
   const nbdTls = s.nbdTls ?? 'off';
   if (!NBD_TLS_SETTINGS.includes(nbdTls as NbdTlsSetting)) throw new ConfigError('storage.nbdTls: must be off, optional or required');
-  return { storage: { dataDir: rel(str(s, 'dataDir', 'storage.')), nbdListen: nbdListen as string[], nbdTls: nbdTls as NbdTlsSetting } };
+  const rebuildAfterSeconds = s.rebuildAfterSeconds ?? 0;
+  if (typeof rebuildAfterSeconds !== 'number' || !(rebuildAfterSeconds >= 0)) {
+    throw new ConfigError('storage.rebuildAfterSeconds: a number of seconds, 0 (never rebuild on its own) or more (e.g. 600)');
+  }
+  // The spare hosts and whether they are up come from the registry's inventory.
+  if (rebuildAfterSeconds > 0 && !registry)
+    throw new ConfigError('storage.rebuildAfterSeconds: rebuilding needs a registry (the registry section) to find spare storage hosts; set it to 0');
+  return {
+    storage: { dataDir: rel(str(s, 'dataDir', 'storage.')), nbdListen: nbdListen as string[], nbdTls: nbdTls as NbdTlsSetting, rebuildAfterSeconds },
+  };
 }
 
 export async function loadConfig(path: string): Promise<AgentConfig> {

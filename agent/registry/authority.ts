@@ -10,6 +10,7 @@ import {
   claimNic,
   claimRouter,
   claimVolume,
+  placeVolume,
   confirmRun,
   joinSubnet,
   joinVpc,
@@ -43,6 +44,8 @@ export interface Authority {
   /** A volume's name and placement; true when this call made the record. */
   claimVolume(v: { id: string; tenant: string; hosts: string[] }): Promise<boolean>;
   releaseVolume(id: string): Promise<void>;
+  /** The hosts a volume's replicas moved to. */
+  placeVolume(id: string, hosts: string[]): Promise<void>;
 }
 
 // ---- the order of a change against the authority ----
@@ -105,6 +108,7 @@ export function registryAuthority(reg: Registry): Authorities {
     releaseNat: (id, undo) => reg.transact((tx, k) => releaseNat(tx, k, id, host, undo, as)),
     claimVolume: (v) => reg.transact((tx, k) => claimVolume(tx, k, v, as)),
     releaseVolume: (id) => reg.transact((tx, k) => releaseVolume(tx, k, id, as)),
+    placeVolume: (id, hosts) => reg.transact((tx, k) => placeVolume(tx, k, id, hosts, as)),
   });
 }
 
@@ -132,6 +136,7 @@ const local: Authority = {
   // Without a registry a volume's name is unique among its hosts only (their stores refuse a second).
   claimVolume: async () => true,
   releaseVolume: none,
+  placeVolume: none,
 };
 
 export const localAuthority: Authorities = () => local;

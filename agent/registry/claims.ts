@@ -549,6 +549,14 @@ export async function claimVolume(tx: Txn, k: Keys, v: { id: string; tenant: str
   return true;
 }
 
+/** The volume's replicas moved (MoveVolume, or a rebuild after a host was lost). */
+export async function placeVolume(tx: Txn, k: Keys, id: string, hosts: string[], as?: string): Promise<void> {
+  const cur = await readAs(tx, k, id, 'volume', as);
+  if (!cur || cur.hosts.join() === hosts.join()) return;
+  const o: VolumeObject = { ...cur, hosts: [...hosts] };
+  tx.put(k.object(id), JSON.stringify(o));
+}
+
 /** No tombstone: a volume's name is its owner's to use again, e.g. when terraform replaces it. */
 export async function releaseVolume(tx: Txn, k: Keys, id: string, as?: string): Promise<void> {
   const cur = await readAs(tx, k, id, 'volume', as);

@@ -46,3 +46,10 @@ export async function registryKeys(t: TestLab, prefix: string): Promise<string[]
   const { stdout } = await t.exec(m.namespace, ['etcdctl', '--endpoints', m.endpoint, ...etcdctlTls(t.lab.dir), 'get', '--prefix', '--keys-only', prefix]);
   return stdout.split('\n').filter((l) => l !== '');
 }
+
+/** The value of one key (undefined when absent), read like registryKeys. */
+export async function registryValue(t: TestLab, key: string): Promise<string | undefined> {
+  const m = etcdMember(t.lab.name, t.lab.dir, 1);
+  const { stdout } = await t.exec(m.namespace, ['etcdctl', '--endpoints', m.endpoint, ...etcdctlTls(t.lab.dir), 'get', '--print-value-only', key]);
+  return stdout.trim() === '' ? undefined : stdout.trim();
+}

@@ -131,6 +131,10 @@ export class RaftNode {
     for (const [id, pr] of this.progress) if (id !== this.id) lowest = Math.min(lowest ?? pr.match, pr.match);
     return lowest;
   }
+  /** Leader only (undefined otherwise, or for a non-member): the highest index `id` is known to hold. */
+  matchOf(id: NodeId): number | undefined {
+    return this.role === 'leader' ? this.progress.get(id)?.match : undefined;
+  }
   /** Term of the entry at `index`, undefined when compacted away or absent. */
   termAt(index: number): number | undefined {
     return this.log.term(index);

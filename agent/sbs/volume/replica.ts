@@ -1,6 +1,7 @@
 // One replica of a volume: a raft group member driven over durable storage.
 //
-//   <dir>/volume.json     spec (id, initial size, placement) — written by the store
+//   <dir>/volume.json     spec (id, initial size, placement) — written by the store, and again
+//                         when a `place` entry is applied
 //   <dir>/member          this replica's raft member id (member.ts) — written by the store
 //   <dir>/wal/            raft entries and hard state (storage/wal.ts)
 //   <dir>/data.img        the state machine: a sparse file that applied entries update
@@ -25,18 +26,16 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BlockDeviceError } from '../backend/block-device.js';
 import { SparseFileDevice } from '../backend/sparse-file.js';
-import { RaftNode, type Entry, type Message, type Role, type Snapshot, type SnapshotMessage } from '../raft/index.js';
-import { fsyncDir } from '../../../lib/atomic-file.js';
+import { RaftNode, type ConfChange, type ConfState, type Entry, type Message, type Role, type Snapshot, type SnapshotMessage } from '../raft/index.js';
+import { fsyncDir, writeFileAtomic } from '../../../lib/atomic-file.js';
 import { readSnapshotMeta, writeSnapshotMeta, type SnapshotMeta } from '../storage/snapshot.js';
 import { Wal } from '../storage/wal.js';
 import { decodeCommand, encodeCommand, type VolumeCommand } from './commands.js';
 import { hostOf } from './member.js';
+import { decodePlacement, encodePlacement, type Placement, type VolumeHost } from './placement.js';
 import { ReplicaWaiters } from './waiters.js';
 
-export interface VolumeHost {
-  readonly name: string;
-  readonly endpoint: string;
-}
+export type { VolumeHost };
 
 export interface ReplicaSpec {
   readonly id: string;
@@ -44,7 +43,12 @@ export interface ReplicaSpec {
   readonly hosts: readonly VolumeHost[];
   /** The owning tenant; '' (or absent, in specs written before tenants) for none. */
   readonly tenant?: string;
+  /** Placement.retired and Placement.at (placement.ts); absent until the volume first moved. */
+  readonly retired?: readonly VolumeHost[];
+  readonly placedAt?: number;
 }
+
+export const placementOf = (spec: ReplicaSpec): Placement => ({ hosts: spec.hosts, retired: spec.retired ?? [], at: spec.placedAt ?? 0 });
 
 /** How a replica reaches its peers (transport.ts over gRPC; a fake in tests). */
 export interface PeerTransport {
@@ -98,7 +102,6 @@ interface Proposal {
   readonly reject: (e: Error) => void;
 }
 
-const EMPTY = new Uint8Array(0);
 /**
  * Entries and bytes per append: a follower that fell behind catches up in large steps, each
  * within one gRPC message (4 MiB on the receiving agent; a single entry is at most 2 MiB).
@@ -110,9 +113,11 @@ const MAX_READ_ROUNDS = 4;
 const LAGGARD_LOG_FACTOR = 4;
 /** Applied writes up to this size go to the page cache synchronously (SparseFileDevice.writeNow). */
 const SYNC_APPLY_BYTES = 64 * 1024;
+/** A learner this close to the leader's commit index has caught up and may vote. */
+const CAUGHT_UP_LAG = 64;
 
 export class Replica {
-  private readonly peers: Map<string, VolumeHost>;
+  private peers: Map<string, VolumeHost>;
   private running = false;
   private closed = false;
   private failure: Error | null = null;
@@ -128,9 +133,11 @@ export class Replica {
   private staged: { index: number; path: string } | null = null;
   private snapshotsSending = new Set<string>();
   private snapshotReceiving = false;
+  /** Leader only: when each member was last heard from (monotonic ms), from when this node led. */
+  private heard = new Map<string, number>();
 
   private constructor(
-    readonly spec: ReplicaSpec,
+    private current: ReplicaSpec,
     readonly self: string,
     readonly dir: string,
     private node: RaftNode,
@@ -141,7 +148,7 @@ export class Replica {
     private readonly log: Logger,
     private readonly opts: ReplicaOptions,
   ) {
-    this.peers = new Map(spec.hosts.map((h) => [h.name, h]));
+    this.peers = new Map(current.hosts.map((h) => [h.name, h]));
     this.timer = setInterval(() => this.tick(), opts.tickMs);
     this.timer.unref();
   }
@@ -186,7 +193,8 @@ export class Replica {
         random: (n) => randomInt(n),
       },
       // data.img may be ahead of the snapshot: replaying from it is harmless (writes are idempotent).
-      { hardState, snapshot: { ...meta, data: EMPTY }, entries, applied: meta.index },
+      // A snapshot's data is the placement, which a follower that needs the snapshot lacks.
+      { hardState, snapshot: { ...meta, data: encodePlacement(placementOf(spec)) }, entries, applied: meta.index },
     );
     const r = new Replica(spec, self, dir, node, device, wal, meta.index, transport, log.child({ volume: spec.id }), opts);
     r.schedule();
@@ -197,12 +205,36 @@ export class Replica {
 
   step(messages: readonly Message[]): void {
     this.assertOpen();
+    const now = performance.now();
     for (const m of messages) {
       if (m.to !== this.self) throw new Error(`raft message for ${m.to} delivered to ${this.self}`);
       if (m.type === 'snapshot') throw new Error('snapshots come through InstallSnapshot');
+      this.heard.set(m.from, now);
       this.node.step(m);
     }
     this.schedule();
+  }
+
+  get spec(): ReplicaSpec {
+    return this.current;
+  }
+
+  get placement(): Placement {
+    return placementOf(this.current);
+  }
+
+  get confState(): ConfState {
+    return this.node.confState;
+  }
+
+  /**
+   * Leader only: the voters other than this one not heard from for `ms` (counted from when this
+   * node became leader at the earliest).
+   */
+  silentVoters(ms: number): string[] {
+    if (this.node.currentRole !== 'leader') return [];
+    const now = performance.now();
+    return this.node.confState.voters.filter((v) => v !== this.self && now - (this.heard.get(v) ?? now) >= ms);
   }
 
   /** Proposes a command, here or on the leader; resolves once applied (on the leader). */
@@ -256,26 +288,51 @@ export class Replica {
   async rejoin(host: string, member: string): Promise<void> {
     const conf = this.node.confState;
     const old = [...conf.voters, ...conf.learners].find((m) => hostOf(m) === host && m !== member);
-    const changes = [
-      ...(old !== undefined ? [{ type: 'removeNode' as const, node: old }] : []),
-      ...(!conf.voters.includes(member) ? [{ type: 'addVoter' as const, node: member }] : []),
-    ];
-    for (const change of changes) {
-      const deadline = Date.now() + this.opts.requestTimeoutMs;
-      for (;;) {
-        this.assertOpen();
-        const res = this.node.proposeConfChange(change);
-        if (res.ok) {
-          this.schedule();
-          await new Promise<void>((resolve, reject) => this.waiters.proposed(res.index, res.term, { resolve, reject, deadline }));
-          break;
-        }
-        if (res.reason === 'notLeader' || res.reason === 'invalidConfChange') throw new Error(`rejoin ${member}: ${res.reason}`);
-        if (Date.now() > deadline) throw new Error(`rejoin ${member}: ${res.reason} for ${this.opts.requestTimeoutMs} ms`);
-        await sleep(this.opts.tickMs);
-      }
-    }
+    if (old !== undefined) await this.changeConf({ type: 'removeNode', node: old });
+    if (!this.node.confState.voters.includes(member)) await this.changeConf({ type: 'addVoter', node: member });
     this.log.info({ host, member, replaces: old ?? null }, 'peer rejoined from scratch as a new member');
+  }
+
+  /** Leader only: one membership change, resolved once applied here. */
+  async changeConf(change: ConfChange): Promise<void> {
+    const deadline = Date.now() + this.opts.requestTimeoutMs;
+    for (;;) {
+      this.assertOpen();
+      const res = this.node.proposeConfChange(change);
+      if (res.ok) {
+        this.schedule();
+        await new Promise<void>((resolve, reject) => this.waiters.proposed(res.index, res.term, { resolve, reject, deadline }));
+        this.log.info({ change }, 'membership changed');
+        return;
+      }
+      if (res.reason === 'notLeader') throw new NotLeaderError(this.node.leader);
+      if (res.reason === 'invalidConfChange') throw new Error(`${change.type} ${change.node}: not possible in the current configuration`);
+      if (Date.now() > deadline) throw new Error(`${change.type} ${change.node}: ${res.reason} for ${this.opts.requestTimeoutMs} ms`);
+      await sleep(this.opts.tickMs);
+    }
+  }
+
+  /** Leader only: resolves once `member` holds the log up to near the commit index (a learner catching up). */
+  async caughtUp(member: string, deadline: number): Promise<void> {
+    for (;;) {
+      this.assertOpen();
+      const match = this.node.matchOf(member);
+      if (match === undefined) throw new NotLeaderError(this.node.leader);
+      if (match + CAUGHT_UP_LAG >= this.node.commitIndex) return;
+      if (Date.now() > deadline) throw new Error(`${member} did not catch up (at ${match} of ${this.node.commitIndex})`);
+      await sleep(this.opts.tickMs);
+    }
+  }
+
+  /** Leader only: hands leadership to `member`; resolves once this node no longer leads. */
+  async handOver(member: string, deadline: number): Promise<void> {
+    while (this.node.currentRole === 'leader') {
+      this.assertOpen();
+      if (Date.now() > deadline) throw new Error(`leadership did not pass to ${member}`);
+      this.node.transferLeader(member);
+      this.schedule();
+      await sleep(this.opts.electionTicks * this.opts.tickMs);
+    }
   }
 
   /** A linearizable read of the data file. */
@@ -378,6 +435,8 @@ export class Replica {
   private tick(): void {
     if (this.closed) return;
     this.catchUpTicks();
+    if (this.node.currentRole !== 'leader') this.heard.clear();
+    else for (const v of this.node.confState.voters) if (!this.heard.has(v)) this.heard.set(v, performance.now());
     const now = Date.now();
     this.waiters.requeueLostRounds(now, 20 * this.opts.tickMs);
     this.waiters.expire(
@@ -486,7 +545,9 @@ export class Replica {
   private async apply(entries: readonly Entry[]): Promise<void> {
     for (const e of entries) {
       if (e.kind === 'normal' && e.data.length > 0) {
-        await this.execute(decodeCommand(e.data));
+        const c = decodeCommand(e.data);
+        if (c.op === 'place') await this.place({ ...c.placement, at: e.index });
+        else await this.execute(c);
         this.appliedBytes += e.data.length;
       }
       // A proposal whose index another leader's entry took can never commit, so proposing it
@@ -511,8 +572,20 @@ export class Replica {
         const old = this.device;
         this.device = await SparseFileDevice.open(join(this.dir, 'data.img'), { size: c.size });
         await old.close();
+        return;
       }
+      case 'place':
+        throw new Error('placements are applied by place()');
     }
+  }
+
+  /** A newer placement: the hosts raft talks to and admits, kept in volume.json. */
+  private async place(p: Placement): Promise<void> {
+    if (p.at <= (this.current.placedAt ?? 0)) return;
+    this.current = { ...this.current, hosts: p.hosts, retired: p.retired, placedAt: p.at };
+    this.peers = new Map(p.hosts.map((h) => [h.name, h]));
+    await writeFileAtomic(join(this.dir, 'volume.json'), JSON.stringify(this.current, null, 2) + '\n');
+    this.log.info({ hosts: p.hosts.map((h) => h.name), retired: p.retired.map((h) => h.name), at: p.at }, 'placement applied');
   }
 
   /** The received image becomes data.img; then its metadata, then (by the caller) the WAL's restore record. */
@@ -529,6 +602,7 @@ export class Replica {
     await writeSnapshotMeta(join(this.dir, 'snapshot.json'), { index: s.index, term: s.term, conf: s.conf });
     this.snapIndex = s.index;
     this.appliedBytes = 0;
+    if (s.data.length > 0) await this.place(decodePlacement(s.data));
     this.log.info({ index: s.index }, 'installed snapshot');
   }
 
@@ -544,7 +618,8 @@ export class Replica {
     const index = keep ? Math.min(this.node.appliedIndex, lowest) : this.node.appliedIndex;
     if (index <= this.snapIndex) return;
     await this.device.flush();
-    const snap = this.node.compact(index, EMPTY);
+    // The placement may be newer than `index`; its `at` keeps older entries from undoing it.
+    const snap = this.node.compact(index, encodePlacement(this.placement));
     await writeSnapshotMeta(join(this.dir, 'snapshot.json'), { index: snap.index, term: snap.term, conf: snap.conf });
     await this.wal.compact(snap.index);
     this.snapIndex = snap.index;

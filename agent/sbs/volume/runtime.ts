@@ -9,6 +9,7 @@ import type { AgentConfig, NbdTlsSetting } from '../../config/config.js';
 import type { Authorities } from '../../registry/authority.js';
 import { NbdServer, type NbdTlsOptions } from '../nbd/server.js';
 import { VolumeStore } from './store.js';
+import { startUpkeep, type StorageHosts } from './upkeep.js';
 import type { AgentMetrics } from '../../metrics/metrics.js';
 import type { StorageSource } from '../../metrics/sources.js';
 
@@ -18,12 +19,12 @@ export interface StorageRuntime {
   stop(): Promise<void>;
 }
 
-/** `storageHost`: whether the deployment's inventory gives a host the storage role. */
+/** `storageHosts`: the deployment inventory's storage hosts. */
 export async function startStorage(
   cfg: AgentConfig,
   storage: NonNullable<AgentConfig['storage']>,
   authorities: Authorities,
-  storageHost: (name: string) => boolean,
+  storageHosts: StorageHosts,
   log: Logger,
   metrics: AgentMetrics,
 ): Promise<StorageRuntime> {
@@ -54,15 +55,17 @@ export async function startStorage(
     await store.close();
     throw e;
   }
+  const upkeep = startUpkeep(store, storageHosts, (id, hosts) => authorities(undefined).placeVolume(id, hosts), storage.rebuildAfterSeconds * 1000, slog);
   const tcp = storage.nbdListen.find((a) => !a.startsWith('unix://'));
   slog.info({ nbd: storage.nbdListen, nbdTls: storage.nbdTls }, 'storage serving');
   return {
-    services: volumeServices(store, tcp, storage.nbdTls, authorities, storageHost, slog),
+    services: volumeServices(store, tcp, storage.nbdTls, authorities, storageHosts, slog),
     metrics: {
       replicas: () => store.all().map((r) => ({ volume: r.spec.id, ...r.state() })),
       nbdConnections: () => servers.flatMap((s) => s.exportNames()),
     },
     async stop() {
+      upkeep.stop();
       await Promise.all(servers.map((s) => s.close()));
       await store.close();
     },

@@ -2,6 +2,7 @@
 // start; and the NBD export table (export name = volume id). A deleted volume leaves a tombstone
 // so that a leader which still believes in it cannot re-create it as a "repair".
 
+import { status, type ServiceError } from '@grpc/grpc-js';
 import type { Identity } from '../../../lib/identity.js';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,19 +11,23 @@ import { ApiError } from '../../state/errors.js';
 import type { ExportResolver, ExportSummary, NbdExport } from '../nbd/exports.js';
 import type { Tls } from './client.js';
 import { VolumeDevice } from './device.js';
-import { DEFAULT_REPLICA_OPTIONS, Replica, type ReplicaOptions, type ReplicaSpec, type VolumeHost } from './replica.js';
+import { DEFAULT_REPLICA_OPTIONS, NotLeaderError, Replica, type ReplicaOptions, type ReplicaSpec, type VolumeHost } from './replica.js';
+import type { MoveHosts } from './mover.js';
 import { GrpcTransport } from './transport.js';
 import { writeFileAtomic } from '../../../lib/atomic-file.js';
 import { hostOf, newIncarnation, readMember, writeMember } from './member.js';
 
 const REPAIR_INTERVAL_MS = 5000;
 const CATCH_UP_MS = 2000;
+/** A forwarded move waits this long for the leader: it may copy a whole volume. */
+export const MOVE_TIMEOUT_MS = 30 * 60_000;
 
 export class VolumeStore implements ExportResolver {
   readonly transport: GrpcTransport;
   private readonly replicas = new Map<string, Replica>();
-  /** Create/delete of one id run one at a time. */
+  /** Create/delete of one id run one at a time, and so do its moves (which create and delete). */
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly moves = new Map<string, Promise<unknown>>();
   private readonly repairs = new Map<string, number>();
 
   private constructor(
@@ -59,9 +64,10 @@ export class VolumeStore implements ExportResolver {
 
   /**
    * Idempotent: the same spec returns the replica, a different one is refused. A repair (the
-   * leader re-creating a replica this host lost) names the new member id the replica joins as.
+   * leader re-creating a replica this host lost) and a move name the new member id the replica
+   * joins as; a repair is refused where the volume was deleted.
    */
-  createReplica(spec: ReplicaSpec, repair: { member: string } | null): Promise<Replica> {
+  createReplica(spec: ReplicaSpec, joining: { member: string; repair: boolean } | null): Promise<Replica> {
     return this.locked(spec.id, async () => {
       const have = this.replicas.get(spec.id);
       if (have) {
@@ -69,8 +75,8 @@ export class VolumeStore implements ExportResolver {
         return have;
       }
       const tomb = join(this.dataDir, 'deleted', spec.id);
-      if (repair && (await exists(tomb))) throw new ApiError('FAILED_PRECONDITION', 'id', `volume "${spec.id}" was deleted on ${this.self}`);
-      const member = repair?.member ?? this.self;
+      if (joining?.repair && (await exists(tomb))) throw new ApiError('FAILED_PRECONDITION', 'id', `volume "${spec.id}" was deleted on ${this.self}`);
+      const member = joining?.member ?? this.self;
       if (hostOf(member) !== this.self) throw new ApiError('INVALID_ARGUMENT', 'member_id', `"${member}" is not a member id of ${this.self}`);
       const dir = join(this.dataDir, 'volumes', spec.id);
       await rm(dir, { recursive: true, force: true });
@@ -78,10 +84,10 @@ export class VolumeStore implements ExportResolver {
       await writeMember(dir, member);
       // The spec is written last: a directory without it is an interrupted creation.
       const replica = await Replica.open(dir, member, spec, this.transport, this.log, this.opts);
-      await writeFileAtomic(join(dir, 'volume.json'), JSON.stringify(spec, null, 2) + '\n');
+      await writeFileAtomic(join(dir, 'volume.json'), JSON.stringify(replica.spec, null, 2) + '\n');
       await rm(tomb, { force: true });
       this.replicas.set(spec.id, replica);
-      this.log.info({ volume: spec.id, member, repair: repair !== null }, 'replica created');
+      this.log.info({ volume: spec.id, member, repair: joining?.repair ?? false }, 'replica created');
       return replica;
     });
   }
@@ -126,6 +132,42 @@ export class VolumeStore implements ExportResolver {
     this.transport.close();
   }
 
+  /** How a move reaches the other storage hosts (mover.ts). */
+  readonly moveHosts: MoveHosts = {
+    create: async (host, spec, member) => {
+      if (host.name === this.self) return (await this.createReplica(spec, { member, repair: false })).self;
+      const made = await this.transport.peer(host).raft.createReplica(
+        {
+          id: spec.id,
+          sizeBytes: spec.sizeBytes,
+          hosts: [...spec.hosts],
+          repair: false,
+          memberId: member,
+          tenant: spec.tenant ?? '',
+          placedAt: spec.placedAt ?? 0,
+        },
+        30_000,
+        true,
+      );
+      return made.memberId;
+    },
+    remove: async (host, id) => {
+      if (host.name === this.self) await this.deleteReplica(id);
+      // Not waiting for a connection: a retired host is often down, and the upkeep tries again.
+      else await this.transport.peer(host).raft.deleteReplica({ id }, 15_000);
+    },
+    forward: (host, id, target) =>
+      this.transport
+        .peer(host)
+        .raft.moveReplicas({ id, hosts: [...target] }, MOVE_TIMEOUT_MS, true)
+        .then(
+          () => undefined,
+          (e: ServiceError) => {
+            throw e.code === status.FAILED_PRECONDITION && e.details.includes(NOT_LEADING) ? new NotLeaderError(null) : e;
+          },
+        ),
+  };
+
   /** A peer lost its replica (data directory wiped): the leader re-creates it; raft refills it with a snapshot. */
   private repair(id: string, peer: VolumeHost): void {
     const r = this.replicas.get(id);
@@ -142,23 +184,40 @@ export class VolumeStore implements ExportResolver {
         repair: true,
         memberId: newIncarnation(peer.name),
         tenant: r.spec.tenant ?? '',
+        placedAt: r.spec.placedAt ?? 0,
       })
       // An earlier attempt may have made it already: join it under the id it has.
       .then((made) => r.rejoin(peer.name, made.memberId))
       .catch((e: Error) => this.log.warn({ volume: id, peer: peer.name, err: e.message }, 'repair failed'));
   }
 
+  /** Moves of a volume (MoveVolume, the upkeep's rebuilds and deletes of retired replicas) run one at a time. */
+  moving<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return chained(this.moves, id, fn);
+  }
+
+  isMoving(id: string): boolean {
+    return this.moves.has(id);
+  }
+
   private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const settled = next.catch(() => undefined);
-    this.locks.set(id, settled);
-    void settled.then(() => {
-      if (this.locks.get(id) === settled) this.locks.delete(id);
-    });
-    return next;
+    return chained(this.locks, id, fn);
   }
 }
+
+function chained<T>(chains: Map<string, Promise<unknown>>, id: string, fn: () => Promise<T>): Promise<T> {
+  const prev = chains.get(id) ?? Promise.resolve();
+  const next = prev.then(fn, fn);
+  const settled = next.catch(() => undefined);
+  chains.set(id, settled);
+  void settled.then(() => {
+    if (chains.get(id) === settled) chains.delete(id);
+  });
+  return next;
+}
+
+/** What a host that was asked to carry out a move says when it does not lead the volume. */
+export const NOT_LEADING = 'does not lead volume';
 
 function sameSpec(a: ReplicaSpec, b: ReplicaSpec): boolean {
   return (

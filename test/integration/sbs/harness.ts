@@ -19,7 +19,7 @@ export interface StorageLab {
   down(): Promise<void>;
 }
 
-export async function startStorageLab(hosts = 3, opts: Pick<LabOptions, 'nbdTls'> = {}): Promise<StorageLab> {
+export async function startStorageLab(hosts = 3, opts: Pick<LabOptions, 'nbdTls' | 'rebuildAfterSeconds'> = {}): Promise<StorageLab> {
   const t = await startLab({ hosts, roles: () => ['storage'], ...opts });
   const tls = await readTls(t.lab.tls);
   const clients = new Map(t.lab.hosts.map((h) => [h.name, new VolumeClient(h.endpoint, tls)]));

@@ -58,6 +58,7 @@ describe("a tenant's volume", () => {
     expect(await outcome(t2.getVolume({ id: 'tv' }))).toBe('PERMISSION_DENIED');
     expect(await outcome(t2.growVolume({ id: 'tv', sizeBytes: 32 * MiB }))).toBe('PERMISSION_DENIED');
     expect(await outcome(t2.deleteVolume({ id: 'tv' }))).toBe('PERMISSION_DENIED');
+    expect(await outcome(t2.moveVolume({ id: 'tv', hosts: s.hosts.slice(0, 1) }))).toBe('PERMISSION_DENIED');
     expect(await outcome(t2.createVolume({ id: 'tv', sizeBytes: 16 * MiB, replicas: 1, hosts: s.hosts, tenant: '' }))).toBe('PERMISSION_DENIED');
     expect(await outcome(t2.createVolume({ id: 'x', sizeBytes: 16 * MiB, replicas: 1, hosts: s.hosts, tenant: 't1' }))).toBe('PERMISSION_DENIED');
     expect((await t2.listVolumes({})).volumes).toEqual([]);
@@ -94,7 +95,8 @@ describe("a tenant's volume", () => {
       expect(await outcome(c.raft.propose({ volumeId: 'tv', command: Buffer.alloc(0) }))).toBe('PERMISSION_DENIED');
       // A host certificate of the deployment, but not a storage host of its inventory.
       expect(await outcome(c.raft.deleteReplica({ id: 'tv' }))).toBe('PERMISSION_DENIED');
-      const plant = { id: 'planted', sizeBytes: 16 * MiB, hosts: s.hosts, repair: false, memberId: '', tenant: 't1' };
+      expect(await outcome(c.raft.moveReplicas({ id: 'tv', hosts: s.hosts.slice(0, 1) }))).toBe('PERMISSION_DENIED');
+      const plant = { id: 'planted', sizeBytes: 16 * MiB, hosts: s.hosts, repair: false, memberId: '', tenant: 't1', placedAt: 0 };
       expect(await outcome(c.raft.createReplica(plant))).toBe('PERMISSION_DENIED');
     } finally {
       c.close();

@@ -13,6 +13,7 @@ describe('volume commands', () => {
     { op: 'zero', offset: 512, length: 4096, noHole: false },
     { op: 'zero', offset: 512, length: 4096, noHole: true },
     { op: 'grow', size: 96 * 1024 * 1024 },
+    { op: 'place', placement: { hosts: [{ name: 'h1', endpoint: '192.0.2.11:7443' }], retired: [{ name: 'h4', endpoint: '192.0.2.14:7443' }], at: 0 } },
   ];
   it('round-trip', () => {
     for (const c of samples) {
@@ -58,7 +59,7 @@ describe('agent config: storage', () => {
   it('is optional, and resolves the data directory against the config file', () => {
     expect(parseConfig(base, '/etc/vx').storage).toBeUndefined();
     const c = parseConfig(base + 'storage: { dataDir: sbs, nbdListen: ["192.0.2.11:10809", "unix:///run/nbd.sock"] }\n', '/etc/vx');
-    expect(c.storage).toEqual({ dataDir: '/etc/vx/sbs', nbdListen: ['192.0.2.11:10809', 'unix:///run/nbd.sock'], nbdTls: 'off' });
+    expect(c.storage).toEqual({ dataDir: '/etc/vx/sbs', nbdListen: ['192.0.2.11:10809', 'unix:///run/nbd.sock'], nbdTls: 'off', rebuildAfterSeconds: 0 });
   });
   it('takes an NBD TLS policy, off unless set', () => {
     for (const mode of ['off', 'optional', 'required'] as const) {
@@ -77,5 +78,13 @@ describe('agent config: storage', () => {
   it('names the field that is wrong', () => {
     expect(() => parseConfig(base + 'storage: { nbdListen: [] }\n', '/')).toThrow(/^storage\.dataDir: required/);
     expect(() => parseConfig(base + 'storage: { dataDir: x, nbdListen: ["nope"] }\n', '/')).toThrow(/^storage\.nbdListen: /);
+    expect(() => parseConfig(base + 'storage: { dataDir: x, rebuildAfterSeconds: -1 }\n', '/')).toThrow(/^storage\.rebuildAfterSeconds: a number of seconds/);
+  });
+  it('rebuilds on its own only with a registry, which knows the spare hosts', () => {
+    expect(() => parseConfig(base + 'storage: { dataDir: x, rebuildAfterSeconds: 600 }\n', '/')).toThrow(
+      /^storage\.rebuildAfterSeconds: rebuilding needs a registry/,
+    );
+    const reg = 'registry: { endpoints: ["http://192.0.2.1:2379"] }\n';
+    expect(parseConfig(base + reg + 'storage: { dataDir: x, rebuildAfterSeconds: 600 }\n', '/').storage?.rebuildAfterSeconds).toBe(600);
   });
 });
