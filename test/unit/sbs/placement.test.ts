@@ -19,7 +19,7 @@ function simulate(start: Placement, conf: ConfState, leader: string, target: Vol
     const s = nextMoveStep(p, c, self, target);
     steps.push(
       s.kind === 'place'
-        ? `place ${names(s.hosts)} retired ${names(s.retired)}`
+        ? `place ${names(s.hosts).join()} retired ${names(s.retired).join()}`
         : s.kind === 'create'
           ? `create ${s.host.name}`
           : s.kind === 'done'
