@@ -93,7 +93,10 @@ describe('replicas that move', () => {
 
     // The old host holds nothing of it and answers that it has no such volume; the registry agrees.
     await waitFor(`${leaving}'s replica of mv deleted`, 30_000, async () => !(await exists(replicaDir(leaving, 'mv'))));
-    const gone = (await s.volumes(leaving).getVolume({ id: 'mv' }).catch((e: unknown) => e)) as { details?: string };
+    const gone = (await s
+      .volumes(leaving)
+      .getVolume({ id: 'mv' })
+      .catch((e: unknown) => e)) as { details?: string };
     expect(gone.details).toMatch(/has no replica/);
     expect(await registryHosts('mv')).toEqual(target.map((h) => h.name));
     // The same hosts again: nothing to do.
