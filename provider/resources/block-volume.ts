@@ -19,6 +19,8 @@ const STORAGE_ROLE = 'storage';
 const HEALTHY = 'healthy';
 const POLL_MS = 200;
 const MiB = 1024 * 1024;
+/** A move copies whole replicas; the agent answers once it is done. */
+const MOVE_TIMEOUT_MS = 60 * 60_000;
 
 /** A whole number from a value, or undefined when it is unknown, null or not whole. */
 const whole = (v: Value | undefined): number | undefined => {
@@ -92,9 +94,8 @@ const schema = {
       type: t.list(t.string),
       optional: true,
       computed: true,
-      requiresReplace: true,
       description:
-        'The storage hosts holding its replicas, exactly `replicas` of them (default: the provider chooses among the hosts whose agent has the storage role, by rendezvous hashing of the name, and records its choice so later plans keep it). Calls go to the first one; its NBD address is in export_uri.',
+        "The storage hosts holding its replicas, exactly `replicas` of them (default: the provider chooses among the hosts whose agent has the storage role, by rendezvous hashing of the name, and records its choice so later plans keep it). Changing it moves the replicas online, keeping the data and the clients' connections to hosts that stay: each new host's replica is added and filled from a snapshot before an old one is removed and deleted. Agents with storage.rebuildAfterSeconds move a replica off a host that was down that long on their own; a refresh shows it. Calls go to the first one; its NBD address is in export_uri.",
     },
     tenant: {
       type: t.string,
@@ -314,6 +315,25 @@ async function deleteEverywhere(fleet: Fleet, id: string, hosts: readonly string
   return failed;
 }
 
+/**
+ * `call` on the first of `hosts` that can be reached: any replica host takes a change to the
+ * leader. A refusal would be the same on every host, so only unreachable hosts are skipped.
+ */
+async function onAnyHost(hosts: readonly string[], what: string, call: (host: string) => Promise<unknown>): Promise<void> {
+  const failed: Diagnostic[] = [];
+  for (const h of hosts) {
+    try {
+      await call(h);
+      return;
+    } catch (e) {
+      const d = agentDiagnostic(what, h, e);
+      if (errorCode(e) !== grpcStatus.UNAVAILABLE && errorCode(e) !== grpcStatus.DEADLINE_EXCEEDED) throw new DiagnosticsError([d]);
+      failed.push(d);
+    }
+  }
+  throw new DiagnosticsError(failed);
+}
+
 export const blockVolume = defineResource<typeof schema, Fleet>({
   typeName: 'vxcloud_block_volume',
   schema,
@@ -337,6 +357,15 @@ export const blockVolume = defineResource<typeof schema, Fleet>({
         if (r.placement?.hosts !== undefined) p = { ...p, hosts: r.placement.hosts };
       }
       return { planned: p, diagnostics };
+    }
+    // A move: the new hosts are checked now, as at create.
+    if (requiresReplace.length === 0 && !valueEquals(planned.hosts, prior.hosts)) {
+      const hosts = knownStrings(planned.hosts);
+      if (hosts) {
+        const r = await place(provider, prior.name, Number(prior.replicas), hosts);
+        diagnostics.push(...r.diagnostics);
+      }
+      p = { ...p, status: unknown, leader: unknown, export_uri: unknown };
     }
     // Terraform plans a replacement again with no prior state: only an in-place change is a shrink.
     if (requiresReplace.length === 0 && !valueEquals(planned.size_bytes, prior.size_bytes)) {
@@ -409,30 +438,24 @@ export const blockVolume = defineResource<typeof schema, Fleet>({
     const v = await view(provider, str(state.id), strs(state.hosts));
     return v ? toState(v) : null;
   },
-  async update({ prior, planned }, { provider }) {
+  async update({ prior, planned }, { provider, signal }) {
     const id = str(prior.id);
     const hosts = strs(prior.hosts);
     const size = Number(known(planned.size_bytes));
     const from = Number(prior.size_bytes);
     // Known only now (it was unknown at plan time): refused here instead.
     if (size < from) throw new DiagnosticsError([shrinkRefused(prior.name, from, size)]);
-    const failed: Diagnostic[] = [];
-    // Any replica host takes the grow to the leader; the next one is asked when a host is down.
-    for (const h of hosts) {
-      try {
-        await provider.client(h).volume.growVolume({ id, sizeBytes: size }, provider.timeoutMs);
-        const v = await view(provider, id, hosts);
-        if (!v) throw new DiagnosticsError([error('The volume is gone', `No host of ${hosts.join(', ')} has volume "${id}" any more.`)]);
-        return toState(v);
-      } catch (e) {
-        if (e instanceof DiagnosticsError) throw e;
-        const d = agentDiagnostic('Growing the volume', h, e);
-        // A refusal would be the same on every host; only a host that cannot be reached is skipped.
-        if (errorCode(e) !== grpcStatus.UNAVAILABLE && errorCode(e) !== grpcStatus.DEADLINE_EXCEEDED) throw new DiagnosticsError([d]);
-        failed.push(d);
-      }
+    if (size !== from) await onAnyHost(hosts, 'Growing the volume', (h) => provider.client(h).volume.growVolume({ id, sizeBytes: size }, provider.timeoutMs));
+    const target = knownOr(planned.hosts, null) as string[] | null;
+    if (target !== null && target.join() !== hosts.join()) {
+      const placed = await Promise.all(target.map(async (h) => ({ name: h, endpoint: (await provider.describe(h)).peerEndpoint })));
+      // The replicas' data is copied before the call returns: no deadline of ours cuts a long copy short.
+      await onAnyHost(hosts, 'Moving the volume', (h) => provider.client(h).volume.moveVolume({ id, hosts: placed }, MOVE_TIMEOUT_MS));
+      return toState(await waitHealthy(provider, id, target, signal));
     }
-    throw new DiagnosticsError(failed);
+    const v = await view(provider, id, hosts);
+    if (!v) throw new DiagnosticsError([error('The volume is gone', `No host of ${hosts.join(', ')} has volume "${id}" any more.`)]);
+    return toState(v);
   },
   async delete(state, { provider }) {
     const failed = await deleteEverywhere(provider, str(state.id), strs(state.hosts));

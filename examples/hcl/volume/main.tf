@@ -6,7 +6,8 @@
 # host's namespace, or through a storage host's unix socket:
 #   nbdinfo 'nbd+unix:///data?socket=/run/vxcloud/labs/vxlab/h1/nbd.sock'
 # Raising size_mib and applying again grows the volume in place, data kept; a smaller size is
-# refused at plan time.
+# refused at plan time. Setting hosts (e.g. -var 'hosts=["h1","h2","h4"]') moves the replicas
+# online to those storage hosts, data kept; left out, the provider places the volume.
 
 terraform {
   required_providers {
@@ -27,6 +28,12 @@ variable "size_mib" {
   description = "Size of the volume in MiB; it can only grow."
 }
 
+variable "hosts" {
+  type        = list(string)
+  default     = null
+  description = "The storage hosts of its replicas; null lets the provider choose."
+}
+
 provider "vxcloud" {
   lab_file = var.lab_file
 }
@@ -35,6 +42,7 @@ resource "vxcloud_block_volume" "data" {
   name       = "data"
   size_bytes = var.size_mib * 1024 * 1024
   replicas   = 3
+  hosts      = var.hosts
 }
 
 output "export_uri" {

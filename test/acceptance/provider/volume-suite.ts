@@ -1,7 +1,7 @@
-// examples/hcl/volume under a real CLI (terraform or tofu) against a lab of three storage hosts:
-// apply, write and read back through NBD on different replicas, grow in place with the data kept,
-// a shrink refused at plan time on size_bytes, bad input refused, import, and destroy leaving no
-// replica and no export. volume.test.ts and volume-tofu.test.ts run it, in parallel.
+// examples/hcl/volume under a real CLI (terraform or tofu) against a lab of four storage hosts:
+// apply (three replicas), write and read back through NBD on different replicas, grow in place
+// with the data kept, a shrink refused at plan time on size_bytes, bad input refused, a replica
+// moved to the fourth host by changing hosts, import, and destroy leaving no replica and no export. volume.test.ts and volume-tofu.test.ts run it, in parallel.
 
 import { execFile } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
@@ -16,7 +16,7 @@ import { startLab, type TestLab } from '../../harness/lab.js';
 import { REPO, TOOLS, Workspace, VERSION } from '../plugin/harness.js';
 
 const MiB = 1024 * 1024;
-const HOSTS = ['h1', 'h2', 'h3'];
+const HOSTS = ['h1', 'h2', 'h3', 'h4'];
 const ADDRESS = 'vxcloud_block_volume.data';
 
 /** An NBD client program (argv, never a shell), bounded in time; the system's libnbd tools first in PATH. */
@@ -43,10 +43,15 @@ export function volumeSuite(cliName: 'terraform' | 'tofu'): void {
     let ws: Workspace;
     let tmp: string;
     let written: Buffer;
+    /** Where the provider placed the volume. */
+    let placed: string[];
     /** The export on one storage host, through its unix socket (reachable from the root namespace). */
     const uri = (host: string): string => `nbd+unix:///data?socket=${nbdSocketPath(lab.lab, host)}`;
-    const setSize = (mib: number): Promise<void> =>
-      writeFile(join(ws.dir, 'terraform.tfvars'), `lab_file = ${JSON.stringify(join(lab.lab.dir, 'lab.json'))}\nsize_mib = ${mib}\n`);
+    const setVars = (mib: number, hosts?: string[]): Promise<void> =>
+      writeFile(
+        join(ws.dir, 'terraform.tfvars'),
+        `lab_file = ${JSON.stringify(join(lab.lab.dir, 'lab.json'))}\nsize_mib = ${mib}\n${hosts ? `hosts = ${JSON.stringify(hosts)}\n` : ''}`,
+      );
     /** The whole export as read through one host. */
     const readBack = async (host: string): Promise<Buffer> => {
       const file = join(tmp, `back-${host}.img`);
@@ -57,11 +62,11 @@ export function volumeSuite(cliName: 'terraform' | 'tofu'): void {
     };
 
     beforeAll(async () => {
-      lab = await startLab({ hosts: 3, roles: () => ['storage'], reconcileIntervalSeconds: 3600 });
+      lab = await startLab({ hosts: 4, roles: () => ['storage'], reconcileIntervalSeconds: 3600 });
       tmp = await mkdtemp(join(tmpdir(), 'vxcloud-vol-'));
       ws = await Workspace.create(join(TOOLS, cliName), join(REPO, 'dist/provider/main.js'), VXCLOUD_SOURCE, VERSION);
       await ws.writeConfig(await readFile(join(REPO, 'examples/hcl/volume/main.tf'), 'utf8'));
-      await setSize(16);
+      await setVars(16);
     });
     afterAll(async () => {
       await ws?.remove();
@@ -75,11 +80,13 @@ export function volumeSuite(cliName: 'terraform' | 'tofu'): void {
       await ws.ok(['apply', '-auto-approve', '-no-color']);
       const v = (await ws.stateValues(ADDRESS))!;
       expect(v).toMatchObject({ id: 'data', name: 'data', size_bytes: 16 * MiB, replicas: 3, status: 'healthy' });
-      expect([...(v.hosts as string[])].sort()).toEqual(HOSTS);
-      expect(HOSTS).toContain(v.leader);
-      const first = (v.hosts as string[])[0]!;
+      placed = v.hosts as string[];
+      expect(new Set(placed).size).toBe(3);
+      for (const h of placed) expect(HOSTS).toContain(h);
+      expect(placed).toContain(v.leader);
+      const first = placed[0]!;
       expect(v.export_uri).toBe(`nbd://192.0.2.1${first.slice(1)}:10809/data`);
-      for (const h of HOSTS) expect((await nbdOk('nbdinfo', ['--size', uri(h)])).trim()).toBe(String(16 * MiB));
+      for (const h of placed) expect((await nbdOk('nbdinfo', ['--size', uri(h)])).trim()).toBe(String(16 * MiB));
       // The export URI works from inside the lab, over the underlay.
       const other = lab.lab.hosts.find((h) => h.name !== first)!;
       expect((await lab.exec(other.namespace, ['nbdinfo', '--size', v.export_uri as string], 30_000)).stdout.trim()).toBe(String(16 * MiB));
@@ -90,17 +97,17 @@ export function volumeSuite(cliName: 'terraform' | 'tofu'): void {
       written = randomFillSync(Buffer.alloc(16 * MiB));
       const source = join(tmp, 'source.img');
       await writeFile(source, written);
-      await nbdOk('nbdcopy', [source, uri('h1')]);
-      for (const h of ['h2', 'h3']) expect(sha256(await readBack(h))).toBe(sha256(written));
+      await nbdOk('nbdcopy', [source, uri(placed[0]!)]);
+      for (const h of placed.slice(1)) expect(sha256(await readBack(h))).toBe(sha256(written));
     });
 
     it('grows in place when size_mib grows, keeping the data', async () => {
-      await setSize(32);
+      await setVars(32);
       expect(await ws.plannedActions()).toEqual({ [ADDRESS]: ['update'] });
       await ws.ok(['apply', '-auto-approve', '-no-color']);
       expect(await ws.stateValues(ADDRESS)).toMatchObject({ id: 'data', size_bytes: 32 * MiB, status: 'healthy' });
-      for (const h of HOSTS) expect((await nbdOk('nbdinfo', ['--size', uri(h)])).trim()).toBe(String(32 * MiB));
-      const back = await readBack('h2');
+      for (const h of placed) expect((await nbdOk('nbdinfo', ['--size', uri(h)])).trim()).toBe(String(32 * MiB));
+      const back = await readBack(placed[1]!);
       expect(back.length).toBe(32 * MiB);
       expect(sha256(back.subarray(0, 16 * MiB))).toBe(sha256(written));
       expect(back.subarray(16 * MiB).every((b) => b === 0)).toBe(true);
@@ -108,7 +115,7 @@ export function volumeSuite(cliName: 'terraform' | 'tofu'): void {
     });
 
     it('refuses a shrink at plan time on size_bytes, and changes nothing', async () => {
-      await setSize(8);
+      await setVars(8);
       try {
         const r = await ws.run(['plan', '-no-color']);
         expect(r.code).toBe(1);
@@ -119,7 +126,7 @@ export function volumeSuite(cliName: 'terraform' | 'tofu'): void {
         expect(words).toContain('terraform taint ADDRESS');
         // With the attribute path, terraform quotes the line of configuration.
         expect(out).toMatch(/\n\s*\d+:\s+size_bytes = var\.size_mib \* 1024 \* 1024/);
-        expect((await nbdOk('nbdinfo', ['--size', uri('h1')])).trim()).toBe(String(32 * MiB));
+        expect((await nbdOk('nbdinfo', ['--size', uri(placed[0]!)])).trim()).toBe(String(32 * MiB));
         // What the diagnostic offers: a tainted volume is planned as a new one, at the smaller size.
         await ws.ok(['taint', '-no-color', ADDRESS]);
         try {
@@ -128,7 +135,7 @@ export function volumeSuite(cliName: 'terraform' | 'tofu'): void {
           await ws.ok(['untaint', '-no-color', ADDRESS]);
         }
       } finally {
-        await setSize(32);
+        await setVars(32);
       }
     });
 
@@ -154,10 +161,10 @@ export function volumeSuite(cliName: 'terraform' | 'tofu'): void {
         /5000 is not a multiple of 4096\. Give a positive multiple of 4096 bytes, e\.g\. 8192 \(8 KiB\)/,
       );
       await bad(
-        'resource "vxcloud_block_volume" "x" {\n  name       = "x"\n  size_bytes = 4096\n  replicas   = 4\n}\n',
+        'resource "vxcloud_block_volume" "x" {\n  name       = "x"\n  size_bytes = 4096\n  replicas   = 5\n}\n',
         'plan',
         'replicas',
-        /4 replicas need 4 storage hosts, one per replica; the provider has 3 \(h\d, h\d, h\d\)/,
+        /5 replicas need 5 storage hosts, one per replica; the provider has 4 \(h\d, h\d, h\d, h\d\)/,
       );
       await bad(
         'resource "vxcloud_block_volume" "x" {\n  name       = "x"\n  size_bytes = 4096\n  hosts      = ["h1", "h9"]\n}\n',
@@ -165,6 +172,30 @@ export function volumeSuite(cliName: 'terraform' | 'tofu'): void {
         'hosts',
         /"h9" is not one of the provider's hosts/,
       );
+    });
+
+    it('moves a replica to the spare host when hosts changes: updated in place, data kept, the old host holds nothing', async () => {
+      const spare = HOSTS.find((h) => !placed.includes(h))!;
+      const leaving = placed[2]!;
+      const moved = [placed[0]!, placed[1]!, spare];
+      // A host that cannot hold a replica is refused at plan time.
+      await setVars(32, [placed[0]!, placed[1]!, 'h9']);
+      const r = await ws.run(['plan', '-no-color']);
+      expect(r.code).toBe(1);
+      expect((r.stderr + r.stdout).replace(/\s+/g, ' ')).toMatch(/"h9" is not one of the provider's hosts/);
+
+      await setVars(32, moved);
+      expect(await ws.plannedActions()).toEqual({ [ADDRESS]: ['update'] });
+      await ws.ok(['apply', '-auto-approve', '-no-color']);
+      expect(await ws.stateValues(ADDRESS)).toMatchObject({ hosts: moved, status: 'healthy', size_bytes: 32 * MiB });
+      expect(sha256((await readBack(spare)).subarray(0, 16 * MiB))).toBe(sha256(written));
+      const e = (await lab
+        .client(leaving)
+        .volume.getVolume({ id: 'data' }, 5000)
+        .catch((x: unknown) => x)) as ServiceError;
+      expect(e.code).toBe(grpcStatus.NOT_FOUND);
+      expect((await nbd('nbdinfo', ['--size', uri(leaving)], 30_000)).code).not.toBe(0);
+      await ws.ok(['plan', '-detailed-exitcode', '-no-color']);
     });
 
     it('imports the volume by name, with nothing to change afterwards', async () => {
