@@ -329,9 +329,18 @@ describe('vxcloud_block_volume plan', () => {
       expect(renamed.diagnostics).toEqual([]);
     });
 
-    it('replaces for other hosts given in config, and not for the same ones', async () => {
-      expect((await plan(lab(), prior, { name: 'data', size_bytes: 32 * MiB, hosts: ['h2', 'h1', 'h3'] })).requiresReplace).toEqual([]);
-      expect((await plan(lab(), prior, { name: 'data', size_bytes: 32 * MiB, hosts: ['h2', 'h1', 'h4'] })).requiresReplace).toEqual([['hosts']]);
+    it('moves in place for other hosts given in config, checked like a placement; the same ones change nothing', async () => {
+      const same = await plan(lab(), prior, { name: 'data', size_bytes: 32 * MiB, hosts: ['h2', 'h1', 'h3'] });
+      expect(same.requiresReplace).toEqual([]);
+      expect(same.planned).toEqual(prior);
+      const moved = await plan(lab(), prior, { name: 'data', size_bytes: 32 * MiB, hosts: ['h2', 'h1', 'h4'] });
+      expect(moved.requiresReplace).toEqual([]);
+      expect(moved.diagnostics).toEqual([]);
+      expect(moved.planned.hosts).toEqual(['h2', 'h1', 'h4']);
+      expect(isUnknown(moved.planned.status) && isUnknown(moved.planned.leader) && isUnknown(moved.planned.export_uri)).toBe(true);
+      const compute = await plan(lab(), prior, { name: 'data', size_bytes: 32 * MiB, hosts: ['h2', 'h1', 'h5'] });
+      expect(paths(compute.diagnostics)).toEqual([['hosts', 2]]);
+      expect(compute.diagnostics[0]!.detail).toMatch(/"h5" is not a storage host/);
     });
   });
 });
