@@ -10,7 +10,7 @@ for b in fdb l2-throughput tap-throughput evpn-convergence nat security-groups s
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 failed=0
-for js in fdb/run.js fdb/api.js l2-throughput/run.js tap-throughput/run.js evpn-convergence/run.js nat/run.js security-groups/run.js sbs/nbd-vs-nbdkit.js sbs/volume-vs-nbdkit.js vm-disk/run.js provider/run.js provider/scale.js; do
+for js in fdb/run.js fdb/api.js l2-throughput/run.js tap-throughput/run.js evpn-convergence/run.js nat/run.js security-groups/run.js sbs/nbd-vs-nbdkit.js sbs/volume-vs-peers.js vm-disk/run.js provider/run.js provider/scale.js; do
   echo "== bench/$js"
   # One failing bench must not hide the figures of the others; the exit status still reports it.
   node "bench/${js%%/*}/.build/bench/$js" | tee -a "$out" || { echo "bench/$js failed"; failed=1; }

@@ -1,5 +1,5 @@
-// Labs for benches: a name unique to the run (vb<kind><pid>), a sweep of labs whose run died,
-// and one teardown (child processes by their PIDs, then the lab and every namespace under its
+// Labs for benches: a name unique to the run (vb<kind><pid>), a sweep of labs whose run died
+// (with the daemons a bench ran from `<lab dir>/daemons/NAME/`, e.g. ceph.ts), and one teardown (child processes by their PIDs, then the lab and every namespace under its
 // prefix) that runs on every way out, SIGINT/SIGTERM/SIGHUP included.
 //
 // The lab module is loaded from the project's build (dist/), not from the bench's own .build:
@@ -15,6 +15,7 @@ import type * as LabModule from '../../lab/lab.js';
 import { LAB_ROOT, type LabFile } from '../../lab/labfile.js';
 import { AgentClient, readTls } from '../../lib/agent-client.js';
 import { isAlive } from '../../lib/process.js';
+import { stopIn } from '../../agent/process/supervisor.js';
 
 const here = fileURLToPath(import.meta.url);
 /** The repository: the directory above the bench whose .build holds this file. */
@@ -50,7 +51,10 @@ async function sweep(children: Set<ChildProcess>): Promise<void> {
   for (const line of stdout.split('\n')) names.add(line.split('-')[0]!);
   for (const name of names) {
     const m = BENCH_LAB.exec(name);
-    if (m && !isAlive(Number(m[1]))) await lab.labDown(name);
+    if (!m || isAlive(Number(m[1]))) continue;
+    const daemons = join(LAB_ROOT, name, 'daemons');
+    for (const d of await readdir(daemons).catch((): string[] => [])) await stopIn(join(daemons, d));
+    await lab.labDown(name);
   }
 }
 

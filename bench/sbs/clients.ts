@@ -1,4 +1,4 @@
-// What both storage benches share: their arguments, the NBD clients they run (argv only, bounded
+// What the storage benches share: their arguments, the NBD clients they run (argv only, bounded
 // in time), the nbdsh script for 4 KiB random writes at queue depth 16, and the comparison loop.
 
 import { execFile } from 'node:child_process';

@@ -13,7 +13,7 @@
 // CPU is utime+stime of both agents' processes (/proc/PID/stat, all threads) over the UDP run,
 // divided by the datagrams received.
 
-import { readFile } from 'node:fs/promises';
+import { cpuTicks } from '../common/cpu.js';
 import os from 'node:os';
 import type { NicSpec } from '../../gen/vxcloud/agent/v1/network.js';
 import { iperf, iperfUdp } from '../common/iperf.js';
@@ -37,13 +37,6 @@ const PATHS = [
   ['kernel→TAP', 3, 1],
 ] as const;
 type PathName = (typeof PATHS)[number][0];
-
-/** utime and stime of a process, all threads, in clock ticks. */
-async function cpuTicks(pid: number): Promise<{ user: number; system: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]), system: Number(f[12]) };
-}
 
 async function agentsCpu(pids: number[]): Promise<{ user: number; system: number }> {
   const all = await Promise.all(pids.map(cpuTicks));
