@@ -396,7 +396,11 @@ export function volumeServices(
       const r = found(store, req.volumeId);
       fromPlacement(caller, r);
       try {
-        return { index: await r.proposeLocal(req.command) };
+        // Proposed in one go: they reach raft as one batch (Replica.proposeLocal queues them).
+        const commands = req.command.length > 0 ? [req.command, ...req.commands] : req.commands;
+        if (commands.length === 0) throw new ApiError('INVALID_ARGUMENT', 'commands', 'no command to propose');
+        const indexes = await Promise.all(commands.map((c) => r.proposeLocal(c)));
+        return { index: Math.max(...indexes) };
       } catch (e) {
         if (e instanceof NotLeaderError) throw new ApiError('FAILED_PRECONDITION', 'volume_id', e.message);
         throw e;

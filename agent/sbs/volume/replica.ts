@@ -56,8 +56,8 @@ export interface PeerTransport {
   send(volumeId: string, to: VolumeHost, messages: readonly Message[]): void;
   /** Streams the image at `path` (live data file) and delivers `message` after it. */
   sendSnapshot(volumeId: string, to: VolumeHost, message: SnapshotMessage, path: string): Promise<void>;
-  /** Proposes a command on the leader; resolves with its index once applied there. */
-  propose(volumeId: string, to: VolumeHost, command: Buffer, timeoutMs: number): Promise<number>;
+  /** Proposes commands on the leader, in order; resolves once all are applied there. */
+  propose(volumeId: string, to: VolumeHost, commands: readonly Uint8Array[], timeoutMs: number): Promise<void>;
 }
 
 export interface ReplicaOptions {
@@ -95,6 +95,13 @@ export interface ReplicaState {
   readonly sizeBytes: number;
 }
 
+/** A write waiting to be forwarded to the leader (a follower's client). */
+interface Forward {
+  readonly data: Uint8Array;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+}
+
 interface Proposal {
   readonly data: Uint8Array;
   /** In the log at `index`: from now on it waits to be applied. */
@@ -110,6 +117,9 @@ const MAX_APPEND_ENTRIES = 256;
 const MAX_APPEND_BYTES = 1024 * 1024;
 const MAX_INFLIGHT_APPENDS = 8;
 const MAX_READ_ROUNDS = 4;
+/** Forwarded batches in flight to the leader, and the bytes of one (under the leader's 4 MiB message limit). */
+const MAX_FORWARDS = 2;
+const MAX_FORWARD_BYTES = 3 * 1024 * 1024;
 const LAGGARD_LOG_FACTOR = 4;
 /** Applied writes up to this size go to the page cache synchronously (SparseFileDevice.writeNow). */
 const SYNC_APPLY_BYTES = 64 * 1024;
@@ -128,6 +138,9 @@ export class Replica {
   private readonly waiters = new ReplicaWaiters();
   /** Proposed while the driver was busy: they go to raft together, as one append per follower. */
   private unsent: Proposal[] = [];
+  /** Writes for the leader: they leave together, as one Propose, while fewer than MAX_FORWARDS are under way. */
+  private forwards: Forward[] = [];
+  private forwarding = 0;
   private readSeq = 0;
   /** A snapshot image received from the leader, waiting for its raft message to come out of Ready. */
   private staged: { index: number; path: string } | null = null;
@@ -251,7 +264,10 @@ export class Replica {
         const leader = e.leader === null ? undefined : this.peers.get(hostOf(e.leader));
         if (leader) {
           try {
-            await this.transport.propose(this.spec.id, leader, data, Math.max(1, deadline - Date.now()));
+            await new Promise<void>((resolve, reject) => {
+              this.forwards.push({ data, resolve, reject });
+              this.forward(leader, deadline);
+            });
             // Applied on the leader; our own reads catch up through ReadIndex.
             return;
           } catch (fe) {
@@ -263,6 +279,34 @@ export class Replica {
         throw new BlockDeviceError('EIO', `volume ${this.spec.id}: no leader could take the write within ${this.opts.requestTimeoutMs} ms`);
       await sleep(this.opts.tickMs * 2);
     }
+  }
+
+  /**
+   * Sends the queued writes to the leader as one batch. Each is a write the client has not been
+   * answered for, and writes are idempotent, so a batch that failed part-way is simply sent again.
+   */
+  private forward(leader: VolumeHost, deadline: number): void {
+    if (this.forwarding >= MAX_FORWARDS || this.forwards.length === 0) return;
+    let bytes = 0;
+    let n = 0;
+    while (n < this.forwards.length && (n === 0 || bytes + this.forwards[n]!.data.length <= MAX_FORWARD_BYTES)) bytes += this.forwards[n++]!.data.length;
+    const batch = this.forwards.splice(0, n);
+    this.forwarding++;
+    this.transport
+      .propose(
+        this.spec.id,
+        leader,
+        batch.map((f) => f.data),
+        Math.max(1, deadline - Date.now()),
+      )
+      .then(
+        () => batch.forEach((f) => f.resolve()),
+        (e: Error) => batch.forEach((f) => f.reject(e)),
+      )
+      .finally(() => {
+        this.forwarding--;
+        this.forward(leader, deadline);
+      });
   }
 
   /** Leader only (NotLeaderError otherwise): propose and wait for the entry to be applied here. */
@@ -630,6 +674,8 @@ export class Replica {
   private failAll(err: Error): void {
     for (const p of this.unsent) p.reject(err);
     this.unsent = [];
+    for (const f of this.forwards) f.reject(err);
+    this.forwards = [];
     this.waiters.failAll(err);
   }
 

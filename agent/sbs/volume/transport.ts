@@ -130,8 +130,11 @@ export class GrpcTransport implements PeerTransport {
     }
   }
 
-  async propose(volumeId: string, to: VolumeHost, command: Buffer, timeoutMs: number): Promise<number> {
-    return (await this.peer(to).raft.propose({ volumeId, command }, timeoutMs)).index;
+  async propose(volumeId: string, to: VolumeHost, commands: readonly Uint8Array[], timeoutMs: number): Promise<void> {
+    await this.peer(to).raft.propose(
+      { volumeId, command: Buffer.alloc(0), commands: commands.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)) },
+      timeoutMs,
+    );
   }
 
   close(): void {

@@ -92,7 +92,7 @@ describe("a tenant's volume", () => {
     const base = await readTls(s.t.lab.tls);
     const c = new RaftPeerClient(s.t.lab.hosts[0]!.endpoint, { ca: base.ca, cert: Buffer.from(stranger.cert), key: Buffer.from(stranger.key) });
     try {
-      expect(await outcome(c.raft.propose({ volumeId: 'tv', command: Buffer.alloc(0) }))).toBe('PERMISSION_DENIED');
+      expect(await outcome(c.raft.propose({ volumeId: 'tv', command: Buffer.alloc(0), commands: [] }))).toBe('PERMISSION_DENIED');
       // A host certificate of the deployment, but not a storage host of its inventory.
       expect(await outcome(c.raft.deleteReplica({ id: 'tv' }))).toBe('PERMISSION_DENIED');
       expect(await outcome(c.raft.moveReplicas({ id: 'tv', hosts: s.hosts.slice(0, 1) }))).toBe('PERMISSION_DENIED');
@@ -109,7 +109,7 @@ describe("a tenant's volume", () => {
       key: await readFile(s.t.lab.tenants!.t1!.key),
     });
     try {
-      expect(await outcome(tenant.raft.propose({ volumeId: 'tv', command: Buffer.alloc(0) }))).toBe('PERMISSION_DENIED');
+      expect(await outcome(tenant.raft.propose({ volumeId: 'tv', command: Buffer.alloc(0), commands: [] }))).toBe('PERMISSION_DENIED');
     } finally {
       tenant.close();
     }
