@@ -7,7 +7,16 @@ import { callerOf, requireKind } from './caller.js';
 import { tenantFor } from './ownership.js';
 import { status as Status, type handleClientStreamingCall, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { RaftServer, ReplicaStatus, SnapshotChunk, StepRequest, Volume, VolumeHost, VolumeServiceServer } from '../../gen/vxcloud/agent/v1/volume.js';
+import type {
+  RaftServer,
+  ReplicaStatus,
+  SnapshotChunk,
+  StepReply,
+  StepRequest,
+  Volume,
+  VolumeHost,
+  VolumeServiceServer,
+} from '../../gen/vxcloud/agent/v1/volume.js';
 import { NotLeaderError, type Replica, type ReplicaSpec } from '../sbs/volume/replica.js';
 import { MOVE_TIMEOUT_MS, NOT_LEADING, type VolumeStore } from '../sbs/volume/store.js';
 import { deleteRetired, moveVolume, runMove } from '../sbs/volume/mover.js';
@@ -310,6 +319,14 @@ export function volumeServices(
     }
   };
 
+  /** Writes a follower forwarded: proposed here together (they reach raft as one batch), if this replica leads. */
+  const forwarded = async (r: Replica | undefined, req: StepRequest, who: Identity): Promise<void> => {
+    if (!r) throw new ApiError('NOT_FOUND', 'volume_id', `volume "${req.volumeId}" has no replica on ${store.self}`);
+    fromPlacement(who, r);
+    if (who.kind === 'host') r.forwardedFrom(who.host, req.commands.length);
+    await Promise.all(req.commands.map((c) => r.proposeLocal(c)));
+  };
+
   const installSnapshot: handleClientStreamingCall<SnapshotChunk, Record<string, never>> = (call, callback) => {
     const it = call[Symbol.asyncIterator]() as AsyncIterator<SnapshotChunk>;
     (async () => {
@@ -352,8 +369,16 @@ export function volumeServices(
       const outsiders = new Map<string, number>();
       // Only the hosts of a volume's placement step its raft group (server.ts admits hosts only).
       const from = callerOf(call);
+      const reply = (r: Partial<StepReply>): void => void call.write({ missingVolumeId: '', forwardId: 0, forwardError: '', ...r });
       call.on('data', (req: StepRequest) => {
         const r = store.get(req.volumeId);
+        if (req.forwardId > 0) {
+          forwarded(r, req, from).then(
+            () => reply({ forwardId: req.forwardId }),
+            (e: Error) => reply({ forwardId: req.forwardId, forwardError: e.message }),
+          );
+          return;
+        }
         if (r && (from.kind !== 'host' || !r.spec.hosts.some((h) => h.name === from.host))) {
           // A host that left the group while it was down says so until its replica is deleted.
           if (Date.now() - (outsiders.get(req.volumeId) ?? 0) >= 10_000) {
@@ -366,7 +391,7 @@ export function volumeServices(
           // Once a second is plenty: the sender tries a repair every few seconds at most.
           if (Date.now() - (reported.get(req.volumeId) ?? 0) >= 1000) {
             reported.set(req.volumeId, Date.now());
-            call.write({ missingVolumeId: req.volumeId });
+            reply({ missingVolumeId: req.volumeId });
           }
           return;
         }
@@ -392,20 +417,6 @@ export function volumeServices(
       call.on('error', () => {});
     },
     installSnapshot,
-    propose: unary(log, 'Propose', async (req, caller) => {
-      const r = found(store, req.volumeId);
-      fromPlacement(caller, r);
-      try {
-        // Proposed in one go: they reach raft as one batch (Replica.proposeLocal queues them).
-        const commands = req.command.length > 0 ? [req.command, ...req.commands] : req.commands;
-        if (commands.length === 0) throw new ApiError('INVALID_ARGUMENT', 'commands', 'no command to propose');
-        const indexes = await Promise.all(commands.map((c) => r.proposeLocal(c)));
-        return { index: Math.max(...indexes) };
-      } catch (e) {
-        if (e instanceof NotLeaderError) throw new ApiError('FAILED_PRECONDITION', 'volume_id', e.message);
-        throw e;
-      }
-    }),
     createReplica: unary(log, 'CreateReplica', async (req, caller) => {
       // A replica is made by the storage host coordinating a CreateVolume, or by the leader
       // (a host of the placement) re-creating one a host lost; no other host may plant one.

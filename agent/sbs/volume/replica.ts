@@ -34,6 +34,7 @@ import { decodeCommand, encodeCommand, type VolumeCommand } from './commands.js'
 import { hostOf } from './member.js';
 import { decodePlacement, encodePlacement, type Placement, type VolumeHost } from './placement.js';
 import { ReplicaWaiters } from './waiters.js';
+import { WriterFollower } from './follow-writer.js';
 
 export type { VolumeHost };
 
@@ -148,6 +149,9 @@ export class Replica {
   private snapshotReceiving = false;
   /** Leader only: when each member was last heard from (monotonic ms), from when this node led. */
   private heard = new Map<string, number>();
+  /** Leader only: whether its clients' writes come through a follower (follow-writer.ts). */
+  private readonly writers = new WriterFollower(performance.now());
+  private wasLeader = false;
 
   private constructor(
     private current: ReplicaSpec,
@@ -253,6 +257,7 @@ export class Replica {
   /** Proposes a command, here or on the leader; resolves once applied (on the leader). */
   async submit(command: VolumeCommand): Promise<void> {
     const data = encodeCommand(command);
+    this.writers.wrote(1);
     const deadline = Date.now() + this.opts.requestTimeoutMs;
     for (;;) {
       this.assertOpen();
@@ -307,6 +312,11 @@ export class Replica {
         this.forwarding--;
         this.forward(leader, deadline);
       });
+  }
+
+  /** Writes a follower on `host` forwarded to this leader. */
+  forwardedFrom(host: string, writes: number): void {
+    this.writers.forwardedFrom(host, writes);
   }
 
   /** Leader only (NotLeaderError otherwise): propose and wait for the entry to be applied here. */
@@ -479,8 +489,17 @@ export class Replica {
   private tick(): void {
     if (this.closed) return;
     this.catchUpTicks();
-    if (this.node.currentRole !== 'leader') this.heard.clear();
+    const leading = this.node.currentRole === 'leader';
+    if (!leading) this.heard.clear();
     else for (const v of this.node.confState.voters) if (!this.heard.has(v)) this.heard.set(v, performance.now());
+    if (leading !== this.wasLeader) this.writers.reset(performance.now());
+    this.wasLeader = leading;
+    const writer = leading ? this.writers.decide(performance.now()) : null;
+    const to = writer === null ? undefined : this.node.confState.voters.find((v) => hostOf(v) === writer);
+    if (to !== undefined) {
+      this.log.info({ to }, "handing leadership to the follower its clients' writes come through");
+      this.node.transferLeader(to);
+    }
     const now = Date.now();
     this.waiters.requeueLostRounds(now, 20 * this.opts.tickMs);
     this.waiters.expire(

@@ -1,11 +1,14 @@
 // Raft between agents: one gRPC channel per peer (mutual TLS with the agent's own certificate),
-// two long-lived Step streams on it for the messages of every volume the two hosts share (a batch
-// per Ready), snapshots streamed from the live data file.
+// long-lived Step streams on it for the messages of every volume the two hosts share (a batch
+// per Ready) and for the client writes a follower forwards to the leader, snapshots streamed from
+// the live data file.
 //
 // Appends go on a stream of their own, in order (a follower rejects an append that overtook its
 // predecessor); everything else — heartbeats, votes, acknowledgements — on the other, so that it
 // never queues behind megabytes of entries: a heartbeat late by the time a window of 1 MiB
-// appends takes to drain looks like a dead leader to the follower.
+// appends takes to drain looks like a dead leader to the follower. Forwarded writes have a third:
+// a unary call per batch had cost the leader more CPU than the writes themselves (grpc-js reads
+// the peer certificate again for every call).
 
 import { status, type ClientDuplexStream } from '@grpc/grpc-js';
 import { open } from 'node:fs/promises';
@@ -31,11 +34,16 @@ interface PeerStream {
   readonly call: ClientDuplexStream<StepRequest, StepReply>;
   /** Bytes handed to the stream since it last drained. */
   buffered: number;
+  /** Forwarded batches awaiting their reply. */
+  readonly forwards: Map<number, { resolve: () => void; reject: (e: Error) => void }>;
 }
+
+type Lane = 'append' | 'control' | 'forward';
 
 export class GrpcTransport implements PeerTransport {
   private readonly clients = new Map<string, RaftPeerClient>();
   private readonly streams = new Map<string, PeerStream>();
+  private forwardSeq = 0;
 
   constructor(
     private readonly tls: Tls,
@@ -70,21 +78,30 @@ export class GrpcTransport implements PeerTransport {
     if (s.buffered > MAX_BUFFERED_BYTES) return;
     for (const batch of stepBatches(messages.map(encodeMessage), MAX_STEP_BYTES)) {
       for (const b of batch) s.buffered += b.length;
-      if (s.call.write({ volumeId, messages: batch })) s.buffered = 0;
+      if (s.call.write({ volumeId, messages: batch, forwardId: 0, commands: [] })) s.buffered = 0;
     }
   }
 
-  private stream(to: VolumeHost, lane: 'append' | 'control'): PeerStream {
+  private stream(to: VolumeHost, lane: Lane): PeerStream {
     const key = `${to.name}@${to.endpoint}/${lane}`;
     const open = this.streams.get(key);
     if (open) return open;
     const call = this.peer(to).raw.step();
-    const s: PeerStream = { call, buffered: 0 };
+    const s: PeerStream = { call, buffered: 0, forwards: new Map() };
     this.streams.set(key, s);
     const drop = (): void => {
       if (this.streams.get(key) === s) this.streams.delete(key);
+      for (const f of s.forwards.values()) f.reject(new Error(`the stream to ${to.name} broke`));
+      s.forwards.clear();
     };
-    call.on('data', (r: StepReply) => this.onMissingReplica(r.missingVolumeId, to));
+    call.on('data', (r: StepReply) => {
+      if (r.missingVolumeId !== '') this.onMissingReplica(r.missingVolumeId, to);
+      const f = r.forwardId > 0 ? s.forwards.get(r.forwardId) : undefined;
+      if (!f) return;
+      s.forwards.delete(r.forwardId);
+      if (r.forwardError === '') f.resolve();
+      else f.reject(new Error(`${to.name}: ${r.forwardError}`));
+    });
     call.on('drain', () => (s.buffered = 0));
     call.on('error', (e: Error & { code?: number }) => {
       drop();
@@ -130,11 +147,21 @@ export class GrpcTransport implements PeerTransport {
     }
   }
 
-  async propose(volumeId: string, to: VolumeHost, commands: readonly Uint8Array[], timeoutMs: number): Promise<void> {
-    await this.peer(to).raft.propose(
-      { volumeId, command: Buffer.alloc(0), commands: commands.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)) },
-      timeoutMs,
-    );
+  /** Proposes the commands on the leader `to`; resolves once they are applied there. */
+  propose(volumeId: string, to: VolumeHost, commands: readonly Uint8Array[], timeoutMs: number): Promise<void> {
+    const s = this.stream(to, 'forward');
+    const id = ++this.forwardSeq;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        s.forwards.delete(id);
+        reject(new Error(`${to.name}: no answer to forwarded writes within ${timeoutMs} ms`));
+      }, timeoutMs);
+      s.forwards.set(id, {
+        resolve: () => (clearTimeout(timer), resolve()),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+      s.call.write({ volumeId, messages: [], forwardId: id, commands: commands.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)) });
+    });
   }
 
   close(): void {

@@ -417,11 +417,16 @@ export function decodeMessage(b: Uint8Array): Message {
   return m;
 }
 
-/** StepRequest in protobuf's encoding (field 1: volume_id, field 2: each message), one copy of each message. */
+/**
+ * StepRequest in protobuf's encoding (field 1: volume_id, 2: each message, 3: forward_id, 4: each
+ * forwarded command), one copy of each message.
+ */
 export function encodeStepRequest(req: StepRequest): Buffer {
   const id = Buffer.from(req.volumeId, 'utf8');
   let size = id.length > 0 ? 1 + varintLength(id.length) + id.length : 0;
   for (const m of req.messages) size += 1 + varintLength(m.length) + m.length;
+  if (req.forwardId > 0) size += 1 + varintLength(req.forwardId);
+  for (const c of req.commands) size += 1 + varintLength(c.length) + c.length;
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   if (id.length > 0) {
@@ -429,11 +434,17 @@ export function encodeStepRequest(req: StepRequest): Buffer {
     at = writeVarint(out, at, id.length);
     at += id.copy(out, at);
   }
-  for (const m of req.messages) {
-    out[at++] = (2 << 3) | 2;
-    at = writeVarint(out, at, m.length);
-    out.set(m, at);
-    at += m.length;
+  const bytes = (field: number, b: Uint8Array): void => {
+    out[at++] = (field << 3) | 2;
+    at = writeVarint(out, at, b.length);
+    out.set(b, at);
+    at += b.length;
+  };
+  for (const m of req.messages) bytes(2, m);
+  if (req.forwardId > 0) {
+    out[at++] = 3 << 3;
+    at = writeVarint(out, at, req.forwardId);
   }
+  for (const c of req.commands) bytes(4, c);
   return out;
 }

@@ -64,7 +64,7 @@ function step(c: RaftPeerClient): Promise<string> {
       resolve(e.code === Status.CANCELLED ? 'ok' : Status[e.code]);
     });
     call.on('data', () => undefined);
-    call.write({ volumeId: 'nope', messages: [] });
+    call.write({ volumeId: 'nope', messages: [], forwardId: 0, commands: [] });
   });
 }
 

@@ -1,6 +1,6 @@
 // Replicas that move, in a lab of four storage hosts: one moved by MoveVolume while nbdcopy writes
-// through another host, and one rebuilt on the spare host after its host was down longer than
-// storage.rebuildAfterSeconds.
+// through another host, one rebuilt on the spare host after its host was down longer than
+// storage.rebuildAfterSeconds; and leadership that moves to the follower a client writes through.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -49,7 +49,32 @@ async function registryHosts(id: string): Promise<string[]> {
   return (JSON.parse(v ?? '{}') as { hosts?: string[] }).hosts ?? [];
 }
 
-describe('replicas that move', () => {
+describe('replicas and leadership that move', () => {
+  it('a client writing through a follower: leadership passes to that follower, and the data is intact', async () => {
+    await s.volumes('h1').createVolume({ id: 'lw', sizeBytes: 32 * MiB, replicas: 3, hosts: s.hosts.slice(0, 3), tenant: '' });
+    const { leader } = await waitStatus(s, 'h1', 'lw', (v) => v.status === 'healthy', 'healthy');
+    const via = ['h1', 'h2', 'h3'].find((h) => h !== leader)!;
+    const src = join(tmp, 'lw-src.img');
+    const data = randomBytes(32 * MiB);
+    await writeFile(src, data);
+    // Small requests, several at once, for a few seconds: the leader sees them all forwarded by `via`.
+    await runOk(
+      'fio',
+      ['--name=lw', '--ioengine=nbd', `--uri=${s.uri(via, 'lw')}`, '--rw=randwrite', '--bs=4k', '--iodepth=8', '--time_based', '--runtime=4'],
+      60_000,
+    );
+    const v = await waitStatus(s, via, 'lw', (x) => x.leader === via, `led by ${via}, where the writes come from`, 15_000);
+    expect(v.status).toBe('healthy');
+    expect(await readFile(join(s.t.lab.dir, leader, 'agent.log'), 'utf8')).toMatch(
+      /"volume":"lw".*handing leadership to the follower its clients' writes come through/,
+    );
+    // Whatever is written now through the new leader reads back through the old one.
+    await runOk('nbdcopy', [src, s.uri(via, 'lw')], 120_000);
+    expect((await readBack(leader, 'lw', data.length)).equals(data)).toBe(true);
+    await s.volumes(via).deleteVolume({ id: 'lw' });
+    await rm(src);
+  }, 200_000);
+
   it('MoveVolume of the leader while nbdcopy writes through another host: every written byte reads back, the old host holds nothing', async () => {
     await s.volumes('h1').createVolume({ id: 'mv', sizeBytes: 96 * MiB, replicas: 3, hosts: s.hosts.slice(0, 3), tenant: '' });
     const { leader } = await waitStatus(s, 'h1', 'mv', (v) => v.status === 'healthy', 'healthy');

@@ -10,6 +10,8 @@ import { nbdClientCertDir } from '../../../lab/lab.js';
 import { readTls } from '../../../lib/agent-client.js';
 import { issue, readPair, writeNbdClientDir } from '../../../lib/certs.js';
 import { RaftPeerClient, VolumeClient } from '../../../agent/sbs/volume/client.js';
+import { encodeCommand } from '../../../agent/sbs/volume/commands.js';
+import type { StepReply } from '../../../gen/vxcloud/agent/v1/volume.js';
 import { makeTempDir, run, runOk } from '../nbd/harness.js';
 import { startStorageLab, waitStatus, type StorageLab } from './harness.js';
 
@@ -18,6 +20,19 @@ let s: StorageLab;
 let tmp: string;
 const dirs = new Map<string, string>();
 const api = new Map<string, VolumeClient>();
+
+/** A write forwarded on a Step stream as a follower would: '' once applied, else the error (or the call's status). */
+const forwardOutcome = (c: RaftPeerClient): Promise<string> =>
+  new Promise((resolve) => {
+    const call = c.raw.step();
+    call.on('data', (r: StepReply) => {
+      if (r.forwardId !== 1) return;
+      resolve(r.forwardError);
+      call.end();
+    });
+    call.on('error', (e: ServiceError) => resolve(Status[e.code] ?? String(e)));
+    call.write({ volumeId: 'tv', messages: [], forwardId: 1, commands: [encodeCommand({ op: 'write', offset: 0, data: Buffer.alloc(4096, 1) })] });
+  });
 
 const outcome = (p: Promise<unknown>): Promise<string> =>
   p.then(
@@ -85,14 +100,14 @@ describe("a tenant's volume", () => {
     expect((JSON.parse(stdout) as { exports: { 'export-name': string }[] }).exports.map((e) => e['export-name'])).toEqual([]);
   });
 
-  it('raft proposals, and replicas made or removed, are taken only from the hosts of the placement (or, to make one, a storage host)', async () => {
+  it('forwarded writes, and replicas made or removed, are taken only from the hosts of the placement (or, to make one, a storage host)', async () => {
     const pki = join(s.t.lab.dir, 'pki');
     const ca = await readPair(join(pki, 'ca.pem'), join(pki, 'ca-key.pem'));
     const stranger = await issue(ca, { commonName: 'h9', role: 'host', identity: { kind: 'host', host: 'h9' } });
     const base = await readTls(s.t.lab.tls);
     const c = new RaftPeerClient(s.t.lab.hosts[0]!.endpoint, { ca: base.ca, cert: Buffer.from(stranger.cert), key: Buffer.from(stranger.key) });
     try {
-      expect(await outcome(c.raft.propose({ volumeId: 'tv', command: Buffer.alloc(0), commands: [] }))).toBe('PERMISSION_DENIED');
+      expect(await forwardOutcome(c)).toMatch(/host h9 is not a host of volume "tv"/);
       // A host certificate of the deployment, but not a storage host of its inventory.
       expect(await outcome(c.raft.deleteReplica({ id: 'tv' }))).toBe('PERMISSION_DENIED');
       expect(await outcome(c.raft.moveReplicas({ id: 'tv', hosts: s.hosts.slice(0, 1) }))).toBe('PERMISSION_DENIED');
@@ -109,7 +124,7 @@ describe("a tenant's volume", () => {
       key: await readFile(s.t.lab.tenants!.t1!.key),
     });
     try {
-      expect(await outcome(tenant.raft.propose({ volumeId: 'tv', command: Buffer.alloc(0), commands: [] }))).toBe('PERMISSION_DENIED');
+      expect(await forwardOutcome(tenant)).toBe('PERMISSION_DENIED');
     } finally {
       tenant.close();
     }

@@ -221,7 +221,7 @@ describe('raft wire format: round trips', () => {
   });
 
   it('survives StepRequest framing: the receiver decodes views at any offset into the request', () => {
-    const framed = encodeStepRequest({ volumeId: 'vol-1', messages: GOLDEN.map((g) => encodeMessage(g.message)) });
+    const framed = encodeStepRequest({ volumeId: 'vol-1', messages: GOLDEN.map((g) => encodeMessage(g.message)), forwardId: 0, commands: [] });
     const received = StepRequest.decode(new Uint8Array(framed));
     expect(received.messages.map(decodeMessage)).toEqual(GOLDEN.map((g) => g.message));
   });

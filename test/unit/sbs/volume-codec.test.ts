@@ -39,9 +39,12 @@ describe('raft messages on the wire', () => {
   it('frames StepRequest exactly as protobuf does, for every length class of varint', () => {
     const sizes = [0, 1, 127, 128, 16383, 16384, (1 << 21) + 3];
     const requests: StepRequest[] = [
-      { volumeId: '', messages: [] },
-      { volumeId: 'vol-1', messages: sizes.map((n) => Buffer.alloc(n, n % 251)) },
-      { volumeId: 'é'.repeat(70), messages: [Buffer.from([1])] },
+      { volumeId: '', messages: [], forwardId: 0, commands: [] },
+      { volumeId: 'vol-1', messages: sizes.map((n) => Buffer.alloc(n, n % 251)), forwardId: 0, commands: [] },
+      { volumeId: 'é'.repeat(70), messages: [Buffer.from([1])], forwardId: 0, commands: [] },
+      // Forwarded writes: ids past 2^32, commands of every length class.
+      { volumeId: 'vol-2', messages: [], forwardId: 2 ** 40 + 7, commands: sizes.map((n) => Buffer.alloc(n, 3)) },
+      { volumeId: 'vol-3', messages: [], forwardId: 1, commands: [] },
     ];
     for (const req of requests) {
       const ours = encodeStepRequest(req);
@@ -49,6 +52,8 @@ describe('raft messages on the wire', () => {
       const back = StepRequest.decode(ours);
       expect(back.volumeId).toBe(req.volumeId);
       expect(back.messages.map((m) => Buffer.from(m).toString('base64'))).toEqual(req.messages.map((m) => Buffer.from(m).toString('base64')));
+      expect(back.forwardId).toBe(req.forwardId);
+      expect(back.commands.map((m) => Buffer.from(m).toString('base64'))).toEqual(req.commands.map((m) => Buffer.from(m).toString('base64')));
     }
   });
 });
