@@ -17,7 +17,7 @@ import type {
   VolumeHost,
   VolumeServiceServer,
 } from '../../gen/vxcloud/agent/v1/volume.js';
-import { NotLeaderError, type Replica, type ReplicaSpec } from '../sbs/volume/replica.js';
+import type { Replica, ReplicaSpec } from '../sbs/volume/replica.js';
 import { MOVE_TIMEOUT_MS, NOT_LEADING, type VolumeStore } from '../sbs/volume/store.js';
 import { deleteRetired, moveVolume, runMove } from '../sbs/volume/mover.js';
 import type { StorageHosts } from '../sbs/volume/upkeep.js';
