@@ -139,7 +139,7 @@ export class Replica {
   private readonly waiters = new ReplicaWaiters();
   /** Proposed while the driver was busy: they go to raft together, as one append per follower. */
   private unsent: Proposal[] = [];
-  /** Writes for the leader: they leave together, as one Propose, while fewer than MAX_FORWARDS are under way. */
+  /** Writes for the leader: they leave together, as one forwarded batch, while fewer than MAX_FORWARDS are under way. */
   private forwards: Forward[] = [];
   private forwarding = 0;
   private readSeq = 0;
