@@ -99,6 +99,7 @@ export interface ReplicaState {
 /** A write waiting to be forwarded to the leader (a follower's client). */
 interface Forward {
   readonly data: Uint8Array;
+  readonly deadline: number;
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
 }
@@ -270,8 +271,8 @@ export class Replica {
         if (leader) {
           try {
             await new Promise<void>((resolve, reject) => {
-              this.forwards.push({ data, resolve, reject });
-              this.forward(leader, deadline);
+              this.forwards.push({ data, deadline, resolve, reject });
+              this.forward();
             });
             // Applied on the leader; our own reads catch up through ReadIndex.
             return;
@@ -290,8 +291,15 @@ export class Replica {
    * Sends the queued writes to the leader as one batch. Each is a write the client has not been
    * answered for, and writes are idempotent, so a batch that failed part-way is simply sent again.
    */
-  private forward(leader: VolumeHost, deadline: number): void {
+  private forward(): void {
     if (this.forwarding >= MAX_FORWARDS || this.forwards.length === 0) return;
+    // The leader as known now: writes queued under an earlier one go to its successor.
+    const leader = this.node.leader === null ? undefined : this.peers.get(hostOf(this.node.leader));
+    if (!leader || this.node.currentRole === 'leader') {
+      // No leader to forward to (or this replica leads now): submit() tries again.
+      for (const f of this.forwards.splice(0)) f.reject(new NotLeaderError(this.node.leader));
+      return;
+    }
     let bytes = 0;
     let n = 0;
     while (n < this.forwards.length && (n === 0 || bytes + this.forwards[n]!.data.length <= MAX_FORWARD_BYTES)) bytes += this.forwards[n++]!.data.length;
@@ -302,7 +310,7 @@ export class Replica {
         this.spec.id,
         leader,
         batch.map((f) => f.data),
-        Math.max(1, deadline - Date.now()),
+        Math.max(1, Math.min(...batch.map((f) => f.deadline)) - Date.now()),
       )
       .then(
         () => batch.forEach((f) => f.resolve()),
@@ -310,7 +318,7 @@ export class Replica {
       )
       .finally(() => {
         this.forwarding--;
-        this.forward(leader, deadline);
+        this.forward();
       });
   }
 
