@@ -163,6 +163,10 @@ function storageHosts(registry: Registry | undefined): StorageHosts {
         .filter((h) => h.roles.includes('storage') && v.alive.has(h.name) && h.peerEndpoint !== '')
         .map((h) => ({ name: h.name, endpoint: h.peerEndpoint }));
     },
+    placed: (id) => {
+      const o = registry?.view?.objects.get(id);
+      return o?.kind === 'volume' ? o.hosts : undefined;
+    },
   };
 }
 

@@ -444,8 +444,9 @@ export function volumeServices(
       const r = store.get(req.id);
       if (!r) return { existed: false };
       // DeleteVolume runs on a host of the placement; the leader deleting the replica of a host
-      // that left the group may have joined it after this replica last heard of a placement.
-      if (!(caller.kind === 'host' && storageHost(caller.host))) fromPlacement(caller, r);
+      // that left the group may have joined it after this replica last heard of a placement, and
+      // then the registry's record of the volume names it.
+      if (!(caller.kind === 'host' && storageHosts.placed(req.id)?.includes(caller.host))) fromPlacement(caller, r);
       return { existed: await store.deleteReplica(req.id) };
     }),
     getReplica: unary(log, 'GetReplica', async (req) => {

@@ -15,6 +15,8 @@ export interface StorageHosts {
   has(name: string): boolean;
   /** Storage hosts that are up, with the endpoint other agents reach them at. */
   live(): VolumeHost[];
+  /** The hosts the registry records for a volume (undefined: not known there). */
+  placed(volumeId: string): readonly string[] | undefined;
 }
 
 const PERIOD_MS = 1000;

@@ -8,6 +8,9 @@ import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restartAgent, stopAgent, waitFor } from '../../../lab/lab.js';
+import { status as Status } from '@grpc/grpc-js';
+import { RaftPeerClient } from '../../../agent/sbs/volume/client.js';
+import { readTls } from '../../../lib/agent-client.js';
 import { registryValue } from '../../harness/registry.js';
 import { makeTempDir, runOk } from '../nbd/harness.js';
 import { startStorageLab, waitStatus, type StorageLab } from './harness.js';
@@ -124,6 +127,19 @@ describe('replicas and leadership that move', () => {
       .catch((e: unknown) => e)) as { details?: string };
     expect(gone.details).toMatch(/has no replica/);
     expect(await registryHosts('mv')).toEqual(target.map((h) => h.name));
+    // Out of the placement and of the registry's record, the old host may not delete a replica any more.
+    const tls = await readTls(s.t.lab.tls);
+    const former = new RaftPeerClient(s.t.lab.hosts.find((h) => h.name === 'h4')!.endpoint, {
+      ca: tls.ca,
+      cert: await readFile(join(s.t.lab.dir, leaving, 'agent.pem')),
+      key: await readFile(join(s.t.lab.dir, leaving, 'agent-key.pem')),
+    });
+    try {
+      const refused = (await former.raft.deleteReplica({ id: 'mv' }).catch((e: unknown) => e)) as { code?: number };
+      expect(refused.code).toBe(Status.PERMISSION_DENIED);
+    } finally {
+      former.close();
+    }
     // The same hosts again: nothing to do.
     expect((await s.volumes('h4').moveVolume({ id: 'mv', hosts: target })).hosts.map((h) => h.name)).toEqual(target.map((h) => h.name));
 
