@@ -19,7 +19,7 @@ import type {
 } from '../../gen/vxcloud/agent/v1/volume.js';
 import { NotLeaderError, type Replica, type ReplicaSpec } from '../sbs/volume/replica.js';
 import { MOVE_TIMEOUT_MS, NOT_LEADING, type VolumeStore } from '../sbs/volume/store.js';
-import { deleteRetired, moveVolume, runMove } from '../sbs/volume/mover.js';
+import { moveHere, moveVolume } from '../sbs/volume/mover.js';
 import type { StorageHosts } from '../sbs/volume/upkeep.js';
 import { decodeMessage } from '../sbs/volume/wire.js';
 import type { Message } from '../sbs/raft/index.js';
@@ -460,17 +460,12 @@ export function volumeServices(
       // Only the leader carries a move out: forwarding on from here could go round in circles.
       if (r.state().role !== 'leader') throw new ApiError('FAILED_PRECONDITION', 'id', `${store.self} ${NOT_LEADING} "${req.id}"`);
       const deadline = Date.now() + MOVE_TIMEOUT_MS;
-      const to = await store
-        .moving(req.id, async () => {
-          const handedTo = await runMove(r, target, store.moveHosts, deadline, log);
-          if (handedTo === null) await deleteRetired(r, store.moveHosts, log);
-          return handedTo;
-        })
-        .catch((e: unknown) => {
-          // Leadership moved on meanwhile: the caller finds the new leader and asks it.
-          throw e instanceof NotLeaderError ? new ApiError('FAILED_PRECONDITION', 'id', `${store.self} ${NOT_LEADING} "${req.id}"`) : e;
-        });
-      if (to !== null) await moveVolume(r, target, store.moveHosts, deadline, log, (fn) => store.moving(req.id, fn));
+      const exclusive = <T>(fn: () => Promise<T>): Promise<T> => store.moving(req.id, fn);
+      const to = await moveHere(r, target, store.moveHosts, deadline, log, exclusive).catch((e: unknown) => {
+        // Leadership moved on meanwhile: the caller finds the new leader and asks it.
+        throw e instanceof NotLeaderError ? new ApiError('FAILED_PRECONDITION', 'id', `${store.self} ${NOT_LEADING} "${req.id}"`) : e;
+      });
+      if (to !== null) await moveVolume(r, target, store.moveHosts, deadline, log, exclusive);
       return {};
     }),
   };

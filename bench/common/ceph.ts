@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BenchLab } from './lab.js';
+import { waitFor, type BenchLab } from './lab.js';
 
 const PACKAGES = ['ceph-mon', 'ceph-osd', 'ceph-mgr', 'ceph-common', 'qemu-block-extra'];
 const OSDS = 3;
@@ -84,11 +84,11 @@ export async function startCeph(b: BenchLab, imageBytes: number): Promise<CephCl
   );
   const ceph = (args: string[], timeoutMs = 60_000) => b.exec(ns, ['ceph', '-c', conf, '--connect-timeout', '20', ...args], timeoutMs);
   const pids = new Map<string, number>();
-  /** A daemon in the foreground, its pid file in its own folder (named in its argv by the log file). */
-  const daemon = async (name: string, argv: string[]): Promise<void> => {
+  /** A daemon in the foreground, its pid file in its own folder, which its argv must name. */
+  const daemon = async (name: string, argv: (own: string) => string[]): Promise<void> => {
     const own = join(b.lab.dir, 'daemons', name);
     await mkdir(own, { recursive: true });
-    const child = b.background(ns, [...argv, '--log-file', join(own, 'daemon.log')]);
+    const child = b.background(ns, argv(own));
     if (child.pid === undefined) throw new Error(`${name} did not start`);
     await writeFile(join(own, 'process.pid'), `${child.pid}\n`);
     pids.set(name, child.pid);
@@ -97,25 +97,18 @@ export async function startCeph(b: BenchLab, imageBytes: number): Promise<CephCl
   await b.run('ceph-authtool', ['--create-keyring', join(dir, 'keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *'], 30_000);
   await b.run('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', '[v2:127.0.0.1:3300]', join(dir, 'monmap')], 30_000);
   await b.exec(ns, ['ceph-mon', '-c', conf, '-i', 'a', '--mkfs', '--monmap', join(dir, 'monmap')], 60_000);
-  await daemon('mon.a', ['ceph-mon', '-f', '-c', conf, '-i', 'a']);
-  await until(
-    'the Ceph monitor to answer',
-    60_000,
-    async () =>
-      await ceph(['mon', 'stat']).then(
-        () => true,
-        () => false,
-      ),
-  );
-  await daemon('mgr.x', ['ceph-mgr', '-f', '-c', conf, '-i', 'x']);
+  const logged = (argv: string[]) => (own: string) => [...argv, '--log-file', join(own, 'daemon.log')];
+  await daemon('mon.a', logged(['ceph-mon', '-f', '-c', conf, '-i', 'a']));
+  await waitFor('the Ceph monitor to answer', 60_000, async () => (await ceph(['mon', 'stat']), true));
+  await daemon('mgr.x', logged(['ceph-mgr', '-f', '-c', conf, '-i', 'x']));
   for (let i = 0; i < OSDS; i++) {
     const uuid = randomUUID();
     const id = (await ceph(['osd', 'new', uuid])).stdout.trim();
     await mkdir(join(dir, 'osd', `osd.${id}`), { recursive: true });
     await b.exec(ns, ['ceph-osd', '-c', conf, '-i', id, '--mkfs', '--osd-uuid', uuid], 300_000);
-    await daemon(`osd.${id}`, ['ceph-osd', '-f', '-c', conf, '-i', id]);
+    await daemon(`osd.${id}`, logged(['ceph-osd', '-f', '-c', conf, '-i', id]));
   }
-  await until('three Ceph OSDs up', 120_000, async () => {
+  await waitFor('three Ceph OSDs up', 120_000, async () => {
     const s = JSON.parse((await ceph(['osd', 'stat', '-f', 'json'])).stdout) as { num_up_osds: number; num_in_osds: number };
     return s.num_up_osds === OSDS && s.num_in_osds === OSDS;
   });
@@ -124,7 +117,7 @@ export async function startCeph(b: BenchLab, imageBytes: number): Promise<CephCl
   await ceph(['osd', 'pool', 'set', 'rbd', 'min_size', '2']);
   await b.exec(ns, ['rbd', '-c', conf, 'pool', 'init', 'rbd'], 120_000);
   await b.exec(ns, ['rbd', '-c', conf, 'create', 'rbd/vol', '--size', `${imageBytes / 1024 ** 2}M`], 120_000);
-  await until('every Ceph placement group active+clean', 300_000, async () => {
+  await waitFor('every Ceph placement group active+clean', 300_000, async () => {
     const s = JSON.parse((await ceph(['pg', 'stat', '-f', 'json'])).stdout) as {
       num_pgs?: number;
       pg_summary?: { num_pgs: number; num_pg_by_state: { name: string; num: number }[] };
@@ -135,29 +128,9 @@ export async function startCeph(b: BenchLab, imageBytes: number): Promise<CephCl
     return summary.num_pgs > 0 && clean === summary.num_pgs;
   });
   const socket = join(b.lab.dir, 'daemons', 'qemu-nbd', 'nbd.sock');
-  await mkdir(join(b.lab.dir, 'daemons', 'qemu-nbd'), { recursive: true });
-  const qemu = b.background(ns, ['qemu-nbd', '-f', 'raw', '--cache=none', '--shared=16', '-t', '-x', 'vol', '-k', socket, `rbd:rbd/vol:conf=${conf}`]);
-  if (qemu.pid === undefined) throw new Error('qemu-nbd did not start');
-  await writeFile(join(b.lab.dir, 'daemons', 'qemu-nbd', 'process.pid'), `${qemu.pid}\n`);
-  pids.set('qemu-nbd', qemu.pid);
+  await daemon('qemu-nbd', () => ['qemu-nbd', '-f', 'raw', '--cache=none', '--shared=16', '-t', '-x', 'vol', '-k', socket, `rbd:rbd/vol:conf=${conf}`]);
   const nbdUri = `nbd+unix:///vol?socket=${socket}`;
-  await until(
-    'qemu-nbd to serve the image',
-    60_000,
-    async () =>
-      await b.run('nbdinfo', ['--size', nbdUri], 10_000).then(
-        () => true,
-        () => false,
-      ),
-  );
+  await waitFor('qemu-nbd to serve the image', 60_000, async () => (await b.run('nbdinfo', ['--size', nbdUri], 10_000), true));
   const version = (await b.run('ceph', ['--version'], 10_000)).stdout.trim().split(' ').slice(0, 3).join(' ');
   return { ns, conf, nbdUri, fioRbd: ['--ioengine=rbd', '--clientname=admin', '--pool=rbd', '--rbdname=vol'], pids, version };
-}
-
-async function until(what: string, timeoutMs: number, ok: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await ok().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }

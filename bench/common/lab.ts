@@ -27,6 +27,9 @@ const lab = (await import(pathToFileURL(LAB_JS).href)) as typeof LabModule;
 
 const BENCH_LAB = /^vb[a-z](\d+)$/;
 
+/** The lab's bounded wait: `probe` until it returns a value (errors count as not yet). */
+export const waitFor = lab.waitFor;
+
 export interface Output {
   stdout: string;
   stderr: string;

@@ -1,7 +1,8 @@
 // What the storage benches share: their arguments, the NBD clients they run (argv only, bounded
 // in time), the nbdsh script for 4 KiB random writes at queue depth 16, and the comparison loop.
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
@@ -36,6 +37,19 @@ export interface Workload {
   readonly unit: string;
   /** Returns the figure for one run against `uri`. */
   run(uri: string): Promise<number>;
+}
+
+/**
+ * `nbdkit file` serving `file`, listening as `listen` says (`-U SOCKET`, or `-i ADDR -p PORT`);
+ * resolves once it listens (it writes `pidfile` then). It dies with this process.
+ */
+export async function startNbdkit(file: string, pidfile: string, listen: string[]): Promise<ChildProcess> {
+  const child = spawn('nbdkit', ['-f', '--exit-with-parent', ...listen, '-P', pidfile, 'file', `file=${file}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  for (let waited = 0; !existsSync(pidfile); waited += 50) {
+    if (waited > 10_000 || child.exitCode !== null) throw new Error('nbdkit did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return child;
 }
 
 /** Seconds `fn` takes. */

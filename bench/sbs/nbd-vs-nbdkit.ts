@@ -6,16 +6,15 @@
 // Per workload: one warm-up each, then `runs` interleaved repetitions (the order of the servers
 // reverses every other one); medians, every sample, and the ratio ours/nbdkit (a throughput or
 // IOPS ratio, so above 1 means we are faster).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { SparseFileDevice } from '../../agent/sbs/backend/sparse-file.js';
-import { arg, compare, exec, MiB, RANDOM_WRITES, timed, type Workload } from './clients.js';
+import { arg, compare, exec, MiB, RANDOM_WRITES, startNbdkit, timed, type Workload } from './clients.js';
 import { StaticExportResolver } from '../../agent/sbs/nbd/exports.js';
 import { NbdServer } from '../../agent/sbs/nbd/server.js';
 
@@ -65,19 +64,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startNbdkit(file: string, pidfile: string): Promise<{ child: ChildProcess; uri: string }> {
-  const port = await freePort();
-  const child = spawn('nbdkit', ['-f', '--exit-with-parent', '-i', '127.0.0.1', '-p', String(port), '-P', pidfile, 'file', `file=${file}`], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  // nbdkit writes its pidfile once it listens.
-  for (let waited = 0; !existsSync(pidfile); waited += 50) {
-    if (waited > 10_000 || child.exitCode !== null) throw new Error('nbdkit did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, uri: `nbd://127.0.0.1:${port}/` };
-}
-
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vxcloud-nbd-bench-'));
   let server: NbdServer | undefined;
@@ -97,8 +83,8 @@ async function main(): Promise<void> {
     const theirsFile = join(dir, 'nbdkit.img');
     await writeFile(theirsFile, '');
     await truncate(theirsFile, SIZE);
-    const started = await startNbdkit(theirsFile, join(dir, 'nbdkit.pid'));
-    nbdkit = started.child;
+    const theirsPort = await freePort();
+    nbdkit = await startNbdkit(theirsFile, join(dir, 'nbdkit.pid'), ['-i', '127.0.0.1', '-p', String(theirsPort)]);
 
     const version = (await exec('nbdkit', ['--version'])).trim();
     console.log(`NBD server bench: ${SIZE / MiB} MiB export, ${RUNS} runs each (median), ${SMALL_IOS} small I/Os per run; baseline ${version}`);
@@ -108,7 +94,7 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(1))
         .join(' ')}`,
     );
-    await compare(workloads(source), ours, started.uri, RUNS);
+    await compare(workloads(source), ours, `nbd://127.0.0.1:${theirsPort}/`, RUNS);
   } finally {
     nbdkit?.kill('SIGTERM');
     await server?.close();

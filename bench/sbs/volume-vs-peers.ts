@@ -15,8 +15,6 @@
 // writes fio completed. Ceph acknowledges a write once all three replicas have it; ours once two
 // of three fsynced it (a raft majority).
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -25,9 +23,9 @@ import { VolumeClient } from '../../agent/sbs/volume/client.js';
 import { readTls } from '../../lib/agent-client.js';
 import { startCeph, type CephCluster } from '../common/ceph.js';
 import { cpuTicks, TICK_US } from '../common/cpu.js';
-import { withLab, type BenchLab } from '../common/lab.js';
+import { waitFor, withLab, type BenchLab } from '../common/lab.js';
 import { median, samples } from '../common/stats.js';
-import { arg, MiB } from './clients.js';
+import { arg, MiB, startNbdkit } from './clients.js';
 
 const RUNS = arg(0, 'runs', 3);
 const SIZE = arg(1, 'size-mib', 256) * MiB;
@@ -94,7 +92,8 @@ const WORKLOADS: readonly Workload[] = [
 interface Env {
   b: BenchLab;
   ceph: CephCluster;
-  uris: { ours: string; follower: string; nbdkit: string };
+  /** The sides reached over NBD, by their URI. */
+  nbd: Map<Side, string>;
   diskFile: string;
   /** Processes whose CPU is counted per write, by side. */
   pids: Map<Side, Map<string, number>>;
@@ -125,30 +124,14 @@ function parse(stdout: string, dir: 'read' | 'write'): FioResult {
 /** One fio job against a side; argv only. */
 async function fio(env: Env, side: Side, job: string[], dir: 'read' | 'write'): Promise<FioResult> {
   const common = ['--name=bench', '--output-format=json', `--size=${SIZE}`, ...job];
-  const nbd = (uri: string) => env.b.run('fio', [...common, '--ioengine=nbd', `--uri=${uri}`], 600_000);
+  const uri = env.nbd.get(side);
   let out: { stdout: string };
-  switch (side) {
-    case 'ours':
-      out = await nbd(env.uris.ours);
-      break;
-    case 'ours-follower':
-      out = await nbd(env.uris.follower);
-      break;
-    case 'nbdkit':
-      out = await nbd(env.uris.nbdkit);
-      break;
-    case 'ceph-nbd':
-      out = await nbd(env.ceph.nbdUri);
-      break;
-    case 'ceph-rbd':
-      out = await env.b.exec(env.ceph.ns, ['env', `CEPH_CONF=${env.ceph.conf}`, 'fio', ...common, ...env.ceph.fioRbd], 600_000);
-      break;
-    case 'disk': {
-      // Durable like the others: every write is on the disk when it completes.
-      const engine = job.includes('--iodepth=1') ? '--ioengine=psync' : '--ioengine=libaio';
-      out = await env.b.run('fio', [...common, engine, '--direct=1', '--sync=dsync', `--filename=${env.diskFile}`], 600_000);
-      break;
-    }
+  if (uri !== undefined) out = await env.b.run('fio', [...common, '--ioengine=nbd', `--uri=${uri}`], 600_000);
+  else if (side === 'ceph-rbd') out = await env.b.exec(env.ceph.ns, ['env', `CEPH_CONF=${env.ceph.conf}`, 'fio', ...common, ...env.ceph.fioRbd], 600_000);
+  else {
+    // The disk, durable like the others: every write is on the disk when it completes.
+    const engine = job.includes('--iodepth=1') ? '--ioengine=psync' : '--ioengine=libaio';
+    out = await env.b.run('fio', [...common, engine, '--direct=1', '--sync=dsync', `--filename=${env.diskFile}`], 600_000);
   }
   return parse(out.stdout, dir);
 }
@@ -167,11 +150,6 @@ async function cpuPerWrite(pids: Map<string, number>, run: () => Promise<FioResu
   return { r, cpu };
 }
 
-/** Dies with this process (--exit-with-parent); main() stops it first. */
-function startNbdkit(file: string, socket: string): ChildProcess {
-  return spawn('nbdkit', ['-f', '--exit-with-parent', '-U', socket, 'file', `file=${file}`], { stdio: 'ignore' });
-}
-
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(2));
 
 async function measure(env: Env): Promise<void> {
@@ -181,9 +159,7 @@ async function measure(env: Env): Promise<void> {
     const cpu = new Map<string, number[]>();
     const once = async (side: Side, keep: boolean): Promise<void> => {
       const counted = w.short === 'randwrite-4k-qd16' ? env.pids.get(side) : undefined;
-      const { r, cpu: c } = counted
-        ? await cpuPerWrite(counted, () => fio(env, side, [...w.job, ...TIMED], w.dir))
-        : { r: await fio(env, side, [...w.job, ...TIMED], w.dir), cpu: new Map<string, number>() };
+      const { r, cpu: c } = await cpuPerWrite(counted ?? new Map<string, number>(), () => fio(env, side, [...w.job, ...TIMED], w.dir));
       if (!keep) return;
       results.get(side)!.push(r);
       for (const [n, us] of c) cpu.set(`${side} ${n}`, [...(cpu.get(`${side} ${n}`) ?? []), us]);
@@ -244,22 +220,26 @@ async function main(): Promise<void> {
     const nbdkitFile = join(peers, 'nbdkit.img');
     await b.run('truncate', ['-s', String(SIZE), nbdkitFile], 10_000);
     const nbdkitSock = join(peers, 'nbdkit.sock');
-    const nbdkit = startNbdkit(nbdkitFile, nbdkitSock);
+    const nbdkit = await startNbdkit(nbdkitFile, join(peers, 'nbdkit.pid'), ['-U', nbdkitSock]);
     try {
       const hosts = b.lab.hosts.map((h) => ({ name: h.name, endpoint: `${h.underlayAddress}:7443` }));
       await client.volumes.createVolume({ id: 'bench', sizeBytes: SIZE, replicas: 3, hosts, tenant: '' });
-      let leader = '';
-      for (const until = Date.now() + 30_000; leader === '' && Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
-        leader = (await client.volumes.getVolume({ id: 'bench' })).leader;
-      }
-      if (leader === '') throw new Error('the bench volume elected no leader in 30 s');
+      const leader = await waitFor(
+        'the bench volume to elect a leader',
+        30_000,
+        async () => (await client.volumes.getVolume({ id: 'bench' })).leader || undefined,
+      );
       const followers = b.lab.hosts.filter((h) => h.name !== leader);
       const sock = (host: string) => `nbd+unix:///bench?socket=${join(b.lab.dir, host, 'nbd.sock')}`;
-      for (let i = 0; i < 100 && !existsSync(nbdkitSock); i++) await new Promise((r) => setTimeout(r, 100));
       const env: Env = {
         b,
         ceph,
-        uris: { ours: sock(leader), follower: sock(followers[0]!.name), nbdkit: `nbd+unix:///?socket=${nbdkitSock}` },
+        nbd: new Map([
+          ['ours', sock(leader)],
+          ['ours-follower', sock(followers[0]!.name)],
+          ['nbdkit', `nbd+unix:///?socket=${nbdkitSock}`],
+          ['ceph-nbd', ceph.nbdUri],
+        ]),
         diskFile: join(peers, 'disk.img'),
         pids: new Map(),
       };

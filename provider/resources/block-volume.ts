@@ -2,7 +2,7 @@
 // storage hosts, every one of which exports it over NBD under the volume's name. The size grows
 // in place; a smaller size is refused at plan time, since shrinking would cut off data.
 
-import { createHash } from 'node:crypto';
+import { rendezvous } from '../../lib/rendezvous.js';
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import type { Volume } from '../../gen/vxcloud/agent/v1/volume.js';
 import { checkVolumeId, checkVolumeSize, VOLUME_SIZE_ALIGNMENT } from '../../lib/validation.js';
@@ -124,19 +124,12 @@ type VolumeState = StateOf<typeof schema>;
 const ATTRS = Object.keys(schema.attributes);
 
 /**
- * Rendezvous (highest random weight) hashing: each candidate gets a weight from the volume name
- * and its own name, and the `replicas` heaviest are chosen, heaviest first. The choice depends
- * only on the name and the candidates — never on their order — spreads volumes (and the first
- * host, where calls and export_uri go) across hosts, and a new storage host only takes volumes
- * for which it outweighs one already chosen.
+ * The `replicas` heaviest candidates by rendezvous hashing of the volume name, heaviest first:
+ * volumes (and the first host, where calls and export_uri go) spread across hosts, and a new
+ * storage host only takes volumes for which it outweighs one already chosen.
  */
 export function placeVolume(name: string, candidates: readonly string[], replicas: number): string[] {
-  const weight = (host: string): string => createHash('sha256').update(`${name}\n${host}`).digest('hex');
-  return candidates
-    .map((host) => ({ host, w: weight(host) }))
-    .sort((a, b) => (a.w === b.w ? a.host.localeCompare(b.host) : a.w < b.w ? 1 : -1))
-    .slice(0, replicas)
-    .map((x) => x.host);
+  return rendezvous(name, candidates).slice(0, replicas);
 }
 
 /** Problems of a `hosts` list on its own: missing names, duplicates, a count other than replicas. */

@@ -72,6 +72,25 @@ export async function deleteRetired(r: Replica, hosts: MoveHosts, log: Logger): 
 }
 
 /**
+ * On the leader, one move at a time (`exclusive`): the move to its end with the retired replicas
+ * deleted (null), or the member leadership was handed to, which must finish it.
+ */
+export function moveHere(
+  r: Replica,
+  target: readonly VolumeHost[],
+  hosts: MoveHosts,
+  deadline: number,
+  log: Logger,
+  exclusive: <T>(fn: () => Promise<T>) => Promise<T>,
+): Promise<string | null> {
+  return exclusive(async () => {
+    const handedTo = await runMove(r, target, hosts, deadline, log);
+    if (handedTo === null) await deleteRetired(r, hosts, log);
+    return handedTo;
+  });
+}
+
+/**
  * Moves the volume of replica `r` to `target`, here if this replica leads, else on the leader;
  * retried across leader changes until `deadline`. `exclusive` runs the local part one move at a
  * time; forwarding happens outside it, since the leader may hand the move back to this host.
@@ -89,11 +108,7 @@ export async function moveVolume(
     try {
       const s = r.state();
       if (s.role === 'leader') {
-        const to = await exclusive(async () => {
-          const handedTo = await runMove(r, target, hosts, deadline, log);
-          if (handedTo === null) await deleteRetired(r, hosts, log);
-          return handedTo;
-        });
+        const to = await moveHere(r, target, hosts, deadline, log, exclusive);
         if (to === null) return;
         await forwardTo(r, hostOf(to), target, hosts);
         return;

@@ -14,7 +14,7 @@
 //   caught up, promote it → remove each old member (the leader hands over first if it is one) →
 //   place new, the old hosts retired → delete each retired replica (retried until it answers).
 
-import { createHash } from 'node:crypto';
+import { rendezvous } from '../../../lib/rendezvous.js';
 import type { ConfState } from '../raft/index.js';
 import { hostOf } from './member.js';
 
@@ -94,12 +94,8 @@ export function nextMoveStep(current: Placement, conf: ConfState, self: string, 
  */
 export function rebuildTarget(volumeId: string, current: readonly VolumeHost[], down: ReadonlySet<string>, spares: readonly VolumeHost[]): VolumeHost[] | null {
   const placed = names(current);
-  const weight = (h: VolumeHost): string => createHash('sha256').update(`${volumeId}\n${h.name}`).digest('hex');
-  const free = spares
-    .filter((h) => !placed.has(h.name))
-    .map((h) => ({ h, w: weight(h) }))
-    .sort((a, b) => (a.w < b.w ? 1 : a.w > b.w ? -1 : 0))
-    .map((x) => x.h);
+  const byName = new Map(spares.filter((h) => !placed.has(h.name)).map((h) => [h.name, h]));
+  const free = rendezvous(volumeId, [...byName.keys()]).map((n) => byName.get(n)!);
   const out: VolumeHost[] = [];
   for (const h of current) {
     if (!down.has(h.name)) out.push(h);

@@ -49,7 +49,7 @@ export interface ReplicaSpec {
   readonly placedAt?: number;
 }
 
-export const placementOf = (spec: ReplicaSpec): Placement => ({ hosts: spec.hosts, retired: spec.retired ?? [], at: spec.placedAt ?? 0 });
+const placementOf = (spec: ReplicaSpec): Placement => ({ hosts: spec.hosts, retired: spec.retired ?? [], at: spec.placedAt ?? 0 });
 
 /** How a replica reaches its peers (transport.ts over gRPC; a fake in tests). */
 export interface PeerTransport {

@@ -136,20 +136,7 @@ export class VolumeStore implements ExportResolver {
   readonly moveHosts: MoveHosts = {
     create: async (host, spec, member) => {
       if (host.name === this.self) return (await this.createReplica(spec, { member, repair: false })).self;
-      const made = await this.transport.peer(host).raft.createReplica(
-        {
-          id: spec.id,
-          sizeBytes: spec.sizeBytes,
-          hosts: [...spec.hosts],
-          repair: false,
-          memberId: member,
-          tenant: spec.tenant ?? '',
-          placedAt: spec.placedAt ?? 0,
-        },
-        30_000,
-        true,
-      );
-      return made.memberId;
+      return this.createOn(host, spec, { member, repair: false }, 30_000, true);
     },
     remove: async (host, id) => {
       if (host.name === this.self) await this.deleteReplica(id);
@@ -175,20 +162,34 @@ export class VolumeStore implements ExportResolver {
     if (!r || r.state().role !== 'leader' || Date.now() - (this.repairs.get(key) ?? 0) < REPAIR_INTERVAL_MS) return;
     this.repairs.set(key, Date.now());
     this.log.warn({ volume: id, peer: peer.name }, 'peer lost its replica: re-creating it');
-    this.transport
-      .peer(peer)
-      .raft.createReplica({
-        id,
-        sizeBytes: r.spec.sizeBytes,
-        hosts: [...r.spec.hosts],
-        repair: true,
-        memberId: newIncarnation(peer.name),
-        tenant: r.spec.tenant ?? '',
-        placedAt: r.spec.placedAt ?? 0,
-      })
+    this.createOn(peer, r.spec, { member: newIncarnation(peer.name), repair: true })
       // An earlier attempt may have made it already: join it under the id it has.
-      .then((made) => r.rejoin(peer.name, made.memberId))
+      .then((member) => r.rejoin(peer.name, member))
       .catch((e: Error) => this.log.warn({ volume: id, peer: peer.name, err: e.message }, 'repair failed'));
+  }
+
+  /** A replica of `spec` on another host, joining as `member`; resolves with the member id it has. */
+  private async createOn(
+    host: VolumeHost,
+    spec: ReplicaSpec,
+    join: { member: string; repair: boolean },
+    timeoutMs?: number,
+    waitForReady?: boolean,
+  ): Promise<string> {
+    const made = await this.transport.peer(host).raft.createReplica(
+      {
+        id: spec.id,
+        sizeBytes: spec.sizeBytes,
+        hosts: [...spec.hosts],
+        repair: join.repair,
+        memberId: join.member,
+        tenant: spec.tenant ?? '',
+        placedAt: spec.placedAt ?? 0,
+      },
+      timeoutMs,
+      waitForReady,
+    );
+    return made.memberId;
   }
 
   /** Moves of a volume (MoveVolume, the upkeep's rebuilds and deletes of retired replicas) run one at a time. */
