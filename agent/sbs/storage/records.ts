@@ -107,32 +107,48 @@ export interface ScanResult {
   readonly validBytes: number;
 }
 
+/** The disk writes sectors whole: a write cut by a crash leaves some of its sectors as they were. */
+const SECTOR = 512;
+
 /**
- * Reads every record of one segment. A damaged record that reaches the end of the buffer (cut
- * short, or whole but failing its CRC), or a tail of zeroes, is a torn write of the last append:
- * scanning stops there and `validBytes` says where to truncate — only allowed when `last`. A
- * damaged record followed by more data is corruption in the middle of the log: an error.
+ * Whether a sector overlapping the record at buf[from, to) was never written: all zeroes (from
+ * `from` in the first, which may end an older record; whole in the others).
+ */
+function zeroSectorIn(buf: Buffer, from: number, to: number): boolean {
+  for (let s = from - (from % SECTOR); s < to; s += SECTOR) {
+    const a = Math.max(s, from);
+    const b = Math.min(s + SECTOR, buf.length);
+    if (b > a && buf.subarray(a, b).every((x) => x === 0)) return true;
+  }
+  return false;
+}
+
+/**
+ * Reads every record of one segment. Segments are preallocated with zeroes (wal.ts), so the
+ * records end where a zero length starts a tail of zeroes. A save cut short by a crash leaves
+ * some of its sectors unwritten — still zero — and its records after them may have landed or not;
+ * none was acknowledged (the fdatasync never returned). So a damaged record in the last segment
+ * is a torn tail when it holds a zero sector, or reaches the end of the buffer: scanning stops
+ * there and `validBytes` says where to cut. Any other damage — a flipped bit, damage in a sealed
+ * segment — is corruption: an error, not a silent loss of acknowledged entries.
  */
 export function scanRecords(buf: Buffer, last: boolean, what: string): ScanResult {
   const records: WalRecord[] = [];
   let at = 0;
   while (at < buf.length) {
-    const torn = (why: string): ScanResult => {
-      if (!last) throw new WalCorruptError(`${what}: ${why} at byte ${at} of a sealed segment`);
+    const torn = (why: string, tornIf: boolean): ScanResult => {
+      if (!last || !tornIf) throw new WalCorruptError(`${what}: ${why} at byte ${at}${last ? '' : ' of a sealed segment'}`);
       return { records, validBytes: at };
     };
-    if (buf.length - at < HEADER_BYTES) return torn('short header');
+    if (buf.subarray(at, at + HEADER_BYTES).every((b) => b === 0) && buf.subarray(at).every((b) => b === 0)) return { records, validBytes: at };
+    if (buf.length - at < HEADER_BYTES) return torn('short header', true);
     const length = buf.readUInt32LE(at);
     const end = at + 8 + length;
-    if (length === 0 || length > MAX_RECORD_BYTES) {
-      if (buf.subarray(at).every((b) => b === 0)) return torn('zero tail');
-      throw new WalCorruptError(`${what}: bad record length ${length} at byte ${at}`);
-    }
-    if (end > buf.length) return torn('record cut short');
+    if (length === 0 || length > MAX_RECORD_BYTES) return torn(`bad record length ${length}`, zeroSectorIn(buf, at, at + HEADER_BYTES));
+    if (end > buf.length) return torn('record cut short', true);
     const payload = buf.subarray(at + 8, end);
     if (crc32c(payload) !== buf.readUInt32LE(at + 4)) {
-      if (end === buf.length) return torn('checksum mismatch in the last record');
-      throw new WalCorruptError(`${what}: checksum mismatch in the record at byte ${at}`);
+      return torn('checksum mismatch in the record', end === buf.length || zeroSectorIn(buf, at, end));
     }
     try {
       records.push(decodeBody(payload[0]!, payload.subarray(1)));

@@ -3,10 +3,21 @@
 // Segments are named SEQ-BASE.wal (16 hex digits each): BASE is the last log index when the
 // segment was started, so every live entry of earlier segments is at or below it. Each segment
 // begins with the hard state of its start, which lets compaction delete whole segments once a
-// snapshot covers their BASE successor. Every save() is one writev and, unless only the commit
-// index moved, one fdatasync: raft's promises (votes, acknowledged appends) are made only after
-// it resolves.
+// snapshot covers their BASE successor. Every save() is one writev to a file opened O_DSYNC —
+// durable when it returns, in one trip through the thread pool (a writev then an fdatasync took
+// two: 241 µs against 175 for a 4 KiB save here) — so raft's promises (votes, acknowledged
+// appends) are made only after it resolves. A save that only moves the commit index writes
+// nothing: the commit index is volatile in raft (a restarted node relearns it, and open() clamps
+// a stale one), so its record rides with the next save. (Written unsynced, it could be the hole
+// of zeroes a crash leaves before a later, synced save: O_DSYNC syncs only its own range.)
+//
+// Segments are written ahead with zeroes, PREALLOCATE_BYTES at a time, in the writev of the save
+// that needs the room: an fdatasync of records that overwrite zeroes changes no file size, so
+// the filesystem has no journal to commit — about a third of the time of a 4 KiB save here
+// (measured 165 µs against 250–290 µs appending; more with three agents syncing at once).
+// records.ts tells a torn save from the zeroes it stopped short of.
 
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Entry, HardState } from '../raft/index.js';
@@ -19,6 +30,11 @@ export interface WalOptions {
 }
 
 export const DEFAULT_WAL_OPTIONS: WalOptions = { segmentBytes: 64 * 1024 * 1024 };
+
+const PREALLOCATE_BYTES = 4 * 1024 * 1024;
+const OPEN_SYNCED = constants.O_RDWR | constants.O_DSYNC;
+const CREATE_SYNCED = OPEN_SYNCED | constants.O_CREAT | constants.O_EXCL;
+const ZEROES = Buffer.alloc(PREALLOCATE_BYTES);
 
 interface Segment {
   readonly seq: number;
@@ -49,9 +65,14 @@ export class Wal {
     private segments: Segment[],
     private handle: FileHandle,
     private size: number,
+    /** Bytes of the segment written (records, then zeroes): past `size`, zeroes. */
+    private allocated: number,
     private lastIndex: number,
     private hardState: HardState,
   ) {}
+
+  /** A hard state whose commit index is all that moved, not yet written. */
+  private unwrittenCommit: HardState | null = null;
 
   static async open(dir: string, base: LogBase, opts: WalOptions = DEFAULT_WAL_OPTIONS): Promise<OpenedWal> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -68,7 +89,8 @@ export class Wal {
       const last = i === segments.length - 1;
       const { records, validBytes } = scanRecords(buf, last, seg.path);
       if (validBytes < buf.length) {
-        // A torn tail: the append never completed, so it was never acknowledged.
+        // Preallocated zeroes, or a torn tail: that save never completed, so it was never
+        // acknowledged. Cut either way, so that nothing of it follows the records written next.
         const h = await open(seg.path, 'r+');
         try {
           await h.truncate(validBytes);
@@ -86,40 +108,57 @@ export class Wal {
     let handle: FileHandle;
     if (segments.length === 0) {
       const seg = { seq: 0, base: lastIndex, path: join(dir, `${hex(0)}-${hex(lastIndex)}.wal`) };
-      handle = await open(seg.path, 'wx+', 0o600);
+      handle = await open(seg.path, CREATE_SYNCED, 0o600);
       await fsyncDir(dir);
       segments.push(seg);
     } else {
-      handle = await open(segments[segments.length - 1]!.path, 'r+');
+      handle = await open(segments[segments.length - 1]!.path, OPEN_SYNCED);
     }
-    const wal = new Wal(dir, opts, segments, handle, size, lastIndex, hardState);
+    // The last segment was cut at its last whole record: its zeroes are written again as needed.
+    const wal = new Wal(dir, opts, segments, handle, size, size, lastIndex, hardState);
     return { wal, hardState, entries };
   }
 
   /**
    * Appends a Ready's durable part — a restored snapshot point (its data and metadata stored
-   * first by the caller), entries, hard state — and fdatasyncs, except when the hard state's
-   * commit index is all that changed: the commit index is volatile in raft (a restarted node
-   * relearns it, and open() clamps a stale one), so it rides unsynced until the next sync.
+   * first by the caller), entries, hard state — durably, except a hard state whose commit index
+   * is all that changed: that waits for the next save.
    */
   async save(hardState: HardState | null, entries: readonly Entry[], restore: LogBase | null): Promise<void> {
+    const commitOnly =
+      restore === null && entries.length === 0 && hardState !== null && hardState.term === this.hardState.term && hardState.vote === this.hardState.vote;
+    if (commitOnly) {
+      this.unwrittenCommit = hardState;
+      this.hardState = hardState;
+      return;
+    }
     const records: WalRecord[] = [];
     if (restore) records.push({ type: 'restore', ...restore });
     for (const entry of entries) records.push({ type: 'entry', entry });
-    if (hardState) records.push({ type: 'hardState', hardState });
+    const hs = hardState ?? this.unwrittenCommit;
+    if (hs) records.push({ type: 'hardState', hardState: hs });
     if (records.length === 0) return;
+    await this.append(records);
+    if (restore) this.lastIndex = restore.index;
+    if (entries.length > 0) this.lastIndex = entries[entries.length - 1]!.index;
+    if (hs) this.hardState = hs;
+    if (this.size >= this.opts.segmentBytes) await this.roll();
+  }
+
+  /** Writes records after the last, durably, with zeroes ahead of them as needed. */
+  private async append(records: readonly WalRecord[]): Promise<void> {
     const bufs = records.map(encodeRecord);
     let bytes = 0;
     for (const b of bufs) bytes += b.length;
+    const end = this.size + bytes;
+    if (end > this.allocated) {
+      const upTo = (Math.floor(end / PREALLOCATE_BYTES) + 1) * PREALLOCATE_BYTES;
+      bufs.push(ZEROES.subarray(0, upTo - end));
+      this.allocated = upTo;
+    }
     await writeAll(this.handle, bufs, this.size);
-    const commitOnly =
-      restore === null && entries.length === 0 && hardState !== null && hardState.term === this.hardState.term && hardState.vote === this.hardState.vote;
-    if (!commitOnly) await this.handle.datasync();
+    this.unwrittenCommit = null;
     this.size += bytes;
-    if (restore) this.lastIndex = restore.index;
-    if (entries.length > 0) this.lastIndex = entries[entries.length - 1]!.index;
-    if (hardState) this.hardState = hardState;
-    if (this.size >= this.opts.segmentBytes) await this.roll();
   }
 
   /** Deletes segments whose live entries are all at or below `snapshotIndex` (already durable elsewhere). */
@@ -137,20 +176,22 @@ export class Wal {
   }
 
   async close(): Promise<void> {
+    // A clean stop keeps the commit index (a crash may lose it: it is relearned).
+    if (this.unwrittenCommit) await this.append([{ type: 'hardState', hardState: this.unwrittenCommit }]).catch(() => undefined);
     await this.handle.close();
   }
 
   private async roll(): Promise<void> {
     const seq = this.segments[this.segments.length - 1]!.seq + 1;
     const seg = { seq, base: this.lastIndex, path: join(this.dir, `${hex(seq)}-${hex(this.lastIndex)}.wal`) };
-    const h = await open(seg.path, 'wx+', 0o600);
+    const h = await open(seg.path, CREATE_SYNCED, 0o600);
     const head = encodeRecord({ type: 'hardState', hardState: this.hardState });
     await writeAll(h, [head], 0);
-    await h.sync();
     await fsyncDir(this.dir);
     await this.handle.close();
     this.handle = h;
     this.size = head.length;
+    this.allocated = head.length;
     this.segments.push(seg);
   }
 }

@@ -59,6 +59,27 @@ describe('WAL records', () => {
     expect(() => scanRecords(flippedMiddle, true, 'seg')).toThrow(/checksum mismatch/);
     const zeroTail = Buffer.concat([whole, Buffer.alloc(100)]);
     expect(scanRecords(zeroTail, true, 'seg').validBytes).toBe(whole.length);
+    expect(scanRecords(zeroTail, false, 'seg').validBytes).toBe(whole.length);
+  });
+
+  it('a save cut short in a preallocated segment (sectors still zero) is a torn tail, whatever landed after it', () => {
+    const first = encodeRecord({ type: 'entry', entry: normal(1, 1) });
+    const big = encodeRecord({ type: 'entry', entry: { kind: 'normal', index: 2, term: 1, data: new Uint8Array(4096).fill(9) } });
+    const after = encodeRecord({ type: 'entry', entry: normal(3, 1) });
+    const seg = Buffer.concat([first, big, after, Buffer.alloc(8192)]);
+    // A middle sector of the big record never reached the disk; the record after it did.
+    const cut = Buffer.from(seg);
+    cut.fill(0, 1024, 1536);
+    expect(scanRecords(cut, true, 'seg')).toEqual({ records: [{ type: 'entry', entry: normal(1, 1) }], validBytes: first.length });
+    expect(() => scanRecords(cut, false, 'seg')).toThrow(/sealed segment/);
+    // Its header's sector never did: a zero length with data after it.
+    const headless = Buffer.from(seg);
+    headless.fill(0, first.length, 512);
+    expect(scanRecords(headless, true, 'seg').validBytes).toBe(first.length);
+    // A flipped bit is not a torn save: the entries after it were acknowledged.
+    const flipped = Buffer.from(seg);
+    flipped[1200]! ^= 1;
+    expect(() => scanRecords(flipped, true, 'seg')).toThrow(/checksum mismatch/);
   });
 
   it('replay: an entry replaces its index and everything after; restore drops the log', () => {
@@ -132,7 +153,8 @@ describe('Wal on disk', () => {
     await wal.close();
     const [seg] = await segmentFiles(dir);
     const path = join(dir, seg!);
-    const full = await readFile(path);
+    const written = await readFile(path);
+    const full = written.subarray(0, scanRecords(written, true, seg!).validBytes);
     const lastLen = encodeRecord({ type: 'entry', entry: normal(3, 1) }).length;
     for (let cut = full.length - lastLen; cut < full.length; cut++) {
       await writeFile(path, full.subarray(0, cut));
@@ -150,6 +172,39 @@ describe('Wal on disk', () => {
       ]);
       await p.wal.close();
     }
+  });
+
+  it('writes segments ahead with zeroes, so that a save changes no file size; a reopened log appends where its records end', async () => {
+    const { wal } = await Wal.open(dir, base0);
+    await wal.save({ term: 1, vote: 'a', commit: 0 }, [normal(1, 1)], null);
+    const path = join(dir, (await segmentFiles(dir))[0]!);
+    const size = (await stat(path)).size;
+    expect(size % (4 * 1024 * 1024)).toBe(0);
+    for (let i = 2; i <= 50; i++) await wal.save(null, [normal(i, 1)], null);
+    expect((await stat(path)).size).toBe(size);
+    await wal.close();
+    for (const round of [1, 2]) {
+      const o = await Wal.open(dir, base0);
+      expect(o.entries.map((e) => e.index)).toEqual(Array.from({ length: 49 + round }, (_, i) => i + 1));
+      await o.wal.save(null, [normal(50 + round, 1)], null);
+      await o.wal.close();
+    }
+  });
+
+  it('a save that only moves the commit index writes nothing; the next save, or a clean close, carries it', async () => {
+    const { wal } = await Wal.open(dir, base0);
+    await wal.save({ term: 1, vote: 'a', commit: 0 }, [normal(1, 1), normal(2, 1)], null);
+    const path = join(dir, (await segmentFiles(dir))[0]!);
+    const used = async (): Promise<number> => scanRecords(await readFile(path), true, 'seg').validBytes;
+    const before = await used();
+    await wal.save({ term: 1, vote: 'a', commit: 1 }, [], null);
+    expect(await used()).toBe(before);
+    await wal.save(null, [normal(3, 1)], null);
+    await wal.save({ term: 1, vote: 'a', commit: 3 }, [], null);
+    await wal.close();
+    const o = await Wal.open(dir, base0);
+    expect(o.hardState).toEqual({ term: 1, vote: 'a', commit: 3 });
+    await o.wal.close();
   });
 
   it('refuses a log damaged in the middle', async () => {
