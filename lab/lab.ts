@@ -28,8 +28,12 @@ export const DEFAULT_TENANTS = ['t1', 't2'];
 export const AGENT_PORT = 7443;
 export const NBD_PORT = 10809;
 const NBD_SOCKET = 'nbd.sock';
+const RAFT_PORT = 7444;
+const RAFT_SOCKET = 'raft.sock';
 /** A storage host's NBD server on a unix socket, for clients outside the lab's namespaces. */
 export const nbdSocketPath = (lab: LabFile, host: string): string => join(lab.dir, host, NBD_SOCKET);
+/** A storage host's raft link, reachable from the root namespace (tests dial it with certificates of their own). */
+export const raftSocketPath = (lab: LabFile, host: string): string => join(lab.dir, host, RAFT_SOCKET);
 /**
  * The lab's client certificate laid out for libnbd/qemu (`tls-certificates=DIR` in an NBD URI),
  * for storage hosts whose NBD listeners use TLS (LabOptions.nbdTls).
@@ -490,6 +494,7 @@ export async function labUp(opts: LabOptions): Promise<LabFile> {
               storage: {
                 dataDir: join(hdir, 'storage'),
                 nbdListen: [`${address}:${NBD_PORT}`, `unix://${join(hdir, NBD_SOCKET)}`],
+                raftListen: [`${address}:${RAFT_PORT}`, `unix://${join(hdir, RAFT_SOCKET)}`],
                 ...(opts.nbdTls ? { nbdTls: opts.nbdTls } : {}),
                 ...(opts.rebuildAfterSeconds ? { rebuildAfterSeconds: opts.rebuildAfterSeconds } : {}),
               },

@@ -7,22 +7,14 @@ import { callerOf, requireKind } from './caller.js';
 import { tenantFor } from './ownership.js';
 import { status as Status, type handleClientStreamingCall, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type {
-  RaftServer,
-  ReplicaStatus,
-  SnapshotChunk,
-  StepReply,
-  StepRequest,
-  Volume,
-  VolumeHost,
-  VolumeServiceServer,
-} from '../../gen/vxcloud/agent/v1/volume.js';
+import type { RaftServer, ReplicaStatus, SnapshotChunk, Volume, VolumeHost, VolumeServiceServer } from '../../gen/vxcloud/agent/v1/volume.js';
 import { NotLeaderError, type Replica, type ReplicaSpec } from '../sbs/volume/replica.js';
 import { MOVE_TIMEOUT_MS, NOT_LEADING, type VolumeStore } from '../sbs/volume/store.js';
 import { moveHere, moveVolume } from '../sbs/volume/mover.js';
 import type { StorageHosts } from '../sbs/volume/upkeep.js';
 import { decodeMessage } from '../sbs/volume/wire.js';
 import type { Message } from '../sbs/raft/index.js';
+import type { LinkInbox } from '../sbs/volume/link-server.js';
 import { checkVolumeId, checkVolumeSize } from '../../lib/validation.js';
 import { ApiError } from '../state/errors.js';
 import { released, type Authorities } from '../registry/authority.js';
@@ -83,6 +75,8 @@ function emptyView(id: string, sizeBytes: number, hosts: readonly VolumeHost[], 
 export interface VolumeServices {
   volume: VolumeServiceServer;
   raft: RaftServer;
+  /** What the raft link (link-server.ts) delivers. */
+  inbox: LinkInbox;
 }
 
 /**
@@ -98,6 +92,8 @@ export function volumeServices(
   nbdTls: NbdTlsSetting,
   authorities: Authorities,
   storageHosts: StorageHosts,
+  /** Where this host's raft link listens, as peers dial it. */
+  linkAddress: string,
   log: Logger,
 ): VolumeServices {
   const storageHost = (name: string): boolean => storageHosts.has(name);
@@ -320,11 +316,47 @@ export function volumeServices(
   };
 
   /** Writes a follower forwarded: proposed here together (they reach raft as one batch), if this replica leads. */
-  const forwarded = async (r: Replica | undefined, req: StepRequest, who: Identity): Promise<void> => {
-    if (!r) throw new ApiError('NOT_FOUND', 'volume_id', `volume "${req.volumeId}" has no replica on ${store.self}`);
-    fromPlacement(who, r);
-    if (who.kind === 'host') r.forwardedFrom(who.host, req.commands.length);
-    await Promise.all(req.commands.map((c) => r.proposeLocal(c)));
+  const forward = async (from: Identity & { kind: 'host' }, volumeId: string, commands: readonly Uint8Array[]): Promise<void> => {
+    const r = store.get(volumeId);
+    if (!r) throw new ApiError('NOT_FOUND', 'volume_id', `volume "${volumeId}" has no replica on ${store.self}`);
+    fromPlacement(from, r);
+    r.forwardedFrom(from.host, commands.length);
+    await Promise.all(commands.map((c) => r.proposeLocal(c)));
+  };
+
+  // Said once a second per volume at most (the sender repairs every few seconds at most), the
+  // rest once per 10 s: a host of another version or outside the group says it until it is fixed.
+  const reported = new Map<string, number>();
+  const undecodable = new Map<string, number>();
+  const outsiders = new Map<string, number>();
+  const due = (seen: Map<string, number>, volumeId: string, everyMs: number): boolean => {
+    if (Date.now() - (seen.get(volumeId) ?? 0) < everyMs) return false;
+    seen.set(volumeId, Date.now());
+    return true;
+  };
+  const step = (from: Identity & { kind: 'host' }, volumeId: string, parts: readonly Uint8Array[]): 'missing' | undefined => {
+    const r = store.get(volumeId);
+    if (!r) return due(reported, volumeId, 1000) ? 'missing' : undefined;
+    if (!r.spec.hosts.some((h) => h.name === from.host)) {
+      // A host that left the group while it was down says so until its replica is deleted.
+      if (due(outsiders, volumeId, 10_000)) log.warn({ volume: volumeId, from: from.host }, 'raft messages from a host outside the placement dropped');
+      return undefined;
+    }
+    let messages: Message[];
+    try {
+      messages = parts.map(decodeMessage);
+    } catch (e) {
+      // Agents of different wire versions, or a bug: it stalls the volume, so it is said.
+      if (due(undecodable, volumeId, 10_000)) log.warn({ err: (e as Error).message, volume: volumeId, from: from.host }, 'raft messages could not be decoded');
+      return undefined;
+    }
+    try {
+      r.step(messages);
+    } catch (e) {
+      // A closing or failed replica: raft's retries cover it.
+      log.debug({ err: (e as Error).message, volume: volumeId }, 'raft messages not stepped');
+    }
+    return undefined;
   };
 
   const installSnapshot: handleClientStreamingCall<SnapshotChunk, Record<string, never>> = (call, callback) => {
@@ -363,59 +395,7 @@ export function volumeServices(
   };
 
   const raft: RaftServer = {
-    step: (call) => {
-      const reported = new Map<string, number>();
-      const undecodable = new Map<string, number>();
-      const outsiders = new Map<string, number>();
-      // Only the hosts of a volume's placement step its raft group (server.ts admits hosts only).
-      const from = callerOf(call);
-      const reply = (r: Partial<StepReply>): void => void call.write({ missingVolumeId: '', forwardId: 0, forwardError: '', ...r });
-      call.on('data', (req: StepRequest) => {
-        const r = store.get(req.volumeId);
-        if (req.forwardId > 0) {
-          forwarded(r, req, from).then(
-            () => reply({ forwardId: req.forwardId }),
-            (e: Error) => reply({ forwardId: req.forwardId, forwardError: e.message }),
-          );
-          return;
-        }
-        if (r && (from.kind !== 'host' || !r.spec.hosts.some((h) => h.name === from.host))) {
-          // A host that left the group while it was down says so until its replica is deleted.
-          if (Date.now() - (outsiders.get(req.volumeId) ?? 0) >= 10_000) {
-            outsiders.set(req.volumeId, Date.now());
-            log.warn({ volume: req.volumeId, from: describeIdentity(from) }, 'raft messages from a host outside the placement dropped');
-          }
-          return;
-        }
-        if (!r) {
-          // Once a second is plenty: the sender tries a repair every few seconds at most.
-          if (Date.now() - (reported.get(req.volumeId) ?? 0) >= 1000) {
-            reported.set(req.volumeId, Date.now());
-            reply({ missingVolumeId: req.volumeId });
-          }
-          return;
-        }
-        let messages: Message[];
-        try {
-          messages = req.messages.map(decodeMessage);
-        } catch (e) {
-          // Agents of different wire versions, or a bug: it stalls the volume, so it is said (every 10 s at most).
-          if (Date.now() - (undecodable.get(req.volumeId) ?? 0) >= 10_000) {
-            undecodable.set(req.volumeId, Date.now());
-            log.warn({ err: (e as Error).message, volume: req.volumeId, from: describeIdentity(from) }, 'raft messages could not be decoded');
-          }
-          return;
-        }
-        try {
-          r.step(messages);
-        } catch (e) {
-          // A closing or failed replica: raft's retries cover it.
-          log.debug({ err: (e as Error).message, volume: req.volumeId }, 'raft messages not stepped');
-        }
-      });
-      call.on('end', () => call.end());
-      call.on('error', () => {});
-    },
+    linkAddress: unary(log, 'LinkAddress', async () => ({ address: linkAddress })),
     installSnapshot,
     createReplica: unary(log, 'CreateReplica', async (req, caller) => {
       // A replica is made by the storage host coordinating a CreateVolume, or by the leader
@@ -469,5 +449,5 @@ export function volumeServices(
       return {};
     }),
   };
-  return { volume, raft };
+  return { volume, raft, inbox: { step, forward } };
 }

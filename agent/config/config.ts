@@ -29,6 +29,9 @@ export type DataplaneSetting = (typeof DATAPLANE_SETTINGS)[number];
 export const TRANSPORTS = ['vxlan', 'tap'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
+/** The raft link's default port (agent/sbs/volume/link-server.ts). */
+const RAFT_PORT = 7444;
+
 export const NBD_TLS_SETTINGS = ['off', 'optional', 'required'] as const;
 export type NbdTlsSetting = (typeof NBD_TLS_SETTINGS)[number];
 
@@ -54,7 +57,8 @@ export interface AgentConfig {
    * and their TLS policy; `rebuildAfterSeconds` (0: never): a volume whose leader is here gets a
    * new replica on a spare storage host when one of its hosts was silent that long.
    */
-  storage?: { dataDir: string; nbdListen: string[]; nbdTls: NbdTlsSetting; rebuildAfterSeconds: number };
+  /** `raftListen`: where the raft link listens (default the underlay address, port 7444); peers dial its TCP address. */
+  storage?: { dataDir: string; nbdListen: string[]; nbdTls: NbdTlsSetting; raftListen: string[]; rebuildAfterSeconds: number };
   /** Prometheus metrics over HTTPS with the API's mutual TLS (`host:port`, `unix:///path`); none when absent. */
   metrics?: { listen: string[] };
 }
@@ -135,7 +139,7 @@ export function parseConfig(text: string, baseDir: string): AgentConfig {
     ...(registry ? { registry } : {}),
     controlPlane: parseControlPlane(raw.controlPlane, registry !== undefined, (m) => new ConfigError(m)),
     router: parseRouterConfig(raw.router, (m) => new ConfigError(m)),
-    ...parseStorage(raw, rel, raw.registry !== undefined),
+    ...parseStorage(raw, rel, raw.registry !== undefined, address),
     ...parseMetrics(raw),
   };
 }
@@ -149,12 +153,22 @@ function parseMetrics(raw: Obj): Pick<AgentConfig, 'metrics'> {
   return { metrics: { listen: listen as string[] } };
 }
 
-function parseStorage(raw: Obj, rel: (p: string) => string, registry: boolean): Pick<AgentConfig, 'storage'> {
+function parseStorage(raw: Obj, rel: (p: string) => string, registry: boolean, underlayAddress: string): Pick<AgentConfig, 'storage'> {
   if (raw.storage === undefined) return {};
   const s = section(raw, 'storage', '');
   const nbdListen = s.nbdListen ?? [];
   if (!Array.isArray(nbdListen) || nbdListen.some((l) => typeof l !== 'string' || !LISTEN.test(l))) {
     throw new ConfigError('storage.nbdListen: a list of "host:port" (e.g. "192.0.2.11:10809") or "unix:///path" addresses');
+  }
+  const raftListen = s.raftListen ?? [`${underlayAddress}:${RAFT_PORT}`];
+  if (
+    !Array.isArray(raftListen) ||
+    raftListen.some((l) => typeof l !== 'string' || !LISTEN.test(l)) ||
+    !raftListen.some((l) => !(l as string).startsWith('unix://'))
+  ) {
+    throw new ConfigError(
+      `storage.raftListen: a list of addresses with one "host:port" other storage hosts reach (default ["${underlayAddress}:${RAFT_PORT}"]), and "unix:///path" ones if wanted`,
+    );
   }
   // Default off: what agents did before the setting existed.
   const nbdTls = s.nbdTls ?? 'off';
@@ -167,7 +181,13 @@ function parseStorage(raw: Obj, rel: (p: string) => string, registry: boolean): 
   if (rebuildAfterSeconds > 0 && !registry)
     throw new ConfigError('storage.rebuildAfterSeconds: rebuilding needs a registry (the registry section) to find spare storage hosts; set it to 0');
   return {
-    storage: { dataDir: rel(str(s, 'dataDir', 'storage.')), nbdListen: nbdListen as string[], nbdTls: nbdTls as NbdTlsSetting, rebuildAfterSeconds },
+    storage: {
+      dataDir: rel(str(s, 'dataDir', 'storage.')),
+      nbdListen: nbdListen as string[],
+      nbdTls: nbdTls as NbdTlsSetting,
+      raftListen: raftListen as string[],
+      rebuildAfterSeconds,
+    },
   };
 }
 

@@ -1,9 +1,8 @@
 // Promise clients of the volume API (public VolumeService and the agents' internal Raft service)
 // over mutual TLS; used between agents and by tests and tools.
 
-import { ChannelCredentials, makeGenericClientConstructor, Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
-import { RaftService, VolumeServiceClient, type RaftClient } from '../../../gen/vxcloud/agent/v1/volume.js';
-import { encodeStepRequest } from './wire.js';
+import { ChannelCredentials, Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { RaftClient, VolumeServiceClient } from '../../../gen/vxcloud/agent/v1/volume.js';
 
 export interface Tls {
   readonly ca: Buffer;
@@ -62,18 +61,12 @@ export class VolumeClient {
   }
 }
 
-// The generated client, but with Step's requests framed by wire.ts: appends are large.
-const FastRaftClient = makeGenericClientConstructor(
-  { ...RaftService, step: { ...RaftService.step, requestSerialize: encodeStepRequest } },
-  'vxcloud.agent.v1.Raft',
-) as unknown as new (address: string, credentials: ChannelCredentials, options?: object) => RaftClient;
-
 export class RaftPeerClient {
   readonly raft: PromiseClient<RaftClient>;
   readonly raw: RaftClient;
 
   constructor(address: string, tls: Tls, serverName?: string) {
-    this.raw = new FastRaftClient(address, ChannelCredentials.createSsl(tls.ca, tls.key, tls.cert), channelOptions(serverName));
+    this.raw = new RaftClient(address, ChannelCredentials.createSsl(tls.ca, tls.key, tls.cert), channelOptions(serverName));
     this.raft = promiseClient(this.raw, 10_000);
   }
 

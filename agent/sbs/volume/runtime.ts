@@ -1,13 +1,15 @@
-// Storage hosts: the volume store, its gRPC services and the NBD listeners, started and stopped
-// together by the agent.
+// Storage hosts: the volume store, its gRPC services, the raft link and the NBD listeners,
+// started and stopped together by the agent.
 
 import { freeSocketPath, parseListen } from '../../../lib/listen.js';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { peerEndpoint } from '../../api/host-service.js';
 import { volumeServices, type VolumeServices } from '../../api/volume-service.js';
 import type { AgentConfig, NbdTlsSetting } from '../../config/config.js';
 import type { Authorities } from '../../registry/authority.js';
 import { NbdServer, type NbdTlsOptions } from '../nbd/server.js';
+import { LinkServer } from './link-server.js';
 import { VolumeStore } from './store.js';
 import { startUpkeep, type StorageHosts } from './upkeep.js';
 import type { AgentMetrics } from '../../metrics/metrics.js';
@@ -33,7 +35,17 @@ export async function startStorage(
   const store = await VolumeStore.open(cfg.host.name, storage.dataDir, { ca, cert, key }, slog);
   const servers: NbdServer[] = [];
   const tls = nbdTls(storage.nbdTls, { ca, cert, key });
+  const tcp = storage.nbdListen.find((a) => !a.startsWith('unix://'));
+  const services = volumeServices(store, tcp, storage.nbdTls, authorities, storageHosts, peerEndpoint(storage.raftListen, cfg.underlay.address), slog);
+  const links: LinkServer[] = [];
   try {
+    for (const address of storage.raftListen) {
+      const link = new LinkServer({ ca, cert, key }, services.inbox, slog);
+      const at = parseListen(address);
+      await freeSocketPath(at);
+      await link.listen(at);
+      links.push(link);
+    }
     for (const address of storage.nbdListen) {
       const server = new NbdServer({
         resolver: store,
@@ -51,22 +63,21 @@ export async function startStorage(
       servers.push(server);
     }
   } catch (e) {
-    await Promise.all(servers.map((s) => s.close()));
+    await Promise.all([...servers.map((s) => s.close()), ...links.map((l) => l.close())]);
     await store.close();
     throw e;
   }
   const upkeep = startUpkeep(store, storageHosts, (id, hosts) => authorities(undefined).placeVolume(id, hosts), storage.rebuildAfterSeconds * 1000, slog);
-  const tcp = storage.nbdListen.find((a) => !a.startsWith('unix://'));
-  slog.info({ nbd: storage.nbdListen, nbdTls: storage.nbdTls }, 'storage serving');
+  slog.info({ nbd: storage.nbdListen, nbdTls: storage.nbdTls, raft: storage.raftListen }, 'storage serving');
   return {
-    services: volumeServices(store, tcp, storage.nbdTls, authorities, storageHosts, slog),
+    services,
     metrics: {
       replicas: () => store.all().map((r) => ({ volume: r.spec.id, ...r.state() })),
       nbdConnections: () => servers.flatMap((s) => s.exportNames()),
     },
     async stop() {
       upkeep.stop();
-      await Promise.all(servers.map((s) => s.close()));
+      await Promise.all([...servers.map((s) => s.close()), ...links.map((l) => l.close())]);
       await store.close();
     },
   };

@@ -13,7 +13,7 @@ import type { Tls } from './client.js';
 import { VolumeDevice } from './device.js';
 import { DEFAULT_REPLICA_OPTIONS, NotLeaderError, Replica, type ReplicaOptions, type ReplicaSpec, type VolumeHost } from './replica.js';
 import type { MoveHosts } from './mover.js';
-import { GrpcTransport } from './transport.js';
+import { LinkTransport } from './transport.js';
 import { writeFileAtomic } from '../../../lib/atomic-file.js';
 import { hostOf, newIncarnation, readMember, writeMember } from './member.js';
 
@@ -23,7 +23,7 @@ const CATCH_UP_MS = 2000;
 export const MOVE_TIMEOUT_MS = 30 * 60_000;
 
 export class VolumeStore implements ExportResolver {
-  readonly transport: GrpcTransport;
+  readonly transport: LinkTransport;
   private readonly replicas = new Map<string, Replica>();
   /** Create/delete of one id run one at a time, and so do its moves (which create and delete). */
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -37,7 +37,7 @@ export class VolumeStore implements ExportResolver {
     private readonly log: Logger,
     private readonly opts: ReplicaOptions,
   ) {
-    this.transport = new GrpcTransport(tls, log, (id, peer) => this.repair(id, peer));
+    this.transport = new LinkTransport(tls, log, (id, peer) => this.repair(id, peer));
   }
 
   static async open(self: string, dataDir: string, tls: Tls, log: Logger, opts: ReplicaOptions = DEFAULT_REPLICA_OPTIONS): Promise<VolumeStore> {

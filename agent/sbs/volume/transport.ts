@@ -1,49 +1,50 @@
-// Raft between agents: one gRPC channel per peer (mutual TLS with the agent's own certificate),
-// long-lived Step streams on it for the messages of every volume the two hosts share (a batch
-// per Ready) and for the client writes a follower forwards to the leader, snapshots streamed from
-// the live data file.
+// Raft between agents, sending end: raft messages and forwarded writes on the raft link
+// (link-server.ts is the receiving end), snapshots and replica calls over gRPC (the Raft
+// service), all with the agent's own certificate.
 //
-// Appends go on a stream of their own, in order (a follower rejects an append that overtook its
-// predecessor); everything else — heartbeats, votes, acknowledgements — on the other, so that it
-// never queues behind megabytes of entries: a heartbeat late by the time a window of 1 MiB
-// appends takes to drain looks like a dead leader to the follower. Forwarded writes have a third:
-// a unary call per batch had cost the leader more CPU than the writes themselves (grpc-js reads
-// the peer certificate again for every call).
+// Three links per peer, each a TLS connection: appends, in order (a follower rejects an append
+// that overtook its predecessor); everything else — heartbeats, votes, acknowledgements — so
+// that it never queues behind megabytes of entries (a heartbeat late by the time a window of
+// 1 MiB appends takes to drain looks like a dead leader to the follower); and the writes a
+// follower forwards to the leader, with their answers. A peer's link address is asked of it over
+// gRPC (Raft.LinkAddress) once per connection: the placement names only its gRPC endpoint.
 
-import { status, type ClientDuplexStream } from '@grpc/grpc-js';
 import { open } from 'node:fs/promises';
+import { connect, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { StepReply, StepRequest } from '../../../gen/vxcloud/agent/v1/volume.js';
+import { parseListen } from '../../../lib/listen.js';
 import type { Message, SnapshotMessage } from '../raft/index.js';
 import { RaftPeerClient, type Tls } from './client.js';
+import { FrameReader, LINK_PROTOCOL, type Frame } from './link-frames.js';
+import { writeFrame } from './link-server.js';
 import type { PeerTransport, VolumeHost } from './replica.js';
 import { encodeMessage } from './wire.js';
 
 const CHUNK = 1024 * 1024;
-/** Written to a stream the peer does not drain; past this, raft's own retries take over. */
+/** Written to a link the peer does not drain; past this, raft's own retries take over. */
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
-/**
- * One StepRequest stays below the receiving server's 4 MiB message limit. A Ready can hold
- * several 1 MiB appends for one follower (up to the in-flight window); sent as one request they
- * were refused (RESOURCE_EXHAUSTED), which broke the stream and lost them all, and every
- * sequential 1 MiB write stream crawled through raft's retries (10 MiB/s).
- */
-const MAX_STEP_BYTES = 3 * 1024 * 1024;
+/** A Ready's messages to one peer go in frames of about this size (several 1 MiB appends may queue). */
+const MAX_STEP_BYTES = 4 * 1024 * 1024;
+/** After a link fails, messages to that peer are dropped this long (raft resends) rather than each opening one. */
+const RETRY_MS = 500;
 
-interface PeerStream {
-  readonly call: ClientDuplexStream<StepRequest, StepReply>;
-  /** Bytes handed to the stream since it last drained. */
-  buffered: number;
-  /** Forwarded batches awaiting their reply. */
+interface Link {
+  /** Undefined while the peer's link address is asked for. */
+  socket?: TLSSocket;
+  /** Frames written before the socket existed. */
+  readonly early: Frame[];
+  /** Forwarded batches awaiting their answer. */
   readonly forwards: Map<number, { resolve: () => void; reject: (e: Error) => void }>;
 }
 
 type Lane = 'append' | 'control' | 'forward';
 
-export class GrpcTransport implements PeerTransport {
+export class LinkTransport implements PeerTransport {
   private readonly clients = new Map<string, RaftPeerClient>();
-  private readonly streams = new Map<string, PeerStream>();
+  private readonly links = new Map<string, Link>();
+  private readonly failedAt = new Map<string, number>();
   private forwardSeq = 0;
+  private closed = false;
 
   constructor(
     private readonly tls: Tls,
@@ -62,58 +63,91 @@ export class GrpcTransport implements PeerTransport {
     return c;
   }
 
-  /** Fire and forget: what a broken or stalled stream loses, raft sends again. */
+  /** Fire and forget: what a broken or stalled link loses, raft sends again. */
   send(volumeId: string, to: VolumeHost, messages: readonly Message[]): void {
     const appends = messages.filter((m) => m.type === 'append');
-    if (appends.length > 0) this.write(this.stream(to, 'append'), volumeId, appends);
+    if (appends.length > 0) this.sendSteps(to, 'append', volumeId, appends);
     if (appends.length < messages.length)
-      this.write(
-        this.stream(to, 'control'),
+      this.sendSteps(
+        to,
+        'control',
         volumeId,
         messages.filter((m) => m.type !== 'append'),
       );
   }
 
-  private write(s: PeerStream, volumeId: string, messages: readonly Message[]): void {
-    if (s.buffered > MAX_BUFFERED_BYTES) return;
-    for (const batch of stepBatches(messages.map(encodeMessage), MAX_STEP_BYTES)) {
-      for (const b of batch) s.buffered += b.length;
-      if (s.call.write({ volumeId, messages: batch, forwardId: 0, commands: [] })) s.buffered = 0;
-    }
+  private sendSteps(to: VolumeHost, lane: Lane, volumeId: string, messages: readonly Message[]): void {
+    const link = this.link(to, lane);
+    if (!link || (link.socket?.writableLength ?? 0) > MAX_BUFFERED_BYTES) return;
+    for (const parts of stepBatches(messages.map(encodeMessage), MAX_STEP_BYTES)) this.write(link, { kind: 'step', volumeId, parts });
   }
 
-  private stream(to: VolumeHost, lane: Lane): PeerStream {
+  private write(link: Link, f: Frame): void {
+    if (link.socket) writeFrame(link.socket, f);
+    else link.early.push(f);
+  }
+
+  /** The open (or opening) link, or undefined while the last attempt to this peer is recent. */
+  private link(to: VolumeHost, lane: Lane): Link | undefined {
     const key = `${to.name}@${to.endpoint}/${lane}`;
-    const open = this.streams.get(key);
+    const open = this.links.get(key);
     if (open) return open;
-    const call = this.peer(to).raw.step();
-    const s: PeerStream = { call, buffered: 0, forwards: new Map() };
-    this.streams.set(key, s);
-    const drop = (): void => {
-      if (this.streams.get(key) === s) this.streams.delete(key);
-      for (const f of s.forwards.values()) f.reject(new Error(`the stream to ${to.name} broke`));
-      s.forwards.clear();
+    if (this.closed || Date.now() - (this.failedAt.get(key) ?? 0) < RETRY_MS) return undefined;
+    const link: Link = { early: [], forwards: new Map() };
+    this.links.set(key, link);
+    const drop = (why: string): void => {
+      if (this.links.get(key) !== link) return;
+      this.links.delete(key);
+      this.failedAt.set(key, Date.now());
+      link.socket?.destroy();
+      for (const f of link.forwards.values()) f.reject(new Error(`the raft link to ${to.name} broke: ${why}`));
+      link.forwards.clear();
+      this.log.debug({ to: to.name, lane, err: why }, 'raft link broke; messages to it wait for the next');
     };
-    call.on('data', (r: StepReply) => {
-      if (r.missingVolumeId !== '') this.onMissingReplica(r.missingVolumeId, to);
-      const f = r.forwardId > 0 ? s.forwards.get(r.forwardId) : undefined;
-      if (!f) return;
-      s.forwards.delete(r.forwardId);
-      if (r.forwardError === '') f.resolve();
-      else f.reject(new Error(`${to.name}: ${r.forwardError}`));
-    });
-    call.on('drain', () => (s.buffered = 0));
-    call.on('error', (e: Error & { code?: number }) => {
-      drop();
-      // A refused message is our bug, not the network's: say so.
-      const level = e.code === status.RESOURCE_EXHAUSTED ? 'warn' : 'debug';
-      this.log[level]({ err: e.message, to: to.name }, 'raft stream broke; the next message opens another');
-    });
-    call.on('end', () => {
-      drop();
-      call.end();
-    });
-    return s;
+    this.peer(to)
+      .raft.linkAddress({})
+      .then(({ address }) => {
+        if (this.links.get(key) !== link) return;
+        const at = parseListen(address);
+        if ('path' in at) throw new Error(`link address ${address} is not host:port`);
+        const socket = connect({
+          host: at.host,
+          port: at.port,
+          servername: to.name,
+          ca: this.tls.ca,
+          cert: this.tls.cert,
+          key: this.tls.key,
+          ALPNProtocols: [LINK_PROTOCOL],
+        });
+        link.socket = socket;
+        socket.setNoDelay(true);
+        socket.on('error', (e: Error) => drop(e.message));
+        socket.on('close', () => drop('closed'));
+        const reader = new FrameReader();
+        socket.on('data', (chunk: Buffer) => {
+          let frames: Frame[];
+          try {
+            frames = reader.push(chunk);
+          } catch (e) {
+            drop((e as Error).message);
+            return;
+          }
+          for (const f of frames) this.received(f, link, to);
+        });
+        for (const f of link.early.splice(0)) writeFrame(socket, f);
+      })
+      .catch((e: Error) => drop(e.message));
+    return link;
+  }
+
+  private received(f: Frame, link: Link, from: VolumeHost): void {
+    if (f.kind === 'missing') this.onMissingReplica(f.volumeId, from);
+    if (f.kind !== 'forwarded') return;
+    const w = link.forwards.get(f.id);
+    if (!w) return;
+    link.forwards.delete(f.id);
+    if (f.error === '') w.resolve();
+    else w.reject(new Error(`${from.name}: ${f.error}`));
   }
 
   async sendSnapshot(volumeId: string, to: VolumeHost, message: SnapshotMessage, path: string): Promise<void> {
@@ -149,24 +183,26 @@ export class GrpcTransport implements PeerTransport {
 
   /** Proposes the commands on the leader `to`; resolves once they are applied there. */
   propose(volumeId: string, to: VolumeHost, commands: readonly Uint8Array[], timeoutMs: number): Promise<void> {
-    const s = this.stream(to, 'forward');
-    const id = ++this.forwardSeq;
+    const link = this.link(to, 'forward');
+    if (!link) return Promise.reject(new Error(`the raft link to ${to.name} failed a moment ago`));
+    const id = (this.forwardSeq = (this.forwardSeq % 0xffffffff) + 1);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        s.forwards.delete(id);
+        link.forwards.delete(id);
         reject(new Error(`${to.name}: no answer to forwarded writes within ${timeoutMs} ms`));
       }, timeoutMs);
-      s.forwards.set(id, {
+      link.forwards.set(id, {
         resolve: () => (clearTimeout(timer), resolve()),
         reject: (e) => (clearTimeout(timer), reject(e)),
       });
-      s.call.write({ volumeId, messages: [], forwardId: id, commands: commands.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)) });
+      this.write(link, { kind: 'forward', id, volumeId, parts: [...commands] });
     });
   }
 
   close(): void {
-    for (const s of this.streams.values()) s.call.cancel();
-    this.streams.clear();
+    this.closed = true;
+    for (const l of this.links.values()) l.socket?.destroy();
+    this.links.clear();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }

@@ -39,11 +39,8 @@
 // Appends carry up to a megabyte of entries, so encoding copies each byte as few times as it can:
 // a first pass measures the message, a second writes it into one buffer of exactly that size, so
 // entry data is copied once (msgpack into a shared buffer and out of it had copied it twice).
-// Decoding copies no entry or snapshot data: it returns views of the received bytes. StepRequest
-// is framed by hand into one buffer (the generated writer copies into chunks, joins them, and the
-// generated serializer copies that once more).
+// Decoding copies no entry or snapshot data: it returns views of the received bytes.
 
-import type { StepRequest } from '../../../gen/vxcloud/agent/v1/volume.js';
 import type { ConfChange, ConfState, Entry, Message, Snapshot } from '../raft/index.js';
 
 /** The layout version this agent writes and the only one it reads. */
@@ -415,36 +412,4 @@ export function decodeMessage(b: Uint8Array): Message {
   }
   r.end();
   return m;
-}
-
-/**
- * StepRequest in protobuf's encoding (field 1: volume_id, 2: each message, 3: forward_id, 4: each
- * forwarded command), one copy of each message.
- */
-export function encodeStepRequest(req: StepRequest): Buffer {
-  const id = Buffer.from(req.volumeId, 'utf8');
-  let size = id.length > 0 ? 1 + varintLength(id.length) + id.length : 0;
-  for (const m of req.messages) size += 1 + varintLength(m.length) + m.length;
-  if (req.forwardId > 0) size += 1 + varintLength(req.forwardId);
-  for (const c of req.commands) size += 1 + varintLength(c.length) + c.length;
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  if (id.length > 0) {
-    out[at++] = (1 << 3) | 2;
-    at = writeVarint(out, at, id.length);
-    at += id.copy(out, at);
-  }
-  const bytes = (field: number, b: Uint8Array): void => {
-    out[at++] = (field << 3) | 2;
-    at = writeVarint(out, at, b.length);
-    out.set(b, at);
-    at += b.length;
-  };
-  for (const m of req.messages) bytes(2, m);
-  if (req.forwardId > 0) {
-    out[at++] = 3 << 3;
-    at = writeVarint(out, at, req.forwardId);
-  }
-  for (const c of req.commands) bytes(4, c);
-  return out;
 }

@@ -13,6 +13,7 @@ import { AgentClient, readTls, type TlsMaterial } from '../../../lib/agent-clien
 import { createCa, issue, readPair } from '../../../lib/certs.js';
 import { RaftPeerClient } from '../../../agent/sbs/volume/client.js';
 import { startRegistryLab } from '../../harness/registry.js';
+import { linkOutcome } from '../sbs/harness.js';
 import type { TestLab } from '../../harness/lab.js';
 
 let lab: TestLab;
@@ -51,21 +52,10 @@ async function outcome(p: Promise<unknown>): Promise<string> {
   }
 }
 
-/** Opens a raft Step stream to h2 (a storage host) and reports how it ends within a second. */
-function step(c: RaftPeerClient): Promise<string> {
-  return new Promise((resolve) => {
-    const call = c.raw.step();
-    const timer = setTimeout(() => {
-      call.cancel();
-      resolve('ok');
-    }, 1000);
-    call.on('error', (e: ServiceError) => {
-      clearTimeout(timer);
-      resolve(e.code === Status.CANCELLED ? 'ok' : Status[e.code]);
-    });
-    call.on('data', () => undefined);
-    call.write({ volumeId: 'nope', messages: [], forwardId: 0, commands: [] });
-  });
+/** Sends raft messages for a volume h2 does not hold on its raft link, as a storage host's agent would. */
+async function step(c: Caller): Promise<string> {
+  const o = await linkOutcome(lab.lab, 'h2', await material(c), { kind: 'step', volumeId: 'nope', parts: [] });
+  return { open: 'ok', closed: D }[o] ?? o;
 }
 
 const nic = (id: string, subnetId: string): NicSpec => NicSpec.fromPartial({ id, subnetId, kind: NicKind.NIC_KIND_TAP });
@@ -191,7 +181,8 @@ const POLICY: Record<string, string[]> = {
   'LookupObject v1': ['ok', D, 'ok', D, U, D],
   'PutVtepTable s1': [D, D, 'FAILED_PRECONDITION' /* the registry plane fills tables */, D, U, D],
   ListVolumes: ['ok', 'ok', 'ok', D, U, D], // each sees its own volumes (none here)
-  'raft Step': [D, D, D, 'ok', U, D],
+  'raft LinkAddress': [D, D, D, 'ok', U, D],
+  'raft link': [D, D, D, 'ok', D /* closed either way: see linkOutcome */, D],
 };
 
 describe('tenancy: every call authorized by who the caller is', () => {
@@ -202,7 +193,8 @@ describe('tenancy: every call authorized by who the caller is', () => {
     for (const [name, op] of Object.entries(OPS).filter(([n]) => !n.startsWith('Delete'))) {
       seen[name] = await Promise.all(CALLERS.map((c) => outcome(op(clients.get(c)!))));
     }
-    seen['raft Step'] = await Promise.all(CALLERS.map((c) => step(rafts.get(c)!)));
+    seen['raft LinkAddress'] = await Promise.all(CALLERS.map((c) => outcome(rafts.get(c)!.raft.linkAddress({}))));
+    seen['raft link'] = await Promise.all(CALLERS.map(step));
     const deletes: Record<string, Record<string, string>> = {};
     for (const c of order) {
       for (const [name, op] of Object.entries(OPS).filter(([n]) => n.startsWith('Delete'))) {

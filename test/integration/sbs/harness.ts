@@ -2,9 +2,11 @@
 // namespace) and bounded waits for volume states.
 
 import type { Volume } from '../../../gen/vxcloud/agent/v1/volume.js';
-import { AGENT_PORT, nbdClientCertDir, nbdSocketPath, type LabOptions } from '../../../lab/lab.js';
+import { connect } from 'node:tls';
+import { AGENT_PORT, nbdClientCertDir, nbdSocketPath, raftSocketPath, type LabOptions } from '../../../lab/lab.js';
 import { readTls } from '../../../lib/agent-client.js';
-import { VolumeClient } from '../../../agent/sbs/volume/client.js';
+import { VolumeClient, type Tls } from '../../../agent/sbs/volume/client.js';
+import { encodeFrame, FrameReader, LINK_PROTOCOL, type Frame } from '../../../agent/sbs/volume/link-frames.js';
 import { startLab, type TestLab } from '../../harness/lab.js';
 import { waitFor } from '../../../lab/lab.js';
 
@@ -41,5 +43,31 @@ export async function waitStatus(s: StorageLab, host: string, id: string, want: 
   return waitFor(`volume ${id} ${what} (asked ${host})`, timeoutMs, async () => {
     const v = await s.volumes(host).getVolume({ id }, 5000);
     return want(v) && v;
+  });
+}
+
+/**
+ * Dials a storage host's raft link (its unix socket) with a certificate of the test's choosing,
+ * sends `frame` and says what came of it within a second: a forward's answer ('' = applied, else
+ * its error), 'open' (the link took the frame and stayed up) or 'closed'. Under TLS 1.3 the server
+ * checks the client's certificate after the client finished its handshake, so a certificate of
+ * another CA and one of the wrong identity look the same from here: closed.
+ */
+export function linkOutcome(lab: TestLab['lab'], host: string, tls: Tls, frame: Frame): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ path: raftSocketPath(lab, host), servername: host, ...tls, ALPNProtocols: [LINK_PROTOCOL] });
+    const done = (outcome: string): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => done('open'), 1000);
+    const reader = new FrameReader();
+    socket.on('data', (chunk: Buffer) => {
+      for (const f of reader.push(chunk)) if (f.kind === 'forwarded') done(f.error);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => done('closed'));
+    for (const b of encodeFrame(frame)) socket.write(b);
   });
 }

@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import type { ConfState, Entry, Message, NormalEntry, Snapshot } from '../../../agent/sbs/raft/index.js';
-import { decodeMessage, encodeMessage, encodeStepRequest, WIRE_VERSION } from '../../../agent/sbs/volume/wire.js';
-import { StepRequest } from '../../../gen/vxcloud/agent/v1/volume.js';
+import { encodeFrame, FrameReader } from '../../../agent/sbs/volume/link-frames.js';
+import { decodeMessage, encodeMessage, WIRE_VERSION } from '../../../agent/sbs/volume/wire.js';
 
 /** Hex written field by field (spaces and field breaks are only for the reader). */
 const hex = (...fields: string[]): string => fields.join('').replace(/\s+/g, '');
@@ -220,10 +220,16 @@ describe('raft wire format: round trips', () => {
     expect(same(ds.snapshot.data, image)).toBe(true);
   });
 
-  it('survives StepRequest framing: the receiver decodes views at any offset into the request', () => {
-    const framed = encodeStepRequest({ volumeId: 'vol-1', messages: GOLDEN.map((g) => encodeMessage(g.message)), forwardId: 0, commands: [] });
-    const received = StepRequest.decode(new Uint8Array(framed));
-    expect(received.messages.map(decodeMessage)).toEqual(GOLDEN.map((g) => g.message));
+  it('survives link framing: the receiver decodes views at any offset into a frame, however the stream is cut', () => {
+    const bytes = Buffer.concat(encodeFrame({ kind: 'step', volumeId: 'vol-1', parts: GOLDEN.map((g) => encodeMessage(g.message)) }));
+    for (const cut of [1, 7, 64, bytes.length]) {
+      const reader = new FrameReader();
+      const frames = [];
+      for (let at = 0; at < bytes.length; at += cut) frames.push(...reader.push(bytes.subarray(at, at + cut)));
+      expect(frames).toHaveLength(1);
+      const f = frames[0]!;
+      expect(f.kind === 'step' && f.parts.map(decodeMessage)).toEqual(GOLDEN.map((g) => g.message));
+    }
   });
 
   it('encodes one message after another without one output sharing bytes with the next', () => {

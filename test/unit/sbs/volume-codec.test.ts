@@ -2,8 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../agent/config/config.js';
 import { decodeCommand, encodeCommand, type VolumeCommand } from '../../../agent/sbs/volume/commands.js';
 import { nbdTls } from '../../../agent/sbs/volume/runtime.js';
-import { StepRequest } from '../../../gen/vxcloud/agent/v1/volume.js';
-import { encodeStepRequest } from '../../../agent/sbs/volume/wire.js';
 
 describe('volume commands', () => {
   const samples: VolumeCommand[] = [
@@ -34,29 +32,7 @@ describe('volume commands', () => {
   });
 });
 
-// The raft messages themselves: raft-wire.test.ts.
-describe('raft messages on the wire', () => {
-  it('frames StepRequest exactly as protobuf does, for every length class of varint', () => {
-    const sizes = [0, 1, 127, 128, 16383, 16384, (1 << 21) + 3];
-    const requests: StepRequest[] = [
-      { volumeId: '', messages: [], forwardId: 0, commands: [] },
-      { volumeId: 'vol-1', messages: sizes.map((n) => Buffer.alloc(n, n % 251)), forwardId: 0, commands: [] },
-      { volumeId: 'é'.repeat(70), messages: [Buffer.from([1])], forwardId: 0, commands: [] },
-      // Forwarded writes: ids past 2^32, commands of every length class.
-      { volumeId: 'vol-2', messages: [], forwardId: 2 ** 40 + 7, commands: sizes.map((n) => Buffer.alloc(n, 3)) },
-      { volumeId: 'vol-3', messages: [], forwardId: 1, commands: [] },
-    ];
-    for (const req of requests) {
-      const ours = encodeStepRequest(req);
-      expect(ours.equals(Buffer.from(StepRequest.encode(req).finish()))).toBe(true);
-      const back = StepRequest.decode(ours);
-      expect(back.volumeId).toBe(req.volumeId);
-      expect(back.messages.map((m) => Buffer.from(m).toString('base64'))).toEqual(req.messages.map((m) => Buffer.from(m).toString('base64')));
-      expect(back.forwardId).toBe(req.forwardId);
-      expect(back.commands.map((m) => Buffer.from(m).toString('base64'))).toEqual(req.commands.map((m) => Buffer.from(m).toString('base64')));
-    }
-  });
-});
+// The raft messages themselves: raft-wire.test.ts; their framing between agents: link-frames.test.ts.
 
 describe('agent config: storage', () => {
   const base =
@@ -64,7 +40,22 @@ describe('agent config: storage', () => {
   it('is optional, and resolves the data directory against the config file', () => {
     expect(parseConfig(base, '/etc/vx').storage).toBeUndefined();
     const c = parseConfig(base + 'storage: { dataDir: sbs, nbdListen: ["192.0.2.11:10809", "unix:///run/nbd.sock"] }\n', '/etc/vx');
-    expect(c.storage).toEqual({ dataDir: '/etc/vx/sbs', nbdListen: ['192.0.2.11:10809', 'unix:///run/nbd.sock'], nbdTls: 'off', rebuildAfterSeconds: 0 });
+    expect(c.storage).toEqual({
+      dataDir: '/etc/vx/sbs',
+      nbdListen: ['192.0.2.11:10809', 'unix:///run/nbd.sock'],
+      nbdTls: 'off',
+      raftListen: ['192.0.2.11:7444'],
+      rebuildAfterSeconds: 0,
+    });
+  });
+  it('listens for raft on the underlay address unless told, and needs one TCP address for peers', () => {
+    const c = parseConfig(base + 'storage: { dataDir: sbs, raftListen: ["0.0.0.0:7000", "unix:///run/raft.sock"] }\n', '/');
+    expect(c.storage?.raftListen).toEqual(['0.0.0.0:7000', 'unix:///run/raft.sock']);
+    for (const bad of ['[]', '["unix:///run/raft.sock"]', '"192.0.2.11:7444"', '["nope"]']) {
+      expect(() => parseConfig(base + `storage: { dataDir: sbs, raftListen: ${bad} }\n`, '/')).toThrow(
+        /^storage\.raftListen: a list of addresses with one "host:port"/,
+      );
+    }
   });
   it('takes an NBD TLS policy, off unless set', () => {
     for (const mode of ['off', 'optional', 'required'] as const) {
