@@ -10,6 +10,26 @@ const terms = (n: RaftNode): number[] => {
 };
 
 describe('raft log replication', () => {
+  it('tells followers a new commit index with the next append they get anyway, or at the next tick: no empty append of its own', () => {
+    const c = new Cluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.heartbeat('a');
+    const sent: Message[] = [];
+    c.drop = (m) => (sent.push(m), false);
+    c.node('a').propose(enc('x'));
+    c.stabilize();
+    expect(c.appliedData('a')).toEqual(['x']);
+    expect(c.appliedData('b')).toEqual([]);
+    expect(sent.filter((m) => m.type === 'append' && m.entries.length === 0)).toEqual([]);
+    c.node('a').propose(enc('y'));
+    c.stabilize();
+    expect(c.appliedData('b')).toEqual(['x']);
+    c.tick('a');
+    c.stabilize();
+    expect(c.appliedData('b')).toEqual(['x', 'y']);
+    expect(c.appliedData('c')).toEqual(['x', 'y']);
+  });
+
   it('replaces a follower’s uncommitted entries from an old term with the new leader’s', () => {
     const c = new Cluster(['a', 'b', 'c']);
     c.elect('a');
