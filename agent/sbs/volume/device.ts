@@ -6,8 +6,8 @@ import type { BlockDevice, BlockSizeConstraints, WriteOptions, WriteZeroesOption
 import type { Replica } from './replica.js';
 
 /**
- * A write is one raft entry, and an entry must fit one gRPC message between agents (grpc-js
- * servers take 4 MiB): the NBD server refuses larger requests with EINVAL, clients split them.
+ * A write is one raft entry, and entries travel between agents in raft link frames of a few MiB:
+ * the NBD server refuses larger requests with EINVAL, clients split them.
  */
 export const VOLUME_BLOCK_SIZE: BlockSizeConstraints = { minimum: 1, preferred: 4096, maximum: 2 * 1024 * 1024 };
 

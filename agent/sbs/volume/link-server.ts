@@ -5,7 +5,8 @@
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { ListenAddress } from '../../../lib/listen.js';
 import { describeIdentity, identityOfAltNames, type Identity } from '../../../lib/identity.js';
-import { encodeFrame, FrameReader, LINK_PROTOCOL, type Frame } from './link-frames.js';
+import { LINK_PROTOCOL, type Frame } from './link-frames.js';
+import { readFrames, writeFrame } from './link-socket.js';
 import type { Tls } from './client.js';
 
 /** What the link delivers; the caller is always a host (others are refused at connect). */
@@ -19,18 +20,6 @@ export interface LinkInbox {
 export interface LinkLog {
   warn(o: object, msg: string): void;
   debug(o: object, msg: string): void;
-}
-
-/** Writes one frame in one go; false when the socket asks to wait for 'drain' (or is gone). */
-export function writeFrame(socket: TLSSocket, f: Frame): boolean {
-  if (socket.destroyed) return false;
-  const bufs = encodeFrame(f);
-  if (bufs.length === 1) return socket.write(bufs[0]!);
-  socket.cork();
-  let ok = true;
-  for (const b of bufs) ok = socket.write(b);
-  socket.uncork();
-  return ok;
 }
 
 export class LinkServer {
@@ -54,18 +43,12 @@ export class LinkServer {
           return;
         }
         socket.setNoDelay(true);
+        // A sender that vanished (host down, partition) is noticed and its socket let go.
+        socket.setKeepAlive(true, 5000);
         const send = (f: Frame): void => void writeFrame(socket, f);
-        const reader = new FrameReader();
-        socket.on('data', (chunk: Buffer) => {
-          let frames: Frame[];
-          try {
-            frames = reader.push(chunk);
-          } catch (e) {
-            log.warn({ err: (e as Error).message, from: who.host }, 'raft link closed: a frame could not be read');
-            socket.destroy();
-            return;
-          }
-          for (const f of frames) {
+        readFrames(
+          socket,
+          (f) => {
             if (f.kind === 'step') {
               if (inbox.step(who, f.volumeId, f.parts) === 'missing') send({ kind: 'missing', volumeId: f.volumeId });
             } else if (f.kind === 'forward') {
@@ -74,8 +57,12 @@ export class LinkServer {
                 (e: Error) => send({ kind: 'forwarded', id: f.id, error: e.message }),
               );
             }
-          }
-        });
+          },
+          (why) => {
+            log.warn({ err: why, from: who.host }, 'raft link closed: a frame could not be read');
+            socket.destroy();
+          },
+        );
       },
     );
     this.server.on('tlsClientError', (e) => log.debug({ err: e.message }, 'raft link handshake failed'));

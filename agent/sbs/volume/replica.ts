@@ -113,7 +113,7 @@ interface Proposal {
 
 /**
  * Entries and bytes per append: a follower that fell behind catches up in large steps, each
- * within one gRPC message (4 MiB on the receiving agent; a single entry is at most 2 MiB).
+ * within one raft link frame (a single entry is at most 2 MiB).
  */
 const MAX_APPEND_ENTRIES = 256;
 const MAX_APPEND_BYTES = 1024 * 1024;

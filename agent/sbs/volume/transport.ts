@@ -15,8 +15,8 @@ import type { Logger } from 'pino';
 import { parseListen } from '../../../lib/listen.js';
 import type { Message, SnapshotMessage } from '../raft/index.js';
 import { RaftPeerClient, type Tls } from './client.js';
-import { FrameReader, LINK_PROTOCOL, type Frame } from './link-frames.js';
-import { writeFrame } from './link-server.js';
+import { LINK_PROTOCOL, type Frame } from './link-frames.js';
+import { readFrames, writeFrame } from './link-socket.js';
 import type { PeerTransport, VolumeHost } from './replica.js';
 import { encodeMessage } from './wire.js';
 
@@ -27,12 +27,20 @@ const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 const MAX_STEP_BYTES = 4 * 1024 * 1024;
 /** After a link fails, messages to that peer are dropped this long (raft resends) rather than each opening one. */
 const RETRY_MS = 500;
+/**
+ * A link with bytes waiting this long and none taken is given up and opened again: a peer cut
+ * off by a partition would otherwise hold our messages in TCP retransmission for minutes.
+ */
+const STALL_MS = 5000;
 
 interface Link {
   /** Undefined while the peer's link address is asked for. */
   socket?: TLSSocket;
-  /** Frames written before the socket existed. */
+  /** Frames written before the socket existed, and their bytes. */
   readonly early: Frame[];
+  earlyBytes: number;
+  /** When the socket last had nothing waiting to be written. */
+  idleAt: number;
   /** Forwarded batches awaiting their answer. */
   readonly forwards: Map<number, { resolve: () => void; reject: (e: Error) => void }>;
 }
@@ -78,13 +86,23 @@ export class LinkTransport implements PeerTransport {
 
   private sendSteps(to: VolumeHost, lane: Lane, volumeId: string, messages: readonly Message[]): void {
     const link = this.link(to, lane);
-    if (!link || (link.socket?.writableLength ?? 0) > MAX_BUFFERED_BYTES) return;
+    if (!link) return;
     for (const parts of stepBatches(messages.map(encodeMessage), MAX_STEP_BYTES)) this.write(link, { kind: 'step', volumeId, parts });
   }
 
+  /** Writes or queues the frame; drops it (raft resends) when the peer has taken nothing for a while. */
   private write(link: Link, f: Frame): void {
-    if (link.socket) writeFrame(link.socket, f);
-    else link.early.push(f);
+    const s = link.socket;
+    if (!s) {
+      const bytes = 'parts' in f ? f.parts.reduce((n, p) => n + p.length, 0) : 0;
+      if (link.earlyBytes + bytes > MAX_BUFFERED_BYTES) return;
+      link.early.push(f);
+      link.earlyBytes += bytes;
+      return;
+    }
+    if (s.writableLength === 0) link.idleAt = Date.now();
+    else if (Date.now() - link.idleAt > STALL_MS) s.destroy(new Error(`nothing taken for ${STALL_MS} ms`));
+    if (s.writableLength <= MAX_BUFFERED_BYTES) writeFrame(s, f);
   }
 
   /** The open (or opening) link, or undefined while the last attempt to this peer is recent. */
@@ -93,7 +111,7 @@ export class LinkTransport implements PeerTransport {
     const open = this.links.get(key);
     if (open) return open;
     if (this.closed || Date.now() - (this.failedAt.get(key) ?? 0) < RETRY_MS) return undefined;
-    const link: Link = { early: [], forwards: new Map() };
+    const link: Link = { early: [], earlyBytes: 0, idleAt: Date.now(), forwards: new Map() };
     this.links.set(key, link);
     const drop = (why: string): void => {
       if (this.links.get(key) !== link) return;
@@ -120,21 +138,14 @@ export class LinkTransport implements PeerTransport {
           ALPNProtocols: [LINK_PROTOCOL],
         });
         link.socket = socket;
+        link.idleAt = Date.now();
         socket.setNoDelay(true);
+        socket.on('drain', () => (link.idleAt = Date.now()));
         socket.on('error', (e: Error) => drop(e.message));
         socket.on('close', () => drop('closed'));
-        const reader = new FrameReader();
-        socket.on('data', (chunk: Buffer) => {
-          let frames: Frame[];
-          try {
-            frames = reader.push(chunk);
-          } catch (e) {
-            drop((e as Error).message);
-            return;
-          }
-          for (const f of frames) this.received(f, link, to);
-        });
+        readFrames(socket, (f) => this.received(f, link, to), drop);
         for (const f of link.early.splice(0)) writeFrame(socket, f);
+        link.earlyBytes = 0;
       })
       .catch((e: Error) => drop(e.message));
     return link;

@@ -6,7 +6,8 @@ import { connect } from 'node:tls';
 import { AGENT_PORT, nbdClientCertDir, nbdSocketPath, raftSocketPath, type LabOptions } from '../../../lab/lab.js';
 import { readTls } from '../../../lib/agent-client.js';
 import { VolumeClient, type Tls } from '../../../agent/sbs/volume/client.js';
-import { encodeFrame, FrameReader, LINK_PROTOCOL, type Frame } from '../../../agent/sbs/volume/link-frames.js';
+import { LINK_PROTOCOL, type Frame } from '../../../agent/sbs/volume/link-frames.js';
+import { readFrames, writeFrame } from '../../../agent/sbs/volume/link-socket.js';
 import { startLab, type TestLab } from '../../harness/lab.js';
 import { waitFor } from '../../../lab/lab.js';
 
@@ -62,12 +63,13 @@ export function linkOutcome(lab: TestLab['lab'], host: string, tls: Tls, frame: 
       resolve(outcome);
     };
     const timer = setTimeout(() => done('open'), 1000);
-    const reader = new FrameReader();
-    socket.on('data', (chunk: Buffer) => {
-      for (const f of reader.push(chunk)) if (f.kind === 'forwarded') done(f.error);
-    });
+    readFrames(
+      socket,
+      (f) => f.kind === 'forwarded' && done(f.error),
+      () => done('closed'),
+    );
     socket.on('error', () => undefined);
     socket.on('close', () => done('closed'));
-    for (const b of encodeFrame(frame)) socket.write(b);
+    writeFrame(socket, frame);
   });
 }
