@@ -32,6 +32,12 @@ export interface WalOptions {
 export const DEFAULT_WAL_OPTIONS: WalOptions = { segmentBytes: 64 * 1024 * 1024 };
 
 const PREALLOCATE_BYTES = 4 * 1024 * 1024;
+/**
+ * A save this large goes past the zeroes without writing more: its journal commit costs little
+ * beside it, and zeroes ahead of large writes had been a third of the disk's write traffic
+ * (three replicas writing log, zeroes and data on one disk).
+ */
+const LARGE_SAVE_BYTES = 256 * 1024;
 const OPEN_SYNCED = constants.O_RDWR | constants.O_DSYNC;
 const CREATE_SYNCED = OPEN_SYNCED | constants.O_CREAT | constants.O_EXCL;
 const ZEROES = Buffer.alloc(PREALLOCATE_BYTES);
@@ -151,7 +157,8 @@ export class Wal {
     let bytes = 0;
     for (const b of bufs) bytes += b.length;
     const end = this.size + bytes;
-    if (end > this.allocated) {
+    if (bytes >= LARGE_SAVE_BYTES) this.allocated = Math.max(this.allocated, end);
+    else if (end > this.allocated) {
       const upTo = (Math.floor(end / PREALLOCATE_BYTES) + 1) * PREALLOCATE_BYTES;
       bufs.push(ZEROES.subarray(0, upTo - end));
       this.allocated = upTo;

@@ -182,11 +182,17 @@ describe('Wal on disk', () => {
     expect(size % (4 * 1024 * 1024)).toBe(0);
     for (let i = 2; i <= 50; i++) await wal.save(null, [normal(i, 1)], null);
     expect((await stat(path)).size).toBe(size);
+    // Large saves write no zeroes: the file ends where their records do.
+    const big = (i: number): Entry => ({ kind: 'normal', index: i, term: 1, data: new Uint8Array(1 << 20).fill(i) });
+    await wal.save(null, [big(51), big(52), big(53), big(54)], null);
+    const end = (await stat(path)).size;
+    expect(end).toBeGreaterThan(size);
+    expect(scanRecords(await readFile(path), true, 'seg').validBytes).toBe(end);
     await wal.close();
     for (const round of [1, 2]) {
       const o = await Wal.open(dir, base0);
-      expect(o.entries.map((e) => e.index)).toEqual(Array.from({ length: 49 + round }, (_, i) => i + 1));
-      await o.wal.save(null, [normal(50 + round, 1)], null);
+      expect(o.entries.map((e) => e.index)).toEqual(Array.from({ length: 53 + round }, (_, i) => i + 1));
+      await o.wal.save(null, [normal(54 + round, 1)], null);
       await o.wal.close();
     }
   });
