@@ -137,6 +137,11 @@ export class Replica {
   /** Monotonic time up to which raft has been ticked. */
   private tickedTo = performance.now();
   private appliedBytes = 0;
+  /**
+   * The compaction under way, beside the driver: syncing 64 MiB of data file had stopped the
+   * volume for a tenth of a second each time (most of the 1 MiB write stream's p99).
+   */
+  private compacting: Promise<void> | null = null;
   private readonly waiters = new ReplicaWaiters();
   /** Proposed while the driver was busy: they go to raft together, as one append per follower. */
   private unsent: Proposal[] = [];
@@ -475,6 +480,7 @@ export class Replica {
     const err = new BlockDeviceError('ESHUTDOWN', `volume ${this.spec.id} is closing`);
     this.failAll(err);
     await waitUntil(() => !this.running, 10_000);
+    await this.compacting;
     await this.device.close();
     await this.wal.close();
     if (this.staged) await rm(this.staged.path, { force: true });
@@ -562,13 +568,18 @@ export class Replica {
         for (const s of rd.readStates) this.waiters.roundAnswered(s.ctx, s.index);
         this.node.advance();
         this.waiters.released(this.node.appliedIndex);
-        if (this.appliedBytes >= this.opts.compactBytes) await this.compact();
+        if (this.appliedBytes >= this.opts.compactBytes && !this.compacting) {
+          this.compacting = this.compact().then(
+            () => void (this.compacting = null),
+            (e: unknown) => {
+              this.compacting = null;
+              this.fail(e as Error);
+            },
+          );
+        }
       }
     } catch (e) {
-      // Storage failed: this replica cannot keep raft's promises any more; it stops taking part.
-      this.failure = e as Error;
-      this.log.error({ err: e }, 'replica stopped: storage failure');
-      this.failAll(new BlockDeviceError('EIO', `volume ${this.spec.id}: replica failed: ${(e as Error).message}`));
+      this.fail(e as Error);
     } finally {
       this.running = false;
     }
@@ -661,6 +672,7 @@ export class Replica {
 
   /** The received image becomes data.img; then its metadata, then (by the caller) the WAL's restore record. */
   private async installSnapshot(s: Snapshot): Promise<void> {
+    await this.compacting; // it syncs the data file this replaces
     const staged = this.staged;
     if (!staged || staged.index !== s.index) throw new Error(`snapshot ${s.index} came out of raft without its image`);
     this.staged = null;
@@ -688,14 +700,23 @@ export class Replica {
     const keep = lowest !== null && this.appliedBytes < LAGGARD_LOG_FACTOR * this.opts.compactBytes;
     const index = keep ? Math.min(this.node.appliedIndex, lowest) : this.node.appliedIndex;
     if (index <= this.snapIndex) return;
+    const bytes = this.appliedBytes;
     await this.device.flush();
     // The placement may be newer than `index`; its `at` keeps older entries from undoing it.
     const snap = this.node.compact(index, encodePlacement(this.placement));
     await writeSnapshotMeta(join(this.dir, 'snapshot.json'), { index: snap.index, term: snap.term, conf: snap.conf });
     await this.wal.compact(snap.index);
     this.snapIndex = snap.index;
-    this.appliedBytes = 0;
+    this.appliedBytes -= bytes;
     this.log.debug({ index }, 'compacted');
+  }
+
+  /** Storage failed: this replica cannot keep raft's promises any more; it stops taking part. */
+  private fail(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    this.log.error({ err: e }, 'replica stopped: storage failure');
+    this.failAll(new BlockDeviceError('EIO', `volume ${this.spec.id}: replica failed: ${e.message}`));
   }
 
   private failAll(err: Error): void {
