@@ -3,6 +3,7 @@
 // its own certificate, config and state. Nothing is added to the root namespace; `labDown` stops
 // the agents by their own PIDs and removes every namespace whose name starts with the lab's.
 
+import { RAFT_PORT } from '../agent/config/config.js';
 import { execFile, spawn } from 'node:child_process';
 import { chmod, copyFile, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -28,7 +29,6 @@ export const DEFAULT_TENANTS = ['t1', 't2'];
 export const AGENT_PORT = 7443;
 export const NBD_PORT = 10809;
 const NBD_SOCKET = 'nbd.sock';
-const RAFT_PORT = 7444;
 const RAFT_SOCKET = 'raft.sock';
 /** A storage host's NBD server on a unix socket, for clients outside the lab's namespaces. */
 export const nbdSocketPath = (lab: LabFile, host: string): string => join(lab.dir, host, NBD_SOCKET);

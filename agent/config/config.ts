@@ -30,7 +30,7 @@ export const TRANSPORTS = ['vxlan', 'tap'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
 /** The raft link's default port (agent/sbs/volume/link-server.ts). */
-const RAFT_PORT = 7444;
+export const RAFT_PORT = 7444;
 
 export const NBD_TLS_SETTINGS = ['off', 'optional', 'required'] as const;
 export type NbdTlsSetting = (typeof NBD_TLS_SETTINGS)[number];
