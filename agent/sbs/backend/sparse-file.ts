@@ -8,6 +8,8 @@ import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, falloc
 /** Zero-fill fallback writes this much at a time so a huge WRITE_ZEROES never allocates its length. */
 const ZERO_CHUNK = 1 << 20;
 const ZEROES = Buffer.alloc(ZERO_CHUNK);
+/** The page size writeNow writes in (4 KiB on the hosts we run on; a larger page still works). */
+const PAGE = 4096;
 
 export interface SparseFileOptions {
   /** Export size in bytes; the file is created or grown (never shrunk) to it. Defaults to the file's size. */
@@ -109,11 +111,18 @@ export class SparseFileDevice implements BlockDevice {
    * Writes on the calling thread, for a caller that applies small writes one after another
    * anyway (a replica applying its log): a 4 KiB pwrite into the page cache takes microseconds,
    * a round trip through libuv's thread pool two context switches on a busy machine.
+   *
+   * One pwrite per page: the kernel sizes the page-cache folios it creates by the write, and a
+   * later 4 KiB overwrite inside a large folio walks all of its blocks (ext4_block_write_begin
+   * was 13% of three replicas' CPU under 4 KiB random writes after a 1 MiB sequential fill).
    */
   writeNow(offset: number, data: Buffer): void {
     if (this.closed) throw new BlockDeviceError('ESHUTDOWN', 'device is closed');
     this.assertWritable();
-    for (let done = 0; done < data.length;) done += fs.writeSync(this.handle.fd, data, done, data.length - done, offset + done);
+    for (let done = 0; done < data.length;) {
+      const page = Math.min(PAGE - ((offset + done) % PAGE), data.length - done);
+      done += fs.writeSync(this.handle.fd, data, done, page, offset + done);
+    }
   }
 
   flush(): Promise<void> {

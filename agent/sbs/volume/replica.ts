@@ -21,6 +21,7 @@
 
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -123,7 +124,7 @@ const MAX_READ_ROUNDS = 4;
 const MAX_FORWARDS = 2;
 const MAX_FORWARD_BYTES = 3 * 1024 * 1024;
 const LAGGARD_LOG_FACTOR = 4;
-/** Applied writes up to this size go to the page cache synchronously (SparseFileDevice.writeNow). */
+/** Applied writes go to the page cache synchronously (SparseFileDevice.writeNow), this much between turns of the event loop. */
 const SYNC_APPLY_BYTES = 64 * 1024;
 /** A learner this close to the leader's commit index has caught up and may vote. */
 const CAUGHT_UP_LAG = 64;
@@ -642,8 +643,12 @@ export class Replica {
     switch (c.op) {
       case 'write': {
         const data = Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength);
-        if (data.length <= SYNC_APPLY_BYTES) return this.device.writeNow(c.offset, data);
-        return this.device.write(c.offset, data, { fua: false });
+        // Large writes in slices, so that heartbeats and reads are served in between.
+        for (let at = 0; at < data.length; at += SYNC_APPLY_BYTES) {
+          if (at > 0) await yieldToLoop();
+          this.device.writeNow(c.offset + at, data.subarray(at, at + SYNC_APPLY_BYTES));
+        }
+        return;
       }
       case 'trim':
         return this.device.trim(c.offset, c.length, { fua: false });

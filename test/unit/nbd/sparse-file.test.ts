@@ -56,6 +56,17 @@ describe('I/O', () => {
     expect((await d.read(4096, 8192)).equals(Buffer.concat([Buffer.alloc(4096, 0x61), Buffer.alloc(4096)]))).toBe(true);
   });
 
+  test('a write on the calling thread that starts and ends inside pages lands whole, its neighbours untouched', async () => {
+    const d = await device('g.img', { size: 1 * MiB });
+    await d.write(0, Buffer.alloc(64 * 1024, 0x11), { fua: false });
+    const data = Buffer.from(Array.from({ length: 3 * 4096 + 1000 }, (_, i) => i % 251));
+    d.writeNow(4096 - 700, data);
+    const back = await d.read(0, 64 * 1024);
+    expect(back.subarray(4096 - 700, 4096 - 700 + data.length).equals(data)).toBe(true);
+    expect(back.subarray(0, 4096 - 700).every((b) => b === 0x11)).toBe(true);
+    expect(back.subarray(4096 - 700 + data.length).every((b) => b === 0x11)).toBe(true);
+  });
+
   test('write zeroes punches a hole unless NO_HOLE; both read as zero', async () => {
     const d = await device('d.img', { size: 4 * MiB });
     await d.write(0, Buffer.alloc(4 * MiB, 0xff), { fua: true });
