@@ -46,7 +46,7 @@ const here = fileURLToPath(import.meta.url);
 const REPO = resolve(here, here.includes('/dist/') ? '../../..' : '../..');
 const AGENT_ENTRY = join(REPO, 'dist/agent/main.js');
 /** As bin/vxcloud-agent runs it (see there why). */
-const AGENT_NODE_FLAGS = ['--initial-old-space-size=128'];
+const AGENT_NODE_FLAGS = ['--initial-old-space-size=128', '--max-semi-space-size=32'];
 
 export interface LabOptions {
   name: string;
