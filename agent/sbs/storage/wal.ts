@@ -3,26 +3,20 @@
 // Segments are named SEQ-BASE.wal (16 hex digits each): BASE is the last log index when the
 // segment was started, so every live entry of earlier segments is at or below it. Each segment
 // begins with the hard state of its start, which lets compaction delete whole segments once a
-// snapshot covers their BASE successor. Every save() is one writev to a file opened O_DSYNC —
-// durable when it returns, in one trip through the thread pool (a writev then an fdatasync took
-// two: 241 µs against 175 for a 4 KiB save here) — so raft's promises (votes, acknowledged
-// appends) are made only after it resolves. A save that only moves the commit index writes
-// nothing: the commit index is volatile in raft (a restarted node relearns it, and open() clamps
-// a stale one), so its record rides with the next save. (Written unsynced, it could be the hole
-// of zeroes a crash leaves before a later, synced save: O_DSYNC syncs only its own range.)
-//
-// Segments are written ahead with zeroes, PREALLOCATE_BYTES at a time, in the writev of the save
-// that needs the room: an fdatasync of records that overwrite zeroes changes no file size, so
-// the filesystem has no journal to commit — about a third of the time of a 4 KiB save here
-// (measured 165 µs against 250–290 µs appending; more with three agents syncing at once).
+// snapshot covers their BASE successor. Every save() is one synced write (synced-log-file.ts) —
+// durable when it returns, in one trip through the thread pool — so raft's promises (votes,
+// acknowledged appends) are made only after it resolves. A save that only moves the commit
+// index writes nothing: the commit index is volatile in raft (a restarted node relearns it, and
+// open() clamps a stale one), so its record rides with the next save. (Written unsynced, it
+// could be the hole of zeroes a crash leaves before a later, synced save.)
 // records.ts tells a torn save from the zeroes it stopped short of.
 
-import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Entry, HardState } from '../raft/index.js';
 import { fsyncDir } from '../../../lib/atomic-file.js';
 import { encodeRecord, replayRecords, scanRecords, WalCorruptError, type WalRecord } from './records.js';
+import { SyncedLogFile } from './synced-log-file.js';
 
 export interface WalOptions {
   /** A segment past this size is sealed and a new one started. */
@@ -30,17 +24,6 @@ export interface WalOptions {
 }
 
 export const DEFAULT_WAL_OPTIONS: WalOptions = { segmentBytes: 64 * 1024 * 1024 };
-
-const PREALLOCATE_BYTES = 4 * 1024 * 1024;
-/**
- * A save this large goes past the zeroes without writing more: its journal commit costs little
- * beside it, and zeroes ahead of large writes had been a third of the disk's write traffic
- * (three replicas writing log, zeroes and data on one disk).
- */
-const LARGE_SAVE_BYTES = 256 * 1024;
-const OPEN_SYNCED = constants.O_RDWR | constants.O_DSYNC;
-const CREATE_SYNCED = OPEN_SYNCED | constants.O_CREAT | constants.O_EXCL;
-const ZEROES = Buffer.alloc(PREALLOCATE_BYTES);
 
 interface Segment {
   readonly seq: number;
@@ -69,10 +52,7 @@ export class Wal {
     private readonly dir: string,
     private readonly opts: WalOptions,
     private segments: Segment[],
-    private handle: FileHandle,
-    private size: number,
-    /** Bytes of the segment written (records, then zeroes): past `size`, zeroes. */
-    private allocated: number,
+    private file: SyncedLogFile,
     private lastIndex: number,
     private hardState: HardState,
   ) {}
@@ -89,7 +69,7 @@ export class Wal {
     }
     segments.sort((a, b) => a.seq - b.seq);
     const replayed = replayRecords([]);
-    let size = 0;
+    let lastRecords: Buffer | null = null;
     for (const [i, seg] of segments.entries()) {
       const buf = await readFile(seg.path);
       const last = i === segments.length - 1;
@@ -105,23 +85,23 @@ export class Wal {
           await h.close();
         }
       }
-      if (last) size = validBytes;
+      if (last) lastRecords = buf.subarray(0, validBytes);
       replayRecords(records, replayed);
     }
     const entries = afterBase(replayed.entries, base);
     const lastIndex = entries.length > 0 ? entries[entries.length - 1]!.index : base.index;
     const hardState = { ...replayed.hardState, commit: Math.min(Math.max(replayed.hardState.commit, base.index), lastIndex) };
-    let handle: FileHandle;
+    let file: SyncedLogFile;
     if (segments.length === 0) {
       const seg = { seq: 0, base: lastIndex, path: join(dir, `${hex(0)}-${hex(lastIndex)}.wal`) };
-      handle = await open(seg.path, CREATE_SYNCED, 0o600);
+      file = await SyncedLogFile.open(seg.path, null);
       await fsyncDir(dir);
       segments.push(seg);
     } else {
-      handle = await open(segments[segments.length - 1]!.path, OPEN_SYNCED);
+      // The last segment was cut at its last whole record: its zeroes are written again as needed.
+      file = await SyncedLogFile.open(segments[segments.length - 1]!.path, lastRecords);
     }
-    // The last segment was cut at its last whole record: its zeroes are written again as needed.
-    const wal = new Wal(dir, opts, segments, handle, size, size, lastIndex, hardState);
+    const wal = new Wal(dir, opts, segments, file, lastIndex, hardState);
     return { wal, hardState, entries };
   }
 
@@ -144,28 +124,12 @@ export class Wal {
     const hs = hardState ?? this.unwrittenCommit;
     if (hs) records.push({ type: 'hardState', hardState: hs });
     if (records.length === 0) return;
-    await this.append(records);
+    await this.file.append(records.map(encodeRecord));
+    this.unwrittenCommit = null;
     if (restore) this.lastIndex = restore.index;
     if (entries.length > 0) this.lastIndex = entries[entries.length - 1]!.index;
     if (hs) this.hardState = hs;
-    if (this.size >= this.opts.segmentBytes) await this.roll();
-  }
-
-  /** Writes records after the last, durably, with zeroes ahead of them as needed. */
-  private async append(records: readonly WalRecord[]): Promise<void> {
-    const bufs = records.map(encodeRecord);
-    let bytes = 0;
-    for (const b of bufs) bytes += b.length;
-    const end = this.size + bytes;
-    if (bytes >= LARGE_SAVE_BYTES) this.allocated = Math.max(this.allocated, end);
-    else if (end > this.allocated) {
-      const upTo = (Math.floor(end / PREALLOCATE_BYTES) + 1) * PREALLOCATE_BYTES;
-      bufs.push(ZEROES.subarray(0, upTo - end));
-      this.allocated = upTo;
-    }
-    await writeAll(this.handle, bufs, this.size);
-    this.unwrittenCommit = null;
-    this.size += bytes;
+    if (this.file.size >= this.opts.segmentBytes) await this.roll();
   }
 
   /** Deletes segments whose live entries are all at or below `snapshotIndex` (already durable elsewhere). */
@@ -184,41 +148,19 @@ export class Wal {
 
   async close(): Promise<void> {
     // A clean stop keeps the commit index (a crash may lose it: it is relearned).
-    if (this.unwrittenCommit) await this.append([{ type: 'hardState', hardState: this.unwrittenCommit }]).catch(() => undefined);
-    await this.handle.close();
+    if (this.unwrittenCommit) await this.file.append([encodeRecord({ type: 'hardState', hardState: this.unwrittenCommit })]).catch(() => undefined);
+    await this.file.close();
   }
 
   private async roll(): Promise<void> {
     const seq = this.segments[this.segments.length - 1]!.seq + 1;
     const seg = { seq, base: this.lastIndex, path: join(this.dir, `${hex(seq)}-${hex(this.lastIndex)}.wal`) };
-    const h = await open(seg.path, CREATE_SYNCED, 0o600);
-    const head = encodeRecord({ type: 'hardState', hardState: this.hardState });
-    await writeAll(h, [head], 0);
+    const file = await SyncedLogFile.open(seg.path, null);
+    await file.append([encodeRecord({ type: 'hardState', hardState: this.hardState })]);
     await fsyncDir(this.dir);
-    await this.handle.close();
-    this.handle = h;
-    this.size = head.length;
-    this.allocated = head.length;
+    await this.file.close();
+    this.file = file;
     this.segments.push(seg);
-  }
-}
-
-async function writeAll(h: FileHandle, bufs: Buffer[], position: number): Promise<void> {
-  let at = position;
-  let rest = bufs;
-  while (rest.length > 0) {
-    const { bytesWritten } = await h.writev(rest, at);
-    at += bytesWritten;
-    let n = bytesWritten;
-    const next: Buffer[] = [];
-    for (const b of rest) {
-      if (n >= b.length) n -= b.length;
-      else {
-        next.push(n > 0 ? b.subarray(n) : b);
-        n = 0;
-      }
-    }
-    rest = next;
   }
 }
 
