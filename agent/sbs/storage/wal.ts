@@ -3,8 +3,8 @@
 // Segments are named SEQ-BASE.wal (16 hex digits each): BASE is the last log index when the
 // segment was started, so every live entry of earlier segments is at or below it. Each segment
 // begins with the hard state of its start, which lets compaction delete whole segments once a
-// snapshot covers their BASE successor. Every save() is one synced write (synced-log-file.ts) —
-// durable when it returns, in one trip through the thread pool — so raft's promises (votes,
+// snapshot covers their BASE successor. Every save() is one synced write (synced-log-file.ts;
+// two when it writes zeroes ahead) — durable when it resolves — so raft's promises (votes,
 // acknowledged appends) are made only after it resolves. A save that only moves the commit
 // index writes nothing: the commit index is volatile in raft (a restarted node relearns it, and
 // open() clamps a stale one), so its record rides with the next save. (Written unsynced, it
