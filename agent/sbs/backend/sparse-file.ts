@@ -3,6 +3,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 
 import type { BlockDevice, BlockSizeConstraints, WriteOptions, WriteZeroesOptions } from './block-device.js';
 import { BlockDeviceError } from './block-device.js';
+import { pread, pwrite } from '../../../lib/fd-io.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, fallocate } from './fallocate.js';
 
 /** Zero-fill fallback writes this much at a time so a huge WRITE_ZEROES never allocates its length. */
@@ -24,21 +25,6 @@ export const DEFAULT_BLOCK_SIZE: BlockSizeConstraints = {
   // 32 MiB: the largest request the protocol says interoperable clients send.
   maximum: 32 * 1024 * 1024,
 };
-
-// FileHandle owns the descriptor (open, truncate, datasync, close), but reads and writes go through
-// the callback API on its fd: per 4 KiB request, FileHandle's promise path cost 10% (writes) to
-// 50% (reads) of the server's IOPS on the bench machine.
-function pread(fd: number, buf: Buffer, at: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.read(fd, buf, at, length, position, (err, n) => (err ? reject(err) : resolve(n)));
-  });
-}
-
-function pwrite(fd: number, buf: Buffer, at: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.write(fd, buf, at, length, position, (err, n) => (err ? reject(err) : resolve(n)));
-  });
-}
 
 /**
  * A block device on one regular file through a single FileHandle. Every connection shares that
